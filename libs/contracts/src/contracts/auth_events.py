@@ -1,0 +1,110 @@
+"""Messages between datasource and auth: authorization requested, link issued, outcome.
+
+No token, client secret or share-link token ever travels in these messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime
+
+from contracts.common import AuthorizationMode, AuthorizationPurpose, Division, NonEmptyStr
+from contracts.envelope import Message, WireModel
+
+
+class AuthorizationRequestedPayload(WireModel):
+    """Datasource asks auth to obtain a grant, for a create or a recreate."""
+
+    authorization_id: uuid.UUID
+    purpose: AuthorizationPurpose
+    mode: AuthorizationMode
+    company_domain_id: uuid.UUID
+    company_domain_name: NonEmptyStr
+    requested_by: NonEmptyStr
+    bound_division: Division | None = None
+    """For a recreate: the division the data source is bound to (preselected, not enforced)."""
+
+
+class AuthorizationRequested(Message):
+    type: Literal["AuthorizationRequested"] = "AuthorizationRequested"
+    payload: AuthorizationRequestedPayload
+
+
+class AuthorizationLinkIssuedPayload(WireModel):
+    """The URL the portal shows.
+
+    For ``self`` the portal user follows ``url``. For ``share`` the link holds a
+    single-use secret, so the event carries only ``url`` of auth's internal
+    endpoint from which the portal backend fetches the share link itself.
+    """
+
+    authorization_id: uuid.UUID
+    purpose: AuthorizationPurpose
+    mode: AuthorizationMode
+    url: str
+    expires_at: AwareDatetime
+
+
+class AuthorizationLinkIssued(Message):
+    type: Literal["AuthorizationLinkIssued"] = "AuthorizationLinkIssued"
+    payload: AuthorizationLinkIssuedPayload
+
+
+class ExactAuthorizedPayload(WireModel):
+    """An Exact administrator granted access to one division; auth holds the tokens."""
+
+    authorization_id: uuid.UUID
+    purpose: AuthorizationPurpose
+    grant_id: uuid.UUID
+    division: Division
+    division_name: str
+    exact_user_id: uuid.UUID
+    exact_user_name: str
+    authorized_at: datetime
+
+
+class ExactAuthorized(Message):
+    type: Literal["ExactAuthorized"] = "ExactAuthorized"
+    payload: ExactAuthorizedPayload
+
+
+AuthorizationFailureCode = Literal[
+    "access_denied",
+    "not_administrator",
+    "unsupported_region",
+    "no_division",
+    "link_expired",
+    "link_revoked",
+    "exact_error",
+]
+
+
+class AuthorizationFailedPayload(WireModel):
+    """Authorization did not complete; ``reason`` is plain words for the portal user."""
+
+    authorization_id: uuid.UUID
+    purpose: AuthorizationPurpose
+    reason_code: AuthorizationFailureCode
+    reason: str
+    grant_id: uuid.UUID | None = None
+
+
+class AuthorizationFailed(Message):
+    type: Literal["AuthorizationFailed"] = "AuthorizationFailed"
+    payload: AuthorizationFailedPayload
+
+
+class GrantRevokedPayload(WireModel):
+    """A grant can no longer be refreshed (withdrawn in Exact, refresh token expired or reused)."""
+
+    grant_id: uuid.UUID
+    division: Division
+    reason: str
+
+
+class GrantRevoked(Message):
+    type: Literal["GrantRevoked"] = "GrantRevoked"
+    payload: GrantRevokedPayload

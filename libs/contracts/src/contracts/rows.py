@@ -1,0 +1,203 @@
+"""Typed rows of each imported entity.
+
+Field names are snake_case on the wire; each field's alias is Exact Online's
+own field name, which is also what the importer passes in ``$select``. Amounts
+are Decimal (serialised as strings, so no float rounding), ids are GUIDs,
+``Date`` fields are calendar dates and ``Created``/``Modified`` are UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from contracts.common import Entity
+from contracts.envelope import WireModel
+
+
+class Row(WireModel):
+    model_config = ConfigDict(
+        strict=True, frozen=True, extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+
+def exact_fields(model: type[Row]) -> tuple[str, ...]:
+    """Exact Online field names of a row model, for ``$select``."""
+    return tuple(str(f.validation_alias or name) for name, f in model.model_fields.items())
+
+
+class TransactionLine(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    entry_id: uuid.UUID = Field(validation_alias="EntryID")
+    entry_number: int | None = Field(default=None, validation_alias="EntryNumber")
+    line_number: int | None = Field(default=None, validation_alias="LineNumber")
+    division: int = Field(validation_alias="Division")
+    date: dt.date = Field(validation_alias="Date")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+    financial_year: int = Field(validation_alias="FinancialYear")
+    financial_period: int = Field(validation_alias="FinancialPeriod")
+    gl_account: uuid.UUID | None = Field(default=None, validation_alias="GLAccount")
+    gl_account_code: str | None = Field(default=None, validation_alias="GLAccountCode")
+    gl_account_description: str | None = Field(default=None, validation_alias="GLAccountDescription")
+    amount_dc: Decimal = Field(validation_alias="AmountDC")
+    amount_fc: Decimal | None = Field(default=None, validation_alias="AmountFC")
+    currency: str | None = Field(default=None, validation_alias="Currency")
+    exchange_rate: Decimal | None = Field(default=None, validation_alias="ExchangeRate")
+    journal_code: str | None = Field(default=None, validation_alias="JournalCode")
+    journal_description: str | None = Field(default=None, validation_alias="JournalDescription")
+    description: str | None = Field(default=None, validation_alias="Description")
+    cost_center: str | None = Field(default=None, validation_alias="CostCenter")
+    cost_unit: str | None = Field(default=None, validation_alias="CostUnit")
+    account: uuid.UUID | None = Field(default=None, validation_alias="Account")
+    account_code: str | None = Field(default=None, validation_alias="AccountCode")
+    account_name: str | None = Field(default=None, validation_alias="AccountName")
+    type: int | None = Field(default=None, validation_alias="Type")
+    status: int | None = Field(default=None, validation_alias="Status")
+    timestamp: int | None = Field(default=None, validation_alias="Timestamp")
+
+
+class GLAccount(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    code: str = Field(validation_alias="Code")
+    description: str | None = Field(default=None, validation_alias="Description")
+    balance_side: str | None = Field(default=None, validation_alias="BalanceSide")
+    balance_type: str | None = Field(default=None, validation_alias="BalanceType")
+    type: int | None = Field(default=None, validation_alias="Type")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+    timestamp: int | None = Field(default=None, validation_alias="Timestamp")
+
+
+class GLClassification(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    code: str | None = Field(default=None, validation_alias="Code")
+    description: str | None = Field(default=None, validation_alias="Description")
+    parent: uuid.UUID | None = Field(default=None, validation_alias="Parent")
+    abstract: bool | None = Field(default=None, validation_alias="Abstract")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+    timestamp: int | None = Field(default=None, validation_alias="Timestamp")
+
+
+class Account(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    code: str | None = Field(default=None, validation_alias="Code")
+    name: str | None = Field(default=None, validation_alias="Name")
+    city: str | None = Field(default=None, validation_alias="City")
+    country: str | None = Field(default=None, validation_alias="Country")
+    vat_number: str | None = Field(default=None, validation_alias="VATNumber")
+    status: str | None = Field(default=None, validation_alias="Status")
+    is_supplier: bool | None = Field(default=None, validation_alias="IsSupplier")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+    timestamp: int | None = Field(default=None, validation_alias="Timestamp")
+
+
+class Journal(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    code: str = Field(validation_alias="Code")
+    description: str | None = Field(default=None, validation_alias="Description")
+    type: int | None = Field(default=None, validation_alias="Type")
+    gl_account: uuid.UUID | None = Field(default=None, validation_alias="GLAccount")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+
+
+class FinancialPeriod(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    fin_year: int = Field(validation_alias="FinYear")
+    fin_period: int = Field(validation_alias="FinPeriod")
+    start_date: dt.date | None = Field(default=None, validation_alias="StartDate")
+    end_date: dt.date | None = Field(default=None, validation_alias="EndDate")
+    division: int = Field(validation_alias="Division")
+
+
+class ReportingBalance(Row):
+    id: int = Field(validation_alias="ID")
+    reporting_year: int = Field(validation_alias="ReportingYear")
+    reporting_period: int = Field(validation_alias="ReportingPeriod")
+    gl_account: uuid.UUID | None = Field(default=None, validation_alias="GLAccount")
+    gl_account_code: str | None = Field(default=None, validation_alias="GLAccountCode")
+    gl_account_description: str | None = Field(default=None, validation_alias="GLAccountDescription")
+    cost_center_code: str | None = Field(default=None, validation_alias="CostCenterCode")
+    cost_unit_code: str | None = Field(default=None, validation_alias="CostUnitCode")
+    amount: Decimal = Field(validation_alias="Amount")
+    amount_debit: Decimal | None = Field(default=None, validation_alias="AmountDebit")
+    amount_credit: Decimal | None = Field(default=None, validation_alias="AmountCredit")
+    balance_type: str | None = Field(default=None, validation_alias="BalanceType")
+    type: int | None = Field(default=None, validation_alias="Type")
+    status: int | None = Field(default=None, validation_alias="Status")
+    count: int | None = Field(default=None, validation_alias="Count")
+    division: int = Field(validation_alias="Division")
+
+
+class Budget(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    budget_scenario: uuid.UUID | None = Field(default=None, validation_alias="BudgetScenario")
+    budget_scenario_code: str | None = Field(default=None, validation_alias="BudgetScenarioCode")
+    gl_account: uuid.UUID | None = Field(default=None, validation_alias="GLAccount")
+    gl_account_code: str | None = Field(default=None, validation_alias="GLAccountCode")
+    reporting_year: int = Field(validation_alias="ReportingYear")
+    reporting_period: int = Field(validation_alias="ReportingPeriod")
+    amount_dc: Decimal = Field(validation_alias="AmountDC")
+    cost_center: str | None = Field(default=None, validation_alias="CostCenter")
+    cost_unit: str | None = Field(default=None, validation_alias="CostUnit")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+
+
+class CostCenter(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    code: str = Field(validation_alias="Code")
+    description: str | None = Field(default=None, validation_alias="Description")
+    active: bool | None = Field(default=None, validation_alias="Active")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+
+
+class CostUnit(Row):
+    id: uuid.UUID = Field(validation_alias="ID")
+    code: str = Field(validation_alias="Code")
+    description: str | None = Field(default=None, validation_alias="Description")
+    division: int = Field(validation_alias="Division")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+
+
+class DivisionRow(Row):
+    code: int = Field(validation_alias="Code")
+    description: str | None = Field(default=None, validation_alias="Description")
+    hid: int | None = Field(default=None, validation_alias="Hid")
+    country: str | None = Field(default=None, validation_alias="Country")
+    currency: str | None = Field(default=None, validation_alias="Currency")
+    vat_number: str | None = Field(default=None, validation_alias="VATNumber")
+    is_main_division: bool | None = Field(default=None, validation_alias="IsMainDivision")
+    status: int | None = Field(default=None, validation_alias="Status")
+    customer: uuid.UUID | None = Field(default=None, validation_alias="Customer")
+    customer_name: str | None = Field(default=None, validation_alias="CustomerName")
+    division_move_date: AwareDatetime | None = Field(default=None, validation_alias="DivisionMoveDate")
+
+
+ROW_MODELS: dict[Entity, type[Row]] = {
+    Entity.TRANSACTION_LINES: TransactionLine,
+    Entity.GL_ACCOUNTS: GLAccount,
+    Entity.GL_CLASSIFICATIONS: GLClassification,
+    Entity.JOURNALS: Journal,
+    Entity.FINANCIAL_PERIODS: FinancialPeriod,
+    Entity.REPORTING_BALANCE: ReportingBalance,
+    Entity.BUDGETS: Budget,
+    Entity.COST_CENTERS: CostCenter,
+    Entity.COST_UNITS: CostUnit,
+    Entity.ACCOUNTS: Account,
+    Entity.DIVISIONS: DivisionRow,
+}

@@ -1,0 +1,74 @@
+"""Topic names, which messages each topic carries, and their dead-letter topics.
+
+Every message is keyed by ``datasource_id``, so one data source's messages
+keep their order within one partition.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from contracts.auth_events import (
+    AuthorizationFailed,
+    AuthorizationLinkIssued,
+    AuthorizationRequested,
+    ExactAuthorized,
+    GrantRevoked,
+)
+from contracts.commands import CreateDataSource, RecreateDataSource, RequestReimport
+from contracts.datasource_events import (
+    CommandRejected,
+    DataSourceConnected,
+    DataSourceCreated,
+    DataSourceNeedsReauthorization,
+    InitialRunRequested,
+    RecreateAccepted,
+    RecreateRejected,
+)
+from contracts.envelope import Message
+from contracts.run_events import LedgerBatch, RunCompleted, RunFailed, RunProgress, RunStarted
+
+DATASOURCE_COMMANDS: Final = "exact.datasource.commands"
+"""Portal backend -> datasource."""
+AUTH_REQUESTS: Final = "exact.auth.requests"
+"""Datasource -> auth."""
+AUTH_EVENTS: Final = "exact.auth.events"
+"""Auth -> datasource and the portal."""
+DATASOURCE_EVENTS: Final = "exact.datasource.events"
+"""Datasource -> the portal and other consumers."""
+INGEST_REQUESTS: Final = "exact.ingest.requests"
+"""Datasource -> ingest."""
+RUN_EVENTS: Final = "exact.ingest.runs"
+"""Ingest -> datasource and the portal (run progress)."""
+LEDGER_BATCHES: Final = "exact.ledger.batches"
+"""Ingest -> downstream consumers of accounting data."""
+
+DLQ_SUFFIX: Final = ".dlq"
+
+TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
+    DATASOURCE_COMMANDS: (CreateDataSource, RecreateDataSource, RequestReimport),
+    AUTH_REQUESTS: (AuthorizationRequested,),
+    AUTH_EVENTS: (AuthorizationLinkIssued, ExactAuthorized, AuthorizationFailed, GrantRevoked),
+    DATASOURCE_EVENTS: (
+        DataSourceCreated,
+        DataSourceConnected,
+        RecreateAccepted,
+        RecreateRejected,
+        DataSourceNeedsReauthorization,
+        CommandRejected,
+    ),
+    INGEST_REQUESTS: (InitialRunRequested,),
+    RUN_EVENTS: (RunStarted, RunProgress, RunCompleted, RunFailed),
+    LEDGER_BATCHES: (LedgerBatch,),
+}
+
+TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_MESSAGES)
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The topic where messages of ``topic`` that cannot be read go, with the reason."""
+    return topic + DLQ_SUFFIX
+
+
+DEAD_LETTER_TOPICS: Final[tuple[str, ...]] = tuple(dead_letter_topic(t) for t in TOPICS)
+ALL_TOPICS: Final[tuple[str, ...]] = TOPICS + DEAD_LETTER_TOPICS

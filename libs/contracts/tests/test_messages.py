@@ -1,0 +1,179 @@
+"""Envelope, strict validation and parsing of messages from their topic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import json
+
+import pytest
+
+import contracts as c
+from contracts.run_events import TransactionLinesBatch
+
+
+def _create(**payload: object) -> c.CreateDataSource:
+    base: dict[str, object] = {"authorization_mode": "self", "requested_by": "portal-user-1"}
+    base.update(payload)
+    return c.CreateDataSource.create(
+        datasource_id=uuid.uuid4(), payload=c.CreateDataSourcePayload(**base)  # type: ignore[arg-type]
+    )
+
+
+def test_message_round_trips_through_its_topic() -> None:
+    msg = _create(new_company_domain_name="Acme BV")
+    parsed = c.parse_message(c.DATASOURCE_COMMANDS, msg.to_bytes())
+    assert parsed == msg
+    assert isinstance(parsed, c.CreateDataSource)
+
+
+def test_key_is_the_datasource_id() -> None:
+    msg = _create(new_company_domain_name="Acme BV")
+    assert msg.key == str(msg.datasource_id).encode()
+
+
+def test_caused_message_keeps_datasource_and_correlation() -> None:
+    cmd = _create(new_company_domain_name="Acme BV")
+    event = cmd.caused(
+        c.DataSourceCreated,
+        c.DataSourceCreatedPayload(
+            company_domain_id=uuid.uuid4(),
+            company_domain_name="Acme BV",
+            company_domain_created=True,
+            authorization_mode="self",
+            requested_by="portal-user-1",
+        ),
+    )
+    assert event.correlation_id == cmd.correlation_id
+    assert event.datasource_id == cmd.datasource_id
+    assert event.message_id != cmd.message_id
+
+
+def test_occurred_at_is_normalised_to_utc() -> None:
+    msg = _create(new_company_domain_name="Acme BV")
+    raw = msg.model_dump(mode="json")
+    raw["occurred_at"] = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))).isoformat()
+    parsed = c.parse_message(c.DATASOURCE_COMMANDS, json.dumps(raw))
+    assert parsed.occurred_at == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert parsed.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_create_needs_exactly_one_company_domain() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        _create()
+    with pytest.raises(ValueError, match="exactly one"):
+        _create(company_domain_id=uuid.uuid4(), new_company_domain_name="Acme")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason_part"),
+    [
+        (b"not json", "Invalid JSON"),
+        (b'{"type": "Nope"}', "does not match any of the expected tags"),
+        (b'{"type": "CreateDataSource"}', "message_id: Field required"),
+    ],
+)
+def test_bad_bytes_raise_contract_error_with_reason(raw: bytes, reason_part: str) -> None:
+    with pytest.raises(c.ContractError) as info:
+        c.parse_message(c.DATASOURCE_COMMANDS, raw)
+    assert reason_part in info.value.reason
+
+
+def test_strict_types_refuse_coercion() -> None:
+    raw = _create(new_company_domain_name="Acme").model_dump(mode="json")
+    raw["schema_version"] = "1"
+    with pytest.raises(c.ContractError, match="schema_version"):
+        c.parse_message(c.DATASOURCE_COMMANDS, json.dumps(raw))
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
+    raw = _create(new_company_domain_name="Acme").model_dump(mode="json")
+    raw["payload"]["added_in_a_later_version"] = 1
+    raw["added_to_envelope"] = "x"
+    parsed = c.parse_message(c.DATASOURCE_COMMANDS, json.dumps(raw))
+    assert isinstance(parsed, c.CreateDataSource)
+
+
+def test_message_of_another_topic_is_refused() -> None:
+    with pytest.raises(c.ContractError):
+        c.parse_message(c.AUTH_REQUESTS, _create(new_company_domain_name="Acme").to_bytes())
+
+
+def test_contract_error_does_not_echo_input_values() -> None:
+    raw = _create(new_company_domain_name="Acme").model_dump(mode="json")
+    raw["payload"]["authorization_mode"] = "refresh_token=SECRET123"
+    with pytest.raises(c.ContractError) as info:
+        c.parse_message(c.DATASOURCE_COMMANDS, json.dumps(raw))
+    assert "SECRET123" not in info.value.reason
+
+
+def test_every_topic_has_a_dead_letter_topic() -> None:
+    for topic in c.TOPICS:
+        assert c.dead_letter_topic(topic) in c.DEAD_LETTER_TOPICS
+    assert len(set(c.ALL_TOPICS)) == len(c.ALL_TOPICS)
+
+
+def test_ledger_batch_rows_are_typed_by_entity() -> None:
+    line = c.ROW_MODELS[c.Entity.TRANSACTION_LINES].model_validate(
+        {
+            "ID": uuid.uuid4(),
+            "EntryID": uuid.uuid4(),
+            "Division": 7,
+            "Date": date(2024, 3, 1),
+            "FinancialYear": 2024,
+            "FinancialPeriod": 3,
+            "AmountDC": Decimal("-12.34"),
+        }
+    )
+    batch = c.LedgerBatch.create(
+        datasource_id=uuid.uuid4(),
+        payload=TransactionLinesBatch(
+            run_id=uuid.uuid4(),
+            kind="initial",
+            division=7,
+            batch_seq=0,
+            entity=c.Entity.TRANSACTION_LINES,
+            rows=(line,),
+        ),
+    )
+    raw = batch.to_bytes()
+    assert b'"amount_dc":"-12.34"' in raw  # Decimal on the wire as a string: no float rounding
+    parsed = c.parse_message(c.LEDGER_BATCHES, raw)
+    assert isinstance(parsed, c.LedgerBatch)
+    assert parsed.payload.rows[0].amount_dc == Decimal("-12.34")
+    assert parsed.payload.rows[0].date == date(2024, 3, 1)
+
+
+def test_ledger_batch_refuses_rows_of_another_entity() -> None:
+    raw = {
+        "message_id": str(uuid.uuid4()),
+        "type": "LedgerBatch",
+        "schema_version": 1,
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "correlation_id": str(uuid.uuid4()),
+        "datasource_id": str(uuid.uuid4()),
+        "payload": {
+            "run_id": str(uuid.uuid4()),
+            "kind": "initial",
+            "division": 7,
+            "batch_seq": 0,
+            "entity": "GLAccounts",
+            "rows": [{"id": str(uuid.uuid4()), "entry_id": str(uuid.uuid4())}],
+        },
+    }
+    with pytest.raises(c.ContractError, match="GLAccounts"):
+        c.parse_message(c.LEDGER_BATCHES, json.dumps(raw))
+
+
+def test_exact_fields_are_the_select_list() -> None:
+    fields = c.exact_fields(c.ROW_MODELS[c.Entity.TRANSACTION_LINES])
+    assert {"ID", "EntryID", "AmountDC", "Date", "Timestamp"} <= set(fields)
+    assert all(f[0].isupper() for f in fields)
+
+
+def test_id_hash_is_order_and_case_insensitive() -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    assert c.id_hash([a, b]) == c.id_hash([str(b).upper(), a])
+    assert c.id_hash([a]) != c.id_hash([b])
