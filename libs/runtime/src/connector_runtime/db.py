@@ -1,0 +1,98 @@
+"""Database access: the async engine and each service's Alembic migrations.
+
+Every service owns one PostgreSQL schema; its migrations create it and keep
+their version table inside it, so services migrate independently. Migrations
+run at start-up under an advisory lock, so replicas starting together are safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(url: str, migrations: Path, schema: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+def migrate(url: str, migrations: Path, schema: str) -> None:
+    """Bring ``schema`` to the newest migration (blocking; call from a thread)."""
+    command.upgrade(_alembic_config(url, migrations, schema), "head")
+
+
+async def migrate_async(url: str, migrations: Path, schema: str) -> None:
+    await asyncio.to_thread(migrate, url, migrations, schema)
+
+
+async def migrations_current(engine: AsyncEngine, migrations: Path, schema: str) -> bool:
+    """True when the schema is at the newest migration (for readiness checks)."""
+    heads = set(ScriptDirectory.from_config(_alembic_config("postgresql://x", migrations, schema))
+                .get_heads())
+    async with engine.connect() as conn:
+        current = await conn.run_sync(
+            lambda sync: set(
+                MigrationContext.configure(
+                    sync, opts={"version_table_schema": schema}
+                ).get_current_heads()
+            )
+        )
+    return current == heads
+
+
+def run_env(target_metadata: sa.MetaData) -> None:
+    """The body of every service's ``migrations/env.py``."""
+    from alembic import context
+
+    cfg = context.config
+    schema: str = cfg.attributes["schema"]
+    engine = sa.create_engine(cfg.get_main_option("sqlalchemy.url") or "", poolclass=sa.NullPool)
+    lock_id = zlib.crc32(f"migrations:{schema}".encode())
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+        try:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            conn.commit()
+            context.configure(
+                connection=conn,
+                target_metadata=target_metadata,
+                version_table_schema=schema,
+                include_schemas=False,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            conn.commit()
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+            conn.commit()
+    engine.dispose()

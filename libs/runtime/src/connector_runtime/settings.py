@@ -1,0 +1,48 @@
+"""Settings every service shares: where Kafka and PostgreSQL are, and how to log.
+
+``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are read without a prefix so
+one environment configures every service; each service adds its own
+prefixed settings class on top (``AUTH_``, ``DATASOURCE_``, ``INGEST_``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+        description="Kafka bootstrap servers, comma separated.",
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/connector",
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="PostgreSQL URL; each service uses its own schema in it.",
+    )
+    kafka_partitions: int = Field(
+        default=6,
+        validation_alias=AliasChoices("KAFKA_PARTITIONS", "kafka_partitions"),
+        description="Partitions of the topics a service creates when they are missing.",
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        validation_alias=AliasChoices("KAFKA_SESSION_TIMEOUT_MS", "kafka_session_timeout_ms"),
+        description="Consumer-group session timeout; a new consumer joins in about half of it.",
+    )
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level")
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        validation_alias=AliasChoices("LOG_FORMAT", "log_format"),
+        description="auto: JSON unless writing to a terminal.",
+    )
+    http_host: str = "0.0.0.0"  # noqa: S104 - containers publish this port
+    http_port: int = 8000
