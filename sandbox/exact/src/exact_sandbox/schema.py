@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # Field kinds: guid, str, int, money, rate, date, bool, num
 Kind = str
@@ -199,3 +200,12 @@ def parse_datetime_ms(text: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
+
+
+def amsterdam_wall_ms(epoch_seconds: float) -> int:
+    """Exact writes Created/Modified as Dutch wall-clock time in a zone-less /Date(ms)/."""
+    local = datetime.fromtimestamp(epoch_seconds, tz=_AMSTERDAM)
+    return int(local.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")

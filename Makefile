@@ -1,0 +1,35 @@
+# Works on a machine with only Python 3.11, pip and make: uv is installed with pip when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+.PHONY: setup test demo stack lint typecheck sandbox schemas
+
+setup:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+
+## make test: every test suite, against the embedded broker and database (or yours, via env).
+test: setup
+	@$(UV) run --frozen pytest
+
+## make demo: the embedded stack (and, once built, the services and the sandbox).
+demo: setup
+	@$(UV) run --frozen connector-stack
+
+## make stack: only the embedded Kafka and PostgreSQL, until Ctrl-C.
+stack: setup
+	@$(UV) run --frozen connector-stack
+
+sandbox: setup
+	@$(UV) run --frozen exact-sandbox --port 8765
+
+lint: setup
+	@$(UV) run --frozen ruff check .
+
+typecheck: setup
+	@$(UV) run --frozen mypy libs/contracts/src libs/runtime/src
+
+## Record an additive contract change (after bumping SCHEMA_VERSION).
+schemas: setup
+	@UPDATE_SCHEMAS=1 $(UV) run --frozen pytest libs/contracts -q

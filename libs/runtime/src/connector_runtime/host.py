@@ -1,0 +1,138 @@
+"""What every service process does around its own logic, once.
+
+:class:`ServiceHost` owns the process's infrastructure for as long as the
+service runs: it waits for Kafka and creates the topics, migrates the service's
+schema, opens the engine, starts the outbox relay and the FastStream broker
+(with the dead-letter middleware), and closes all of it in reverse order.
+:func:`health_router` adds ``/healthz`` and ``/readyz``; :func:`serve` runs an
+ASGI app with uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+import uvicorn
+from fastapi import APIRouter, Response
+from faststream.kafka import KafkaBroker, KafkaRouter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts import ALL_TOPICS
+from connector_runtime.db import create_engine, migrate_async, migrations_current
+from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker
+from connector_runtime.outbox import OutboxRelay
+from connector_runtime.settings import ServiceSettings
+
+log = structlog.get_logger("host")
+
+
+class ServiceHost:
+    """Engine, outbox relay and broker of one service, started and stopped together."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        name: str,
+        schema: str,
+        migrations: Path,
+        outbox: sa.Table,
+        group_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.schema = schema
+        self.migrations = migrations
+        self.group_id = group_id or f"exact-{name}"
+        self.broker: KafkaBroker = make_broker(settings.kafka_bootstrap_servers, client_id=name)
+        self.broker.add_middleware(dead_letter_middleware(self.broker, self.group_id))
+        self._outbox = outbox
+        self._engine: AsyncEngine | None = None
+        self._relay: OutboxRelay | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("ServiceHost is not started")
+        return self._engine
+
+    @property
+    def relay(self) -> OutboxRelay:
+        if self._relay is None:
+            raise RuntimeError("ServiceHost is not started")
+        return self._relay
+
+    def include(self, router: KafkaRouter) -> None:
+        """Add the service's subscribers; call before :meth:`start_consuming`."""
+        self.broker.include_router(router)
+
+    async def __aenter__(self) -> ServiceHost:
+        s = self.settings
+        await ensure_topics(s.kafka_bootstrap_servers, ALL_TOPICS, s.kafka_partitions)
+        await migrate_async(s.database_url, self.migrations, self.schema)
+        self._engine = create_engine(s.database_url)
+        self._relay = OutboxRelay(self._engine, self._outbox, s.kafka_bootstrap_servers)
+        self._relay.start()
+        await self.broker.connect()
+        log.info("service_infrastructure_ready", service=self.name, schema=self.schema)
+        return self
+
+    async def start_consuming(self) -> None:
+        await self.broker.start()
+        log.info("service_consuming", service=self.name, group_id=self.group_id)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.broker.stop()
+        if self._relay is not None:
+            await self._relay.stop()
+        if self._engine is not None:
+            await self._engine.dispose()
+        log.info("service_stopped", service=self.name)
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {"database": False, "migrations": False, "broker": False}
+        try:
+            async with asyncio.timeout(3):
+                async with self.engine.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+                checks["database"] = True
+                checks["migrations"] = await migrations_current(
+                    self.engine, self.migrations, self.schema
+                )
+        except Exception as exc:  # a failed check is the answer, not an error
+            log.warning("readiness_database_failed", error=type(exc).__name__)
+        checks["broker"] = await self.broker.ping(timeout=3)
+        return checks
+
+
+def health_router(host: ServiceHost) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": host.name}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(response: Response) -> dict[str, Any]:
+        checks = await host.readiness()
+        ready = all(checks.values())
+        response.status_code = 200 if ready else 503
+        return {"status": "ready" if ready else "not_ready", "checks": checks}
+
+    return router
+
+
+def serve(app: Any, settings: ServiceSettings) -> None:
+    """Run an ASGI app until SIGINT/SIGTERM; our logging config stays in charge."""
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False, lifespan="on")

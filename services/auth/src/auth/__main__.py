@@ -1,0 +1,3 @@
+from auth.app import main
+
+main()

@@ -1,0 +1,3 @@
+from datasource.app import main
+
+main()

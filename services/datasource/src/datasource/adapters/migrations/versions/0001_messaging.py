@@ -1,0 +1,23 @@
+"""Outbox and inbox of the datasource service.
+
+Revision ID: 0001
+Revises:
+"""
+
+from alembic import op
+
+from connector_runtime.tables import create_messaging_tables
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_messaging_tables(op, "datasource")
+
+
+def downgrade() -> None:
+    op.drop_table("inbox", schema="datasource")
+    op.drop_table("outbox", schema="datasource")

@@ -1,0 +1,13 @@
+"""Settings of the datasource service (environment variables prefixed DATASOURCE_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from connector_runtime.settings import ServiceSettings
+
+
+class DatasourceSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DATASOURCE_", extra="ignore", frozen=True)
+
+    http_port: int = 8002

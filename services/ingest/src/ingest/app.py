@@ -1,0 +1,57 @@
+"""The ingest service process: HTTP app whose lifespan runs the broker, relay and database.
+
+Wiring only: adapters are built here, use cases and subscribers get them as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from faststream import FastStream
+
+from connector_runtime.host import ServiceHost, health_router, serve
+from connector_runtime.logs import configure_logging
+from ingest.adapters import tables
+from ingest.settings import IngestSettings
+from ingest.subscribers import build_router
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+NAME = "ingest"
+
+
+def create_host(settings: IngestSettings) -> ServiceHost:
+    return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
+                       outbox=tables.outbox)
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    host = create_host(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with host:
+            host.include(build_router(settings, host.group_id))
+            await host.start_consuming()
+            yield
+
+    app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
+    app.include_router(health_router(host))
+    return app
+
+
+def asyncapi_app() -> FastStream:
+    """The FastStream app the AsyncAPI document is generated from (no IO)."""
+    settings = IngestSettings()
+    host = create_host(settings)
+    host.include(build_router(settings, host.group_id))
+    return FastStream(host.broker, title=f"exact-{NAME}")
+
+
+def main() -> None:
+    settings = IngestSettings()
+    configure_logging(NAME, settings.log_level, settings.log_format)
+    serve(create_app(settings), settings)
