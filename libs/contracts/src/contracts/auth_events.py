@@ -34,17 +34,19 @@ class AuthorizationRequested(Message):
 
 
 class AuthorizationLinkIssuedPayload(WireModel):
-    """The URL the portal shows.
+    """An authorization link is ready for the portal to show.
 
-    For ``self`` the portal user follows ``url``. For ``share`` the link holds a
-    single-use secret, so the event carries only ``url`` of auth's internal
-    endpoint from which the portal backend fetches the share link itself.
+    The link itself carries a signed single-use token (whoever holds it can
+    complete the connection), so it never travels on Kafka. ``fetch_url`` is
+    auth's internal endpoint where the portal backend fetches it: for ``self``
+    the portal user follows the link; for ``share`` it is sent to an Exact
+    Online administrator who has no account with us.
     """
 
     authorization_id: uuid.UUID
     purpose: AuthorizationPurpose
     mode: AuthorizationMode
-    url: str
+    fetch_url: str
     expires_at: AwareDatetime
 
 
