@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-
-import json
 
 import pytest
 

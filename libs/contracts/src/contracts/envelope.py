@@ -7,12 +7,12 @@ classes is a discriminated union and a topic's messages parse in one call.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-
 
 MessageT = TypeVar("MessageT", bound="Message")
 
@@ -66,7 +66,7 @@ class Message(WireModel):
             **envelope,
         )
 
-    def caused(self, cls: type[MessageT], payload: Any) -> MessageT:
+    def caused(self, cls: builtins.type[MessageT], payload: Any) -> MessageT:
         """A message caused by this one: same data source, same correlation."""
         return cls.create(
             datasource_id=self.datasource_id,

@@ -27,7 +27,7 @@ def _adapter(topic: str) -> TypeAdapter[Any]:
     union = classes[0]
     for cls in classes[1:]:
         union = union | cls  # type: ignore[assignment]
-    return TypeAdapter(Annotated[union, Field(discriminator="type")])
+    return TypeAdapter(Annotated[union, Field(discriminator="type")])  # type: ignore[arg-type]
 
 
 def parse_message(topic: str, raw: bytes | str) -> Message:

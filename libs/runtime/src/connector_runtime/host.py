@@ -22,11 +22,11 @@ from fastapi import APIRouter, Response
 from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts import ALL_TOPICS
 from connector_runtime.db import create_engine, migrate_async, migrations_current
 from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker
 from connector_runtime.outbox import OutboxRelay
 from connector_runtime.settings import ServiceSettings
+from contracts import ALL_TOPICS
 
 log = structlog.get_logger("host")
 

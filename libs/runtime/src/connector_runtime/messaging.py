@@ -178,7 +178,7 @@ class DeadLetterMiddleware(BaseMiddleware):
         exc_val: BaseException | None = None,
         exc_tb: TracebackType | None = None,
     ) -> bool | None:
-        record = self.msg
+        record: Any = self.msg
         key = (record.topic, record.partition, record.offset)
         if exc_val is None:
             self.attempts.clear(key)

@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contracts import ALL_TOPICS
 from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres, EmbeddedStartError
 from connector_runtime.messaging import ensure_topics
+from contracts import ALL_TOPICS
 
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
