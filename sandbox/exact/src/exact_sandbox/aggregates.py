@@ -135,17 +135,9 @@ def reporting_balance(data: DivisionData) -> BaseTable:
         rows.append((str(rid), str(key[0]), str(key[1]), g[0], g[1], g[2], enc_str(key[3]),
                      enc_str(key[4]), enc_money(amount), enc_money(debit), enc_money(credit),
                      g[3], str(key[5]), str(key[6]), str(count), div))
-    table = _IntKeyTable(rows)
+    table = BaseTable(REPORTING_BALANCE, rows)
     data.cache["reporting_balance"] = (data.version, table)
     return table
-
-
-class _IntKeyTable(BaseTable):
-    """A materialised table keyed by an Int64 ID (ReportingBalance)."""
-
-    def __init__(self, rows: list[tuple[str, ...]]) -> None:
-        super().__init__(REPORTING_BALANCE, rows)
-        self.by_int = {int(r[0]): i for i, r in enumerate(rows)}
 
 
 def expected(data: DivisionData) -> dict[str, object]:
@@ -164,7 +156,7 @@ def expected(data: DivisionData) -> dict[str, object]:
             ],
         }
     }
-    for name, table in data.tables.items():
+    for name in data.tables:
         if name == "TransactionLines":
             continue
         rows = [r for _i, r in data.view(name).alive()]

@@ -47,6 +47,7 @@ class BaseTable:
         self.schema = schema
         self._rows = rows
         self._ids: dict[str, int] | None = None
+        self._ints: dict[int, int] | None = None
 
     @property
     def size(self) -> int:
@@ -60,6 +61,14 @@ class BaseTable:
         if self._ids is None:
             self._ids = {r[0][1:-1].lower(): i for i, r in enumerate(self._rows)}
         return self._ids.get(guid.lower())
+
+    def index_of_int(self, key: int) -> int | None:
+        """Row of an Int64/Int32 key (ReportingBalance ID, Division Code)."""
+        if self.schema.fields[0][1] != "int":
+            return None
+        if self._ints is None:
+            self._ints = {int(r[0]): i for i, r in enumerate(self._rows)}
+        return self._ints.get(key)
 
     def narrow(self, preds: list[Pred]) -> tuple[int, int, list[Pred]]:
         """Index range that can hold matches, and the predicates still to test per row."""
@@ -163,6 +172,15 @@ class EntityView:
             return None
         return i
 
+    def position_of(self, token: str | int) -> int | None:
+        """Logical index of a $skiptoken row, deleted or not (paging must not break)."""
+        if isinstance(token, int):
+            return self.base.index_of_int(token)
+        ov = self.overlay
+        if ov is not None and token in ov.ids:
+            return ov.ids[token]
+        return self.base.index_of_id(token)
+
     def scan(self, start: int, preds: list[Pred]) -> Iterator[Indexed]:
         """Matching rows with logical index >= start, ascending."""
         lo, hi, rest = self.base.narrow(preds)
@@ -245,3 +263,15 @@ class DivisionData:
     def bump_ts(self) -> int:
         self.next_ts += 1
         return self.next_ts
+
+
+class LogView(EntityView):
+    """sync/Deleted: an append-only log already in Timestamp order."""
+
+    def __init__(self, base: BaseTable, ts: list[int]) -> None:
+        super().__init__(base, None)
+        self._ts = ts
+
+    def scan_sync(self, after_ts: int) -> Iterator[Row]:
+        for _i, row in self.base.rows(bisect.bisect_right(self._ts, after_ts), self.base.size):
+            yield row

@@ -163,7 +163,7 @@ class Ledger:
     def _entry(self, e: int) -> Entry:
         h = mix64(e, self.key ^ 0xE)
         jn = _JOURNAL_PICK[h & 15]
-        jcode, jdesc, prefix, head, _counter, ttype = self._journals[jn]
+        prefix, ttype = self._journals[jn][2], self._journals[jn][5]
         sec = e * self._span // self.n
         day = sec // 86400
         created = f'"/Date({self.day_ms[day] + 21_600_000 + (sec % 86400) * 500})/"'

@@ -1,0 +1,158 @@
+"""`exact-sandbox`: start the sandbox, or drive a running one (changes, withdraw, clock, faults).
+
+    exact-sandbox --port 8765 --minutely-limit 1000 --fault-5xx-rate 0.05
+    exact-sandbox change 100001 --insert 5 --update 3 --delete 2
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import uvicorn
+
+from exact_sandbox.app import create_app
+from exact_sandbox.config import FaultSettings, Limits, SandboxConfig, parse_app
+
+app = typer.Typer(add_completion=False, help="Exact Online sandbox (local API simulator).")
+
+URL = Annotated[str, typer.Option("--url", help="Base URL of a running sandbox.")]
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+def _pairs(values: list[str]) -> dict[int, int]:
+    out = {}
+    for value in values:
+        code, _, size = value.partition("=")
+        out[int(code)] = int(size)
+    return out
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    seed: int = 1,
+    instance: str = "NL",
+    config_file: Annotated[Path | None, typer.Option("--config")] = None,
+    minutely_limit: int = Limits.minutely,
+    daily_limit: int = Limits.daily,
+    company_daily_limit: int | None = None,
+    token_daily_limit: int = Limits.token_daily,
+    error_budget: int = Limits.error_budget,
+    access_token_lifetime: int = Limits.access_token_lifetime_s,
+    fault_seed: int = 1,
+    fault_5xx_rate: float = 0.0,
+    fault_5xx_status: int = 500,
+    latency_ms: int = 0,
+    timeout_rate: float = 0.0,
+    hang_seconds: float = 300.0,
+    malformed_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    revoke_after_calls: int | None = None,
+    unauthorized_rate: float = 0.0,
+    fault_division: Annotated[list[int] | None, typer.Option()] = None,
+    fault_endpoint: Annotated[list[str] | None, typer.Option()] = None,
+    division_size: Annotated[list[str] | None, typer.Option(
+        help="CODE=TRANSACTIONLINES, e.g. 300001=1000000")] = None,
+    extra_division: Annotated[list[str] | None, typer.Option(
+        help="CODE=TRANSACTIONLINES: an extra division owned by eva.large@demo.nl")] = None,
+    register_app: Annotated[list[str] | None, typer.Option(
+        "--app", help="client_id,client_secret,redirect_uri[,redirect_uri...]")] = None,
+    clock_speed: float = 1.0,
+    require_filter: bool = True,
+    log_level: str = "warning",
+) -> None:
+    """Start the sandbox (when no subcommand is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config_file is not None:
+        config = SandboxConfig.from_dict(json.loads(config_file.read_text()))
+    else:
+        config = SandboxConfig(
+            seed=seed, instance=instance.upper(),
+            limits=Limits(minutely=minutely_limit, daily=daily_limit,
+                          company_daily=company_daily_limit, token_daily=token_daily_limit,
+                          error_budget=error_budget,
+                          access_token_lifetime_s=access_token_lifetime),
+            faults=FaultSettings(
+                seed=fault_seed, error_5xx_rate=fault_5xx_rate, error_5xx_status=fault_5xx_status,
+                latency_ms=latency_ms, timeout_rate=timeout_rate, hang_seconds=hang_seconds,
+                malformed_json_rate=malformed_rate, drop_rate=drop_rate,
+                revoke_after_calls=revoke_after_calls, unauthorized_rate=unauthorized_rate,
+                divisions=tuple(fault_division) if fault_division else None,
+                endpoints=tuple(fault_endpoint) if fault_endpoint else None),
+            division_sizes=_pairs(division_size or []),
+            extra_divisions=_pairs(extra_division or []),
+            clock_speed=clock_speed,
+            require_filter_with_sync_twin=require_filter,
+        )
+        if register_app:
+            config.apps = (*config.apps, *(parse_app(a) for a in register_app))
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _call(method: str, url: str, path: str, body: dict[str, Any] | None = None) -> None:
+    response = httpx.request(method, url.rstrip("/") + path, json=body, timeout=600)
+    typer.echo(json.dumps(response.json(), indent=2))
+    if response.is_error:
+        raise typer.Exit(1)
+
+
+@app.command()
+def change(division: int, entity: str = "TransactionLines", insert: int = 0, update: int = 0,
+           delete: int = 0, url: URL = DEFAULT_URL) -> None:
+    """Insert, update and delete rows of a division (bumps Timestamp, records deletes)."""
+    _call("POST", url, f"/_sandbox/divisions/{division}/changes",
+          {"entity": entity, "insert": insert, "update": update, "delete": delete})
+
+
+@app.command()
+def withdraw(username: str | None = None, client_id: str | None = None,
+             url: URL = DEFAULT_URL) -> None:
+    """Withdraw grants (the approving person lost access): refresh fails, API calls 401."""
+    _call("POST", url, "/_sandbox/grants/withdraw",
+          {"username": username, "client_id": client_id})
+
+
+@app.command()
+def clock(advance: float | None = None, set_to: Annotated[str | None, typer.Option(
+        "--set", help="ISO datetime or epoch seconds")] = None,
+          speed: float | None = None, url: URL = DEFAULT_URL) -> None:
+    """Show, move or speed up the sandbox clock."""
+    body: dict[str, Any] = {}
+    if set_to is not None:
+        body["set"] = float(set_to) if set_to.replace(".", "").isdigit() else set_to
+    if advance is not None:
+        body["advance"] = advance
+    if speed is not None:
+        body["speed"] = speed
+    _call("POST" if body else "GET", url, "/_sandbox/clock", body or None)
+
+
+@app.command()
+def faults(setting: Annotated[list[str] | None, typer.Argument(
+        help="name=value, e.g. error_5xx_rate=0.1 latency_ms=200")] = None,
+           clear: bool = False, url: URL = DEFAULT_URL) -> None:
+    """Show, change (PATCH) or clear the injected faults of a running sandbox."""
+    if clear:
+        _call("DELETE", url, "/_sandbox/faults")
+        return
+    if not setting:
+        _call("GET", url, "/_sandbox/faults")
+        return
+    body = {}
+    for item in setting:
+        key, _, raw = item.partition("=")
+        body[key] = json.loads(raw) if raw not in ("",) else None
+    _call("PATCH", url, "/_sandbox/faults", body)
+
+
+@app.command()
+def stats(url: URL = DEFAULT_URL) -> None:
+    """Print the counters of a running sandbox."""
+    _call("GET", url, "/_sandbox/stats")

@@ -1,0 +1,119 @@
+"""The REST resources the sandbox serves, and the per-user tables (Me, divisions, roles).
+
+Paths are matched case-sensitively, as Exact's are reported to be (`hrm/Costcenters` works,
+`hrm/CostCenters` is a 404).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exact_sandbox.dataset import BaseTable, Row
+from exact_sandbox.ids import GuidCodec
+from exact_sandbox.schema import (
+    DELETED,
+    DIVISIONS,
+    HRM_DIVISIONS,
+    ME,
+    USER_ROLES,
+    amsterdam_wall_ms,
+    enc_bool,
+    enc_date,
+    enc_guid,
+    enc_str,
+)
+from exact_sandbox.seed import ROLE_LEVEL_DIVISION, ROLE_NAMES, Directory, Division, User
+
+
+@dataclass(frozen=True)
+class Resource:
+    entity: str
+    mode: str  # sync, bulk, regular
+    sync_twin: bool = False
+
+
+RESOURCES: dict[str, Resource] = {
+    "sync/Financial/TransactionLines": Resource("TransactionLines", "sync"),
+    "sync/Financial/GLAccounts": Resource("GLAccounts", "sync"),
+    "sync/Financial/GLClassifications": Resource("GLClassifications", "sync"),
+    "sync/CRM/Accounts": Resource("Accounts", "sync"),
+    "sync/Deleted": Resource("Deleted", "sync"),
+    "bulk/Financial/TransactionLines": Resource("TransactionLines", "bulk"),
+    "bulk/Financial/GLAccounts": Resource("GLAccounts", "bulk"),
+    "bulk/Financial/GLClassifications": Resource("GLClassifications", "bulk"),
+    "bulk/CRM/Accounts": Resource("Accounts", "bulk"),
+    "financial/TransactionLines": Resource("TransactionLines", "regular", sync_twin=True),
+    "financial/GLAccounts": Resource("GLAccounts", "regular", sync_twin=True),
+    "financial/GLClassifications": Resource("GLClassifications", "regular", sync_twin=True),
+    "crm/Accounts": Resource("Accounts", "regular", sync_twin=True),
+    "financial/Journals": Resource("Journals", "regular"),
+    "financial/FinancialPeriods": Resource("FinancialPeriods", "regular"),
+    "financial/ReportingBalance": Resource("ReportingBalance", "regular"),
+    "budget/Budgets": Resource("Budgets", "regular"),
+    "hrm/Costcenters": Resource("CostCenters", "regular"),
+    "hrm/Costunits": Resource("CostUnits", "regular"),
+    "system/Divisions": Resource("Divisions", "regular"),
+    "system/AllDivisions": Resource("AllDivisions", "regular"),
+    "hrm/Divisions": Resource("HrmDivisions", "regular"),
+    "users/UserRolesPerDivision": Resource("UserRolesPerDivision", "regular"),
+}
+FUNCTIONS = ("users/UserHasRights",)
+
+
+def _division_row(d: Division, current: int) -> Row:
+    return (str(d.code), enc_str(d.description), str(d.hid), enc_str(d.country),
+            enc_str(d.currency), enc_str(d.vat_number or None), enc_bool(d.is_main), "1",
+            enc_guid(d.customer_id), enc_str(d.customer_code), enc_str(d.customer_name),
+            "null", enc_bool(d.code == current))
+
+
+def divisions_table(directory: Directory, user: User, granted: tuple[int, ...],
+                    kind: str, url_division: int) -> BaseTable:
+    """system/Divisions, system/AllDivisions, hrm/Divisions: only divisions granted to the app."""
+    divs = [directory.divisions[c] for c in granted if c in directory.divisions]
+    if kind == "AllDivisions":
+        owner = directory.divisions[url_division].customer_name
+        divs = [d for d in divs if d.customer_name == owner]
+    if kind == "HrmDivisions":
+        rows = [(str(d.code), enc_str(d.description), str(d.hid), enc_str(d.country),
+                 enc_str(d.currency), enc_str(d.vat_number or None), enc_bool(d.is_main), "0",
+                 enc_guid(d.customer_id), enc_str(d.customer_name)) for d in divs]
+        return BaseTable(HRM_DIVISIONS, rows)
+    return BaseTable(DIVISIONS, [_division_row(d, user.current_division) for d in divs])
+
+
+def roles_table(directory: Directory, division: int) -> BaseTable:
+    codec = GuidCodec(0, division, "roles")
+    rows = []
+    for user in directory.users_of_division(division):
+        if user.instance != directory.instance:
+            continue
+        for role in user.roles[division]:
+            rows.append((enc_guid(codec.encode(len(rows))), enc_guid(user.user_id), str(role),
+                         enc_str(ROLE_NAMES.get(role, str(role))), str(ROLE_LEVEL_DIVISION),
+                         str(division)))
+    return BaseTable(USER_ROLES, rows)
+
+
+def me_table(directory: Directory, user: User, now: float) -> BaseTable:
+    d = directory.divisions[user.current_division]
+    row = (enc_guid(user.user_id), str(user.current_division), str(user.current_division),
+           enc_str(user.username), enc_str(user.full_name), enc_str(user.email),
+           enc_str(user.language), enc_str(f"{d.country}0001"), enc_guid(d.customer_id),
+           enc_str(d.customer_code), enc_str(d.customer_name), "false",
+           enc_date(amsterdam_wall_ms(now)))
+    return BaseTable(ME, [row])
+
+
+def user_has_rights(directory: Directory, user: User, division: int, endpoint: str,
+                    action: str) -> bool:
+    """Administrators may do anything; other users may read (GET) the known resources."""
+    endpoint = endpoint.strip("'\" ")
+    action = action.strip("'\" ").upper()
+    if endpoint not in RESOURCES or division not in user.roles:
+        return False
+    return directory.is_admin(user, division) or action == "GET"
+
+
+def deleted_table(rows: list[Row]) -> BaseTable:
+    return BaseTable(DELETED, rows)
