@@ -176,3 +176,15 @@ def test_id_hash_is_order_and_case_insensitive() -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     assert c.id_hash([a, b]) == c.id_hash([str(b).upper(), a])
     assert c.id_hash([a]) != c.id_hash([b])
+    assert len(c.id_hash([a])) == 16
+
+
+def test_id_hash_streams_and_matches_the_batch_form() -> None:
+    ids = [uuid.uuid4() for _ in range(50)]
+    running = c.IdHash()
+    for i in ids:
+        running.add(i)
+    assert running.hexdigest() == c.id_hash(ids)
+    running.remove(ids[0])
+    assert running.hexdigest() == c.id_hash(ids[1:])
+    assert c.id_hash([]) == "0" * 16

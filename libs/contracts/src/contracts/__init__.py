@@ -55,7 +55,9 @@ from contracts.run_events import (
     RunProgressPayload,
     RunStarted,
     RunStartedPayload,
+    IdHash,
     id_hash,
+    id_hash_term,
 )
 from contracts.topics import (
     ALL_TOPICS,
@@ -139,6 +141,8 @@ __all__ = [
     "WireModel",
     "dead_letter_topic",
     "exact_fields",
+    "IdHash",
     "id_hash",
+    "id_hash_term",
     "parse_message",
 ]

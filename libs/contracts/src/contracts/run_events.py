@@ -28,13 +28,38 @@ from contracts.rows import (
 )
 
 
-def id_hash(ids: Iterable[object]) -> str:
-    """Reconciliation hash of a set of row ids: sha256 over the sorted lower-case ids, one a line.
+_M64 = (1 << 64) - 1
 
-    Consumers recompute it over what they stored and compare with ``RunCompleted``.
+
+def id_hash_term(row_id: object) -> int:
+    """One id's share of :func:`id_hash`: the first 8 bytes of sha256 of the lower-case id."""
+    return int.from_bytes(hashlib.sha256(str(row_id).lower().encode()).digest()[:8], "big")
+
+
+def id_hash(ids: Iterable[object]) -> str:
+    """Reconciliation hash of a set of row ids, independent of order.
+
+    The sum, modulo 2**64, of :func:`id_hash_term` over the ids, as 16 hex digits.
+    Order-independent and additive, so producers and consumers compute it while
+    streaming (no sorting, constant memory) and compare with ``RunCompleted``.
     """
-    joined = "\n".join(sorted(str(i).lower() for i in ids))
-    return hashlib.sha256(joined.encode()).hexdigest()
+    return f"{sum(id_hash_term(i) for i in ids) & _M64:016x}"
+
+
+class IdHash:
+    """Streaming form of :func:`id_hash`: ``add`` ids as they pass, read ``hexdigest()``."""
+
+    def __init__(self, state: int = 0) -> None:
+        self.state = state & _M64
+
+    def add(self, row_id: object) -> None:
+        self.state = (self.state + id_hash_term(row_id)) & _M64
+
+    def remove(self, row_id: object) -> None:
+        self.state = (self.state - id_hash_term(row_id)) & _M64
+
+    def hexdigest(self) -> str:
+        return f"{self.state:016x}"
 
 
 class RunStartedPayload(WireModel):
