@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from exact_sandbox.app import create_app
-from exact_sandbox.testing import Env, Live, fast_config, serve_in_thread
-
-MakeEnv = Callable[..., Env]
+from exact_sandbox.testing import Env, Live, MakeEnv, fast_config, serve_in_thread
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +53,9 @@ class Env:
     async def api(self, path: str, token: str, **params: str) -> httpx.Response:
         return await self.client.get(path, params=params or None,
                                      headers={"Authorization": f"Bearer {token}", **JSON})
+
+
+MakeEnv = Callable[..., Env]
 
 
 @dataclass

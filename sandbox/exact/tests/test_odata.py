@@ -1,0 +1,181 @@
+"""OData serving: $select rules, filters, paging with __next, page sizes, Accept, paths."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from exact_sandbox.aggregates import id_hash
+from exact_sandbox.odata import SELECT_REQUIRED
+from exact_sandbox.testing import Env
+
+TL_FIELDS = ("ID,EntryID,EntryNumber,LineNumber,Division,Date,Created,Modified,FinancialYear,"
+             "FinancialPeriod,GLAccount,GLAccountCode,GLAccountDescription,AmountDC,AmountFC,"
+             "Currency,ExchangeRate,JournalCode,JournalDescription,Description,CostCenter,"
+             "CostUnit,Account,AccountCode,AccountName,Type,Status,Timestamp")
+
+
+def _parse(text: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(text, parse_float=Decimal)
+    return data
+
+
+async def test_paging_100k_rows_to_the_end_matches_expected_figures(env: Env) -> None:
+    tokens = await env.grant("eva.large@demo.nl")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"}
+    url: str | None = ("/api/v1/300001/sync/Financial/TransactionLines"
+                       "?$select=ID,AmountDC,Timestamp&$filter=Timestamp gt 1L")
+    count, total, debit, pages, ids = 0, Decimal(0), Decimal(0), 0, []
+    while url:
+        r = await env.client.get(url, headers=headers)
+        assert r.status_code == 200
+        d = _parse(r.text)["d"]
+        assert isinstance(d, dict)
+        rows = d["results"]
+        assert len(rows) <= 1000
+        pages += 1
+        for row in rows:
+            count += 1
+            total += row["AmountDC"]
+            debit += max(row["AmountDC"], Decimal(0))
+            ids.append(row["ID"])
+        url = d.get("__next")
+    expected = (await env.client.get("/_sandbox/expected/300001")).json()["entities"]
+    tl = expected["TransactionLines"]
+    assert count == tl["count"] == 100_000
+    assert pages == 100
+    assert total == Decimal(tl["sum_amount_dc"]) == 0
+    assert debit == Decimal(tl["sum_debit_dc"])
+    assert id_hash(ids) == tl["id_hash"]
+    assert len(set(ids)) == count
+
+
+async def test_select_is_required_on_sync_and_bulk(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    for path in ("/api/v1/100001/sync/Financial/TransactionLines",
+                 "/api/v1/100001/bulk/Financial/GLAccounts"):
+        r = await env.api(path, t)
+        assert r.status_code == 400
+        assert r.json()["error"]["message"]["value"] == SELECT_REQUIRED
+        top1 = await env.api(path, t, **{"$top": "1"})
+        assert top1.status_code == 200
+        assert len(top1.json()["d"]["results"]) == 1
+        assert "__next" not in top1.json()["d"]
+
+
+async def test_select_returns_only_selected_fields_and_rejects_unknown(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    r = await env.api("/api/v1/100001/sync/Financial/TransactionLines", t,
+                      **{"$select": TL_FIELDS})
+    row = r.json()["d"]["results"][0]
+    assert list(row) == TL_FIELDS.split(",")
+    assert row["Date"].startswith("/Date(") and row["Timestamp"] > 1
+    bad = await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
+                        **{"$select": "ID,Timestamp"})  # Timestamp is sync-only
+    assert bad.status_code == 400
+    bad = await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
+                        **{"$select": "ID,Nope"})
+    assert bad.status_code == 400
+
+
+async def test_sync_accepts_only_the_timestamp_filter(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    ok = await env.api("/api/v1/100001/sync/Financial/GLAccounts", t,
+                       **{"$select": "ID,Timestamp", "$filter": "Timestamp gt 20000000010L"})
+    stamps = [r["Timestamp"] for r in ok.json()["d"]["results"]]
+    assert stamps and min(stamps) == 20000000011
+    bad = await env.api("/api/v1/100001/sync/Financial/GLAccounts", t,
+                        **{"$select": "ID", "$filter": "Code eq '1100'"})
+    assert bad.status_code == 400
+
+
+async def test_regular_endpoints_page_by_60_and_bulk_by_1000(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    regular = await env.api("/api/v1/100001/budget/Budgets", t)
+    body = regular.json()["d"]
+    assert len(body["results"]) == 60
+    assert "$skiptoken=guid'" in body["__next"]
+    second = await env.client.get(body["__next"], headers={"Authorization": f"Bearer {t}",
+                                                           "Accept": "application/json"})
+    assert second.json()["d"]["results"][0]["ID"] != body["results"][0]["ID"]
+    bulk = await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
+                         **{"$select": "ID"})
+    assert len(bulk.json()["d"]["results"]) == 1000
+
+
+async def test_bulk_paging_reaches_every_row_once(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    headers = {"Authorization": f"Bearer {t}", "Accept": "application/json"}
+    url: str | None = "/api/v1/100001/bulk/Financial/TransactionLines?$select=ID,AmountDC"
+    ids: list[str] = []
+    while url:
+        d = (await env.client.get(url, headers=headers)).json()["d"]
+        ids += [r["ID"] for r in d["results"]]
+        url = d.get("__next")
+    assert len(ids) == len(set(ids)) == 2000
+
+
+async def test_filters_on_bulk_and_regular(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    first = (await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
+                           **{"$select": "ID,FinancialYear,Modified", "$top": "1",
+                              "$skip": "0"})).json()["d"]["results"][0]
+    by_id = await env.api("/api/v1/100001/financial/TransactionLines", t,
+                          **{"$filter": f"ID eq guid'{first['ID']}'"})
+    assert [r["ID"] for r in by_id.json()["d"]["results"]] == [first["ID"]]
+    year = await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
+                         **{"$select": "FinancialYear", "$filter": "FinancialYear eq 2023"})
+    years = {r["FinancialYear"] for r in year.json()["d"]["results"]}
+    assert years == {2023}
+    modified = await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
+                             **{"$select": "Modified",
+                                "$filter": "Modified ge datetime'2025-06-01T00:00:00'"})
+    stamps = [int(r["Modified"][6:-2]) for r in modified.json()["d"]["results"]]
+    assert stamps and min(stamps) >= 1_748_736_000_000
+    rb = await env.api("/api/v1/100001/financial/ReportingBalance", t,
+                       **{"$filter": "ReportingYear eq 2024 and BalanceType eq 'W'"})
+    rows = rb.json()["d"]["results"]
+    assert rows and {(r["ReportingYear"], r["BalanceType"]) for r in rows} == {(2024, "W")}
+
+
+async def test_regular_endpoint_with_sync_twin_requires_a_filter(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    r = await env.api("/api/v1/100001/financial/GLAccounts", t)
+    assert r.status_code == 400
+    ok = await env.api("/api/v1/100001/financial/GLAccounts", t,
+                       **{"$filter": "Code eq '1100'"})
+    assert [a["Description"] for a in ok.json()["d"]["results"]] == ["Bank"]
+
+
+async def test_json_only_and_case_sensitive_paths(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    xml = await env.client.get("/api/v1/100001/hrm/Costcenters",
+                               headers={"Authorization": f"Bearer {t}"})
+    assert xml.status_code == 406
+    assert (await env.api("/api/v1/100001/hrm/Costcenters", t)).status_code == 200
+    assert (await env.api("/api/v1/100001/hrm/Costunits", t)).status_code == 200
+    assert (await env.api("/api/v1/100001/hrm/CostCenters", t)).status_code == 404
+
+
+async def test_top_limits_the_total(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    r = await env.api("/api/v1/100001/bulk/CRM/Accounts", t, **{"$select": "ID", "$top": "5"})
+    assert len(r.json()["d"]["results"]) == 5
+    assert "__next" not in r.json()["d"]
+
+
+async def test_every_listed_entity_is_served(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    for path, params in [
+        ("financial/Journals", {}), ("financial/FinancialPeriods", {}),
+        ("hrm/Costcenters", {}), ("hrm/Costunits", {}), ("budget/Budgets", {}),
+        ("crm/Accounts", {"$filter": "IsSupplier eq true"}),
+        ("financial/GLClassifications", {"$filter": "Abstract eq false"}),
+        ("sync/CRM/Accounts", {"$select": "ID,Name,Timestamp"}),
+        ("sync/Financial/GLClassifications", {"$select": "ID,Parent,Timestamp"}),
+        ("bulk/Financial/GLClassifications", {"$select": "ID,Code"}),
+        ("sync/Deleted", {"$select": "ID,EntityKey"}),
+    ]:
+        r = await env.api(f"/api/v1/100001/{path}", t, **params)
+        assert r.status_code == 200, (path, r.text)
+        assert "results" in r.json()["d"]
