@@ -6,7 +6,8 @@ import uuid
 from datetime import date
 from typing import Literal
 
-from contracts.common import AuthorizationMode, Division, Entity, NonEmptyStr
+from contracts.auth_events import AuthorizationFailureCode
+from contracts.common import AuthorizationMode, AuthorizationPurpose, Division, Entity, NonEmptyStr
 from contracts.envelope import Message, WireModel
 
 
@@ -74,6 +75,43 @@ class DataSourceNeedsReauthorizationPayload(WireModel):
 class DataSourceNeedsReauthorization(Message):
     type: Literal["DataSourceNeedsReauthorization"] = "DataSourceNeedsReauthorization"
     payload: DataSourceNeedsReauthorizationPayload
+
+
+DataSourceState = Literal[
+    "awaiting_authorization",
+    "authorization_failed",
+    "connected",
+    "recreating",
+    "needs_reauthorization",
+]
+"""Lifecycle state of a data source, as the datasource service reports it."""
+
+DataSourceAuthorizationFailureCode = Literal[AuthorizationFailureCode, "division_already_connected"]
+"""Auth's failure codes, plus datasource's own refusal of a division already in use."""
+
+
+class DataSourceAuthorizationFailedPayload(WireModel):
+    """An authorization ended without connecting the data source; ``reason`` is for the portal.
+
+    Either auth reported ``AuthorizationFailed`` (``reason_code`` is auth's code), or
+    auth obtained a grant that datasource refused: ``division_already_connected`` means
+    that division already backs another data source of the company domain. Then
+    ``offered_grant_id`` names the refused grant and auth discards its tokens.
+    ``state`` is the data source's state afterwards (a failed recreate leaves it as it was).
+    """
+
+    authorization_id: uuid.UUID
+    purpose: AuthorizationPurpose
+    reason_code: DataSourceAuthorizationFailureCode
+    reason: str
+    state: DataSourceState
+    offered_division: Division | None = None
+    offered_grant_id: uuid.UUID | None = None
+
+
+class DataSourceAuthorizationFailed(Message):
+    type: Literal["DataSourceAuthorizationFailed"] = "DataSourceAuthorizationFailed"
+    payload: DataSourceAuthorizationFailedPayload
 
 
 CommandRejectionCode = Literal[

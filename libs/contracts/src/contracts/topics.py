@@ -18,6 +18,7 @@ from contracts.auth_events import (
 from contracts.commands import CreateDataSource, RecreateDataSource, RequestReimport
 from contracts.datasource_events import (
     CommandRejected,
+    DataSourceAuthorizationFailed,
     DataSourceConnected,
     DataSourceCreated,
     DataSourceNeedsReauthorization,
@@ -55,6 +56,7 @@ TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
         RecreateAccepted,
         RecreateRejected,
         DataSourceNeedsReauthorization,
+        DataSourceAuthorizationFailed,
         CommandRejected,
     ),
     INGEST_REQUESTS: (InitialRunRequested,),
