@@ -1,0 +1,107 @@
+"""``ledger-sink``: run the example sink, or print a data source's reconciliation report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from contracts import Entity
+from ledger_sink.consumer import LedgerSink
+from ledger_sink.reconcile import Check, against_expected, against_last_run, figures
+
+app = typer.Typer(add_completion=False, help=__doc__)
+console = Console()
+
+
+def _engine_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/connector")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@app.command()
+def run(
+    bootstrap: str = typer.Option(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")),
+    group_id: str = typer.Option("ledger-sink"),
+) -> None:
+    """Consume LedgerBatch and RunCompleted events into PostgreSQL until stopped."""
+
+    async def main() -> None:
+        engine = create_async_engine(_engine_url())
+        sink = LedgerSink(engine, bootstrap, group_id=group_id)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, sink.stop)
+        try:
+            await sink.run()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def report(
+    datasource_id: uuid.UUID,
+    expected_url: str | None = typer.Option(
+        None, help="URL of externally known figures, e.g. the sandbox's /_sandbox/expected/{division}"),
+) -> None:
+    """Reconcile what the sink holds for a data source with its last run (and expected figures)."""
+
+    async def main() -> bool:
+        engine = create_async_engine(_engine_url())
+        try:
+            async with engine.connect() as conn:
+                ours = await figures(conn, datasource_id)
+                checks = await against_last_run(conn, datasource_id)
+        finally:
+            await engine.dispose()
+        show_figures(ours)
+        ok = print_checks("against the last RunCompleted", checks)
+        if expected_url:
+            expected = httpx.get(expected_url, timeout=30).json()
+            ok = print_checks("against expected figures", against_expected(ours, sandbox_expected(expected))) and ok
+        return ok
+
+    if not asyncio.run(main()):
+        raise typer.Exit(1)
+
+
+def sandbox_expected(raw: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox's expected-figures document, in the sink's terms."""
+    out: dict[str, Any] = {}
+    for name, fig in raw.items():
+        entry: dict[str, Any] = {"rows": fig.get("count"), "id_hash": fig.get("id_hash")}
+        if "sum_amount_dc" in fig:
+            entry["amount_dc_sum"] = fig["sum_amount_dc"]
+        out[name] = {k: v for k, v in entry.items() if v is not None}
+    return out
+
+
+def show_figures(ours: dict[Entity, Any]) -> None:
+    table = Table(title="Stored figures")
+    for col in ("entity", "rows", "sum AmountDC", "id hash"):
+        table.add_column(col)
+    for entity, fig in ours.items():
+        table.add_row(entity.value, str(fig.rows),
+                      "" if fig.amount_dc_sum is None else str(fig.amount_dc_sum), fig.id_hash)
+    console.print(table)
+
+
+def print_checks(title: str, checks: list[Check]) -> bool:
+    table = Table(title=f"Reconciliation {title}")
+    for col in ("entity", "figure", "sink", "source", "match"):
+        table.add_column(col)
+    for check in checks:
+        table.add_row(check.entity.value, check.figure, str(check.ours), str(check.theirs),
+                      "[green]yes[/green]" if check.ok else "[red]NO[/red]")
+    console.print(table)
+    return all(c.ok for c in checks) and bool(checks)
