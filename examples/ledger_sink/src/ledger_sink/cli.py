@@ -67,8 +67,10 @@ def report(
         show_figures(ours)
         ok = print_checks("against the last RunCompleted", checks)
         if expected_url:
-            expected = httpx.get(expected_url, timeout=30).json()
-            ok = print_checks("against expected figures", against_expected(ours, sandbox_expected(expected))) and ok
+            async with httpx.AsyncClient(timeout=30) as client:
+                expected = (await client.get(expected_url)).json()
+            checks = against_expected(ours, sandbox_expected(expected))
+            ok = print_checks("against expected figures", checks) and ok
         return ok
 
     if not asyncio.run(main()):
