@@ -28,6 +28,9 @@ async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: 
             ready = await client.get("/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"database": True, "migrations": True, "broker": True}
+            metrics = await client.get("/metrics")
+            assert metrics.status_code == 200
+            assert f'connector_outbox_lag_seconds{{service="{service}"}}' in metrics.text
     engine = create_engine(infra.database_url, pool_size=1)
     async with engine.connect() as conn:
         tables = set(

@@ -27,7 +27,6 @@ from contracts.rows import (
     TransactionLine,
 )
 
-
 _M64 = (1 << 64) - 1
 
 

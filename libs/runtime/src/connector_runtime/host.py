@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector_runtime.db import create_engine, migrate_async, migrations_current
 from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker
+from connector_runtime.metrics import OUTBOX_LAG, render
 from connector_runtime.outbox import OutboxRelay
 from connector_runtime.settings import ServiceSettings
 from contracts import ALL_TOPICS
@@ -128,6 +129,16 @@ def health_router(host: ServiceHost) -> APIRouter:
         ready = all(checks.values())
         response.status_code = 200 if ready else 503
         return {"status": "ready" if ready else "not_ready", "checks": checks}
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        try:
+            async with asyncio.timeout(2):
+                OUTBOX_LAG.labels(host.name).set(await host.relay.oldest_unsent_age())
+        except Exception as exc:  # the scrape still answers with the other series
+            log.warning("outbox_lag_unavailable", error=type(exc).__name__)
+        body, content_type = render()
+        return Response(body, media_type=content_type)
 
     return router
 

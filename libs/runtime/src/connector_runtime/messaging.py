@@ -32,6 +32,7 @@ from faststream.broker.message import StreamMessage
 from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from connector_runtime.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
 from contracts import ContractError, Message, dead_letter_topic, parse_message
 
 log = structlog.get_logger("messaging")
@@ -165,8 +166,10 @@ class DeadLetterMiddleware(BaseMiddleware):
                 datasource_id=str(body.datasource_id),
                 message_type=body.type,
             )
+        topic = getattr(self.msg, "topic", "unknown")
         try:
-            return await call_next(msg)
+            with HANDLER_SECONDS.labels(topic).time():
+                return await call_next(msg)
         finally:
             structlog.contextvars.unbind_contextvars(
                 "message_id", "correlation_id", "datasource_id", "message_type"
@@ -182,6 +185,7 @@ class DeadLetterMiddleware(BaseMiddleware):
         key = (record.topic, record.partition, record.offset)
         if exc_val is None:
             self.attempts.clear(key)
+            MESSAGES_CONSUMED.labels(record.topic, "ok").inc()
             return False
         if not isinstance(exc_val, Exception):
             return False
@@ -223,6 +227,8 @@ class DeadLetterMiddleware(BaseMiddleware):
             }
         )
         await self.broker.publish(record.value or b"", topic, key=record.key, headers=headers)
+        MESSAGES_DEAD_LETTERED.labels(record.topic).inc()
+        MESSAGES_CONSUMED.labels(record.topic, "dead_lettered").inc()
         log.error("message_dead_lettered", source_topic=record.topic, offset=record.offset,
                   partition=record.partition, dead_letter_topic=topic, reason=reason)
         if self.on_dead_letter is not None:

@@ -22,6 +22,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from connector_runtime.metrics import MESSAGES_PUBLISHED, OUTBOX_PUBLISH_FAILURES
 from contracts import Message
 
 log = structlog.get_logger("outbox")
@@ -153,6 +154,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or database unreachable: keep rows, retry later
                 self.failures += 1
+                OUTBOX_PUBLISH_FAILURES.labels(str(self._outbox.schema)).inc()
                 log.warning("outbox_relay_failed", error=type(exc).__name__, detail=str(exc)[:300],
                             retry_in=backoff)
                 await self._close_producer()
@@ -199,6 +201,8 @@ class OutboxRelay:
             )
             await conn.commit()
         self.published += len(rows)
+        for row in rows:
+            MESSAGES_PUBLISHED.labels(row.topic).inc()
         return len(rows)
 
     async def _delete_old_sent(self) -> None:
