@@ -57,8 +57,8 @@ class Changer:
         self._ix = {n: self.schema.index(n) for n in self.schema.names}
 
     def pick(self) -> int:
-        """A deterministic live row (logical index)."""
-        size = self.view.size
+        """A deterministic live generated row (inserted rows change only by explicit ID)."""
+        size = self.view.base.size
         for _ in range(1000):
             self._draw += 1
             i = mix64(self._draw, self.key) % size
@@ -85,7 +85,7 @@ class Changer:
     def insert(self, count: int) -> None:
         for _ in range(count):
             if self.entity == "TransactionLines":
-                e_start, e_stop = self.data.ledger.entry_range(self.pick() % self.data.ledger.n)
+                e_start, e_stop = self.data.ledger.entry_range(self.pick())
                 template = [self._row(i) for i in range(e_start, e_stop)]
             else:
                 template = [self._row(self.pick())]
