@@ -1,0 +1,45 @@
+"""The HTTP side the portal backend uses: datasource's read API and auth's link endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from connector_cli.settings import CliSettings
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+async def _get(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        try:
+            response = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"{url} did not answer: {type(exc).__name__}") from exc
+    if response.status_code >= 400:
+        raise ServiceError(f"{url} answered {response.status_code}: {response.text[:300]}")
+    return response.json()
+
+
+async def company_domains(settings: CliSettings) -> Any:
+    return await _get(f"{settings.datasource_url}/company-domains")
+
+
+async def datasources(settings: CliSettings, company_domain_id: uuid.UUID | None = None) -> Any:
+    query = f"?company_domain_id={company_domain_id}" if company_domain_id else ""
+    return await _get(f"{settings.datasource_url}/datasources{query}")
+
+
+async def datasource(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
+    return await _get(f"{settings.datasource_url}/datasources/{datasource_id}")
+
+
+async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str, Any]:
+    """The link for the portal user or the Exact administrator (it holds a secret token)."""
+    result: dict[str, Any] = await _get(fetch_url, settings.internal_api_token.get_secret_value())
+    return result

@@ -1,0 +1,230 @@
+"""exact-connector: the portal backend's commands and the operators' tools, from a terminal.
+
+Commands are published to Kafka exactly as the portal backend publishes them;
+state is read from the datasource service's read API; runs are followed from
+RunProgress events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connector_cli import api
+from connector_cli.kafka_io import publish, watch
+from connector_cli.progress import follow_run
+from connector_cli.settings import CliSettings
+from contracts import (
+    AUTH_EVENTS,
+    DATASOURCE_COMMANDS,
+    DATASOURCE_EVENTS,
+    RUN_EVENTS,
+    AuthorizationLinkIssued,
+    CommandRejected,
+    CreateDataSource,
+    CreateDataSourcePayload,
+    Entity,
+    Message,
+    RecreateDataSource,
+    RecreateDataSourcePayload,
+    RequestReimport,
+    RequestReimportPayload,
+    RunCompleted,
+)
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+def settings() -> CliSettings:
+    return CliSettings()
+
+
+async def _send_and_wait_for_link(cfg: CliSettings, command: Message, timeout: float) -> None:
+    async with watch(cfg.kafka_bootstrap_servers, [AUTH_EVENTS, DATASOURCE_EVENTS],
+                     command.datasource_id) as events:
+        await publish(cfg.kafka_bootstrap_servers, DATASOURCE_COMMANDS, command)
+        console.print(f"published {command.type} for data source [bold]{command.datasource_id}[/bold]")
+        answer = await events.first(
+            lambda m: isinstance(m, AuthorizationLinkIssued | CommandRejected), timeout)
+    if answer is None:
+        console.print(f"[yellow]no answer within {timeout:.0f}s; check `exact-connector show`[/yellow]")
+        raise typer.Exit(2)
+    if isinstance(answer, CommandRejected):
+        console.print(f"[red]rejected ({answer.payload.reason_code}):[/red] {answer.payload.reason}")
+        raise typer.Exit(1)
+    assert isinstance(answer, AuthorizationLinkIssued)
+    link = await api.authorization_link(cfg, answer.payload.fetch_url)
+    who = ("sign in to Exact Online yourself" if answer.payload.mode == "self"
+           else "send this link to an administrator of the Exact Online company")
+    console.print(f"Authorization link ({who}), valid until {link['expires_at']}:")
+    console.print(link["url"], soft_wrap=True)
+
+
+@app.command()
+def create(
+    new_domain: str | None = typer.Option(None, help="Create a new company domain with this name."),
+    domain_id: uuid.UUID | None = typer.Option(None, help="Add to this existing company domain."),
+    mode: str = typer.Option("self", help="self: sign in yourself; share: a link for an Exact admin."),
+    by: str = typer.Option("cli-user", help="Who asks (portal user)."),
+    timeout: float = typer.Option(30.0),
+) -> None:
+    """Create an Exact Online data source and print its authorization link."""
+    if mode not in ("self", "share"):
+        raise typer.BadParameter("mode is self or share")
+    cfg = settings()
+    try:
+        payload = CreateDataSourcePayload(
+            company_domain_id=domain_id, new_company_domain_name=new_domain,
+            authorization_mode=mode, requested_by=by,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    command = CreateDataSource.create(datasource_id=uuid.uuid4(), payload=payload)
+    asyncio.run(_send_and_wait_for_link(cfg, command, timeout))
+
+
+@app.command()
+def recreate(
+    datasource_id: uuid.UUID,
+    mode: str = typer.Option("self"),
+    by: str = typer.Option("cli-user"),
+    timeout: float = typer.Option(30.0),
+) -> None:
+    """Reconnect a data source (same Exact company required) and print the link."""
+    cfg = settings()
+    command = RecreateDataSource.create(
+        datasource_id=datasource_id,
+        payload=RecreateDataSourcePayload(authorization_mode=mode, requested_by=by),  # type: ignore[arg-type]
+    )
+    asyncio.run(_send_and_wait_for_link(cfg, command, timeout))
+
+
+@app.command()
+def reimport(
+    datasource_id: uuid.UUID,
+    entity: list[Entity] = typer.Option(None, help="Entities to import again (default: all)."),
+    date_from: dt.datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"]),
+    date_to: dt.datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"]),
+    by: str = typer.Option("cli-user"),
+    follow: bool = typer.Option(True, help="Follow the run until it ends."),
+) -> None:
+    """Request a forced re-import of a connected data source."""
+    cfg = settings()
+    command = RequestReimport.create(datasource_id=datasource_id, payload=RequestReimportPayload(
+        entities=tuple(entity) if entity else None,
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        requested_by=by,
+    ))
+
+    async def run() -> None:
+        async with watch(cfg.kafka_bootstrap_servers, [RUN_EVENTS, DATASOURCE_EVENTS],
+                         datasource_id) as events:
+            await publish(cfg.kafka_bootstrap_servers, DATASOURCE_COMMANDS, command)
+            console.print(f"published RequestReimport for {datasource_id}")
+            if follow:
+                final = await follow_run(events, console, None)
+                _print_final(final)
+
+    asyncio.run(run())
+
+
+@app.command("follow")
+def follow_cmd(
+    datasource_id: uuid.UUID,
+    run_id: uuid.UUID | None = typer.Option(None, help="Follow this run (default: the next/current one)."),
+    from_beginning: bool = typer.Option(False, help="Replay the run's events from the topic start."),
+    timeout: float | None = typer.Option(None),
+) -> None:
+    """Follow a run with progress bars (rows and pages per entity, ETA from the rate budget)."""
+    cfg = settings()
+
+    async def run() -> None:
+        async with watch(cfg.kafka_bootstrap_servers, [RUN_EVENTS], datasource_id,
+                         from_beginning=from_beginning) as events:
+            _print_final(await follow_run(events, console, run_id, timeout))
+
+    asyncio.run(run())
+
+
+def _print_final(final: Message | None) -> None:
+    if isinstance(final, RunCompleted):
+        table = Table(title=f"Run {final.payload.run_id} completed in {final.payload.duration_seconds:.1f}s")
+        for col in ("entity", "rows", "pages", "sum AmountDC", "id hash"):
+            table.add_column(col)
+        for t in final.payload.totals:
+            table.add_row(t.entity.value, f"{t.rows:,}", str(t.pages),
+                          "" if t.amount_dc_sum is None else str(t.amount_dc_sum), t.id_hash)
+        console.print(table)
+        console.print(f"{final.payload.calls_used} Exact API calls, {final.payload.batches} batches")
+
+
+@app.command()
+def domains() -> None:
+    """List company domains."""
+    _print_rows(asyncio.run(api.company_domains(settings())), "Company domains")
+
+
+@app.command("list")
+def list_cmd(domain_id: uuid.UUID | None = typer.Option(None)) -> None:
+    """List data sources with their state."""
+    _print_rows(asyncio.run(api.datasources(settings(), domain_id)), "Data sources")
+
+
+@app.command()
+def show(datasource_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show one data source with its runs."""
+    data = asyncio.run(api.datasource(settings(), datasource_id))
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    runs = data.pop("runs", []) if isinstance(data, dict) else []
+    table = Table(show_header=False, title=f"Data source {datasource_id}")
+    for key, value in (data.items() if isinstance(data, dict) else []):
+        table.add_row(key, _cell(value))
+    console.print(table)
+    _print_rows(runs, "Runs")
+
+
+def _print_rows(rows: Any, title: str) -> None:
+    if isinstance(rows, dict):
+        rows = next((v for v in rows.values() if isinstance(v, list)), [rows])
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    columns = [k for k in rows[0] if not isinstance(rows[0][k], dict | list)]
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(_cell(row.get(col)) for col in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)[:120]
+    return str(value)
+
+
+@app.callback()
+def main() -> None:
+    """Exact Online connector: portal commands and operator tools."""
+
+
+def run() -> None:
+    try:
+        app()
+    except api.ServiceError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise SystemExit(1) from exc
