@@ -38,7 +38,8 @@ def test_rows_are_deterministic_per_seed_and_independent_of_the_page_start() -> 
     page = list(a.rows(1234, 1300))
     assert page == list(b.rows(1234, 1300))
     assert page != list(other.rows(1234, 1300))
-    assert [r for _i, r in a.rows(1250, 1251)] == [page[16][1]]
+    for offset, (i, row) in enumerate(page):
+        assert list(a.rows(i, i + 1)) == [page[offset]] == [(i, row)]
 
 
 def test_ids_resolve_back_to_their_row_index() -> None:
@@ -62,3 +63,10 @@ def test_a_five_million_row_ledger_is_not_materialised() -> None:
     rows = list(led.rows(4_999_000, 5_000_000))
     assert len(rows) == 1000 and rows[-1][0] == 4_999_999
     assert not any(isinstance(v, list) and len(v) > 10_000 for v in vars(led).values())
+
+
+def test_any_page_boundary_yields_the_same_rows() -> None:
+    led = _ledger(3_001)
+    whole = list(led.rows(0, 3_001))
+    chunked = [row for start in range(0, 3_001, 7) for row in led.rows(start, start + 7)]
+    assert chunked == whole

@@ -123,7 +123,7 @@ def reporting_balance(data: DivisionData) -> BaseTable:
     tot = ledger_totals(data)
     gl = {t[0]: (enc_guid(data.master.gl_ids[i]), enc_str(t[0]), enc_str(t[1]), enc_str(t[2]))
           for i, t in enumerate(GL_TEMPLATE)}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     div = str(data.division.code)
     for key in sorted(tot.groups, key=lambda k: (k[0], k[1], k[2], k[3] or "", k[4] or "",
                                                  k[5], k[6])):

@@ -89,9 +89,9 @@ class DataApi:
         try:
             grant = sb.tokens.authenticate(token)
         except AuthFailure as exc:
-            grant = sb.tokens.grant_of(token)
-            if grant is not None and division is not None:
-                self._count_error(grant, division, endpoint)
+            known = sb.tokens.grant_of(token)
+            if known is not None and division is not None:
+                self._count_error(known, division, endpoint)
             return self._unauthorized(str(exc))
         div = grant.user.current_division if division is None else division
         sb.stats.calls_by_endpoint[endpoint] += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ SYNC_ENTITY_TYPES = {"TransactionLines": 1, "Accounts": 2, "GLAccounts": 7,
 class BaseTable:
     """Generated rows of one entity, addressed by index."""
 
-    def __init__(self, schema: Schema, rows: list[Row]) -> None:
+    def __init__(self, schema: Schema, rows: Sequence[Row]) -> None:
         self.schema = schema
         self._rows = rows
         self._ids: dict[str, int] | None = None

@@ -75,7 +75,7 @@ def divisions_table(directory: Directory, user: User, granted: tuple[int, ...],
         owner = directory.divisions[url_division].customer_name
         divs = [d for d in divs if d.customer_name == owner]
     if kind == "HrmDivisions":
-        rows = [(str(d.code), enc_str(d.description), str(d.hid), enc_str(d.country),
+        rows: list[Row] = [(str(d.code), enc_str(d.description), str(d.hid), enc_str(d.country),
                  enc_str(d.currency), enc_str(d.vat_number or None), enc_bool(d.is_main), "0",
                  enc_guid(d.customer_id), enc_str(d.customer_name)) for d in divs]
         return BaseTable(HRM_DIVISIONS, rows)
@@ -84,7 +84,7 @@ def divisions_table(directory: Directory, user: User, granted: tuple[int, ...],
 
 def roles_table(directory: Directory, division: int) -> BaseTable:
     codec = GuidCodec(0, division, "roles")
-    rows = []
+    rows: list[Row] = []
     for user in directory.users_of_division(division):
         if user.instance != directory.instance:
             continue

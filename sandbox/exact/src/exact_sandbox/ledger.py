@@ -189,31 +189,42 @@ class Ledger:
     def raw(self, start: int, stop: int) -> Iterator[RawRow]:
         """Rows [start, stop) as (i, entry, line, gl index, cents, cost centre, cost unit)."""
         stop = min(stop, self.n)
-        key = self.key
-        last_e = -1
+        key, layouts, npat, special = self.key, self._layouts, len(_PATTERNS), self._special
+        journals, is_pl = self._journals, self.gl_is_pl
+        vat, vatrec = self.master.gl_by_role["vat"][0], self.master.gl_by_role["vatrec"][0]
+        last_b = last_e = -1
+        lay: Layout = ()
         ent: Entry | None = None
+        prev_h = 0
         for i in range(max(0, start), stop):
-            e, j, k = self._locate(i)
+            b = i >> 4
+            if b != last_b:
+                last_b = b
+                lay = self._special_layout if b >= special else layouts[mix64(b, key) % npat]
+            s, j, k = lay[i - special * BLOCK] if b >= special else lay[i & 15]
+            e = (special if b >= special else b) * BLOCK + s
             if e != last_e:
                 ent = self._entry(e)
                 last_e = e
+                prev_h = mix64(e * 8 + max(0, j - 1), key)
             assert ent is not None
             total = ent[6]
-            journal = self._journals[ent[8]]
-            hl = mix64(e * 8 + j, key)
+            journal = journals[ent[8]]
+            hl = mix64(e * 8 + j, key) if j else prev_h
             if j == 0:
                 cents, gl = total, journal[3]
             else:
                 step = max(1, total // (3 * (k - 1)))
-                hi = total if j == k - 1 else total * j // (k - 1) - mix64(e * 8 + j, key) % step
-                lo = 0 if j == 1 else total * (j - 1) // (k - 1) - mix64(e * 8 + j - 1, key) % step
+                hi = total if j == k - 1 else total * j // (k - 1) - hl % step
+                lo = 0 if j == 1 else total * (j - 1) // (k - 1) - prev_h % step
                 cents = lo - hi
                 counter = journal[4]
                 gl = counter[hl % len(counter)]
                 if j == k - 1 and k >= 3 and ent[8] in (2, 3):
-                    gl = self.master.gl_by_role["vatrec" if ent[8] == 2 else "vat"][0]
+                    gl = vatrec if ent[8] == 2 else vat
+            prev_h = hl
             cc = cu = -1
-            if self.gl_is_pl[gl]:
+            if is_pl[gl]:
                 if (hl >> 20) % 8 < 5:
                     cc = (hl >> 24) % 5
                 if (hl >> 28) % 8 < 3:

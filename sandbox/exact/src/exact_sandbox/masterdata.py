@@ -119,8 +119,7 @@ class MasterData:
         self.code = division.code
         self.div = str(division.code)
         self.key = derive_key(seed, division.code, "master")
-        base = date_ms(date(division.start_year - 1, 12, 1)) + 9 * 3600_000
-        self._created = lambda i: enc_date(base + i * 60_000)
+        self._created_base = date_ms(date(division.start_year - 1, 12, 1)) + 9 * 3600_000
         self.gl_ids = [GuidCodec(seed, self.code, "gl").encode(i) for i in range(len(GL_TEMPLATE))]
         self.gl_by_role: dict[str, list[int]] = {}
         for i, t in enumerate(GL_TEMPLATE):
@@ -134,6 +133,9 @@ class MasterData:
         self.cost_unit_rows = self._simple(COST_UNIT_TEMPLATE, "cu", with_active=False)
         self.period_rows = self._periods()
         self.budget_rows = self._budgets()
+
+    def _created(self, i: int) -> str:
+        return enc_date(self._created_base + i * 60_000)
 
     def _ts(self, entity: str, i: int) -> str:
         return str(TS_BASE[entity] + i + 1)
@@ -168,7 +170,7 @@ class MasterData:
         return out
 
     def _accounts(self) -> list[Row]:
-        rows = []
+        rows: list[Row] = []
         for i, rel in enumerate(self.relations):
             h = mix64(i, self.key ^ 0xACC)
             vat = f"NL{h % 10**9:09d}B01" if h & 1 else ""
@@ -182,7 +184,7 @@ class MasterData:
 
     def _journals(self) -> list[Row]:
         codec = GuidCodec(self.seed, self.code, "jrn")
-        rows = []
+        rows: list[Row] = []
         for i, (code, desc, jtype, role) in enumerate(JOURNAL_TEMPLATE):
             gl = self.gl_ids[self.gl_by_role[role][0]] if role in ("cash", "bank") else None
             rows.append((enc_guid(codec.encode(i)), enc_str(code), enc_str(desc), str(jtype),
@@ -192,7 +194,7 @@ class MasterData:
     def _simple(self, template: tuple[tuple[object, ...], ...], tag: str,
                 with_active: bool) -> list[Row]:
         codec = GuidCodec(self.seed, self.code, tag)
-        rows = []
+        rows: list[Row] = []
         for i, t in enumerate(template):
             head = (enc_guid(codec.encode(i)), enc_str(str(t[0])), enc_str(str(t[1])))
             active = (enc_bool(bool(t[2])),) if with_active else ()
@@ -201,7 +203,7 @@ class MasterData:
 
     def _periods(self) -> list[Row]:
         codec = GuidCodec(self.seed, self.code, "fp")
-        rows = []
+        rows: list[Row] = []
         for y in range(self.division.start_year, self.division.start_year + self.division.years):
             for p in range(1, 13):
                 last = calendar.monthrange(y, p)[1]

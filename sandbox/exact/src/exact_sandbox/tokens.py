@@ -164,9 +164,9 @@ class TokenService:
         now = self.clock.now()
         if token in self._old_refresh:
             self.stats.violations["old_refresh_token_reuse"] += 1
-            grant = self.grants[self._old_refresh[token]]
+            reused = self.grants[self._old_refresh[token]]
             if self.kill_on_old_reuse:
-                grant.dead_reason = "old refresh token used"
+                reused.dead_reason = "old refresh token used"
             raise TokenError(401, "unauthorized_client", "Old refresh token used.")
         grant_id = self._refresh.get(token)
         grant = self.grants.get(grant_id) if grant_id else None
