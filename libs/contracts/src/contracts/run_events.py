@@ -6,9 +6,9 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.common import Division, Entity
 from contracts.datasource_events import RunKind
@@ -91,9 +91,15 @@ class RunProgressPayload(WireModel):
     daily_budget_remaining: int | None = None
     minutely_budget_remaining: int | None = None
     eta_seconds: float | None = None
+    waiting_until: AwareDatetime | None = None
+    """Set while the run waits (e.g. the daily call budget is spent): when it resumes, UTC."""
+    waiting_reason: str | None = None
+    """Why the run waits, in plain words; None while it is working."""
 
 
 class RunProgress(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["RunProgress"] = "RunProgress"
     payload: RunProgressPayload
 
