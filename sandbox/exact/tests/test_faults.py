@@ -124,3 +124,16 @@ async def test_timeout_hangs_past_the_client_timeout(live: Live) -> None:
                                  headers={"Authorization": f"Bearer {token}", **JSON})
         finally:
             await client.delete("/_sandbox/faults")
+
+
+async def test_token_endpoint_faults_only_when_included(make_env: MakeEnv) -> None:
+    env = make_env(faults=FaultSettings(error_5xx_rate=1.0, error_5xx_status=503))
+    tokens = await env.grant()
+    env.sandbox.clock.advance(600)
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+            "client_id": "5b0c6a2e-3f1d-4c8e-9a7b-2d4e6f8a0c1e",
+            "client_secret": "sandbox-connector-secret"}
+    await env.client.patch("/_sandbox/faults", json={"include_token_endpoint": True})
+    assert (await env.client.post("/api/oauth2/token", data=data)).status_code == 503
+    await env.client.patch("/_sandbox/faults", json={"include_token_endpoint": False})
+    assert (await env.client.post("/api/oauth2/token", data=data)).status_code == 200

@@ -6,6 +6,7 @@ instance fails sign-in exactly like an unknown user. Token responses follow toke
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from dataclasses import dataclass
@@ -145,6 +146,13 @@ class OAuthPages:
         return self._redirect(req.redirect_uri, {"code": code, "state": req.state})
 
     async def token(self, request: Request) -> Response:
+        plan = self.sb.faults.plan(None, "oauth2/token", 0)
+        for kind in plan.kinds:
+            self.sb.stats.faults[kind] += 1
+        if plan.latency_ms:
+            await asyncio.sleep(plan.latency_ms / 1000)
+        if plan.error_5xx is not None:
+            return JSONResponse({"error": "server_error"}, status_code=plan.error_5xx)
         form = await request.form()
         client_id = str(form.get("client_id", ""))
         client_secret = str(form.get("client_secret", ""))
