@@ -104,12 +104,12 @@ def ledger_totals(data: DivisionData) -> LedgerTotals:
         return base
     tot = base.copy()
     n = data.ledger.n
-    touched = sorted(i for i in (set(ov.rows) | ov.deleted) if i < n)
-    for i in touched:
+    changed, deleted = dict(ov.rows), set(ov.deleted)  # snapshot: changes run on the loop
+    for i in sorted(i for i in (set(changed) | deleted) if i < n):
         for _i, row in data.ledger.rows(i, i + 1):
             key, cents, guid = _row_key(row)
             tot.add(key, cents, guid, -1)
-    for row in ov.rows.values():
+    for row in changed.values():
         key, cents, guid = _row_key(row)
         tot.add(key, cents, guid, 1)
     return tot
