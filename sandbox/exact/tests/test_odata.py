@@ -179,3 +179,26 @@ async def test_every_listed_entity_is_served(env: Env) -> None:
         r = await env.api(f"/api/v1/100001/{path}", t, **params)
         assert r.status_code == 200, (path, r.text)
         assert "results" in r.json()["d"]
+
+
+async def test_single_entity_by_key(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    first = (await env.api("/api/v1/100001/financial/Journals", t)).json()["d"]["results"][0]
+    one = await env.api(f"/api/v1/100001/financial/Journals(guid'{first['ID']}')", t,
+                        **{"$select": "ID,Code"})
+    assert one.json() == {"d": {"ID": first["ID"], "Code": first["Code"]}}
+    missing = await env.api(
+        "/api/v1/100001/financial/Journals(guid'00000000-0000-4000-8000-000000000000')", t)
+    assert missing.status_code == 404
+
+
+def test_the_sandbox_imports_nothing_from_the_project() -> None:
+    import re
+    from pathlib import Path
+
+    import exact_sandbox
+
+    project = re.compile(r"^\s*(from|import)\s+(contracts|connector_runtime|auth|ingest|datasource)\b",
+                         re.MULTILINE)
+    for path in Path(exact_sandbox.__file__).parent.glob("*.py"):
+        assert not project.search(path.read_text()), path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -25,6 +26,8 @@ from exact_sandbox.odata import ListRequest, envelope, render_rows, serve_list
 from exact_sandbox.query import QueryError, parse_select
 from exact_sandbox.runtime import Sandbox
 from exact_sandbox.tokens import AuthFailure, Grant
+
+_SINGLE = re.compile(r"(.+)\(guid'([0-9a-fA-F-]{36})'\)")
 
 
 def error_body(message: str) -> str:
@@ -202,10 +205,13 @@ class DataApi:
             ok = ep.user_has_rights(sb.directory, grant.user, division,
                                     params.get("endpoint", ""), params.get("action", "GET"))
             return json.dumps({"d": {"UserHasRights": ok}}), 0
-        resource = ep.RESOURCES.get(path)
-        if resource is None:
+        single = _SINGLE.fullmatch(path)
+        resource = ep.RESOURCES.get(single.group(1) if single else path)
+        if resource is None or (single and resource.mode != "regular"):
             raise ApiError(404, f"Resource not found: {path}")
         view = await self._view(grant, division, resource.entity)
+        if single:
+            return self._single(view, single.group(2), params)
         limits = sb.config.limits
         page = serve_list(ListRequest(
             view=view, params=params, mode=resource.mode,
@@ -216,6 +222,15 @@ class DataApi:
             id_kind="int" if view.schema.fields[0][1] == "int" else "guid",
         ))
         return page.body, page.rows
+
+    def _single(self, view: EntityView, guid: str, params: dict[str, str]) -> tuple[str, int]:
+        """`Entity(guid'...')`: one row as `{"d": {...}}`, or 404."""
+        index = view.index_of_id(guid)
+        rows = [r for _i, r in view.scan(index, [])][:1] if index is not None else []
+        if not rows:
+            raise ApiError(404, "The requested entity was not found.")
+        select = parse_select(params.get("$select"), view.schema, view.schema.visible(False))
+        return '{"d":' + render_rows(view.schema, select, rows) + "}", 1
 
     async def _view(self, grant: Grant, division: int, entity: str) -> EntityView:
         sb = self.sb
