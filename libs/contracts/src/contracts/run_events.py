@@ -111,6 +111,8 @@ class EntityTotals(WireModel):
     rows: int
     pages: int
     amount_dc_sum: Decimal | None = None
+    amount_dc_debit_sum: Decimal | None = None
+    """Sum of the positive amounts: balanced entries sum to zero, so this catches a missing row."""
     id_hash: str
 
 
