@@ -80,10 +80,14 @@ def report(
 def sandbox_expected(raw: dict[str, Any]) -> dict[str, Any]:
     """The sandbox's expected-figures document, in the sink's terms."""
     out: dict[str, Any] = {}
-    for name, fig in raw.items():
+    for name, fig in raw.get("entities", raw).items():
+        if not isinstance(fig, dict):
+            continue
         entry: dict[str, Any] = {"rows": fig.get("count"), "id_hash": fig.get("id_hash")}
         if "sum_amount_dc" in fig:
             entry["amount_dc_sum"] = fig["sum_amount_dc"]
+        if "sum_debit_dc" in fig:
+            entry["amount_dc_debit_sum"] = fig["sum_debit_dc"]
         out[name] = {k: v for k, v in entry.items() if v is not None}
     return out
 

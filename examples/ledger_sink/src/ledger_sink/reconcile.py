@@ -29,6 +29,7 @@ class EntityFigures:
     rows: int
     id_hash: str
     amount_dc_sum: Decimal | None = None
+    amount_dc_debit_sum: Decimal | None = None
     per_period: dict[tuple[int, int], Decimal] = field(default_factory=dict)
 
 
@@ -56,6 +57,10 @@ async def figures(conn: AsyncConnection, datasource_id: uuid.UUID) -> dict[Entit
             total = await conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(table.c.amount_dc), 0))
                                       .where(where))
             fig.amount_dc_sum = Decimal(total).quantize(Decimal("0.01"))
+            debit = await conn.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(table.c.amount_dc), 0))
+                .where(where, table.c.amount_dc > 0))
+            fig.amount_dc_debit_sum = Decimal(debit).quantize(Decimal("0.01"))
         if entity is Entity.TRANSACTION_LINES:
             rows = await conn.execute(
                 sa.select(table.c.financial_year, table.c.financial_period, sa.func.sum(table.c.amount_dc))
@@ -78,9 +83,9 @@ async def against_last_run(conn: AsyncConnection, datasource_id: uuid.UUID) -> l
         mine = ours[entity]
         checks.append(Check(entity, "rows", mine.rows, total["rows"]))
         checks.append(Check(entity, "id_hash", mine.id_hash, total["id_hash"]))
-        if total.get("amount_dc_sum") is not None and mine.amount_dc_sum is not None:
-            checks.append(Check(entity, "amount_dc_sum", mine.amount_dc_sum,
-                                Decimal(total["amount_dc_sum"])))
+        for figure in ("amount_dc_sum", "amount_dc_debit_sum"):
+            if total.get(figure) is not None and getattr(mine, figure) is not None:
+                checks.append(Check(entity, figure, getattr(mine, figure), Decimal(total[figure])))
     return checks
 
 
@@ -97,7 +102,7 @@ def against_expected(ours: dict[Entity, EntityFigures], expected: dict[str, Any]
             checks.append(Check(entity, "rows", mine.rows, exp["rows"]))
         if "id_hash" in exp:
             checks.append(Check(entity, "id_hash", mine.id_hash, exp["id_hash"]))
-        if exp.get("amount_dc_sum") is not None and mine.amount_dc_sum is not None:
-            checks.append(Check(entity, "amount_dc_sum", mine.amount_dc_sum,
-                                Decimal(str(exp["amount_dc_sum"]))))
+        for figure in ("amount_dc_sum", "amount_dc_debit_sum"):
+            if exp.get(figure) is not None and getattr(mine, figure) is not None:
+                checks.append(Check(entity, figure, getattr(mine, figure), Decimal(str(exp[figure]))))
     return checks
