@@ -129,22 +129,26 @@ async def reconcile(system: LocalSystem, console: Console, datasource_id: uuid.U
     ok = print_checks("against RunCompleted", run_checks)
     ok = print_checks("against the sandbox's figures",
                       against_expected(ours, sandbox_expected(expected))) and ok
-    periods = expected.get("TransactionLines", {}).get("by_period", [])
+    periods = expected.get("entities", {}).get("TransactionLines", {}).get("by_period", [])
     if periods:
-        table = Table(title="AmountDC per financial year and period (sink vs sandbox)")
-        for col in ("year", "period", "sink", "sandbox", "match"):
+        table = Table(title="TransactionLines per financial year and period (sink vs sandbox)")
+        for col in ("year", "period", "rows", "debit AmountDC (sink)", "debit AmountDC (sandbox)", "match"):
             table.add_column(col)
         mine = _per_period(ours)
-        for p in periods[:24]:
+        for p in periods:
             key = (p["financial_year"], p["financial_period"])
-            have = mine.get(key, Decimal("0.00"))
-            table.add_row(str(key[0]), str(key[1]), str(have), p["sum_amount_dc"],
-                          "yes" if have == Decimal(p["sum_amount_dc"]) else "[red]NO[/red]")
+            have = mine.get(key)
+            match = (have is not None and have.rows == p["count"]
+                     and have.amount_dc_debit_sum == Decimal(p["sum_debit_dc"]))
+            ok = ok and match
+            table.add_row(str(key[0]), str(key[1]), str(p["count"]),
+                          str(have.amount_dc_debit_sum if have else "-"), p["sum_debit_dc"],
+                          "yes" if match else "[red]NO[/red]")
         console.print(table)
     return ok
 
 
-def _per_period(ours: dict[Any, Any]) -> dict[tuple[int, int], Decimal]:
+def _per_period(ours: dict[Any, Any]) -> dict[tuple[int, int], Any]:
     from contracts import Entity
 
     return ours[Entity.TRANSACTION_LINES].per_period

@@ -74,4 +74,6 @@ async def test_batches_are_applied_once_and_reconcile_with_run_completed(infra: 
     tl = figs[c.Entity.TRANSACTION_LINES]
     assert tl.rows == 5
     assert tl.amount_dc_sum == Decimal("0.01")
-    assert tl.per_period == {(2024, 1): Decimal("0.00"), (2024, 2): Decimal("0.01")}
+    assert tl.amount_dc_debit_sum == Decimal("112.45")
+    assert {k: (v.rows, v.amount_dc_sum) for k, v in tl.per_period.items()} == {
+        (2024, 1): (2, Decimal("0.00")), (2024, 2): (3, Decimal("0.01"))}

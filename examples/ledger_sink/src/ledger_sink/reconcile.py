@@ -23,6 +23,13 @@ from ledger_sink.store import ENTITY_TABLES, last_completed_run
 SUMMED = {Entity.TRANSACTION_LINES, Entity.BUDGETS}
 
 
+@dataclass(frozen=True)
+class PeriodFigures:
+    rows: int
+    amount_dc_sum: Decimal
+    amount_dc_debit_sum: Decimal
+
+
 @dataclass
 class EntityFigures:
     entity: Entity
@@ -30,7 +37,7 @@ class EntityFigures:
     id_hash: str
     amount_dc_sum: Decimal | None = None
     amount_dc_debit_sum: Decimal | None = None
-    per_period: dict[tuple[int, int], Decimal] = field(default_factory=dict)
+    per_period: dict[tuple[int, int], PeriodFigures] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,11 +69,18 @@ async def figures(conn: AsyncConnection, datasource_id: uuid.UUID) -> dict[Entit
                 .where(where, table.c.amount_dc > 0))
             fig.amount_dc_debit_sum = Decimal(debit).quantize(Decimal("0.01"))
         if entity is Entity.TRANSACTION_LINES:
+            debit = sa.func.coalesce(
+                sa.func.sum(table.c.amount_dc).filter(table.c.amount_dc > 0), 0)
             rows = await conn.execute(
-                sa.select(table.c.financial_year, table.c.financial_period, sa.func.sum(table.c.amount_dc))
+                sa.select(table.c.financial_year, table.c.financial_period, sa.func.count(),
+                          sa.func.sum(table.c.amount_dc), debit)
                 .where(where).group_by(table.c.financial_year, table.c.financial_period)
             )
-            fig.per_period = {(y, p): Decimal(s).quantize(Decimal("0.01")) for y, p, s in rows}
+            cent = Decimal("0.01")
+            fig.per_period = {
+                (y, p): PeriodFigures(n, Decimal(s).quantize(cent), Decimal(d).quantize(cent))
+                for y, p, n, s, d in rows
+            }
         result[entity] = fig
     return result
 
