@@ -5,53 +5,130 @@ Wiring only: adapters are built here, use cases and subscribers get them as argu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+import structlog
 from fastapi import FastAPI
 from faststream import FastStream
 
-from connector_runtime.host import ServiceHost, health_router, serve
-from connector_runtime.logs import configure_logging
 from auth.adapters import tables
+from auth.adapters.crypto import TokenCipher
+from auth.adapters.exact import ExactClient
+from auth.adapters.signing import ItsDangerousSigner
+from auth.adapters.uow import unit_of_work_factory
+from auth.domain.tokens import RefreshPolicy
+from auth.ports import Clock, Config, Dependencies, RegionInfo
 from auth.settings import AuthSettings
 from auth.subscribers import build_router
+from auth.usecases.authorizations import expire_links
+from auth.web.internal import build_internal_router
+from auth.web.pages import build_pages_router
+from connector_runtime.host import ServiceHost, health_router, serve
+from connector_runtime.logs import configure_logging
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 NAME = "auth"
 
+log = structlog.get_logger("auth")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 def create_host(settings: AuthSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
-                       outbox=tables.outbox)
+                       outbox=tables.outbox, group_id=settings.consumer_group)
 
 
-def create_app(settings: AuthSettings | None = None) -> FastAPI:
-    settings = settings or AuthSettings()
+def use_case_config(settings: AuthSettings) -> Config:
+    return Config(
+        link_ttl_seconds={"share": settings.share_link_ttl_seconds,
+                          "self": settings.self_link_ttl_seconds},
+        admin_role_ids=settings.admin_role_ids,
+        rights_endpoints=settings.rights_endpoints,
+        regions=tuple(RegionInfo(r.code, r.name, r.host, r.supported) for r in settings.regions),
+        refresh=RefreshPolicy(margin=settings.refresh_margin_seconds,
+                              min_interval=settings.min_refresh_interval_seconds),
+        public_base_url=settings.public_base_url,
+        internal_base_url=settings.internal_url,
+    )
+
+
+async def _sweep(deps: Dependencies, interval: float) -> None:
+    while True:
+        try:
+            while await expire_links(deps) > 0:
+                pass
+        except Exception as exc:  # the database may be away; try again at the next tick
+            log.warning("link_expiry_sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
+               exact_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The auth app; ``clock`` and ``exact_transport`` are for tests."""
+    settings = settings or AuthSettings()  # type: ignore[call-arg]
+    cipher = TokenCipher(settings.token_encryption_key.get_secret_value())
+    signer = ItsDangerousSigner(settings.link_signing_key.get_secret_value())
     host = create_host(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with host:
-            host.include(build_router(settings, host.group_id))
+            exact = ExactClient(
+                client_id=settings.exact_client_id,
+                client_secret=settings.exact_client_secret.get_secret_value(),
+                redirect_uri=settings.redirect_uri,
+                base_urls={r.code: settings.region_base_url(r)
+                           for r in settings.regions if r.supported},
+                clock=clock, timeout=settings.exact_timeout_seconds, transport=exact_transport,
+            )
+            deps = Dependencies(
+                uow=unit_of_work_factory(host.engine, cipher, host.relay.notify), clock=clock,
+                signer=signer, oauth=exact, exact=exact, config=use_case_config(settings),
+            )
+            app.state.deps = deps
+            host.include(build_router(settings, host.group_id, lambda: deps))
             await host.start_consuming()
-            yield
+            sweeper = asyncio.create_task(_sweep(deps, settings.sweep_interval_seconds))
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+                await exact.aclose()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
+    app.state.product_name = settings.product_name
+    app.state.public_base_url = settings.public_base_url
+    app.state.internal_api_token = settings.internal_api_token.get_secret_value()
     app.include_router(health_router(host))
+    app.include_router(build_pages_router())
+    app.include_router(build_internal_router(settings.retry_after_seconds))
     return app
 
 
 def asyncapi_app() -> FastStream:
-    """The FastStream app the AsyncAPI document is generated from (no IO)."""
-    settings = AuthSettings()
+    """The FastStream app the AsyncAPI document is generated from (no IO, no secrets needed)."""
+    settings = AuthSettings.model_construct()
     host = create_host(settings)
-    host.include(build_router(settings, host.group_id))
+
+    def no_deps() -> Dependencies:
+        raise RuntimeError("the AsyncAPI app does not consume")
+
+    host.include(build_router(settings, host.group_id, no_deps))
     return FastStream(host.broker, title=f"exact-{NAME}")
 
 
 def main() -> None:
-    settings = AuthSettings()
+    settings = AuthSettings()  # type: ignore[call-arg]
     configure_logging(NAME, settings.log_level, settings.log_format)
     serve(create_app(settings), settings)

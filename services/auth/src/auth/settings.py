@@ -1,13 +1,135 @@
-"""Settings of the auth service (environment variables prefixed AUTH_)."""
+"""Settings of the auth service (environment variables prefixed AUTH_, plus EXACT_BASE_URL).
+
+Read once at start-up by :func:`auth.app.main` and passed down; nothing else reads the
+environment. Secrets are ``SecretStr`` and have no default.
+"""
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from connector_runtime.settings import ServiceSettings
+
+DEFAULT_RIGHTS_ENDPOINTS: tuple[str, ...] = (
+    "sync/Financial/TransactionLines",
+    "sync/Financial/GLAccounts",
+    "sync/Financial/GLClassifications",
+    "sync/CRM/Accounts",
+    "financial/Journals",
+    "financial/FinancialPeriods",
+    "financial/ReportingBalance",
+    "budget/Budgets",
+    "hrm/Costcenters",
+    "hrm/Costunits",
+    "system/Divisions",
+)
+"""Every endpoint the import reads; an administrator must have GET rights on each."""
+
+
+class Region(BaseModel):
+    """One Exact Online instance. ``supported`` instances can be connected; ``base_url``
+    defaults to ``EXACT_BASE_URL`` for the instance the service talks to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    host: str
+    supported: bool = False
+    base_url: str | None = None
+
+
+DEFAULT_REGIONS: tuple[Region, ...] = (
+    Region(code="NL", name="the Netherlands", host="start.exactonline.nl", supported=True),
+    Region(code="BE", name="Belgium", host="start.exactonline.be"),
+    Region(code="DE", name="Germany", host="start.exactonline.de"),
+    Region(code="UK", name="the United Kingdom", host="start.exactonline.co.uk"),
+    Region(code="US", name="the United States", host="start.exactonline.com"),
+    Region(code="ES", name="Spain", host="start.exactonline.es"),
+    Region(code="FR", name="France", host="start.exactonline.fr"),
+)
 
 
 class AuthSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", frozen=True)
 
     http_port: int = 8001
+
+    public_base_url: str = Field(
+        default="http://localhost:8001",
+        description="Browser-facing base URL of auth's pages; the OAuth redirect URI is "
+        "{public_base_url}/oauth/callback and must be registered with Exact exactly.",
+    )
+    internal_base_url: str | None = Field(
+        default=None,
+        description="Base URL other services reach the internal API at (fetch_url of "
+        "AuthorizationLinkIssued); default http://127.0.0.1:{http_port}.",
+    )
+    exact_base_url: str = Field(
+        default="https://start.exactonline.nl",
+        validation_alias=AliasChoices("EXACT_BASE_URL", "exact_base_url"),
+        description="Base URL of the supported Exact Online instance (or the sandbox).",
+    )
+    exact_client_id: str = Field(description="Client id of the app registered with Exact.")
+    exact_client_secret: SecretStr
+    token_encryption_key: SecretStr = Field(
+        description="Fernet key(s), comma separated; the first encrypts, all decrypt "
+        "(rotation). Generate with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`."
+    )
+    link_signing_key: SecretStr = Field(description="Key that signs links and OAuth state.")
+    internal_api_token: SecretStr = Field(description="Bearer token of the internal API.")
+
+    share_link_ttl_seconds: int = Field(default=7 * 86400, gt=0)
+    self_link_ttl_seconds: int = Field(default=86400, gt=0)
+    admin_role_ids: tuple[int, ...] = Field(
+        default=(1,), description="users/UserRolesPerDivision role ids that mean administrator."
+    )
+    rights_endpoints: tuple[str, ...] = Field(
+        default=DEFAULT_RIGHTS_ENDPOINTS,
+        description="Endpoints users/UserHasRights must allow GET on (what the import reads).",
+    )
+    regions: tuple[Region, ...] = Field(
+        default=DEFAULT_REGIONS, description="Exact Online instances, JSON list of objects."
+    )
+    refresh_margin_seconds: int = Field(
+        default=30, ge=1,
+        description="Refresh an access token when it has this much life left (Exact's 570 s "
+        "rule allows a new token 30 s before a 600 s token expires).",
+    )
+    min_refresh_interval_seconds: int = Field(
+        default=570, ge=0, description="Exact refuses a new access token earlier than this."
+    )
+    retry_after_seconds: int = Field(
+        default=5, ge=1, description="Retry-After of a 503 when Exact is unavailable."
+    )
+    exact_timeout_seconds: float = Field(default=20.0, gt=0)
+    sweep_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often expired links are closed."
+    )
+    consumer_group: str = Field(default="exact-auth", description="Kafka consumer group.")
+    product_name: str = Field(default="Exopen", description="Our name on the pages.")
+
+    @field_validator("public_base_url", "internal_base_url", "exact_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.public_base_url}/oauth/callback"
+
+    @property
+    def internal_url(self) -> str:
+        return self.internal_base_url or f"http://127.0.0.1:{self.http_port}"
+
+    def region(self, code: str) -> Region | None:
+        return next((r for r in self.regions if r.code == code), None)
+
+    def region_base_url(self, region: Region) -> str:
+        return region.base_url or self.exact_base_url
+
+    @property
+    def default_region(self) -> Region:
+        return next(r for r in self.regions if r.supported)

@@ -1,12 +1,45 @@
-"""Kafka subscribers of the auth service: typed contract in, bind log context, one use case."""
+"""Kafka subscribers of the auth service: typed contract in, one use case.
 
-from __future__ import annotations
+The message context (message_id, correlation_id, datasource_id) is bound to the log by the
+runtime's dead-letter middleware before a handler runs.
+"""
+
+from collections.abc import Callable
+from typing import Annotated
 
 from faststream.kafka import KafkaRouter
+from pydantic import Field
 
+import contracts as c
+from auth.ports import Dependencies
 from auth.settings import AuthSettings
+from auth.usecases import authorizations, recreate
+from connector_runtime.messaging import subscriber_options
+
+DatasourceEvent = Annotated[
+    c.DataSourceCreated | c.DataSourceConnected | c.RecreateAccepted | c.RecreateRejected
+    | c.DataSourceNeedsReauthorization | c.CommandRejected,
+    Field(discriminator="type"),
+]
+"""Everything on DATASOURCE_EVENTS; auth acts on the recreate decisions only."""
 
 
-def build_router(settings: AuthSettings, group_id: str) -> KafkaRouter:
+def build_router(settings: AuthSettings, group_id: str,
+                 deps: Callable[[], Dependencies]) -> KafkaRouter:
     router = KafkaRouter()
+    timeout = settings.kafka_session_timeout_ms
+
+    @router.subscriber(c.AUTH_REQUESTS, **subscriber_options(c.AUTH_REQUESTS, group_id,
+                                                             session_timeout_ms=timeout))
+    async def on_authorization_requested(message: c.AuthorizationRequested) -> None:
+        await authorizations.open_authorization(deps(), message)
+
+    @router.subscriber(c.DATASOURCE_EVENTS, **subscriber_options(c.DATASOURCE_EVENTS, group_id,
+                                                                 session_timeout_ms=timeout))
+    async def on_datasource_event(message: DatasourceEvent) -> None:
+        if isinstance(message, c.RecreateAccepted):
+            await recreate.recreate_accepted(deps(), message)
+        elif isinstance(message, c.RecreateRejected):
+            await recreate.recreate_rejected(deps(), message)
+
     return router

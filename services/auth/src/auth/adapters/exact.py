@@ -1,0 +1,194 @@
+"""Exact Online over HTTP: OAuth with Authlib's httpx client, and the REST calls sign-in needs.
+
+Library errors become ours (``auth.domain.errors``): timeouts, connection errors, 5xx and
+429 are ExactUnavailable; a refresh token Exact refuses for good is ExactRefused; the 570 s
+rule is ExactTooEarly; other 4xx are ExactRejected. No token, code or secret is put into an
+exception message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+from auth.domain.errors import ExactRefused, ExactRejected, ExactTooEarly, ExactUnavailable
+from auth.domain.exact import DivisionChoice, ExactUser
+from auth.domain.tokens import TokenSet
+from auth.ports import Clock
+
+AUTHORIZE_PATH = "/api/oauth2/auth"
+TOKEN_PATH = "/api/oauth2/token"
+JSON = {"Accept": "application/json"}
+MAX_PAGES = 50
+
+REFUSED_REFRESH_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_request"})
+
+
+def _check_token_response(response: httpx.Response) -> httpx.Response:
+    """Authlib compliance hook: sort out what the token endpoint said before parsing."""
+    if response.headers.get("reason", "").lower() == "tooearlytorefreshtokens":
+        raise ExactTooEarly("Exact's 570 s rule: the access token is not expired yet")
+    if response.status_code == 429:
+        raise ExactUnavailable("the token endpoint rate limit is reached")
+    if response.status_code >= 500:
+        raise ExactUnavailable(f"the token endpoint answered {response.status_code}")
+    return response
+
+
+def _describe(exc: OAuthError) -> str:
+    description = (exc.description or "").strip()
+    return f"{exc.error}: {description}"[:300] if description else str(exc.error)
+
+
+class ExactClient:
+    """Implements the ExactOAuth and ExactApi ports for one registered app."""
+
+    def __init__(self, *, client_id: str, client_secret: str, redirect_uri: str,
+                 base_urls: Mapping[str, str], clock: Clock, timeout: float = 20.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._base_urls = dict(base_urls)
+        self._clock = clock
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, headers=JSON)
+        self._oauth = AsyncOAuth2Client(
+            client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri,
+            token_endpoint_auth_method="client_secret_post",
+            timeout=timeout, transport=transport,
+        )
+        self._oauth.register_compliance_hook("access_token_response", _check_token_response)
+        self._oauth.register_compliance_hook("refresh_token_response", _check_token_response)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._oauth.aclose()
+
+    def _base(self, region: str) -> str:
+        base = self._base_urls.get(region)
+        if base is None:
+            raise ExactRejected(f"no Exact Online instance configured for region {region!r}")
+        return base
+
+    # ---- OAuth ---------------------------------------------------------------------------
+
+    def authorization_url(self, region: str, state: str) -> str:
+        url, _state = self._oauth.create_authorization_url(
+            self._base(region) + AUTHORIZE_PATH, state=state)
+        return str(url)
+
+    def _token_set(self, token: Mapping[str, Any]) -> TokenSet:
+        try:
+            access, refresh = str(token["access_token"]), str(token["refresh_token"])
+            expires_in = int(token.get("expires_in") or 600)  # Exact sends a string
+        except (KeyError, TypeError, ValueError):
+            raise ExactUnavailable("the token endpoint answered without usable tokens") from None
+        return TokenSet.issued(access, refresh, expires_in, self._clock())
+
+    async def exchange_code(self, region: str, code: str) -> TokenSet:
+        try:
+            token = await self._oauth.fetch_token(
+                self._base(region) + TOKEN_PATH, code=code, grant_type="authorization_code")
+        except OAuthError as exc:
+            raise ExactRejected(f"the authorization code was refused ({_describe(exc)})") from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ExactUnavailable(f"the token endpoint failed: {type(exc).__name__}") from None
+        return self._token_set(token)
+
+    async def refresh(self, region: str, refresh_token: str) -> TokenSet:
+        try:
+            token = await self._oauth.refresh_token(
+                self._base(region) + TOKEN_PATH, refresh_token=refresh_token)
+        except OAuthError as exc:
+            if exc.error == "access_denied" and "not expired" in (exc.description or ""):
+                raise ExactTooEarly("Exact's 570 s rule: the access token is not expired yet") from None
+            if exc.error in REFUSED_REFRESH_ERRORS:
+                raise ExactRefused(_describe(exc)) from None
+            raise ExactUnavailable(f"the token endpoint refused: {_describe(exc)}") from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ExactUnavailable(f"the token endpoint failed: {type(exc).__name__}") from None
+        return self._token_set(token)
+
+    # ---- REST ----------------------------------------------------------------------------
+
+    async def _get(self, region: str, access_token: str, path: str,
+                   params: Mapping[str, str] | None = None) -> Any:
+        url = path if path.startswith("http") else urljoin(self._base(region) + "/", path)
+        try:
+            response = await self._http.get(
+                url, params=params, headers={"Authorization": f"Bearer {access_token}"})
+        except httpx.HTTPError as exc:
+            raise ExactUnavailable(f"Exact Online did not answer: {type(exc).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ExactUnavailable(f"Exact Online answered {response.status_code}")
+        if response.status_code >= 400:
+            raise ExactRejected(f"Exact Online answered {response.status_code} on {path.split('?')[0]}",
+                                response.status_code, response.headers.get("reason"))
+        try:
+            return response.json()["d"]
+        except (ValueError, KeyError, TypeError):
+            raise ExactUnavailable("Exact Online answered with unreadable JSON") from None
+
+    async def _rows(self, region: str, access_token: str, path: str,
+                    params: Mapping[str, str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        body = await self._get(region, access_token, path, params)
+        for _ in range(MAX_PAGES):
+            if isinstance(body, list):
+                rows.extend(body)
+                break
+            rows.extend(body.get("results", []))
+            next_url = body.get("__next")
+            if not next_url:
+                break
+            body = await self._get(region, access_token, next_url)
+        return rows
+
+    async def current_user(self, region: str, access_token: str) -> ExactUser:
+        rows = await self._rows(region, access_token, "api/v1/current/Me",
+                                {"$select": "UserID,UserName,FullName,CurrentDivision"})
+        if not rows:
+            raise ExactUnavailable("Exact Online returned no current user")
+        me = rows[0]
+        current = me.get("CurrentDivision")
+        return ExactUser(uuid.UUID(str(me["UserID"])), str(me.get("UserName") or ""),
+                         str(me.get("FullName") or ""), int(current) if current else None)
+
+    async def divisions(self, region: str, access_token: str, candidates: Sequence[int]
+                        ) -> tuple[DivisionChoice, ...]:
+        last: ExactRejected | None = None
+        for via in candidates:
+            try:
+                rows = await self._rows(region, access_token, f"api/v1/{via}/system/Divisions",
+                                        {"$select": "Code,Description"})
+            except ExactRejected as exc:
+                if exc.status != 403:
+                    raise
+                last = exc
+                continue
+            return tuple(sorted((DivisionChoice(int(r["Code"]), str(r.get("Description") or ""))
+                                 for r in rows), key=lambda d: d.code))
+        if last is not None:
+            raise last
+        return ()
+
+    async def role_ids(self, region: str, access_token: str, division: int,
+                       user_id: uuid.UUID) -> set[int]:
+        rows = await self._rows(
+            region, access_token, f"api/v1/{division}/users/UserRolesPerDivision",
+            {"$filter": f"UserID eq guid'{user_id}'", "$select": "UserID,Role,Division"})
+        return {int(r["Role"]) for r in rows
+                if str(r.get("UserID", user_id)).lower() == str(user_id)
+                and int(r.get("Division") or division) == division}
+
+    async def has_rights(self, region: str, access_token: str, division: int,
+                         endpoint: str) -> bool:
+        body = await self._get(region, access_token,
+                               f"api/v1/{division}/users/UserHasRights",
+                               {"endpoint": f"'{endpoint}'", "action": "'GET'"})
+        if isinstance(body, dict) and "results" in body:
+            body = (body["results"] or [{}])[0]
+        value = body.get("UserHasRights") if isinstance(body, dict) else None
+        return value is True or str(value).lower() == "true"

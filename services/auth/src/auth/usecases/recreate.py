@@ -1,0 +1,49 @@
+"""The datasource's decision on a recreate: the new grant replaces the old one, or is
+discarded and the old one stays untouched."""
+
+from __future__ import annotations
+
+import structlog
+
+import contracts as c
+from auth.ports import Dependencies
+
+log = structlog.get_logger("auth.recreate")
+
+CONSUMER = "auth.recreate_decisions"
+
+
+async def recreate_accepted(deps: Dependencies, message: c.RecreateAccepted) -> None:
+    p = message.payload
+    async with deps.uow() as uow:
+        if not await uow.first_delivery(CONSUMER, message.message_id):
+            return
+        grant = await uow.grants.get(p.grant_id, for_update=True)
+        if grant is None:
+            log.warning("recreate_accepted_for_unknown_grant", grant_id=str(p.grant_id))
+        else:
+            grant.accept()
+            await uow.grants.save(grant)
+        if p.previous_grant_id is not None and p.previous_grant_id != p.grant_id:
+            previous = await uow.grants.get(p.previous_grant_id, for_update=True)
+            if previous is not None:
+                previous.retire()
+                await uow.grants.save(previous)
+        await uow.commit()
+    log.info("grant_accepted", grant_id=str(p.grant_id),
+             previous_grant_id=str(p.previous_grant_id) if p.previous_grant_id else None)
+
+
+async def recreate_rejected(deps: Dependencies, message: c.RecreateRejected) -> None:
+    p = message.payload
+    async with deps.uow() as uow:
+        if not await uow.first_delivery(CONSUMER, message.message_id):
+            return
+        grant = await uow.grants.get(p.offered_grant_id, for_update=True)
+        if grant is None:
+            log.warning("recreate_rejected_for_unknown_grant", grant_id=str(p.offered_grant_id))
+        else:
+            grant.discard(p.reason)
+            await uow.grants.save(grant)
+        await uow.commit()
+    log.info("grant_discarded", grant_id=str(p.offered_grant_id))

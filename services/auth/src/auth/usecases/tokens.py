@@ -1,0 +1,92 @@
+"""Access tokens for ingest: single-flight refresh per grant across replicas.
+
+The fast path reads the grant without a lock. When a refresh is due, the grant row is
+locked (SELECT ... FOR UPDATE) for a short transaction that calls Exact's token endpoint
+and stores the rotated refresh token before anyone sees the new access token; callers
+waiting on the lock then find the fresh token and do not refresh again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from auth.domain.errors import ExactRefused, ExactTooEarly, GrantGone, GrantNotFound, RefreshNotYetAllowed
+from auth.domain.grants import Grant
+from auth.domain.tokens import Action
+from auth.ports import Dependencies
+from auth.usecases.messages import publish_events
+
+log = structlog.get_logger("auth.tokens")
+
+TOO_EARLY_RETRY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    access_token: str = field(repr=False)
+    expires_at: datetime
+    division: int
+
+
+def _view(grant: Grant) -> AccessToken:
+    tokens = grant.current_tokens()
+    return AccessToken(tokens.access_token, tokens.access_expires_at, grant.division)
+
+
+async def access_token(deps: Dependencies, grant_id: uuid.UUID) -> AccessToken:
+    """A token valid for at least the refresh margin; raises GrantNotFound, GrantGone,
+    RefreshNotYetAllowed or ExactUnavailable."""
+    policy = deps.config.refresh
+    async with deps.uow() as uow:
+        grant = await uow.grants.get(grant_id)
+    if grant is None:
+        raise GrantNotFound(str(grant_id))
+    if grant.token_decision(deps.clock(), policy).action is Action.USE:
+        return _view(grant)
+    async with deps.uow() as uow:
+        grant = await uow.grants.get(grant_id, for_update=True)
+        if grant is None:
+            raise GrantNotFound(str(grant_id))
+        decision = grant.token_decision(deps.clock(), policy)
+        if decision.action is Action.USE:
+            return _view(grant)  # another request refreshed while we waited for the lock
+        if decision.action is Action.WAIT:
+            raise RefreshNotYetAllowed(decision.wait_seconds)
+        try:
+            tokens = await deps.oauth.refresh(grant.region, grant.current_tokens().refresh_token)
+        except ExactTooEarly as exc:
+            log.warning("access_token_refresh_too_early", grant_id=str(grant_id))
+            raise RefreshNotYetAllowed(TOO_EARLY_RETRY_SECONDS) from exc
+        except ExactRefused as exc:
+            grant.revoke(f"Exact Online refused to renew the access: {exc}")
+            await uow.grants.save(grant)
+            await publish_events(uow, grant, deps.config.internal_base_url)
+            await uow.commit()
+            log.warning("grant_revoked", grant_id=str(grant_id), division=grant.division,
+                        reason=grant.status_reason)
+            raise GrantGone(grant.status_reason or "revoked") from exc
+        grant.rotate(tokens)
+        await uow.grants.save(grant)
+        await uow.commit()
+    log.info("access_token_refreshed", grant_id=str(grant_id), division=grant.division,
+             expires_at=tokens.access_expires_at.isoformat())
+    return _view(grant)
+
+
+async def report_rejected(deps: Dependencies, grant_id: uuid.UUID, access_token_sha256: str
+                          ) -> bool:
+    """Exact answered 401 to this token; True when it is the grant's current one."""
+    async with deps.uow() as uow:
+        grant = await uow.grants.get(grant_id, for_update=True)
+        if grant is None:
+            raise GrantNotFound(str(grant_id))
+        current = grant.report_rejected(access_token_sha256)
+        if current:
+            await uow.grants.save(grant)
+        await uow.commit()
+    log.info("access_token_reported_rejected", grant_id=str(grant_id), current=current)
+    return current

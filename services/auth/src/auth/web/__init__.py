@@ -1,0 +1,1 @@
+"""HTTP entry points: browser pages and the internal API."""
