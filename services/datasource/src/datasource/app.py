@@ -15,6 +15,9 @@ from faststream import FastStream
 from connector_runtime.host import ServiceHost, health_router, serve
 from connector_runtime.logs import configure_logging
 from datasource.adapters import tables
+from datasource.adapters.queries import SqlReads
+from datasource.adapters.uow import SqlUnitOfWork
+from datasource.api import build_api_router
 from datasource.settings import DatasourceSettings
 from datasource.subscribers import build_router
 
@@ -31,15 +34,22 @@ def create_app(settings: DatasourceSettings | None = None) -> FastAPI:
     settings = settings or DatasourceSettings()
     host = create_host(settings)
 
+    def unit_of_work() -> SqlUnitOfWork:
+        return SqlUnitOfWork(host.engine, after_commit=host.relay.notify)
+
+    def reads() -> SqlReads:
+        return SqlReads(host.engine)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with host:
-            host.include(build_router(settings, host.group_id))
+            host.include(build_router(settings, host.group_id, uow=unit_of_work))
             await host.start_consuming()
             yield
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
     app.include_router(health_router(host))
+    app.include_router(build_api_router(reads))
     return app
 
 

@@ -1,0 +1,39 @@
+"""The datasource service's domain: pure Python, standard library only."""
+
+from datasource.domain import errors, events
+from datasource.domain.model import (
+    DIVISION_ALREADY_CONNECTED,
+    AuthorizationFailure,
+    AuthorizationLink,
+    Binding,
+    CompanyDomain,
+    DataSource,
+    OfferedGrant,
+    PendingAuthorization,
+    Reauthorization,
+    RecreateRejection,
+    State,
+)
+from datasource.domain.runs import Budget, EntityProgress, Run, RunFailure, RunStatus, datasource_run_status
+
+__all__ = [
+    "DIVISION_ALREADY_CONNECTED",
+    "AuthorizationFailure",
+    "AuthorizationLink",
+    "Binding",
+    "Budget",
+    "CompanyDomain",
+    "DataSource",
+    "EntityProgress",
+    "OfferedGrant",
+    "PendingAuthorization",
+    "Reauthorization",
+    "RecreateRejection",
+    "Run",
+    "RunFailure",
+    "RunStatus",
+    "State",
+    "datasource_run_status",
+    "errors",
+    "events",
+]

@@ -1,0 +1,182 @@
+"""Mapping between table rows and domain objects (both directions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from datasource.domain import (
+    AuthorizationFailure,
+    AuthorizationLink,
+    Binding,
+    Budget,
+    CompanyDomain,
+    DataSource,
+    EntityProgress,
+    PendingAuthorization,
+    Reauthorization,
+    RecreateRejection,
+    Run,
+    RunFailure,
+    RunStatus,
+    State,
+)
+from datasource.domain import events as ev
+
+Row = Mapping[Any, Any]
+
+
+def domain_from_row(row: Row) -> CompanyDomain:
+    return CompanyDomain(row["id"], row["name"], row["created_by"], row["created_at"])
+
+
+def domain_values(domain: CompanyDomain) -> dict[str, Any]:
+    return {"id": domain.id, "name": domain.name, "created_by": domain.created_by,
+            "created_at": domain.created_at}
+
+
+def datasource_from_row(row: Row) -> DataSource:
+    return DataSource(
+        id=row["id"],
+        company_domain_id=row["company_domain_id"],
+        state=State(row["state"]),
+        authorization_mode=cast(ev.Mode, row["authorization_mode"]),
+        requested_by=row["requested_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        binding=_binding(row),
+        pending=_pending(row),
+        last_failure=_failure(row),
+        last_rejection=_rejection(row),
+        reauthorization=_reauthorization(row),
+    )
+
+
+def datasource_values(ds: DataSource) -> dict[str, Any]:
+    b, p, f, r, a = ds.binding, ds.pending, ds.last_failure, ds.last_rejection, ds.reauthorization
+    link = p.link if p else None
+    return {
+        "id": ds.id,
+        "company_domain_id": ds.company_domain_id,
+        "state": ds.state.value,
+        "authorization_mode": ds.authorization_mode,
+        "requested_by": ds.requested_by,
+        "created_at": ds.created_at,
+        "updated_at": ds.updated_at,
+        "division": b.division if b else None,
+        "division_name": b.division_name if b else None,
+        "grant_id": b.grant_id if b else None,
+        "authorized_by": b.authorized_by if b else None,
+        "connected_at": b.connected_at if b else None,
+        "pending_authorization_id": p.authorization_id if p else None,
+        "pending_purpose": p.purpose if p else None,
+        "pending_mode": p.mode if p else None,
+        "pending_requested_by": p.requested_by if p else None,
+        "pending_requested_at": p.requested_at if p else None,
+        "pending_resume_state": p.resume_state.value if p else None,
+        "link_fetch_url": link.fetch_url if link else None,
+        "link_expires_at": link.expires_at if link else None,
+        "link_issued_at": link.issued_at if link else None,
+        "failure_authorization_id": f.authorization_id if f else None,
+        "failure_purpose": f.purpose if f else None,
+        "failure_code": f.code if f else None,
+        "failure_reason": f.reason if f else None,
+        "failure_offered_division": f.offered_division if f else None,
+        "failure_at": f.at if f else None,
+        "rejection_authorization_id": r.authorization_id if r else None,
+        "rejection_offered_division": r.offered_division if r else None,
+        "rejection_offered_division_name": r.offered_division_name if r else None,
+        "rejection_offered_grant_id": r.offered_grant_id if r else None,
+        "rejection_reason": r.reason if r else None,
+        "rejection_at": r.at if r else None,
+        "reauthorization_grant_id": a.grant_id if a else None,
+        "reauthorization_reason": a.reason if a else None,
+        "reauthorization_at": a.at if a else None,
+    }
+
+
+def run_from_row(row: Row) -> Run:
+    budget = None
+    if row["calls_used"] is not None:
+        budget = Budget(row["calls_used"], row["daily_budget_remaining"],
+                        row["minutely_budget_remaining"], row["eta_seconds"])
+    failure = None
+    if row["failure_code"] is not None:
+        failure = RunFailure(row["failure_code"], row["failure_reason"], bool(row["failure_retryable"]))
+    return Run(
+        run_id=row["run_id"], datasource_id=row["datasource_id"], kind=row["kind"],
+        status=RunStatus(row["status"]), requested_at=row["requested_at"],
+        entities=tuple(row["entities"]), division=row["division"], grant_id=row["grant_id"],
+        date_from=row["date_from"], date_to=row["date_to"], started_at=row["started_at"],
+        finished_at=row["finished_at"], last_event_at=row["last_event_at"],
+        progress={p["entity"]: EntityProgress(p["entity"], p["rows"], p["pages"], p["done"])
+                  for p in row["progress"]},
+        progress_at=row["progress_at"], budget=budget, batches=row["batches"],
+        duration_seconds=row["duration_seconds"], failure=failure, resumed=row["resumed"],
+        resumed_at=row["resumed_at"],
+    )
+
+
+def run_values(run: Run) -> dict[str, Any]:
+    b, f = run.budget, run.failure
+    return {
+        "run_id": run.run_id, "datasource_id": run.datasource_id, "kind": run.kind,
+        "status": run.status.value, "requested_at": run.requested_at,
+        "entities": list(run.entities), "division": run.division, "grant_id": run.grant_id,
+        "date_from": run.date_from, "date_to": run.date_to, "started_at": run.started_at,
+        "finished_at": run.finished_at, "last_event_at": run.last_event_at,
+        "progress": [{"entity": p.entity, "rows": p.rows, "pages": p.pages, "done": p.done}
+                     for p in run.progress.values()],
+        "progress_at": run.progress_at,
+        "calls_used": b.calls_used if b else None,
+        "daily_budget_remaining": b.daily_remaining if b else None,
+        "minutely_budget_remaining": b.minutely_remaining if b else None,
+        "eta_seconds": b.eta_seconds if b else None,
+        "batches": run.batches, "duration_seconds": run.duration_seconds,
+        "failure_code": f.code if f else None, "failure_reason": f.reason if f else None,
+        "failure_retryable": f.retryable if f else None,
+        "resumed": run.resumed, "resumed_at": run.resumed_at,
+    }
+
+
+def _binding(row: Row) -> Binding | None:
+    if row["division"] is None:
+        return None
+    return Binding(row["division"], row["division_name"], row["grant_id"], row["authorized_by"],
+                   row["connected_at"])
+
+
+def _pending(row: Row) -> PendingAuthorization | None:
+    if row["pending_authorization_id"] is None:
+        return None
+    link = None
+    if row["link_fetch_url"] is not None:
+        link = AuthorizationLink(row["link_fetch_url"], row["link_expires_at"], row["link_issued_at"])
+    return PendingAuthorization(
+        row["pending_authorization_id"], cast(ev.Purpose, row["pending_purpose"]),
+        cast(ev.Mode, row["pending_mode"]), row["pending_requested_by"],
+        row["pending_requested_at"], State(row["pending_resume_state"]), link,
+    )
+
+
+def _failure(row: Row) -> AuthorizationFailure | None:
+    if row["failure_code"] is None:
+        return None
+    return AuthorizationFailure(row["failure_authorization_id"], cast(ev.Purpose, row["failure_purpose"]),
+                                row["failure_code"], row["failure_reason"], row["failure_at"],
+                                row["failure_offered_division"])
+
+
+def _rejection(row: Row) -> RecreateRejection | None:
+    if row["rejection_reason"] is None:
+        return None
+    return RecreateRejection(row["rejection_authorization_id"], row["rejection_offered_division"],
+                             row["rejection_offered_division_name"], row["rejection_offered_grant_id"],
+                             row["rejection_reason"], row["rejection_at"])
+
+
+def _reauthorization(row: Row) -> Reauthorization | None:
+    if row["reauthorization_reason"] is None:
+        return None
+    return Reauthorization(row["reauthorization_grant_id"], row["reauthorization_reason"],
+                           row["reauthorization_at"])

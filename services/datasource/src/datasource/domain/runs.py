@@ -1,0 +1,208 @@
+"""Data runs as the datasource service sees them, from ingest's run events.
+
+A run is ``pending`` from the moment it is requested, ``running`` once ingest
+reports it started or progressed, then ``completed`` or ``failed``. Run events
+arrive at least once and possibly out of order, so every change is monotonic:
+
+* ``completed`` is final and wins: all of the run's batches are out;
+* ``failed`` is final unless the failure was ``retryable`` and ingest reports the run
+  started or progressed again *after* the failure (a resumed run); a failure older
+  than the run's latest resumption is ignored;
+* progress figures per entity only grow (rows, pages, done), so an old
+  ``RunProgress`` delivered late cannot shrink them; the rate-budget figures and
+  ETA come from the most recent ``RunProgress``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass
+class EntityProgress:
+    entity: str
+    rows: int = 0
+    pages: int = 0
+    done: bool = False
+
+    def merge(self, rows: int, pages: int, done: bool) -> None:
+        self.rows = max(self.rows, rows)
+        self.pages = max(self.pages, pages)
+        self.done = self.done or done
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    code: str
+    reason: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Figures of the most recent progress report."""
+
+    calls_used: int
+    daily_remaining: int | None = None
+    minutely_remaining: int | None = None
+    eta_seconds: float | None = None
+
+
+@dataclass(eq=False)
+class Run:
+    run_id: UUID
+    datasource_id: UUID
+    kind: str
+    status: RunStatus
+    requested_at: datetime
+    entities: tuple[str, ...] = ()
+    division: int | None = None
+    grant_id: UUID | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_event_at: datetime | None = None
+    progress: dict[str, EntityProgress] = field(default_factory=dict)
+    progress_at: datetime | None = None
+    budget: Budget | None = None
+    batches: int | None = None
+    duration_seconds: float | None = None
+    failure: RunFailure | None = None
+    resumed: int = 0
+    resumed_at: datetime | None = None
+
+    @classmethod
+    def requested(
+        cls,
+        *,
+        run_id: UUID,
+        datasource_id: UUID,
+        kind: str,
+        division: int,
+        grant_id: UUID,
+        entities: tuple[str, ...],
+        now: datetime,
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> Run:
+        return cls(
+            run_id=run_id, datasource_id=datasource_id, kind=kind, status=RunStatus.PENDING,
+            requested_at=now, entities=entities, division=division, grant_id=grant_id,
+            date_from=date_from, date_to=date_to,
+            progress={e: EntityProgress(e) for e in entities},
+        )
+
+    @classmethod
+    def observed(cls, *, run_id: UUID, datasource_id: UUID, kind: str, at: datetime) -> Run:
+        """A run datasource did not request (e.g. ingest's scheduled sync), first seen now."""
+        return cls(run_id=run_id, datasource_id=datasource_id, kind=kind,
+                   status=RunStatus.PENDING, requested_at=at)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (RunStatus.COMPLETED, RunStatus.FAILED)
+
+    def started(self, at: datetime, *, division: int, entities: Iterable[str], resumed: bool) -> None:
+        self._seen(at)
+        if self.division is None:
+            self.division = division
+        if not self.entities:
+            self.entities = tuple(entities)
+        for entity in self.entities:
+            self.progress.setdefault(entity, EntityProgress(entity))
+        if resumed:
+            self.resumed += 1
+            if self.resumed_at is None or at > self.resumed_at:
+                self.resumed_at = at
+        self._to_running(at)
+
+    def progressed(self, at: datetime, entities: Iterable[tuple[str, int, int, bool]],
+                   budget: Budget) -> None:
+        self._seen(at)
+        if self.status is RunStatus.COMPLETED:
+            return
+        if self.status is RunStatus.FAILED and not self._may_resume(at):
+            return
+        for entity, rows, pages, done in entities:
+            self.progress.setdefault(entity, EntityProgress(entity)).merge(rows, pages, done)
+        if self.progress_at is None or at >= self.progress_at:
+            self.progress_at = at
+            calls = max(budget.calls_used, self.budget.calls_used if self.budget else 0)
+            self.budget = Budget(calls, budget.daily_remaining, budget.minutely_remaining,
+                                 budget.eta_seconds)
+        self._to_running(at)
+
+    def completed(self, at: datetime, *, totals: Iterable[tuple[str, int, int]], batches: int,
+                  calls_used: int, duration_seconds: float) -> None:
+        self._seen(at)
+        if self.status is RunStatus.COMPLETED:
+            return
+        for entity, rows, pages in totals:
+            progress = self.progress.setdefault(entity, EntityProgress(entity))
+            progress.rows, progress.pages, progress.done = rows, pages, True
+        self.status = RunStatus.COMPLETED
+        self.started_at = self.started_at or at
+        self.finished_at = at
+        self.failure = None
+        self.batches = batches
+        self.duration_seconds = duration_seconds
+        last = self.budget
+        self.budget = Budget(calls_used, last.daily_remaining if last else None,
+                             last.minutely_remaining if last else None, 0.0)
+
+    def failed(self, at: datetime, *, code: str, reason: str, retryable: bool) -> None:
+        self._seen(at)
+        if self.status is RunStatus.COMPLETED:
+            return
+        if self.status is RunStatus.FAILED and self.finished_at is not None and at <= self.finished_at:
+            return
+        if self.status is RunStatus.RUNNING and self.resumed_at is not None and at < self.resumed_at:
+            return  # a failure from before the latest resumption
+        self.status = RunStatus.FAILED
+        self.finished_at = at
+        self.failure = RunFailure(code, reason, retryable)
+
+    def _may_resume(self, at: datetime) -> bool:
+        return (
+            self.status is RunStatus.FAILED
+            and self.failure is not None
+            and self.failure.retryable
+            and self.finished_at is not None
+            and at > self.finished_at
+        )
+
+    def _to_running(self, at: datetime) -> None:
+        if self.started_at is None or at < self.started_at:
+            self.started_at = at
+        if self.status is RunStatus.PENDING:
+            self.status = RunStatus.RUNNING
+        elif self._may_resume(at):
+            self.status = RunStatus.RUNNING
+            self.finished_at = None
+            self.failure = None
+
+    def _seen(self, at: datetime) -> None:
+        if self.last_event_at is None or at > self.last_event_at:
+            self.last_event_at = at
+
+
+def datasource_run_status(latest: Run | None) -> str | None:
+    """The run status shown on a data source: ``initial_run_pending``, ``run_pending``,
+    ``running``, ``completed`` or ``failed`` (None before any run)."""
+    if latest is None:
+        return None
+    if latest.status is RunStatus.PENDING:
+        return "initial_run_pending" if latest.kind == "initial" else "run_pending"
+    return latest.status.value

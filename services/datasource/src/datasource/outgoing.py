@@ -1,0 +1,69 @@
+"""Domain events to contract messages, each with the topic it goes to.
+
+Every message keeps the correlation id of the message that caused it, so one id
+follows a data source from the portal command to the last ledger batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import contracts as c
+from datasource.domain import events as ev
+
+
+def to_messages(events: Iterable[ev.Event], correlation_id: UUID) -> list[tuple[str, c.Message]]:
+    return [_message(e, correlation_id) for e in events]
+
+
+def _message(e: ev.Event, correlation_id: UUID) -> tuple[str, c.Message]:
+    def make(cls: type[c.Message], payload: c.WireModel) -> c.Message:
+        return cls.create(datasource_id=e.datasource_id, correlation_id=correlation_id,
+                          payload=payload)
+
+    match e:
+        case ev.DataSourceCreated():
+            return c.DATASOURCE_EVENTS, make(c.DataSourceCreated, c.DataSourceCreatedPayload(
+                company_domain_id=e.company_domain_id, company_domain_name=e.company_domain_name,
+                company_domain_created=e.company_domain_created, authorization_mode=e.mode,
+                requested_by=e.requested_by))
+        case ev.AuthorizationRequested():
+            return c.AUTH_REQUESTS, make(c.AuthorizationRequested, c.AuthorizationRequestedPayload(
+                authorization_id=e.authorization_id, purpose=e.purpose, mode=e.mode,
+                company_domain_id=e.company_domain_id, company_domain_name=e.company_domain_name,
+                requested_by=e.requested_by, bound_division=e.bound_division))
+        case ev.DataSourceConnected():
+            return c.DATASOURCE_EVENTS, make(c.DataSourceConnected, c.DataSourceConnectedPayload(
+                company_domain_id=e.company_domain_id, division=e.division,
+                division_name=e.division_name, grant_id=e.grant_id))
+        case ev.RunRequested():
+            return c.INGEST_REQUESTS, make(c.InitialRunRequested, c.InitialRunRequestedPayload(
+                run_id=e.run_id, kind=e.kind, division=e.division,  # type: ignore[arg-type]
+                grant_id=e.grant_id, entities=tuple(c.Entity(x) for x in e.entities),
+                date_from=e.date_from, date_to=e.date_to))
+        case ev.RecreateAccepted():
+            return c.DATASOURCE_EVENTS, make(c.RecreateAccepted, c.RecreateAcceptedPayload(
+                division=e.division, grant_id=e.grant_id, previous_grant_id=e.previous_grant_id))
+        case ev.RecreateRejected():
+            return c.DATASOURCE_EVENTS, make(c.RecreateRejected, c.RecreateRejectedPayload(
+                bound_division=e.bound_division, offered_division=e.offered_division,
+                offered_grant_id=e.offered_grant_id, reason=e.reason))
+        case ev.AuthorizationFailed():
+            return c.DATASOURCE_EVENTS, make(
+                c.DataSourceAuthorizationFailed, c.DataSourceAuthorizationFailedPayload(
+                    authorization_id=e.authorization_id, purpose=e.purpose,
+                    reason_code=e.code,  # type: ignore[arg-type]
+                    reason=e.reason, state=e.state,  # type: ignore[arg-type]
+                    offered_division=e.offered_division, offered_grant_id=e.offered_grant_id))
+        case ev.NeedsReauthorization():
+            return c.DATASOURCE_EVENTS, make(
+                c.DataSourceNeedsReauthorization, c.DataSourceNeedsReauthorizationPayload(
+                    division=e.division, grant_id=e.grant_id, reason=e.reason))
+    raise TypeError(f"no message for domain event {type(e).__name__}")
+
+
+def command_rejected(command: c.Message, code: str, reason: str) -> c.CommandRejected:
+    return command.caused(c.CommandRejected, c.CommandRejectedPayload(
+        command_type=command.type, command_message_id=command.message_id,
+        reason_code=code, reason=reason))  # type: ignore[arg-type]

@@ -1,0 +1,71 @@
+"""Ingest's run events applied to runs (part of the run-event use case).
+
+A run datasource did not request (ingest's own scheduled runs) is recorded when
+first seen. ``RunFailed`` with ``grant_revoked`` also tells the data source that its
+grant is dead, as auth's ``GrantRevoked`` does; whichever comes first moves it to
+``needs_reauthorization``, the other is a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeAlias
+
+import contracts as c
+from datasource.domain import Budget, Run
+from datasource.domain.errors import NotCurrentGrant, UnknownSubject
+from datasource.domain.events import Event
+from datasource.ports import UnitOfWork
+
+RunEvent: TypeAlias = c.RunStarted | c.RunProgress | c.RunCompleted | c.RunFailed
+
+
+async def apply_run_event(event: RunEvent, uow: UnitOfWork, now: datetime) -> list[Event]:
+    p = event.payload
+    at = event.occurred_at
+    run = await uow.runs.get(p.run_id)
+    is_new = run is None
+    if run is None:
+        if await uow.datasources.get(event.datasource_id) is None:
+            raise UnknownSubject(f"run {p.run_id} of unknown data source {event.datasource_id}")
+        run = Run.observed(run_id=p.run_id, datasource_id=event.datasource_id, kind=p.kind, at=at)
+    match event:
+        case c.RunStarted():
+            run.started(at, division=event.payload.division,
+                        entities=[e.value for e in event.payload.entities],
+                        resumed=event.payload.resumed)
+        case c.RunProgress():
+            q = event.payload
+            run.progressed(at, [(e.entity.value, e.rows, e.pages, e.done) for e in q.entities],
+                           Budget(q.calls_used, q.daily_budget_remaining,
+                                  q.minutely_budget_remaining, q.eta_seconds))
+        case c.RunCompleted():
+            q2 = event.payload
+            if run.division is None:
+                run.division = q2.division
+            run.completed(at, totals=[(t.entity.value, t.rows, t.pages) for t in q2.totals],
+                          batches=q2.batches, calls_used=q2.calls_used,
+                          duration_seconds=q2.duration_seconds)
+        case c.RunFailed():
+            q3 = event.payload
+            run.failed(at, code=q3.reason_code, reason=q3.reason, retryable=q3.retryable)
+    if is_new:
+        await uow.runs.add(run)
+    else:
+        await uow.runs.update(run)
+    if isinstance(event, c.RunFailed) and event.payload.reason_code == "grant_revoked":
+        return await _grant_dead(run, event.payload.reason, now, uow)
+    return []
+
+
+async def _grant_dead(run: Run, reason: str, now: datetime, uow: UnitOfWork) -> list[Event]:
+    ds = await uow.datasources.get(run.datasource_id)
+    if ds is None or ds.binding is None:
+        return []
+    grant_id = run.grant_id or ds.binding.grant_id
+    try:
+        ds.grant_revoked(grant_id, reason=f"A data run failed: {reason}", now=now)
+    except NotCurrentGrant:
+        return []
+    await uow.datasources.update(ds)
+    return list(ds.events)

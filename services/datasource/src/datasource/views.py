@@ -1,0 +1,215 @@
+"""Response models of the read API, and how they are built from domain objects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from datasource.domain import CompanyDomain, DataSource, Run, datasource_run_status
+
+RunStatusName = Literal["initial_run_pending", "run_pending", "running", "completed", "failed"]
+
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CompanyDomainView(View):
+    id: UUID
+    name: str
+    created_by: str
+    created_at: datetime
+    datasource_count: int
+
+
+class PendingAuthorizationView(View):
+    authorization_id: UUID
+    purpose: Literal["create", "recreate"]
+    mode: Literal["self", "share"]
+    requested_by: str
+    requested_at: datetime
+    link_issued_at: datetime | None = Field(description="When auth reported the link ready.")
+    link_expires_at: datetime | None
+    link_fetch_url: str | None = Field(
+        description="Auth's internal endpoint that serves the link (never the link itself)."
+    )
+
+
+class AuthorizationFailureView(View):
+    authorization_id: UUID
+    purpose: Literal["create", "recreate"]
+    reason_code: str
+    reason: str
+    offered_division: int | None
+    at: datetime
+
+
+class RecreateRejectionView(View):
+    authorization_id: UUID
+    offered_division: int
+    offered_division_name: str
+    offered_grant_id: UUID
+    reason: str
+    at: datetime
+
+
+class ReauthorizationView(View):
+    grant_id: UUID
+    reason: str
+    at: datetime
+
+
+class EntityProgressView(View):
+    entity: str
+    rows: int
+    pages: int
+    done: bool
+
+
+class RunErrorView(View):
+    reason_code: str
+    reason: str
+    retryable: bool
+
+
+class RunView(View):
+    run_id: UUID
+    datasource_id: UUID
+    kind: str
+    status: Literal["pending", "running", "completed", "failed"]
+    division: int | None
+    entities: list[str]
+    date_from: date | None
+    date_to: date | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_event_at: datetime | None
+    progress: list[EntityProgressView]
+    rows: int = Field(description="Rows so far, all entities together.")
+    calls_used: int | None
+    daily_budget_remaining: int | None
+    minutely_budget_remaining: int | None
+    eta_seconds: float | None
+    batches: int | None
+    duration_seconds: float | None
+    resumed: int
+    error: RunErrorView | None
+
+
+class DataSourceSummaryView(View):
+    id: UUID
+    provider: Literal["exact_online"] = "exact_online"
+    company_domain_id: UUID
+    company_domain_name: str
+    state: str
+    authorization_mode: Literal["self", "share"]
+    requested_by: str
+    division: int | None
+    division_name: str | None
+    grant_id: UUID | None
+    run_status: RunStatusName | None
+    last_run: RunView | None
+    last_failure_reason: str | None = Field(
+        description="The most recent problem: authorization failure, recreate rejection, "
+        "revoked grant or failed run."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class DataSourceView(DataSourceSummaryView):
+    authorized_by: str | None
+    connected_at: datetime | None
+    pending_authorization: PendingAuthorizationView | None
+    last_authorization_failure: AuthorizationFailureView | None
+    last_recreate_rejection: RecreateRejectionView | None
+    reauthorization: ReauthorizationView | None
+    runs: list[RunView] = Field(description="Newest first.")
+
+
+def domain_view(domain: CompanyDomain, datasource_count: int) -> CompanyDomainView:
+    return CompanyDomainView(id=domain.id, name=domain.name, created_by=domain.created_by,
+                             created_at=domain.created_at, datasource_count=datasource_count)
+
+
+def run_view(run: Run) -> RunView:
+    b, f = run.budget, run.failure
+    progress = [EntityProgressView(entity=p.entity, rows=p.rows, pages=p.pages, done=p.done)
+                for p in run.progress.values()]
+    return RunView(
+        run_id=run.run_id, datasource_id=run.datasource_id, kind=run.kind, status=run.status.value,
+        division=run.division, entities=list(run.entities), date_from=run.date_from,
+        date_to=run.date_to, requested_at=run.requested_at, started_at=run.started_at,
+        finished_at=run.finished_at, last_event_at=run.last_event_at, progress=progress,
+        rows=sum(p.rows for p in progress),
+        calls_used=b.calls_used if b else None,
+        daily_budget_remaining=b.daily_remaining if b else None,
+        minutely_budget_remaining=b.minutely_remaining if b else None,
+        eta_seconds=b.eta_seconds if b else None, batches=run.batches,
+        duration_seconds=run.duration_seconds, resumed=run.resumed,
+        error=RunErrorView(reason_code=f.code, reason=f.reason, retryable=f.retryable) if f else None,
+    )
+
+
+def summary_view(ds: DataSource, domain_name: str, last_run: Run | None) -> DataSourceSummaryView:
+    return DataSourceSummaryView(**_summary_fields(ds, domain_name, last_run))
+
+
+def datasource_view(ds: DataSource, domain_name: str, runs: list[Run]) -> DataSourceView:
+    p, f, r, a = ds.pending, ds.last_failure, ds.last_rejection, ds.reauthorization
+    link = p.link if p else None
+    return DataSourceView(
+        **_summary_fields(ds, domain_name, runs[0] if runs else None),
+        authorized_by=ds.binding.authorized_by if ds.binding else None,
+        connected_at=ds.binding.connected_at if ds.binding else None,
+        pending_authorization=PendingAuthorizationView(
+            authorization_id=p.authorization_id, purpose=p.purpose, mode=p.mode,
+            requested_by=p.requested_by, requested_at=p.requested_at,
+            link_issued_at=link.issued_at if link else None,
+            link_expires_at=link.expires_at if link else None,
+            link_fetch_url=link.fetch_url if link else None,
+        ) if p else None,
+        last_authorization_failure=AuthorizationFailureView(
+            authorization_id=f.authorization_id, purpose=f.purpose, reason_code=f.code,
+            reason=f.reason, offered_division=f.offered_division, at=f.at,
+        ) if f else None,
+        last_recreate_rejection=RecreateRejectionView(
+            authorization_id=r.authorization_id, offered_division=r.offered_division,
+            offered_division_name=r.offered_division_name, offered_grant_id=r.offered_grant_id,
+            reason=r.reason, at=r.at,
+        ) if r else None,
+        reauthorization=ReauthorizationView(grant_id=a.grant_id, reason=a.reason, at=a.at)
+        if a else None,
+        runs=[run_view(run) for run in runs],
+    )
+
+
+def _summary_fields(ds: DataSource, domain_name: str, last_run: Run | None) -> dict[str, object]:
+    b = ds.binding
+    return {
+        "id": ds.id, "company_domain_id": ds.company_domain_id,
+        "company_domain_name": domain_name, "state": ds.state.value,
+        "authorization_mode": ds.authorization_mode, "requested_by": ds.requested_by,
+        "division": b.division if b else None, "division_name": b.division_name if b else None,
+        "grant_id": b.grant_id if b else None, "run_status": datasource_run_status(last_run),
+        "last_run": run_view(last_run) if last_run else None,
+        "last_failure_reason": _last_problem(ds, last_run),
+        "created_at": ds.created_at, "updated_at": ds.updated_at,
+    }
+
+
+def _last_problem(ds: DataSource, last_run: Run | None) -> str | None:
+    problems: list[tuple[datetime, str]] = []
+    if ds.last_failure:
+        problems.append((ds.last_failure.at, ds.last_failure.reason))
+    if ds.last_rejection:
+        problems.append((ds.last_rejection.at, ds.last_rejection.reason))
+    if ds.reauthorization:
+        problems.append((ds.reauthorization.at, ds.reauthorization.reason))
+    if last_run and last_run.failure and last_run.finished_at:
+        problems.append((last_run.finished_at, last_run.failure.reason))
+    return max(problems)[1] if problems else None
