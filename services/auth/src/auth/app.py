@@ -107,6 +107,7 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
                 await exact.aclose()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
+    app.state.host = host
     app.state.product_name = settings.product_name
     app.state.public_base_url = settings.public_base_url
     app.state.internal_api_token = settings.internal_api_token.get_secret_value()

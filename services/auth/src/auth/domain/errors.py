@@ -8,7 +8,8 @@ AuthError
 │   └── LinkRevoked           replaced by a newer authorization for the data source
 ├── SignInError               an OAuth callback or page request that cannot be honoured
 │   ├── ForgedState           state missing, tampered, stale, or from another browser
-│   └── WrongStep             the authorization is not at the step the request is for
+│   ├── WrongStep             the authorization is not at the step the request is for
+│   └── DivisionsNotReadable  the company open in Exact is not among those access was given to
 ├── AuthorizationNotFound
 ├── GrantError
 │   ├── GrantNotFound
@@ -61,6 +62,12 @@ class ForgedState(SignInError):
 
 class WrongStep(SignInError):
     pass
+
+
+class DivisionsNotReadable(SignInError):
+    def __init__(self, current_division: int | None) -> None:
+        super().__init__(f"the divisions cannot be read through division {current_division}")
+        self.current_division = current_division
 
 
 class AuthorizationNotFound(AuthError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from auth.domain.errors import ExactRejected, ForgedState, LinkInvalid, WrongStep
+from auth.domain.errors import DivisionsNotReadable, ExactRejected, ForgedState, LinkInvalid, WrongStep
 from auth.domain.exact import DivisionChoice, administrator_decision
 from auth.domain.grants import Grant, GrantStatus
 from auth.domain.model import AuthorizationSession
@@ -126,7 +126,8 @@ async def callback(deps: Dependencies, *, state: str | None, code: str | None,
         except ExactRejected as exc:
             if exc.status != 403:
                 raise
-            choices = ()
+            # EXACT_API pitfall: access given to some companies, not the one open in Exact.
+            raise DivisionsNotReadable(user.current_division) from None
         chosen = session.signed_in(user, choices, tokens, now)
         log.info("signed_in_at_exact", authorization_id=str(authorization_id),
                  divisions=len(choices))

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from auth.domain.errors import (
+    DivisionsNotReadable,
     ExactError,
     ExactUnavailable,
     ForgedState,
@@ -152,6 +153,14 @@ def build_pages_router() -> APIRouter:
         except (ForgedState, WrongStep):
             log.warning("oauth_callback_refused")
             return _forged(request)
+        except DivisionsNotReadable as exc:
+            return _problem(
+                request, 409, "Access to the open company is missing",
+                f"You allowed access to companies in Exact Online, but not to the company that "
+                f"is open in your Exact Online now (division {exc.current_division}), so the "
+                "list of companies cannot be read. Sign in again and also allow access to that "
+                "company, or first open the company you want to connect in Exact Online.",
+                restart=_state_owner(deps, q.get("state")))
         except ExactError as exc:
             authorization_id = _state_owner(deps, q.get("state"))
             return _exact_problem(request, exc, authorization_id)
