@@ -27,7 +27,7 @@ NAME = "datasource"
 
 def create_host(settings: DatasourceSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
-                       outbox=tables.outbox)
+                       outbox=tables.outbox, group_id=settings.group_id)
 
 
 def create_app(settings: DatasourceSettings | None = None) -> FastAPI:

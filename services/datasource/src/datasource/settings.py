@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from connector_runtime.settings import ServiceSettings
@@ -11,3 +12,7 @@ class DatasourceSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DATASOURCE_", extra="ignore", frozen=True)
 
     http_port: int = 8002
+    group_id: str = Field(
+        default="exact-datasource",
+        description="Prefix of the consumer groups (<group_id>.commands, .auth-events, .run-events).",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from datasource import views
@@ -73,7 +74,7 @@ class SqlReads:
             return {}
         query = (
             sa.select(runs).where(runs.c.datasource_id.in_(ids))
-            .distinct(runs.c.datasource_id)
+            .ext(distinct_on(runs.c.datasource_id))
             .order_by(runs.c.datasource_id, runs.c.requested_at.desc(), runs.c.run_id)
         )
         result = (await conn.execute(query)).mappings().all()
