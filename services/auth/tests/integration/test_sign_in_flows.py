@@ -56,3 +56,104 @@ async def test_share_flow_is_completed_by_an_administrator_without_an_account(fl
     authorized = await flow.event(message.datasource_id, c.ExactAuthorized)
     assert authorized.payload.division == 200003
     assert authorized.payload.exact_user_name == "dirk.multi@demo.nl"
+
+
+async def _only_link_issued(flow, message) -> None:
+    events = await flow.events(message.datasource_id)
+    assert [type(e) for e in events] == [c.AuthorizationLinkIssued]
+
+
+async def test_a_user_without_the_administrator_role_is_refused(flow) -> None:
+    message = await flow.request()
+    page = await flow.through_exact(flow.person(), await flow.link(message), "carla.user@demo.nl")
+
+    assert "The company was not connected" in page.text
+    assert "not an administrator of this company" in page.text
+    failed = await flow.event(message.datasource_id, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "not_administrator"
+    assert "not an administrator" in failed.payload.reason
+    assert not [e for e in await flow.events(message.datasource_id)
+                if isinstance(e, c.ExactAuthorized)]
+
+
+async def test_declined_consent_ends_the_authorization_with_access_denied(flow) -> None:
+    message = await flow.request()
+    page = await flow.through_exact(flow.person(), await flow.link(message), "anna.admin@demo.nl",
+                                    decision="decline")
+
+    assert "Access was declined at Exact Online" in page.text
+    failed = await flow.event(message.datasource_id, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "access_denied"
+
+
+async def test_choosing_another_instance_up_front_is_refused_with_a_clear_reason(flow) -> None:
+    message = await flow.request()
+    person = flow.person()
+    refused = await flow.start(person, await flow.link(message), region="BE")
+
+    assert refused.status_code == 303
+    assert refused.headers["location"] == f"/authorizations/{message.payload.authorization_id}"
+    page = await person.auth.get(refused.headers["location"])
+    assert "instance of Belgium (start.exactonline.be)" in page.text
+    assert "cannot be connected" in page.text
+    failed = await flow.event(message.datasource_id, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "unsupported_region"
+    assert "start.exactonline.nl" in failed.payload.reason
+
+
+async def test_an_account_on_another_instance_cannot_sign_in_and_nothing_changes(flow) -> None:
+    message = await flow.request()
+    person = flow.person()
+    started = await flow.start(person, await flow.link(message))
+    page = await flow.exact_sign_in(person, started.headers["location"], "lucas@demo.be")
+
+    assert page.status_code == 200
+    assert "De gebruikersnaam of het wachtwoord is onjuist." in page.text  # Exact's own page
+    landing = await person.auth.get(f"/authorizations/{message.payload.authorization_id}")
+    assert "has not finished" in landing.text  # the person can start again
+    await _only_link_issued(flow, message)
+
+
+async def test_a_forged_or_replayed_state_is_refused_and_changes_nothing(flow) -> None:
+    message = await flow.request()
+    person = flow.person()
+    started = await flow.start(person, await flow.link(message))
+    consent = await flow.exact_sign_in(person, started.headers["location"], "anna.admin@demo.nl")
+    callback = await flow.consent(person, consent)
+    state = re.search(r"state=([^&]+)", callback).group(1)
+    code = re.search(r"code=([^&]+)", callback).group(1)
+
+    forged = await person.auth.get(f"/oauth/callback?code={code}&state={state[:-4]}abcd")
+    assert forged.status_code == 400
+    assert "could not be verified" in forged.text
+    other_browser = flow.person()
+    stolen = await other_browser.auth.get(callback)
+    assert stolen.status_code == 400
+    await _only_link_issued(flow, message)
+
+    done = await person.auth.get(callback)  # the real callback still works
+    assert done.status_code == 303
+    replay = await person.auth.get(callback)
+    assert replay.status_code == 400
+    assert (await flow.event(message.datasource_id, c.ExactAuthorized)).payload.division == 100001
+
+
+async def test_access_to_other_companies_than_the_open_one_asks_to_sign_in_again(flow) -> None:
+    message = await flow.request()
+    person = flow.person()
+    started = await flow.start(person, await flow.link(message))
+    consent = await flow.exact_sign_in(person, started.headers["location"], "dirk.multi@demo.nl")
+    callback = await flow.consent(person, consent, divisions=[200001])  # not 200002, the open one
+
+    page = await person.auth.get(callback)
+    assert page.status_code == 409
+    assert "division 200002" in page.text
+    await _only_link_issued(flow, message)
+
+    again = await person.auth.post(f"/authorizations/{message.payload.authorization_id}/restart")
+    assert again.status_code == 303
+    consent = await person.exact.get(again.headers["location"])  # Exact remembers the sign-in
+    consent = await person.exact.get(consent.headers["location"])
+    back = await person.auth.get(await flow.consent(person, consent))
+    chooser = await person.auth.get(back.headers["location"])
+    assert "Choose the company to connect" in chooser.text

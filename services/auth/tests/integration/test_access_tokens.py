@@ -1,0 +1,181 @@
+"""The internal access-token endpoint against the sandbox: rotation, the 570 s rule,
+single-flight refresh across two app instances, rejected tokens, revoked grants, outages."""
+
+import asyncio
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+import contracts as c
+from auth.app import create_app
+
+pytestmark = pytest.mark.integration
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def advance(clock, sandbox):
+    """Move time forward for auth and the sandbox alike."""
+
+    def move(seconds: float) -> None:
+        clock.offset += timedelta(seconds=seconds)
+        sandbox.clock.advance(seconds)
+
+    return move
+
+
+async def _token(flow, grant_id: uuid.UUID, client: httpx.AsyncClient | None = None
+                 ) -> httpx.Response:
+    if client is not None:
+        return await client.get(f"/internal/grants/{grant_id}/access-token")
+    async with flow.internal() as internal:
+        return await internal.get(f"/internal/grants/{grant_id}/access-token")
+
+
+async def _me(flow, access_token: str) -> int:
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        response = await exact.get("/api/v1/current/Me",
+                                   headers={"Authorization": f"Bearer {access_token}", **JSON})
+    return response.status_code
+
+
+async def test_the_token_of_a_new_grant_is_served_as_is(flow, clock) -> None:
+    _message, authorized = await flow.connect()
+    before = await flow.sandbox.stats()
+
+    response = await _token(flow, authorized.payload.grant_id)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["division"] == 100001
+    expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(seconds=590) < expires - clock() <= timedelta(seconds=600)
+    assert response.headers["cache-control"] == "no-store"
+    assert await _me(flow, body["access_token"]) == 200
+    assert (await flow.sandbox.stats())["refresh_calls"] == before["refresh_calls"]
+
+
+async def test_tokens_rotate_and_the_new_refresh_token_is_kept(flow, advance) -> None:
+    _message, authorized = await flow.connect()
+    grant_id = authorized.payload.grant_id
+    first = (await _token(flow, grant_id)).json()["access_token"]
+    before = await flow.sandbox.stats()
+
+    tokens = []
+    for _ in range(2):
+        advance(575)
+        response = await _token(flow, grant_id)
+        assert response.status_code == 200, response.text
+        tokens.append(response.json()["access_token"])
+        assert (await _token(flow, grant_id)).json()["access_token"] == tokens[-1]
+
+    after = await flow.sandbox.stats()
+    assert len({first, *tokens}) == 3
+    assert after["refresh_calls"] - before["refresh_calls"] == 2
+    assert "old_refresh_token_reuse" not in after["rule_violations"]
+    assert "refresh_too_early" not in after["rule_violations"]
+    assert await _me(flow, tokens[-1]) == 200
+    await flow.remember_tokens(grant_id)
+
+
+async def test_concurrent_requests_on_two_replicas_refresh_exactly_once(flow, advance, infra
+                                                                       ) -> None:
+    _message, authorized = await flow.connect()
+    grant_id = authorized.payload.grant_id
+    second = create_app(flow.app.settings, clock=flow.app.app.state.deps.clock)
+    async with second.router.lifespan_context(second):
+        clients = [flow.internal()]
+        other = httpx.AsyncClient(transport=httpx.ASGITransport(app=second),
+                                  base_url="http://auth.test")
+        other.headers["Authorization"] = flow.internal().headers["Authorization"]
+        clients.append(other)
+        advance(575)  # 25 s left: due for a refresh, and the 570 s rule allows it
+        async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+            await exact.post("/_sandbox/stats/reset")
+        responses = await asyncio.gather(*(
+            _token(flow, grant_id, clients[i % 2]) for i in range(20)))
+        for client in clients:
+            await client.aclose()
+
+    stats = await flow.sandbox.stats()
+    assert [r.status_code for r in responses] == [200] * 20
+    assert len({r.json()["access_token"] for r in responses}) == 1
+    assert stats["refresh_calls"] == 1
+    assert stats["rule_violations"] == {}
+    assert await _me(flow, responses[0].json()["access_token"]) == 200
+    await flow.remember_tokens(grant_id)
+
+
+async def test_a_rejected_token_is_replaced_once_the_570_s_rule_allows(flow, advance) -> None:
+    _message, authorized = await flow.connect()
+    grant_id = authorized.payload.grant_id
+    token = (await _token(flow, grant_id)).json()["access_token"]
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    async with flow.internal() as internal:
+        stale = await internal.post(f"/internal/grants/{grant_id}/access-token/rejected",
+                                    json={"access_token_sha256": "0" * 64})
+        assert stale.status_code == 202 and stale.json() == {"current": False}
+        assert (await _token(flow, grant_id)).json()["access_token"] == token
+        told = await internal.post(f"/internal/grants/{grant_id}/access-token/rejected",
+                                   json={"access_token_sha256": digest})
+        assert told.status_code == 202 and told.json() == {"current": True}
+
+        wait = await _token(flow, grant_id)
+        assert wait.status_code == 503
+        assert wait.json()["error"] == "exact_unavailable"
+        assert 1 <= int(wait.headers["retry-after"]) <= 570
+        advance(int(wait.headers["retry-after"]))
+        fresh = await _token(flow, grant_id)
+    assert fresh.status_code == 200
+    assert fresh.json()["access_token"] != token
+    assert "refresh_too_early" not in (await flow.sandbox.stats())["rule_violations"]
+    await flow.remember_tokens(grant_id)
+
+
+async def test_a_withdrawn_grant_is_revoked_and_reported(flow, advance) -> None:
+    message, authorized = await flow.connect("bram.admin@demo.nl")
+    grant_id = authorized.payload.grant_id
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        withdrawn = await exact.post("/_sandbox/grants/withdraw",
+                                     json={"username": "bram.admin@demo.nl"})
+        assert withdrawn.json()["withdrawn"]
+    advance(575)
+
+    gone = await _token(flow, grant_id)
+    assert gone.status_code == 410
+    assert gone.json()["error"] == "grant_revoked"
+    assert "withdrawn" in gone.json()["reason"]
+    revoked = await flow.event(message.datasource_id, c.GrantRevoked)
+    assert (revoked.payload.grant_id, revoked.payload.division) == (grant_id, 100001)
+    before = await flow.sandbox.stats()
+    assert (await _token(flow, grant_id)).status_code == 410
+    assert (await flow.sandbox.stats())["refresh_calls"] == before["refresh_calls"]
+
+
+async def test_an_unavailable_token_endpoint_answers_503_and_keeps_the_grant(flow, advance) -> None:
+    _message, authorized = await flow.connect()
+    grant_id = authorized.payload.grant_id
+    advance(575)
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        await exact.put("/_sandbox/faults", json={"error_5xx_rate": 1.0, "error_5xx_status": 503,
+                                                  "include_token_endpoint": True,
+                                                  "endpoints": ["oauth2/token"]})
+        try:
+            down = await _token(flow, grant_id)
+        finally:
+            await exact.delete("/_sandbox/faults")
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "5"
+    up = await _token(flow, grant_id)
+    assert up.status_code == 200
+    await flow.remember_tokens(grant_id)
+
+
+async def test_an_unknown_grant_is_404(flow) -> None:
+    response = await _token(flow, uuid.uuid4())
+    assert response.status_code == 404
+    assert response.json()["error"] == "unknown_grant"
