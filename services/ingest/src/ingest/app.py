@@ -7,19 +7,43 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import structlog
 from fastapi import FastAPI
 from faststream import FastStream
 
 from connector_runtime.host import ServiceHost, health_router, serve
 from connector_runtime.logs import configure_logging
 from ingest.adapters import tables
+from ingest.adapters.auth_tokens import AuthTokenSource
+from ingest.adapters.clock import SystemClock
+from ingest.adapters.exact import ExactClient, RetryPolicy
+from ingest.adapters.publisher import KafkaBatchPublisher
+from ingest.adapters.ratelimit import PostgresRateLimiter
+from ingest.adapters.repository import PostgresRunStore
+from ingest.api import runs_router
+from ingest.runner import RunExecutor, RunnerConfig
+from ingest.scheduler import RunScheduler
 from ingest.settings import IngestSettings
-from ingest.subscribers import build_router
+from ingest.subscribers import Handlers, build_router
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 NAME = "ingest"
+
+log = structlog.get_logger("ingest")
+
+
+@dataclass
+class Ingest:
+    """The running service's parts (tests reach them as ``app.state.ingest``)."""
+
+    store: PostgresRunStore
+    scheduler: RunScheduler
+    publisher: KafkaBatchPublisher
+    limiter: PostgresRateLimiter
 
 
 def create_host(settings: IngestSettings) -> ServiceHost:
@@ -32,15 +56,58 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     host = create_host(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with host:
-            host.include(build_router(settings, host.group_id))
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with host, _http_clients(settings) as (exact_http, auth_http):
+            if settings.auth_internal_token is None:
+                log.warning("auth_internal_token_missing",
+                            detail="INGEST_AUTH_INTERNAL_TOKEN is not set: auth will refuse tokens")
+            store = PostgresRunStore(host.engine, notify=host.relay.notify)
+            limiter = PostgresRateLimiter(host.engine, default_limit=settings.exact_minutely_limit,
+                                          error_budget=settings.exact_error_budget,
+                                          stale_after_seconds=settings.exact_timeout_seconds + 60)
+            exact = ExactClient(exact_http, AuthTokenSource(auth_http), limiter, retry=RetryPolicy(
+                max_attempts=settings.exact_max_attempts,
+                backoff_base=settings.exact_backoff_seconds,
+                backoff_max=settings.exact_backoff_max_seconds))
+            publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers)
+            await publisher.start()
+            executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(
+                max_batch_bytes=settings.max_batch_bytes,
+                progress_interval=settings.progress_interval_seconds,
+                default_minutely_limit=settings.exact_minutely_limit))
+            scheduler = RunScheduler(store, executor.execute,
+                                     max_concurrent=settings.max_concurrent_runs,
+                                     lease_seconds=settings.lease_seconds,
+                                     poll_interval=settings.scheduler_interval_seconds)
+            handlers = Handlers(store=store, wake=scheduler.wake)
+            host.include(build_router(settings, host.group_id, handlers=lambda: handlers))
+            app.state.ingest = Ingest(store, scheduler, publisher, limiter)
             await host.start_consuming()
-            yield
+            scheduler.start()
+            try:
+                yield
+            finally:
+                await scheduler.stop()
+                await publisher.stop()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
     app.include_router(health_router(host))
+    app.include_router(runs_router(lambda run_id: app.state.ingest.store.load(run_id)))
     return app
+
+
+@asynccontextmanager
+async def _http_clients(settings: IngestSettings
+                        ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    timeout = httpx.Timeout(settings.exact_timeout_seconds, connect=10.0)
+    auth_headers = {}
+    if settings.auth_internal_token is not None:
+        auth_headers["Authorization"] = f"Bearer {settings.auth_internal_token.get_secret_value()}"
+    async with httpx.AsyncClient(base_url=settings.exact_base_url, timeout=timeout,
+                                 headers={"User-Agent": "exact-connector-ingest"}) as exact_http, \
+            httpx.AsyncClient(base_url=settings.auth_internal_url, timeout=30.0,
+                              headers=auth_headers) as auth_http:
+        yield exact_http, auth_http
 
 
 def asyncapi_app() -> FastStream:

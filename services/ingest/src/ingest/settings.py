@@ -1,7 +1,11 @@
-"""Settings of the ingest service (environment variables prefixed INGEST_)."""
+"""Settings of the ingest service (environment variables prefixed INGEST_).
+
+``EXACT_BASE_URL`` is read without a prefix (every service talks to the same Exact).
+"""
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from connector_runtime.settings import ServiceSettings
@@ -11,3 +15,34 @@ class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", frozen=True)
 
     http_port: int = 8003
+
+    exact_base_url: str = Field(
+        default="https://start.exactonline.nl",
+        validation_alias=AliasChoices("EXACT_BASE_URL", "exact_base_url"),
+        description="Exact Online instance (only the Netherlands one is supported).",
+    )
+    exact_timeout_seconds: float = Field(default=60.0, gt=0,
+                                         description="Per-call timeout towards Exact.")
+    exact_max_attempts: int = Field(default=6, ge=1,
+                                    description="Failed attempts of one page before a run fails.")
+    exact_backoff_seconds: float = Field(default=0.5, gt=0,
+                                         description="First retry delay; doubles per attempt.")
+    exact_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    exact_minutely_limit: int = Field(default=60, ge=1,
+                                      description="Assumed until Exact's headers say otherwise.")
+    exact_error_budget: int = Field(
+        default=8, ge=1,
+        description="4xx answers per endpoint and hour after which calls pause (Exact blocks at 10).")
+
+    auth_internal_url: str = Field(default="http://127.0.0.1:8001",
+                                   description="Base URL of auth's internal API.")
+    auth_internal_token: SecretStr | None = Field(
+        default=None, description="Bearer token for auth's internal API (AUTH_INTERNAL_API_TOKEN).")
+
+    max_concurrent_runs: int = Field(default=4, ge=1, description="Runs one replica executes at once.")
+    lease_seconds: float = Field(default=30.0, gt=0,
+                                 description="A dead replica's runs are taken over after this.")
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)
+    progress_interval_seconds: float = Field(default=2.0, ge=0)
+    max_batch_bytes: int = Field(default=900_000, ge=10_000, le=1_000_000,
+                                 description="Largest serialized LedgerBatch (broker limit 1 MB).")

@@ -1,12 +1,66 @@
-"""Kafka subscribers of the ingest service: typed contract in, bind log context, one use case."""
+"""Kafka subscribers of the ingest service: typed contract in, bind log context, one use case.
 
-from __future__ import annotations
+``INGEST_REQUESTS``: InitialRunRequested (initial runs and reimports) is recorded, not run.
+``DATASOURCE_EVENTS``: RecreateAccepted switches the data source's runs to the new grant
+(a run paused because its grant was revoked resumes); the other events are not ingest's.
+Each topic has its own consumer group. Unreadable messages go to the dead-letter topic
+(runtime middleware); database failures are retried.
+"""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import structlog
 from faststream.kafka import KafkaRouter
+from pydantic import Field
 
+import contracts as c
+from connector_runtime.messaging import subscriber_options
+from ingest import usecases
+from ingest.ports import RunRequests
 from ingest.settings import IngestSettings
 
+DatasourceEvent = Annotated[
+    c.DataSourceCreated | c.DataSourceConnected | c.RecreateAccepted | c.RecreateRejected
+    | c.DataSourceNeedsReauthorization | c.DataSourceAuthorizationFailed | c.CommandRejected,
+    Field(discriminator="type"),
+]
+"""Every message of DATASOURCE_EVENTS (a test keeps it in step with the contracts), so none
+is refused; ingest acts on RecreateAccepted only."""
 
-def build_router(settings: IngestSettings, group_id: str) -> KafkaRouter:
+
+@dataclass(frozen=True)
+class Handlers:
+    """What the subscribers need, built in the app's lifespan."""
+
+    store: RunRequests
+    wake: Callable[[], None]
+
+
+def _not_started() -> Handlers:
+    raise RuntimeError("the ingest service is not started")
+
+
+def build_router(settings: IngestSettings, group_id: str, *,
+                 handlers: Callable[[], Handlers] = _not_started) -> KafkaRouter:
     router = KafkaRouter()
+
+    def options(topic: str, suffix: str) -> dict[str, Any]:
+        opts: dict[str, Any] = subscriber_options(
+            topic, f"{group_id}.{suffix}", session_timeout_ms=settings.kafka_session_timeout_ms)
+        return opts
+
+    @router.subscriber(c.INGEST_REQUESTS, **options(c.INGEST_REQUESTS, "run-requests"))  # type: ignore[untyped-decorator]
+    async def on_run_requested(message: c.InitialRunRequested) -> None:
+        h = handlers()
+        with structlog.contextvars.bound_contextvars(run_id=str(message.payload.run_id)):
+            await usecases.record_run_request(h.store, message, h.wake)
+
+    @router.subscriber(c.DATASOURCE_EVENTS, **options(c.DATASOURCE_EVENTS, "datasource-events"))  # type: ignore[untyped-decorator]
+    async def on_datasource_event(message: DatasourceEvent) -> None:
+        if isinstance(message, c.RecreateAccepted):
+            h = handlers()
+            await usecases.switch_to_new_grant(h.store, message, h.wake)
+
     return router

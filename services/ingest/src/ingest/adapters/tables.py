@@ -1,8 +1,16 @@
-"""Tables of the ingest service, all in its own schema ``ingest``."""
+"""Tables of the ingest service, all in its own schema ``ingest``.
+
+``runs``: one row per run, owned through a lease (``owner``, ``lease_expires_at``).
+``run_checkpoints``: per run and entity, the cursor of the next page, the next batch_seq
+and the running totals - written only after the broker acknowledged a page's batches.
+``rate_budgets``: per Exact company (division), the call budget every run and replica
+shares (minute and day windows, calls in flight, Exact's clock, errors per endpoint).
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from connector_runtime.tables import inbox_table, outbox_table
 
@@ -11,3 +19,66 @@ metadata = sa.MetaData(schema=SCHEMA)
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+_now = sa.func.now()
+
+
+def _ts(name: str, nullable: bool = True) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("datasource_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("correlation_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("division", sa.Integer, nullable=False),
+    sa.Column("grant_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("entities", ARRAY(sa.Text), nullable=False),
+    sa.Column("date_from", sa.Date, nullable=True),
+    sa.Column("date_to", sa.Date, nullable=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=True),
+    _ts("lease_expires_at"),
+    _ts("not_before"),
+    sa.Column("calls_used", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("batches", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("waiting_reason", sa.Text, nullable=True),
+    sa.Column("error_code", sa.Text, nullable=True),
+    sa.Column("error_reason", sa.Text, nullable=True),
+    _ts("started_at"),
+    _ts("finished_at"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Index("ix_runs_claimable", "status", "lease_expires_at",
+             postgresql_where=sa.text("status IN ('pending', 'running', 'waiting')")),
+)
+
+run_checkpoints = sa.Table(
+    "run_checkpoints",
+    metadata,
+    sa.Column("run_id", UUID(as_uuid=True), sa.ForeignKey(runs.c.run_id, ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=True),
+    sa.Column("next_batch_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("amount_sum", sa.Numeric, nullable=True),
+    sa.Column("debit_sum", sa.Numeric, nullable=True),
+    sa.Column("id_hash", sa.Numeric(20, 0), nullable=False, server_default="0"),
+    sa.Column("max_timestamp", sa.BigInteger, nullable=True),
+    sa.Column("count_sum", sa.BigInteger, nullable=True),
+    sa.Column("done", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+rate_budgets = sa.Table(
+    "rate_budgets",
+    metadata,
+    sa.Column("division", sa.Integer, primary_key=True),
+    sa.Column("state", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)

@@ -1,0 +1,232 @@
+"""The Exact Online API client: an entity's pages, typed, within the company's rate limits.
+
+:meth:`ExactClient.pages` hides everything OData: ``$select``/``$filter``, ``__next`` links
+and their ``$skiptoken``, ``X-RateLimit-*`` headers (every answer goes to the shared
+limiter), ``/Date(ms)/`` values and error bodies. Each page is asked until it arrives:
+
+* 5xx, timeouts, dropped connections and broken JSON are retried with exponential backoff
+  (bounded; then :class:`PageFailed` - a page is never skipped);
+* a 401 makes the token source drop the token and tell auth, and the page is asked again
+  once with a fresh token (a second 401 counts as a failed attempt);
+* a 429 (which the limiter should prevent) waits for the reset the headers give;
+* 400/403/404 are not retried: :class:`ExactRequestRejected` / :class:`Forbidden`.
+
+Cursors are links relative to the base URL, so a token never goes to another host and a
+checkpoint survives a change of base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import structlog
+
+from connector_runtime.logs import redact_text
+from contracts import Entity, Row, id_hash_term
+from ingest.adapters.endpoints import EndpointSpec, endpoint_for, first_page_params
+from ingest.adapters.odata import parse_page, to_row
+from ingest.domain.budget import BudgetView, RateHeaders
+from ingest.domain.errors import (
+    ExactError,
+    ExactRequestRejected,
+    ExactServerError,
+    ExactTransportError,
+    Forbidden,
+    MalformedResponse,
+    PageFailed,
+    RateLimited,
+    Unauthorized,
+)
+from ingest.domain.model import ID_HASH_MODULUS, PageStats
+from ingest.ports import EntityRequest, Page, RateLimiter, TokenSource
+
+log = structlog.get_logger("exact")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    """Failed attempts (5xx, timeout, broken JSON, repeated 401) before a page fails."""
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_rate_limited: int = 20
+    """429 answers in a row before giving up (each one is waited out first)."""
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        return float(delay * (0.5 + random.random() / 2))
+
+
+@dataclass
+class _Answer:
+    results: list[dict[str, Any]]
+    next_link: str | None
+    calls: int
+    budget: BudgetView | None
+
+
+class ExactClient:
+    def __init__(self, http: httpx.AsyncClient, tokens: TokenSource, limiter: RateLimiter, *,
+                 retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._limiter = limiter
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    def page_size(self, entity: Entity) -> int:
+        return endpoint_for(entity, None, None).page_size
+
+    async def pages(self, request: EntityRequest, cursor: str | None) -> AsyncIterator[Page]:
+        """Typed pages of one entity from ``cursor`` (None: the first page) to the end."""
+        spec = endpoint_for(request.entity, request.date_from, request.date_to)
+        link: str = cursor or f"api/v1/{request.division}/{spec.path}"
+        params: dict[str, str] | None = None
+        if cursor is None:
+            params = first_page_params(spec, request.division, request.date_from, request.date_to)
+        while True:
+            answer = await self._fetch(request, spec, link, params)
+            rows = [to_row(spec.row_model, raw, spec.path) for raw in answer.results]
+            next_cursor = self._relative(answer.next_link, spec.path) if answer.next_link else None
+            yield Page(rows=rows, stats=_stats(spec, rows, next_cursor), calls=answer.calls,
+                       budget=answer.budget)
+            if next_cursor is None:
+                return
+            link, params = next_cursor, None
+
+    def _relative(self, link: str, endpoint: str) -> str:
+        """``__next`` as a link relative to our base URL (never follow it to another host)."""
+        url = httpx.URL(link)
+        base = self._http.base_url
+        raw = url.raw_path.decode("ascii")
+        base_path = base.raw_path.decode("ascii")
+        if url.is_absolute_url and url.host != base.host:
+            log.warning("exact_next_link_foreign_host", endpoint=endpoint, host=url.host)
+        if raw.startswith(base_path):
+            raw = raw[len(base_path):]
+        if not raw.lstrip("/").startswith("api/v1/"):
+            raise MalformedResponse(f"{endpoint}: unexpected __next link", endpoint=endpoint)
+        return raw.lstrip("/")
+
+    async def _fetch(self, request: EntityRequest, spec: EndpointSpec, link: str,
+                     params: dict[str, str] | None) -> _Answer:
+        endpoint = spec.path
+        attempts = limited = calls = 0
+        reasked = False
+        while True:
+            permit = await self._limiter.acquire(request.division, endpoint)
+            try:
+                token = await self._tokens.access_token(request.grant_id)
+            except BaseException:
+                await self._limiter.complete(permit, None, None)
+                raise
+            status: int | None = None
+            headers: RateHeaders | None = None
+            error: ExactError | None = None
+            response: httpx.Response | None = None
+            try:
+                response = await self._http.get(link, params=params, headers={
+                    "Accept": "application/json", "Authorization": f"Bearer {token}"})
+                status, headers = response.status_code, RateHeaders.parse(response.headers)
+            except httpx.TimeoutException as exc:
+                error = ExactTransportError(f"{endpoint}: no answer in time ({type(exc).__name__})",
+                                            endpoint=endpoint)
+            except (httpx.TransportError, OSError) as exc:
+                error = ExactTransportError(f"{endpoint}: connection failed ({type(exc).__name__})",
+                                            endpoint=endpoint)
+            finally:
+                budget = await self._limiter.complete(permit, status, headers)
+            calls += 1
+            if response is not None:
+                if status == 200:
+                    try:
+                        results, next_link = parse_page(response.content, endpoint)
+                        return _Answer(results, next_link, calls, budget)
+                    except MalformedResponse as exc:
+                        error = exc
+                else:
+                    error = _error_for(response, endpoint)
+            if isinstance(error, Unauthorized) and not reasked:
+                reasked = True
+                log.info("exact_token_refused", endpoint=endpoint, division=request.division)
+                await self._tokens.rejected(request.grant_id, token)
+                continue
+            if isinstance(error, RateLimited):
+                limited += 1
+                log.warning("exact_rate_limited", endpoint=endpoint, division=request.division,
+                            limit=error.limit, in_a_row=limited)
+                if limited >= self._retry.max_rate_limited:
+                    raise error
+                continue  # the limiter now knows the window is spent and waits for its reset
+            if isinstance(error, ExactRequestRejected | Forbidden):
+                raise error
+            if error is None:  # not reachable: every path without an answer sets an error
+                raise ExactTransportError(f"{endpoint}: no answer", endpoint=endpoint)
+            attempts += 1
+            if attempts >= self._retry.max_attempts:
+                raise PageFailed(f"{endpoint}: page failed {attempts} times, last: {error}",
+                                 endpoint=endpoint, last=error, attempts=attempts)
+            delay = self._retry.backoff(attempts)
+            log.warning("exact_page_retry", endpoint=endpoint, division=request.division,
+                        error=type(error).__name__, status=error.status, attempt=attempts,
+                        retry_in=round(delay, 2))
+            await self._sleep(delay)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        value: object = response.json()["error"]["message"]["value"]
+    except (ValueError, KeyError, TypeError):
+        value = response.reason_phrase
+    return str(redact_text(str(value)))[:200]
+
+
+def _error_for(response: httpx.Response, endpoint: str) -> ExactError:
+    status = response.status_code
+    text = f"{endpoint}: HTTP {status}: {_message(response)}"
+    if status == 401:
+        return Unauthorized(text, endpoint=endpoint, status=status)
+    if status == 403:
+        return Forbidden(text, endpoint=endpoint, reason=response.headers.get("Reason"))
+    if status == 429:
+        limit = "daily" if "X-RateLimit-Remaining" in response.headers and \
+            "X-RateLimit-Minutely-Remaining" not in response.headers else "minutely"
+        return RateLimited(text, endpoint=endpoint, limit=limit)
+    if status >= 500:
+        return ExactServerError(text, endpoint=endpoint, status=status)
+    return ExactRequestRejected(text, endpoint=endpoint, status=status)
+
+
+def _stats(spec: EndpointSpec, rows: list[Row], next_cursor: str | None) -> PageStats:
+    fields = _field_names(spec.row_model)
+    id_name = fields[spec.id_field]
+    id_sum = sum(id_hash_term(getattr(r, id_name)) for r in rows) % ID_HASH_MODULUS
+    amount: Decimal | None = None
+    debit: Decimal | None = None
+    if spec.amount_field:
+        name = fields[spec.amount_field]
+        values = [getattr(r, name) or Decimal(0) for r in rows]
+        amount = sum(values, Decimal(0))
+        debit = sum((v for v in values if v > 0), Decimal(0))
+    max_ts: int | None = None
+    if "Timestamp" in fields:
+        stamps = [getattr(r, "timestamp", None) for r in rows]
+        max_ts = max((s for s in stamps if s is not None), default=None)
+    count: int | None = None
+    if spec.count_field:
+        name = fields[spec.count_field]
+        count = sum(getattr(r, name) or 0 for r in rows)
+    return PageStats(rows=len(rows), amount_sum=amount, debit_sum=debit, id_hash_sum=id_sum,
+                     max_timestamp=max_ts, count_sum=count, next_cursor=next_cursor)
+
+
+def _field_names(model: type[Row]) -> dict[str, str]:
+    """Exact field name -> contract attribute name."""
+    return {str(info.validation_alias or name): name for name, info in model.model_fields.items()}

@@ -1,0 +1,175 @@
+"""Reading Exact Online's OData JSON: pages, ``/Date(ms)/`` values and typed rows.
+
+* JSON is parsed with ``parse_float=Decimal`` so amounts stay exact.
+* ``Date``-typed contract fields are calendar dates: Exact sends midnight as
+  ``/Date(ms)/``; the date is taken from the instant in UTC.
+* Date-time fields (``Created``, ``Modified``, ...) are Dutch wall-clock time written as a
+  zone-less ``/Date(ms)/``: read as Europe/Amsterdam local time, stored in UTC.
+* GUID strings become UUIDs; whole-number Decimals in integer fields become ints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import types
+import typing
+import uuid
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, NaiveDatetime, ValidationError
+
+from contracts import Row
+from ingest.domain.errors import InvalidData, MalformedResponse
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+_EPOCH = dt.datetime(1970, 1, 1)
+_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+Converter = Callable[[Any], Any]
+
+
+def parse_page(body: bytes, endpoint: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows and ``__next`` link of a list answer; MalformedResponse if it is not one."""
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedResponse(f"{endpoint}: the page is not valid JSON ({exc.__class__.__name__})",
+                                endpoint=endpoint) from None
+    d = data.get("d") if isinstance(data, dict) else None
+    if isinstance(d, list):  # some endpoints answer a bare list
+        results, nxt = d, None
+    elif isinstance(d, dict) and isinstance(d.get("results"), list):
+        results, nxt = d["results"], d.get("__next")
+    else:
+        raise MalformedResponse(f"{endpoint}: the answer has no d.results list", endpoint=endpoint)
+    if nxt is not None and not isinstance(nxt, str):
+        raise MalformedResponse(f"{endpoint}: __next is not a link", endpoint=endpoint)
+    if not all(isinstance(r, dict) for r in results):
+        raise MalformedResponse(f"{endpoint}: a result is not an object", endpoint=endpoint)
+    return results, nxt or None
+
+
+def _ms_and_offset(value: str) -> tuple[int, int | None]:
+    match = _DATE.match(value)
+    if match is None:
+        raise ValueError(f"not an OData date: {value[:40]!r}")
+    offset = match.group(2)
+    minutes = None
+    if offset:
+        minutes = (int(offset[1:3]) * 60 + int(offset[3:5])) * (1 if offset[0] == "+" else -1)
+    return int(match.group(1)), minutes
+
+
+def to_date(value: Any) -> dt.date | None:
+    """``/Date(ms)/`` of a calendar date (midnight) -> that date."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith("/Date("):
+        ms, _ = _ms_and_offset(value)
+        return (_EPOCH + dt.timedelta(milliseconds=ms)).date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    raise ValueError(f"not a date: {type(value).__name__}")
+
+
+def to_utc(value: Any) -> dt.datetime | None:
+    """``/Date(ms)/`` of Dutch wall-clock time -> aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith("/Date("):
+        ms, offset = _ms_and_offset(value)
+        wall = _EPOCH + dt.timedelta(milliseconds=ms)
+        if offset is not None:  # an explicit offset wins over the Dutch default
+            return (wall - dt.timedelta(minutes=offset)).replace(tzinfo=dt.UTC)
+        return wall.replace(tzinfo=AMSTERDAM).astimezone(dt.UTC)
+    if isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=AMSTERDAM)
+        return parsed.astimezone(dt.UTC)
+    raise ValueError(f"not a date-time: {type(value).__name__}")
+
+
+def to_uuid(value: Any) -> uuid.UUID | None:
+    if value is None:
+        return None
+    return uuid.UUID(str(value))
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an amount")
+    if isinstance(value, int | str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise ValueError("not a number") from None
+    raise ValueError(f"not an amount: {type(value).__name__}")
+
+
+def to_int(value: Any) -> Any:
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converter(annotation: Any) -> Converter:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _converter(inner[0]) if len(inner) == 1 else _identity
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _converter(args[0])
+    if annotation is uuid.UUID:
+        return to_uuid
+    if annotation in (dt.datetime, AwareDatetime, NaiveDatetime):
+        return to_utc
+    if annotation is dt.date:
+        return to_date
+    if annotation is Decimal:
+        return to_decimal
+    if annotation is int:
+        return to_int
+    return _identity
+
+
+_PLANS: dict[type[Row], tuple[tuple[str, Converter], ...]] = {}
+
+
+def _plan(model: type[Row]) -> tuple[tuple[str, Converter], ...]:
+    """(Exact field, converter) per field of a row model, worked out once per model."""
+    found = _PLANS.get(model)
+    if found is not None:
+        return found
+    plan = []
+    for name, info in model.model_fields.items():
+        alias = str(info.validation_alias or name)
+        plan.append((alias, _converter(info.annotation)))
+    _PLANS[model] = tuple(plan)
+    return _PLANS[model]
+
+
+def to_row(model: type[Row], raw: dict[str, Any], endpoint: str) -> Row:
+    """One Exact result -> the contract's typed row (InvalidData if it does not fit)."""
+    values: dict[str, Any] = {}
+    try:
+        for alias, convert in _plan(model):
+            if alias in raw:
+                values[alias] = convert(raw[alias])
+        return model.model_validate(values)
+    except (ValueError, TypeError, ValidationError) as exc:
+        detail = exc.errors(include_input=False)[0]["msg"] if isinstance(exc, ValidationError) \
+            else str(exc)
+        raise InvalidData(f"{endpoint}: a row does not fit {model.__name__}: {detail}",
+                          endpoint=endpoint) from None

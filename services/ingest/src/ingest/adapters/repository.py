@@ -1,0 +1,209 @@
+"""Runs, checkpoints and leases in PostgreSQL (schema ``ingest``).
+
+Every write of a run's executor is fenced by its lease: the statement only touches the
+run while ``owner`` is still the caller, else :class:`LeaseLost` - a replica whose lease
+expired can never move a checkpoint that another replica now owns. Run events go to the
+outbox in the same transaction as the state they announce.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from connector_runtime.inbox import first_delivery
+from connector_runtime.outbox import add_to_outbox
+from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
+from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs
+from ingest.domain.errors import LeaseLost
+from ingest.domain.model import ACTIVE, CLAIMABLE, EntityCheckpoint, Run, RunStatus
+
+_CLAIMABLE = [s.value for s in CLAIMABLE]
+_ACTIVE = [s.value for s in ACTIVE]
+
+
+class PostgresRunStore:
+    def __init__(self, engine: AsyncEngine, *, notify: Callable[[], None] = lambda: None) -> None:
+        self._engine = engine
+        self._notify = notify
+
+    # ---- requests (one transaction per message, deduplicated by message_id) ------------------
+
+    async def record_request(self, consumer: str, message: InitialRunRequested) -> str:
+        """Record a requested run: 'recorded', 'resumed' (a failed run asked again), 'duplicate'."""
+        p = message.payload
+        async with self._engine.begin() as conn:
+            if not await first_delivery(conn, inbox, consumer, message.message_id):
+                return "duplicate"
+            inserted = await conn.execute(
+                insert(runs).values(
+                    run_id=p.run_id, datasource_id=message.datasource_id,
+                    correlation_id=message.correlation_id, kind=p.kind, division=p.division,
+                    grant_id=p.grant_id, entities=[str(e) for e in p.entities],
+                    date_from=p.date_from, date_to=p.date_to, status=RunStatus.PENDING.value,
+                ).on_conflict_do_nothing().returning(runs.c.run_id))
+            if inserted.first() is not None:
+                await conn.execute(insert(run_checkpoints),
+                                   [{"run_id": p.run_id, "entity": str(e)} for e in p.entities])
+                return "recorded"
+            resumed = await conn.execute(
+                runs.update().where(runs.c.run_id == p.run_id,
+                                    runs.c.status == RunStatus.FAILED.value)
+                .values(status=RunStatus.PENDING.value, grant_id=p.grant_id, error_code=None,
+                        error_reason=None, finished_at=None, owner=None, updated_at=sa.func.now()))
+            return "resumed" if resumed.rowcount else "duplicate"
+
+    async def apply_recreate(self, consumer: str, message: RecreateAccepted) -> int:
+        """The data source has a new grant: active runs use it; paused runs resume."""
+        async with self._engine.begin() as conn:
+            if not await first_delivery(conn, inbox, consumer, message.message_id):
+                return 0
+            active = runs.c.status.in_(_ACTIVE)
+            await conn.execute(runs.update().where(runs.c.datasource_id == message.datasource_id,
+                                                   active)
+                               .values(grant_id=message.payload.grant_id,
+                                       updated_at=sa.func.now()))
+            resumed = await conn.execute(
+                runs.update().where(runs.c.datasource_id == message.datasource_id,
+                                    runs.c.status == RunStatus.PAUSED.value)
+                .values(status=RunStatus.PENDING.value, error_code=None, error_reason=None,
+                        updated_at=sa.func.now()))
+            return int(resumed.rowcount)
+
+    # ---- leases ----------------------------------------------------------------------------
+
+    async def claim(self, owner: str, limit: int, lease: timedelta) -> list[uuid.UUID]:
+        """Take up to ``limit`` runs nobody holds (or whose lease expired)."""
+        if limit <= 0:
+            return []
+        free = (sa.select(runs.c.run_id)
+                .where(runs.c.status.in_(_CLAIMABLE),
+                       sa.or_(runs.c.owner.is_(None), runs.c.lease_expires_at < sa.func.now()),
+                       sa.or_(runs.c.not_before.is_(None), runs.c.not_before <= sa.func.now()))
+                .order_by(runs.c.created_at).limit(limit)
+                .with_for_update(skip_locked=True).scalar_subquery())
+        async with self._engine.begin() as conn:
+            claimed = await conn.execute(
+                runs.update().where(runs.c.run_id.in_(free))
+                .values(owner=owner, lease_expires_at=sa.func.now() + lease,
+                        updated_at=sa.func.now())
+                .returning(runs.c.run_id))
+            return list(claimed.scalars())
+
+    async def renew(self, owner: str, run_ids: Sequence[uuid.UUID], lease: timedelta
+                    ) -> set[uuid.UUID]:
+        """Extend the leases still ours; the ids missing from the answer were lost."""
+        if not run_ids:
+            return set()
+        async with self._engine.begin() as conn:
+            kept = await conn.execute(
+                runs.update().where(runs.c.run_id.in_(list(run_ids)), runs.c.owner == owner)
+                .values(lease_expires_at=sa.func.now() + lease).returning(runs.c.run_id))
+            return set(kept.scalars())
+
+    async def release(self, owner: str, run_ids: Sequence[uuid.UUID]) -> None:
+        """Give runs back (shutdown): another replica may take them at once."""
+        if not run_ids:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(runs.update().where(runs.c.run_id.in_(list(run_ids)),
+                                                   runs.c.owner == owner)
+                               .values(owner=None, lease_expires_at=None))
+
+    # ---- the executor's reads and fenced writes ----------------------------------------------
+
+    async def load(self, run_id: uuid.UUID) -> Run | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(runs).where(runs.c.run_id == run_id))).first()
+            if row is None:
+                return None
+            cps = (await conn.execute(sa.select(run_checkpoints)
+                                      .where(run_checkpoints.c.run_id == run_id))).all()
+        run = Run(run_id=row.run_id, datasource_id=row.datasource_id,
+                  correlation_id=row.correlation_id, kind=row.kind, division=row.division,
+                  grant_id=row.grant_id, entities=tuple(row.entities), date_from=row.date_from,
+                  date_to=row.date_to, status=RunStatus(row.status), calls_used=row.calls_used,
+                  batches=row.batches, started_at=row.started_at, finished_at=row.finished_at,
+                  error_code=row.error_code, error_reason=row.error_reason,
+                  waiting_reason=row.waiting_reason)
+        for cp in cps:
+            run.checkpoints[cp.entity] = EntityCheckpoint(
+                entity=cp.entity, cursor=cp.cursor, next_batch_seq=cp.next_batch_seq,
+                rows=cp.rows, pages=cp.pages, amount_sum=cp.amount_sum, debit_sum=cp.debit_sum,
+                id_hash=int(cp.id_hash), max_timestamp=cp.max_timestamp, count_sum=cp.count_sum,
+                done=cp.done)
+        return run
+
+    async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None:
+        async with self._engine.connect() as conn:
+            grant: uuid.UUID | None = await conn.scalar(
+                sa.select(runs.c.grant_id).where(runs.c.run_id == run_id))
+            return grant
+
+    async def start(self, run: Run, owner: str, events: Sequence[Message]) -> None:
+        async with self._engine.begin() as conn:
+            started_at = await self._fenced(
+                conn, run, owner, status=RunStatus.RUNNING.value,
+                started_at=sa.func.coalesce(runs.c.started_at, sa.func.now()),
+                not_before=None, waiting_reason=None, error_code=None, error_reason=None)
+            await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
+        run.status, run.started_at = RunStatus.RUNNING, started_at
+        self._sent(events)
+
+    async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
+                        events: Sequence[Message]) -> None:
+        async with self._engine.begin() as conn:
+            await self._fenced(conn, run, owner, calls_used=run.calls_used, batches=run.batches)
+            await conn.execute(
+                run_checkpoints.update()
+                .where(run_checkpoints.c.run_id == run.run_id,
+                       run_checkpoints.c.entity == checkpoint.entity)
+                .values(**_checkpoint_values(checkpoint), updated_at=sa.func.now()))
+            await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
+        self._sent(events)
+
+    async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[Message],
+                     not_before: datetime | None = None) -> None:
+        values: dict[str, Any] = {
+            "status": status.value, "owner": None, "lease_expires_at": None,
+            "not_before": not_before, "calls_used": run.calls_used, "batches": run.batches,
+            "error_code": run.error_code, "error_reason": run.error_reason,
+            "waiting_reason": run.waiting_reason,
+        }
+        if status.finished:
+            values["finished_at"] = sa.func.now()
+        async with self._engine.begin() as conn:
+            await self._fenced(conn, run, owner, **values)
+            await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
+        run.status = status
+        self._sent(events)
+
+    async def _fenced(self, conn: AsyncConnection, run: Run, owner: str, **values: Any
+                      ) -> datetime:
+        """Update the run while ``owner`` holds it; returns its ``started_at``."""
+        done = (await conn.execute(runs.update()
+                                   .where(runs.c.run_id == run.run_id, runs.c.owner == owner)
+                                   .values(updated_at=sa.func.now(), **values)
+                                   .returning(runs.c.started_at))).first()
+        if done is None:
+            raise LeaseLost(f"run {run.run_id} is no longer owned by {owner}")
+        started: datetime = done.started_at
+        return started
+
+    def _sent(self, events: Sequence[Message]) -> None:
+        if events:
+            self._notify()
+
+
+def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:
+    return {"cursor": cp.cursor, "next_batch_seq": cp.next_batch_seq, "rows": cp.rows,
+            "pages": cp.pages, "amount_sum": cp.amount_sum, "debit_sum": cp.debit_sum,
+            "id_hash": Decimal(cp.id_hash), "max_timestamp": cp.max_timestamp,
+            "count_sum": cp.count_sum, "done": cp.done}

@@ -1,0 +1,38 @@
+"""Read-only HTTP view of runs for operators: ``GET /runs/{run_id}``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from ingest.domain.model import Run
+
+
+def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/runs/{run_id}")
+    async def get_run(run_id: uuid.UUID) -> dict[str, Any]:
+        run = await load(run_id)
+        if run is None:
+            raise HTTPException(status_code=404, detail="unknown run")
+        return {
+            "run_id": str(run.run_id), "datasource_id": str(run.datasource_id),
+            "kind": run.kind, "division": run.division, "status": run.status.value,
+            "calls_used": run.calls_used, "batches": run.batches,
+            "started_at": run.started_at.isoformat() if run.started_at else None,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+            "waiting_reason": run.waiting_reason,
+            "error": {"code": run.error_code, "reason": run.error_reason} if run.error_code else None,
+            "entities": [
+                {"entity": cp.entity, "rows": cp.rows, "pages": cp.pages, "done": cp.done,
+                 "next_batch_seq": cp.next_batch_seq, "id_hash": cp.id_hash_hex,
+                 "amount_sum": str(cp.amount_sum) if cp.amount_sum is not None else None}
+                for cp in run.ordered
+            ],
+        }
+
+    return router

@@ -1,0 +1,285 @@
+"""One Exact company's call budget, as every run and replica calling it shares it.
+
+Exact counts calls per app and company in fixed windows: a minute that resets on the
+whole minute and a day that resets at 00:00 UTC, and it reports what is left in the
+``X-RateLimit-*`` headers (resets as UTC epoch milliseconds of *Exact's* clock). It also
+blocks an endpoint for an hour after too many 4xx answers.
+
+:class:`Budget` is the state kept per company (the adapter stores it in PostgreSQL and
+changes it under a row lock). :meth:`Budget.decide` says whether a call may go now; every
+answer is fed back with :meth:`Budget.observe`. The rules:
+
+* never call while the window's remaining calls (minus calls in flight) are spent,
+  until Exact's clock has surely passed the window's reset;
+* spread what is left of the window evenly over the time left (pacing), so a run uses the
+  whole minutely budget without bursts and sees every window change;
+* when the daily budget (or an endpoint's error budget) is spent, say how long to wait.
+
+Exact's clock is not ours: :class:`ServerClock` keeps a *lower bound* of it, learned from
+the reset headers alone (each answer says "Exact's time was in [reset - 60 s, reset)"),
+assuming it runs at least as fast as real time. Waiting on a lower bound is never early.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+WINDOW_MS = 60_000
+ERROR_WINDOW_MS = 3_600_000
+_MARGIN_MS = 150
+_MAX_SPEED = 10_000.0
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    """The ``X-RateLimit-*`` values of one answer (a 429 carries only the limit it hit)."""
+
+    minutely_limit: int | None = None
+    minutely_remaining: int | None = None
+    minutely_reset_ms: int | None = None
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
+    daily_reset_ms: int | None = None
+
+    @classmethod
+    def parse(cls, headers: Any) -> RateHeaders:
+        def num(name: str) -> int | None:
+            raw = headers.get(name)
+            try:
+                return int(raw) if raw is not None else None
+            except ValueError:
+                return None
+
+        return cls(
+            minutely_limit=num("X-RateLimit-Minutely-Limit"),
+            minutely_remaining=num("X-RateLimit-Minutely-Remaining"),
+            minutely_reset_ms=num("X-RateLimit-Minutely-Reset"),
+            daily_limit=num("X-RateLimit-Limit"),
+            daily_remaining=num("X-RateLimit-Remaining"),
+            daily_reset_ms=num("X-RateLimit-Reset"),
+        )
+
+
+@dataclass
+class ServerClock:
+    """Lower bound of Exact's clock: ``server >= anchor_server + speed * (local - anchor_local)``.
+
+    ``origin_*`` is the first answer of the current estimate; the time between it and later
+    answers gives a lower bound of the speed (1.0 for the real service). An answer that
+    contradicts the bound (the clock went back or slowed down) starts a new estimate.
+    """
+
+    anchor_local_ms: int | None = None
+    anchor_server_ms: int | None = None
+    speed: float = 1.0
+    origin_local_ms: int | None = None
+    origin_reset_ms: int | None = None
+
+    def floor(self, local_ms: int) -> int | None:
+        if self.anchor_local_ms is None or self.anchor_server_ms is None:
+            return None
+        return self.anchor_server_ms + int(self.speed * (local_ms - self.anchor_local_ms))
+
+    def local_ms_when(self, server_ms: int, now_local_ms: int) -> int:
+        """Local time at which the lower bound reaches ``server_ms`` (never before now)."""
+        floor = self.floor(now_local_ms)
+        if floor is None:
+            return now_local_ms + WINDOW_MS
+        return now_local_ms + max(0, math.ceil((server_ms - floor) / self.speed))
+
+    def observe(self, sent_ms: int, received_ms: int, reset_ms: int) -> None:
+        """An answer sent at ``sent_ms`` and received at ``received_ms`` named ``reset_ms``."""
+        lower = reset_ms - WINDOW_MS  # Exact's time when it answered, at least
+        at_send = self.floor(sent_ms)
+        if at_send is None or at_send >= reset_ms:
+            # first answer, or the estimate was wrong (clock set back, slower): start over
+            self.anchor_local_ms, self.anchor_server_ms, self.speed = received_ms, lower, 1.0
+            self.origin_local_ms, self.origin_reset_ms = sent_ms, reset_ms
+            return
+        if self.origin_local_ms is not None and self.origin_reset_ms is not None:
+            elapsed = received_ms - self.origin_local_ms
+            if elapsed > 0:
+                speed = (lower - self.origin_reset_ms) / elapsed
+                if speed > self.speed:
+                    kept = self.floor(received_ms)
+                    self.speed = min(speed, _MAX_SPEED)
+                    self.anchor_local_ms = received_ms
+                    self.anchor_server_ms = lower if kept is None else kept
+        now_floor = self.floor(received_ms)
+        if now_floor is None or lower > now_floor:
+            self.anchor_local_ms, self.anchor_server_ms = received_ms, lower
+
+
+@dataclass(frozen=True)
+class Go:
+    """Call now."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Ask again after ``seconds``: pacing, a spent minute, or calls in flight."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Spent:
+    """A budget that lasts longer (daily, error budget): wait ``seconds`` before any call."""
+
+    seconds: float
+    kind: str
+    reason: str
+
+
+Decision = Go | Wait | Spent
+
+
+@dataclass(frozen=True)
+class BudgetView:
+    """What a run reports about its company's budget (progress events, ETA)."""
+
+    minutely_limit: int
+    minutely_remaining: int | None
+    daily_limit: int | None
+    daily_remaining: int | None
+    seconds_per_call: float
+    seconds_to_daily_reset: float | None
+
+
+@dataclass
+class Budget:
+    """Shared call budget of one company (division)."""
+
+    minutely_limit: int | None = None
+    window_reset_ms: int | None = None
+    window_remaining: int | None = None
+    daily_limit: int | None = None
+    daily_reset_ms: int | None = None
+    daily_remaining: int | None = None
+    last_call_floor_ms: int | None = None
+    in_flight: int = 0
+    in_flight_since_ms: int = 0
+    errors: dict[str, list[int]] = field(default_factory=dict)
+    clock: ServerClock = field(default_factory=ServerClock)
+
+    # ---- decisions ------------------------------------------------------------------------
+
+    def decide(self, now_ms: int, endpoint: str, *, default_limit: int, error_budget: int,
+               stale_after_ms: int) -> Decision:
+        """May one call to ``endpoint`` go now? On Go, the call counts as in flight."""
+        if self.in_flight and now_ms - self.in_flight_since_ms > stale_after_ms:
+            self.in_flight = 0  # a caller died without reporting back
+        floor = self.clock.floor(now_ms)
+        self._roll_windows(floor)
+        errors = [t for t in self.errors.get(endpoint, []) if t > now_ms - ERROR_WINDOW_MS]
+        self.errors[endpoint] = errors
+        if errors and len(errors) >= error_budget:
+            wait = (errors[0] + ERROR_WINDOW_MS - now_ms) / 1000
+            return Spent(max(wait, 1.0), "error_budget",
+                         f"{len(errors)} errors on {endpoint} in the last hour; "
+                         "waiting so Exact does not block the endpoint")
+        if self.daily_remaining is not None and self.daily_remaining - self.in_flight <= 0:
+            if self.in_flight:
+                return Wait(0.05, "daily budget: calls in flight")
+            return Spent(self._seconds_until(self.daily_reset_ms, now_ms), "daily",
+                         "the daily API budget of this company is spent")
+        if self.window_remaining is None:
+            if self.in_flight:
+                return Wait(0.02, "window unknown: one call in flight learns it")
+            return self._go(now_ms, floor)
+        left = self.window_remaining - self.in_flight
+        if left <= 0:
+            if self.in_flight:
+                return Wait(0.02, "minute spent: calls in flight")
+            return Wait(self._seconds_until(self.window_reset_ms, now_ms), "minute spent")
+        if floor is not None and self.window_reset_ms is not None and \
+                self.last_call_floor_ms is not None:
+            spacing = max(0, self.window_reset_ms - floor) / (left + 1)
+            due = self.last_call_floor_ms + spacing
+            if floor < due:
+                return Wait((due - floor) / self.clock.speed / 1000, "pacing")
+        return self._go(now_ms, floor)
+
+    def _go(self, now_ms: int, floor: int | None) -> Go:
+        self.in_flight += 1
+        self.in_flight_since_ms = now_ms
+        if floor is not None:
+            self.last_call_floor_ms = floor
+        return Go()
+
+    def _roll_windows(self, floor: int | None) -> None:
+        if floor is None:
+            return
+        if self.window_reset_ms is not None and floor >= self.window_reset_ms + _MARGIN_MS:
+            self.window_reset_ms = self.window_remaining = None
+        if self.daily_reset_ms is not None and floor >= self.daily_reset_ms + _MARGIN_MS:
+            self.daily_reset_ms = self.daily_remaining = None
+
+    def _seconds_until(self, server_ms: int | None, now_ms: int) -> float:
+        if server_ms is None:
+            return WINDOW_MS / 1000
+        when = self.clock.local_ms_when(server_ms + _MARGIN_MS, now_ms)
+        return max(0.01, (when - now_ms) / 1000)
+
+    # ---- feedback -------------------------------------------------------------------------
+
+    def observe(self, sent_ms: int, received_ms: int, endpoint: str, status: int | None,
+                headers: RateHeaders | None) -> None:
+        """The answer to a call that :meth:`decide` let go (``status`` None: no answer)."""
+        self.in_flight = max(0, self.in_flight - 1)
+        if status in (400, 401, 403, 404):
+            self.errors.setdefault(endpoint, []).append(received_ms)
+        if headers is None:
+            return
+        if headers.minutely_reset_ms is not None:
+            self.clock.observe(sent_ms, received_ms, headers.minutely_reset_ms)
+            if headers.minutely_limit is not None:
+                self.minutely_limit = headers.minutely_limit
+            if headers.minutely_remaining is not None:
+                self.window_reset_ms, self.window_remaining = _merge(
+                    self.window_reset_ms, self.window_remaining,
+                    headers.minutely_reset_ms, headers.minutely_remaining)
+        if headers.daily_reset_ms is not None and headers.daily_remaining is not None:
+            if headers.daily_limit is not None:
+                self.daily_limit = headers.daily_limit
+            self.daily_reset_ms, self.daily_remaining = _merge(
+                self.daily_reset_ms, self.daily_remaining,
+                headers.daily_reset_ms, headers.daily_remaining)
+
+    # ---- views ----------------------------------------------------------------------------
+
+    def view(self, now_ms: int, default_limit: int) -> BudgetView:
+        return BudgetView(
+            minutely_limit=self.minutely_limit or default_limit,
+            minutely_remaining=self.window_remaining,
+            daily_limit=self.daily_limit,
+            daily_remaining=self.daily_remaining,
+            seconds_per_call=WINDOW_MS / 1000 / (self.minutely_limit or default_limit),
+            seconds_to_daily_reset=(None if self.daily_reset_ms is None
+                                    else self._seconds_until(self.daily_reset_ms, now_ms)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Budget:
+        if not data:
+            return cls()
+        data = dict(data)
+        clock = ServerClock(**data.pop("clock", {}))
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(clock=clock, **known)
+
+
+def _merge(reset: int | None, remaining: int | None, new_reset: int, new_remaining: int
+           ) -> tuple[int | None, int | None]:
+    """Keep the newest window; within one window the lowest remaining count wins."""
+    if reset is None or remaining is None or new_reset > reset:
+        return new_reset, new_remaining
+    if new_reset == reset:
+        return reset, min(remaining, new_remaining)
+    return reset, remaining  # an answer from an older window arrived late

@@ -1,0 +1,160 @@
+"""Runs and their per-entity checkpoints.
+
+A run imports a set of entities of one division. Each entity has a checkpoint: the cursor
+of the next page to fetch (None before the first page and after the last), the next
+``batch_seq``, and running totals for reconciliation (rows, pages, amount sum, id hash
+state). A checkpoint only moves forward after the broker acknowledged the page's batches,
+so a resumed run re-sends at most the page that was in flight, with the same batch_seq.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+ID_HASH_MODULUS = 1 << 64
+
+IMPORT_ORDER: tuple[str, ...] = (
+    "Divisions",
+    "GLClassifications",
+    "GLAccounts",
+    "Journals",
+    "FinancialPeriods",
+    "CostCenters",
+    "CostUnits",
+    "Accounts",
+    "Budgets",
+    "ReportingBalance",
+    "TransactionLines",
+)
+"""Small master data first; ReportingBalance before TransactionLines because its ``Count``
+column tells how many lines are coming (the ETA uses it; no count call is spent)."""
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"  # recorded, waiting for a replica to claim it
+    RUNNING = "running"  # owned through a lease, executing
+    WAITING = "waiting"  # a budget is spent; claimable again after ``not_before``
+    PAUSED = "paused"  # the grant is gone; resumes when a recreate brings a new grant
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED)
+
+
+CLAIMABLE = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
+ACTIVE = (*CLAIMABLE, RunStatus.PAUSED)
+
+
+def import_order(entities: tuple[str, ...]) -> tuple[str, ...]:
+    """The entities of a run in the order they are fetched (unknown names last, as given)."""
+    known = [e for e in IMPORT_ORDER if e in entities]
+    return tuple(known + [e for e in entities if e not in IMPORT_ORDER])
+
+
+@dataclass
+class PageStats:
+    """What one fetched page adds to its entity's totals."""
+
+    rows: int
+    amount_sum: Decimal | None
+    debit_sum: Decimal | None
+    id_hash_sum: int
+    max_timestamp: int | None
+    count_sum: int | None
+    next_cursor: str | None
+
+
+@dataclass
+class EntityCheckpoint:
+    entity: str
+    cursor: str | None = None
+    next_batch_seq: int = 0
+    rows: int = 0
+    pages: int = 0
+    amount_sum: Decimal | None = None
+    debit_sum: Decimal | None = None
+    """Sum of the positive amounts (balanced entries sum to zero; this catches a lost row)."""
+    id_hash: int = 0
+    max_timestamp: int | None = None
+    count_sum: int | None = None
+    done: bool = False
+
+    @property
+    def started(self) -> bool:
+        return self.pages > 0
+
+    def advance(self, page: PageStats, batches: int) -> None:
+        """Take in one acknowledged page that was sent as ``batches`` batches."""
+        if self.done:
+            raise ValueError(f"{self.entity} is already complete")
+        self.rows += page.rows
+        self.pages += 1
+        self.next_batch_seq += batches
+        if page.amount_sum is not None:
+            self.amount_sum = (self.amount_sum or Decimal(0)) + page.amount_sum
+        if page.debit_sum is not None:
+            self.debit_sum = (self.debit_sum or Decimal(0)) + page.debit_sum
+        self.id_hash = (self.id_hash + page.id_hash_sum) % ID_HASH_MODULUS
+        if page.max_timestamp is not None:
+            self.max_timestamp = max(self.max_timestamp or 0, page.max_timestamp)
+        if page.count_sum is not None:
+            self.count_sum = (self.count_sum or 0) + page.count_sum
+        self.cursor = page.next_cursor
+        self.done = page.next_cursor is None
+
+    @property
+    def id_hash_hex(self) -> str:
+        return f"{self.id_hash:016x}"
+
+
+@dataclass
+class Run:
+    run_id: uuid.UUID
+    datasource_id: uuid.UUID
+    correlation_id: uuid.UUID
+    kind: str
+    division: int
+    grant_id: uuid.UUID
+    entities: tuple[str, ...]
+    date_from: date | None = None
+    date_to: date | None = None
+    status: RunStatus = RunStatus.PENDING
+    calls_used: int = 0
+    batches: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+    waiting_reason: str | None = None
+    checkpoints: dict[str, EntityCheckpoint] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for entity in self.entities:
+            self.checkpoints.setdefault(entity, EntityCheckpoint(entity))
+
+    @property
+    def ordered(self) -> tuple[EntityCheckpoint, ...]:
+        return tuple(self.checkpoints[e] for e in import_order(self.entities))
+
+    @property
+    def resumed(self) -> bool:
+        """Started before (by this or another replica): the run continues from checkpoints."""
+        return self.started_at is not None
+
+    @property
+    def complete(self) -> bool:
+        return all(cp.done for cp in self.checkpoints.values())
+
+    def expected_rows(self, entity: str) -> int | None:
+        """Rows an entity will have, when another entity already told us (no count calls)."""
+        if entity == "TransactionLines" and self.date_from is None and self.date_to is None:
+            rb = self.checkpoints.get("ReportingBalance")
+            if rb is not None and rb.done and rb.count_sum is not None:
+                return rb.count_sum
+        return None

@@ -1,0 +1,102 @@
+"""The ports of the ingest service: what use cases need, implemented by adapters (and fakes)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from contracts import Entity, InitialRunRequested, Message, RecreateAccepted, Row
+from ingest.domain.budget import BudgetView, RateHeaders
+from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current UTC time."""
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class EntityRequest:
+    """Which rows of one entity a run wants."""
+
+    division: int
+    grant_id: uuid.UUID
+    entity: Entity
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass
+class Page:
+    """One page of typed rows, what it adds to the totals, and what fetching it cost."""
+
+    rows: list[Row]
+    stats: PageStats
+    calls: int
+    budget: BudgetView | None = None
+
+
+class ExactApi(Protocol):
+    def pages(self, request: EntityRequest, cursor: str | None) -> AsyncIterator[Page]:
+        """Pages of ``request`` from ``cursor`` (None: the first page) to the last one."""
+
+    def page_size(self, entity: Entity) -> int: ...
+
+
+class TokenSource(Protocol):
+    async def access_token(self, grant_id: uuid.UUID) -> str: ...
+
+    async def rejected(self, grant_id: uuid.UUID, access_token: str) -> None:
+        """Exact answered 401 to this token: forget it and tell auth."""
+
+
+@dataclass(frozen=True)
+class Permit:
+    division: int
+    endpoint: str
+    sent_ms: int
+
+
+class RateLimiter(Protocol):
+    async def acquire(self, division: int, endpoint: str) -> Permit:
+        """Wait until a call may go; raises BudgetSpent when it cannot go for a long while."""
+
+    async def complete(self, permit: Permit, status: int | None,
+                       headers: RateHeaders | None) -> BudgetView: ...
+
+
+class BatchPublisher(Protocol):
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Returns once the broker acknowledged every message."""
+
+
+class RunStore(Protocol):
+    """Runs and checkpoints; every write is fenced by the lease ``owner`` (LeaseLost)."""
+
+    async def load(self, run_id: uuid.UUID) -> Run | None: ...
+
+    async def start(self, run: Run, owner: str, events: Sequence[Message]) -> None: ...
+
+    async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
+                        events: Sequence[Message]) -> None: ...
+
+    async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[Message],
+                     not_before: datetime | None = None) -> None:
+        """Leave RUNNING: completed, failed, paused (grant gone) or waiting (until not_before)."""
+
+    async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None: ...
+
+
+class RunRequests(Protocol):
+    """Recording what other services ask, one transaction per message (deduplicated)."""
+
+    async def record_request(self, consumer: str, message: InitialRunRequested) -> str: ...
+
+    async def apply_recreate(self, consumer: str, message: RecreateAccepted) -> int: ...

@@ -1,0 +1,237 @@
+"""Executing one run: every entity page by page, from its checkpoint to the end.
+
+Per page: fetch (the Exact client waits for the rate budget and retries), turn it into
+LedgerBatch messages, publish them and wait for the broker's acks, then commit the
+checkpoint (with a throttled RunProgress in the same transaction). A run that is
+cancelled or whose replica dies resumes from the last checkpoint: at most the page in
+flight is fetched and sent again, with the same batch_seq values.
+
+How a run leaves RUNNING: RunCompleted; waiting (daily or error budget spent: claimable
+again after the reset, RunProgress says until when); paused with RunFailed(grant_revoked,
+retryable) until a recreate brings a new grant; or RunFailed with a reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from connector_runtime.messaging import is_transient
+from contracts import (
+    Entity,
+    EntityProgress,
+    EntityTotals,
+    Message,
+    RunCompleted,
+    RunCompletedPayload,
+    RunFailed,
+    RunFailedPayload,
+    RunProgress,
+    RunProgressPayload,
+    RunStarted,
+    RunStartedPayload,
+)
+from ingest.batching import build_batches
+from ingest.domain.budget import BudgetView
+from ingest.domain.errors import (
+    AuthUnavailable,
+    BudgetSpent,
+    ExactError,
+    ExactRequestRejected,
+    Forbidden,
+    GrantRevoked,
+    GrantUnknown,
+    IngestError,
+    InvalidData,
+    LeaseLost,
+    RateLimited,
+)
+from ingest.domain.model import CLAIMABLE, EntityCheckpoint, Run, RunStatus
+from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
+from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Page, RunStore
+
+log = structlog.get_logger("runner")
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    max_batch_bytes: int = 900_000
+    progress_interval: float = 2.0
+    default_minutely_limit: int = 60
+
+
+class RunExecutor:
+    def __init__(self, store: RunStore, exact: ExactApi, publisher: BatchPublisher, clock: Clock,
+                 config: RunnerConfig | None = None) -> None:
+        self._store = store
+        self._exact = exact
+        self._publisher = publisher
+        self._clock = clock
+        self._config = config or RunnerConfig()
+
+    async def execute(self, run_id: uuid.UUID, owner: str) -> None:
+        """Run (or resume) ``run_id`` while ``owner`` holds its lease."""
+        run = await self._store.load(run_id)
+        if run is None or run.status not in CLAIMABLE:
+            return
+        with structlog.contextvars.bound_contextvars(
+                run_id=str(run.run_id), datasource_id=str(run.datasource_id),
+                division=run.division, correlation_id=str(run.correlation_id)):
+            try:
+                await self._execute(run, owner)
+            except LeaseLost as exc:
+                log.warning("run_lease_lost", detail=str(exc))
+
+    async def _execute(self, run: Run, owner: str) -> None:
+        waited = run.status is RunStatus.WAITING
+        started = [] if waited else [self._event(run, RunStarted, RunStartedPayload(
+            run_id=run.run_id, kind=run.kind, division=run.division,
+            entities=tuple(Entity(e) for e in run.entities), resumed=run.resumed))]
+        await self._store.start(run, owner, started)
+        log.info("run_executing", resumed=run.resumed, after_wait=waited, kind=run.kind)
+        try:
+            await self._import(run, owner)
+        except IngestError as exc:
+            if isinstance(exc, LeaseLost):
+                raise
+            await self._stop(run, owner, exc)
+            return
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # database or broker away: the lease expires and the run resumes
+            # a bug must end the run visibly, not make it hop between replicas forever
+            log.exception("run_crashed", error=type(exc).__name__)
+            await self._fail(run, owner, "internal", f"internal error: {type(exc).__name__}",
+                             retryable=True)
+            return
+        await self._store.finish(run, owner, RunStatus.COMPLETED, [self._completed(run)])
+        log.info("run_completed", calls_used=run.calls_used, batches=run.batches,
+                 rows={cp.entity: cp.rows for cp in run.ordered})
+
+    async def _import(self, run: Run, owner: str) -> None:
+        throttle = ProgressThrottle(self._config.progress_interval)
+        budget: BudgetView | None = None
+        for cp in run.ordered:
+            while not cp.done:
+                request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
+                                        run.date_from, run.date_to)
+                try:
+                    async for page in self._exact.pages(request, cp.cursor):
+                        budget = page.budget or budget
+                        await self._take(run, cp, page, owner, throttle, budget)
+                except GrantRevoked:
+                    current = await self._store.current_grant(run.run_id)
+                    if current is None or current == run.grant_id:
+                        raise
+                    log.info("run_uses_new_grant", grant_id=str(current))
+                    run.grant_id = current
+
+    async def _take(self, run: Run, cp: EntityCheckpoint, page: Page, owner: str,
+                    throttle: ProgressThrottle, budget: BudgetView | None) -> None:
+        last = page.stats.next_cursor is None
+        stamps = [t for t in (cp.max_timestamp, page.stats.max_timestamp) if t is not None]
+        reached = str(max(stamps)) if stamps else page.stats.next_cursor
+        batches = build_batches(run, Entity(cp.entity), page.rows, first_seq=cp.next_batch_seq,
+                                checkpoint=reached, last=last,
+                                max_bytes=self._config.max_batch_bytes)
+        await self._publisher.publish(batches)
+        cp.advance(page.stats, len(batches))
+        run.calls_used += page.calls
+        run.batches += len(batches)
+        due = throttle.due(self._clock.monotonic()) or last
+        events = [self._progress(run, budget)] if due else []
+        await self._store.save_page(run, cp, owner, events)
+
+    # ---- leaving RUNNING -------------------------------------------------------------------
+
+    async def _stop(self, run: Run, owner: str, exc: IngestError) -> None:
+        if isinstance(exc, BudgetSpent):
+            until = self._clock.now() + timedelta(seconds=exc.wait_seconds)
+            run.waiting_reason = str(exc)
+            event = self._progress(run, None, waiting=(until, str(exc)))
+            await self._store.finish(run, owner, RunStatus.WAITING, [event], not_before=until)
+            log.info("run_waiting", kind=exc.kind, until=until.isoformat())
+            return
+        if isinstance(exc, GrantRevoked):
+            run.error_code, run.error_reason = "grant_revoked", _reauthorize(exc)
+            await self._store.finish(run, owner, RunStatus.PAUSED, [self._failed(run, True)])
+            log.warning("run_paused_grant_revoked", reason=str(exc))
+            return
+        code, retryable = _outcome(exc)
+        await self._fail(run, owner, code, str(exc), retryable=retryable)
+
+    async def _fail(self, run: Run, owner: str, code: str, reason: str, *, retryable: bool
+                    ) -> None:
+        run.error_code, run.error_reason = code, reason[:1000]
+        await self._store.finish(run, owner, RunStatus.FAILED, [self._failed(run, retryable)])
+        log.warning("run_failed", reason_code=code, reason=reason[:300], retryable=retryable)
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def _event(self, run: Run, cls: type[Message], payload: object) -> Message:
+        return cls.create(datasource_id=run.datasource_id, correlation_id=run.correlation_id,
+                          payload=payload)
+
+    def _progress(self, run: Run, budget: BudgetView | None,
+                  waiting: tuple[object, str] | None = None) -> Message:
+        sizes = {e: self._exact.page_size(Entity(e)) for e in run.entities}
+        per_call = budget.seconds_per_call if budget else 60 / self._config.default_minutely_limit
+        eta = eta_seconds(calls_left(run, sizes), per_call,
+                          daily_remaining=budget.daily_remaining if budget else None,
+                          daily_limit=budget.daily_limit if budget else None,
+                          seconds_to_daily_reset=budget.seconds_to_daily_reset if budget else None)
+        payload = RunProgressPayload(
+            run_id=run.run_id, kind=run.kind,
+            entities=tuple(EntityProgress(entity=Entity(cp.entity), rows=cp.rows, pages=cp.pages,
+                                          done=cp.done) for cp in run.ordered),
+            calls_used=run.calls_used,
+            daily_budget_remaining=budget.daily_remaining if budget else None,
+            minutely_budget_remaining=budget.minutely_remaining if budget else None,
+            eta_seconds=round(eta, 1),
+            waiting_until=waiting[0] if waiting else None,
+            waiting_reason=waiting[1] if waiting else None,
+        )
+        return self._event(run, RunProgress, payload)
+
+    def _completed(self, run: Run) -> Message:
+        started = run.started_at or self._clock.now()
+        return self._event(run, RunCompleted, RunCompletedPayload(
+            run_id=run.run_id, kind=run.kind, division=run.division,
+            totals=tuple(EntityTotals(entity=Entity(cp.entity), rows=cp.rows, pages=cp.pages,
+                                      amount_dc_sum=cp.amount_sum,
+                                      amount_dc_debit_sum=cp.debit_sum,
+                                      id_hash=cp.id_hash_hex) for cp in run.ordered),
+            batches=run.batches, calls_used=run.calls_used,
+            duration_seconds=round((self._clock.now() - started).total_seconds(), 3)))
+
+    def _failed(self, run: Run, retryable: bool) -> Message:
+        return self._event(run, RunFailed, RunFailedPayload(
+            run_id=run.run_id, kind=run.kind, reason_code=run.error_code or "internal",
+            reason=run.error_reason or "", retryable=retryable))
+
+
+def _reauthorize(exc: GrantRevoked) -> str:
+    return (f"{exc} - the Exact Online connection must be authorized again (recreate the data "
+            "source); the run resumes from its checkpoint with the new grant")
+
+
+def _outcome(exc: IngestError) -> tuple[str, bool]:
+    """RunFailed ``reason_code`` and ``retryable`` for an error that ends a run."""
+    if isinstance(exc, GrantUnknown):
+        return "not_authorized", False
+    if isinstance(exc, Forbidden):
+        return "not_authorized", False
+    if isinstance(exc, AuthUnavailable):
+        return "internal", True
+    if isinstance(exc, RateLimited):
+        return "rate_limited", True
+    if isinstance(exc, InvalidData):
+        return "invalid_data", False
+    if isinstance(exc, ExactRequestRejected):
+        return "exact_error", False
+    if isinstance(exc, ExactError):
+        return "exact_error", True
+    return "internal", True

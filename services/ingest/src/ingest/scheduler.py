@@ -1,0 +1,138 @@
+"""Which runs this replica executes: claimed through leases, renewed by a heartbeat.
+
+Each replica loops: claim unowned runs (or runs whose lease expired: their replica died)
+up to its concurrency limit with ``FOR UPDATE SKIP LOCKED``, start each as an asyncio task,
+and renew the leases of its tasks every third of the lease time. A lease that could not be
+renewed belongs to another replica now: its task is cancelled. On shutdown the tasks are
+cancelled and their leases released, so another replica resumes them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+import structlog
+
+log = structlog.get_logger("scheduler")
+
+Execute = Callable[[uuid.UUID, str], Coroutine[Any, Any, None]]
+
+
+class Leases(Protocol):
+    async def claim(self, owner: str, limit: int, lease: timedelta) -> list[uuid.UUID]: ...
+
+    async def renew(self, owner: str, run_ids: Sequence[uuid.UUID], lease: timedelta
+                    ) -> set[uuid.UUID]: ...
+
+    async def release(self, owner: str, run_ids: Sequence[uuid.UUID]) -> None: ...
+
+
+def replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RunScheduler:
+    def __init__(self, leases: Leases, execute: Execute, *, owner: str | None = None,
+                 max_concurrent: int = 4, lease_seconds: float = 30.0,
+                 poll_interval: float = 1.0) -> None:
+        self.owner = owner or replica_id()
+        self._leases = leases
+        self._execute = execute
+        self._max = max_concurrent
+        self._lease = timedelta(seconds=lease_seconds)
+        self._heartbeat_every = lease_seconds / 3
+        self._poll = poll_interval
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> set[uuid.UUID]:
+        return set(self._tasks)
+
+    def wake(self) -> None:
+        """Look for claimable runs now (a run was recorded or one finished)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name=f"run-scheduler-{self.owner}")
+
+    async def stop(self, *, release: bool = True) -> None:
+        """Cancel the loop and every run task; ``release`` gives their leases back.
+
+        ``release=False`` leaves the leases to expire, as when a replica dies.
+        """
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        tasks = dict(self._tasks)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        if release and tasks:
+            try:
+                await self._leases.release(self.owner, list(tasks))
+            except Exception as exc:  # the leases then simply expire
+                log.warning("run_leases_not_released", error=type(exc).__name__)
+        log.info("run_scheduler_stopped", owner=self.owner, cancelled=len(tasks))
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_heartbeat = loop.time() + self._heartbeat_every
+        backoff = self._poll
+        while True:
+            try:
+                await self._claim()
+                if loop.time() >= next_heartbeat:
+                    await self._heartbeat()
+                    next_heartbeat = loop.time() + self._heartbeat_every
+                backoff = self._poll
+            except Exception as exc:  # database unreachable: keep the tasks, retry
+                log.warning("run_scheduler_failed", error=type(exc).__name__, retry_in=backoff)
+                backoff = min(backoff * 2, 10.0)
+            try:
+                timeout = min(backoff, max(0.01, next_heartbeat - loop.time()))
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _claim(self) -> None:
+        free = self._max - len(self._tasks)
+        if free <= 0:
+            return
+        for run_id in await self._leases.claim(self.owner, free, self._lease):
+            if run_id in self._tasks:
+                continue
+            task = asyncio.create_task(self._execute(run_id, self.owner), name=f"run-{run_id}")
+            self._tasks[run_id] = task
+            task.add_done_callback(functools.partial(self._done, run_id))
+            log.info("run_claimed", run_id=str(run_id), owner=self.owner)
+
+    async def _heartbeat(self) -> None:
+        ids = list(self._tasks)
+        if not ids:
+            return
+        kept = await self._leases.renew(self.owner, ids, self._lease)
+        for run_id in set(ids) - kept:
+            task = self._tasks.get(run_id)
+            if task is not None and not task.done():
+                log.warning("run_lease_taken_over", run_id=str(run_id))
+                task.cancel()
+
+    def _done(self, run_id: uuid.UUID, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(run_id) is task:
+            del self._tasks[run_id]
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("run_task_failed", run_id=str(run_id), error=type(exc).__name__,
+                      detail=str(exc)[:300])
+        self._wake.set()
