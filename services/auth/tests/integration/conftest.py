@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
+import structlog
 from aiokafka import AIOKafkaProducer
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
@@ -142,6 +143,7 @@ class Secrets:
     """Every secret value the tests saw; none may appear in a log line or an event."""
 
     values: set[str] = field(default_factory=set)
+    log_events: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, *values: str | None) -> None:
         self.values.update(v for v in values if v and len(v) >= 8)
@@ -157,11 +159,10 @@ def secrets_seen() -> Secrets:
     return seen
 
 
-@pytest.fixture(scope="module")
-def logs() -> Iterator[LogCapture]:
-    """Every structlog event of the module, before any redaction (stricter than production)."""
-    import structlog
-
+@pytest.fixture(scope="module", autouse=True)
+def captured_logs(secrets_seen: Secrets) -> Iterator[LogCapture]:
+    """Every structlog event of the module, kept before any redaction (stricter than
+    production, where a redaction processor runs too)."""
     capture = LogCapture()
     old = structlog.get_config()
     structlog.configure(processors=[capture])
@@ -169,6 +170,7 @@ def logs() -> Iterator[LogCapture]:
         yield capture
     finally:
         structlog.configure(**old)
+        secrets_seen.log_events.extend(capture.entries)
 
 
 def hidden(html: str, name: str) -> str:

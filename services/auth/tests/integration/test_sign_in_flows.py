@@ -157,3 +157,30 @@ async def test_access_to_other_companies_than_the_open_one_asks_to_sign_in_again
     back = await person.auth.get(await flow.consent(person, consent))
     chooser = await person.auth.get(back.headers["location"])
     assert "Choose the company to connect" in chooser.text
+
+
+async def test_no_secret_reached_a_log_line_an_event_or_the_outbox(flow, secrets_seen,
+                                                                   captured_logs) -> None:
+    """Runs last in the auth suite: greps everything logged and sent so far for every token,
+    code, state, link, key and secret the tests saw."""
+    import sqlalchemy as sa
+
+    from auth.adapters.tables import outbox
+    from connector_runtime.testing import read_records
+
+    assert len(secrets_seen.values) > 20
+    logged = [*secrets_seen.log_events, *captured_logs.entries]
+    assert logged and any(e.get("event") == "exact_authorized" for e in logged)
+    assert [e.get("event") for e in logged if secrets_seen.found_in(repr(e))] == []
+    topics = [c.AUTH_EVENTS, c.dead_letter_topic(c.AUTH_EVENTS), c.dead_letter_topic(c.AUTH_REQUESTS),
+              c.dead_letter_topic(c.DATASOURCE_EVENTS)]
+    for topic in topics:
+        records = await read_records(flow.infra.kafka_bootstrap_servers, topic, lambda rs: False,
+                                     timeout=1.5)
+        assert topic != c.AUTH_EVENTS or len(records) > 20
+        for record in records:
+            assert not secrets_seen.found_in(repr(record.value) + repr(record.headers)), topic
+    async with flow.app.app.state.host.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(outbox.c.value))).scalars().all()
+    assert rows
+    assert sum(1 for v in rows if secrets_seen.found_in(v.decode())) == 0
