@@ -12,6 +12,17 @@ from connector_runtime.testing import Infra
 
 pytestmark = pytest.mark.integration
 
+# Settings a service requires (secrets have no defaults); throwaway values for this test.
+REQUIRED_ENV: dict[str, dict[str, str]] = {
+    "auth": {
+        "AUTH_EXACT_CLIENT_ID": "start-test-client",
+        "AUTH_EXACT_CLIENT_SECRET": "start-test-secret",
+        "AUTH_TOKEN_ENCRYPTION_KEY": "sRWD0ClqvXdflC0V6v1Qn0HW7ChJ2W3nDbB7R5C9yv8=",
+        "AUTH_LINK_SIGNING_KEY": "start-test-signing-key",
+        "AUTH_INTERNAL_API_TOKEN": "start-test-internal-token",
+    },
+}
+
 
 @pytest.mark.parametrize("service", ["auth", "datasource", "ingest"])
 async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: str,
@@ -19,6 +30,8 @@ async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap_servers)
     monkeypatch.setenv("DATABASE_URL", infra.database_url)
     monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "2000")
+    for name, value in REQUIRED_ENV.get(service, {}).items():
+        monkeypatch.setenv(name, value)
     app_module = importlib.import_module(f"{service}.app")
     app = app_module.create_app()
     async with app.router.lifespan_context(app):
