@@ -102,6 +102,15 @@ LINK_KEY = "link-signing-key-for-tests-51b0a"
 
 
 @pytest.fixture(scope="session")
+def helpers() -> Any:
+    """This module, for test modules that build their own apps (pytest's importlib mode
+    does not let them import a conftest)."""
+    import sys
+
+    return sys.modules[__name__]
+
+
+@pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     app = create_sandbox(sandbox_config(f"{PUBLIC}/oauth/callback"))
     with serve_in_thread(app) as url:
