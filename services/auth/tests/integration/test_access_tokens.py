@@ -179,3 +179,29 @@ async def test_an_unknown_grant_is_404(flow) -> None:
     response = await _token(flow, uuid.uuid4())
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_grant"
+
+
+async def test_rotating_the_encryption_key_keeps_every_grant_usable(flow) -> None:
+    import sqlalchemy as sa
+    from cryptography.fernet import Fernet
+
+    from auth.adapters.crypto import TokenCipher
+    from auth.adapters.tables import grants
+    from auth.rotate_keys import rotate_all
+
+    _message, authorized = await flow.connect()
+    engine = flow.app.app.state.host.engine
+    old_key = flow.app.settings.token_encryption_key.get_secret_value()
+    new_key = Fernet.generate_key().decode()
+    query = sa.select(grants.c.refresh_token_enc).where(
+        grants.c.grant_id == authorized.payload.grant_id)
+    try:
+        assert await rotate_all(engine, TokenCipher(f"{new_key},{old_key}")) >= 1
+        async with engine.connect() as conn:
+            stored = (await conn.execute(query)).scalar_one()
+        assert TokenCipher(new_key).decrypt(stored)
+    finally:  # the database is shared with the running app, which knows the old key only
+        await rotate_all(engine, TokenCipher(f"{old_key},{new_key}"))
+    async with flow.internal() as internal:
+        response = await internal.get(f"/internal/grants/{authorized.payload.grant_id}/access-token")
+    assert response.status_code == 200
