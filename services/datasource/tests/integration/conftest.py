@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import contracts as c
 from connector_runtime.outbox import kafka_producer
@@ -89,6 +89,44 @@ class Service:
         found = await self.emitted(topic, datasource_id, lambda ms: any(isinstance(m, cls) for m in ms))
         return next(m for m in found if isinstance(m, cls))
 
+    async def each(self, topic: str, cls: type[c.Message], datasource_ids: list[uuid.UUID],
+                   timeout: float = 30.0) -> dict[uuid.UUID, Any]:
+        """The first ``cls`` message on ``topic`` for each data source, read in one pass."""
+        keys = {str(i).encode(): i for i in datasource_ids}
+
+        def firsts(records: list[Any]) -> dict[uuid.UUID, c.Message]:
+            found: dict[uuid.UUID, c.Message] = {}
+            for r in records:
+                if r.key in keys and keys[r.key] not in found:
+                    message = c.parse_message(topic, r.value)
+                    if isinstance(message, cls):
+                        found[keys[r.key]] = message
+            return found
+
+        records = await read_records(self.infra.kafka_bootstrap_servers, topic,
+                                     lambda recs: len(firsts(recs)) == len(keys), timeout=timeout)
+        found = firsts(records)
+        assert len(found) == len(keys), f"{cls.__name__} missing for {set(keys.values()) - set(found)}"
+        return found
+
+    async def everything(self, topic: str) -> list[Any]:
+        """Every record on ``topic`` up to its current end."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.infra.kafka_bootstrap_servers,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            records: list[Any] = []
+            while any([await consumer.position(tp) < end[tp] for tp in partitions]):
+                for batch in (await consumer.getmany(*partitions, timeout_ms=500)).values():
+                    records.extend(batch)
+            return records
+        finally:
+            await consumer.stop()
+
     async def get(self, path: str, **params: Any) -> Any:
         response = await self.client.get(path, params=params)
         assert response.status_code == 200, response.text
@@ -130,3 +168,9 @@ async def running_service(infra: Infra, **settings: Any) -> AsyncIterator[Servic
 async def service(infra: Infra) -> AsyncIterator[Service]:
     async with running_service(infra) as svc:
         yield svc
+
+
+@pytest.fixture
+def start_service(infra: Infra) -> Callable[..., Any]:
+    """Start (and on leaving, stop) a service instance: ``async with start_service() as svc``."""
+    return lambda **settings: running_service(infra, **settings)

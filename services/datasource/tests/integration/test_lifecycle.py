@@ -186,7 +186,7 @@ async def test_a_malformed_command_is_dead_lettered_and_consumption_goes_on(serv
     dlq = c.dead_letter_topic(c.DATASOURCE_COMMANDS)
     records = await read_records(service.infra.kafka_bootstrap_servers, dlq,
                                  lambda recs: any(r.key == key for r in recs))
-    (record,) = [r for r in records if r.key == key]
+    record = next(r for r in records if r.key == key)
     reason = dlq_reason(record.headers)
     assert reason is not None and reason.startswith("invalid message")
     assert record.value == b'{"type": "CreateDataSource", "payload": 42}'
