@@ -74,7 +74,7 @@ async def _sweep(deps: Dependencies, interval: float) -> None:
 def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
                exact_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The auth app; ``clock`` and ``exact_transport`` are for tests."""
-    settings = settings or AuthSettings()  # type: ignore[call-arg]
+    settings = settings or AuthSettings()  # type: ignore[call-arg, unused-ignore]
     cipher = TokenCipher(settings.token_encryption_key.get_secret_value())
     signer = ItsDangerousSigner(settings.link_signing_key.get_secret_value())
     host = create_host(settings)
@@ -130,6 +130,6 @@ def asyncapi_app() -> FastStream:
 
 
 def main() -> None:
-    settings = AuthSettings()  # type: ignore[call-arg]
+    settings = AuthSettings()  # type: ignore[call-arg, unused-ignore]
     configure_logging(NAME, settings.log_level, settings.log_format)
     serve(create_app(settings), settings)

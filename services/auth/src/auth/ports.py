@@ -51,8 +51,11 @@ class GrantRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction; nothing is kept unless :meth:`commit` is called."""
 
-    sessions: SessionRepository
-    grants: GrantRepository
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def grants(self) -> GrantRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -61,7 +61,7 @@ async def _main(settings: AuthSettings) -> None:
 
 
 def main() -> None:
-    settings = AuthSettings()  # type: ignore[call-arg]
+    settings = AuthSettings()  # type: ignore[call-arg, unused-ignore]
     configure_logging("auth", settings.log_level, settings.log_format)
     asyncio.run(_main(settings))
 

@@ -30,12 +30,12 @@ def build_router(settings: AuthSettings, group_id: str,
     timeout = settings.kafka_session_timeout_ms
 
     @router.subscriber(c.AUTH_REQUESTS, **subscriber_options(c.AUTH_REQUESTS, group_id,
-                                                             session_timeout_ms=timeout))
+                                                             session_timeout_ms=timeout))  # type: ignore[untyped-decorator, unused-ignore]
     async def on_authorization_requested(message: c.AuthorizationRequested) -> None:
         await authorizations.open_authorization(deps(), message)
 
     @router.subscriber(c.DATASOURCE_EVENTS, **subscriber_options(c.DATASOURCE_EVENTS, group_id,
-                                                                 session_timeout_ms=timeout))
+                                                                 session_timeout_ms=timeout))  # type: ignore[untyped-decorator, unused-ignore]
     async def on_datasource_event(message: DatasourceEvent) -> None:
         if isinstance(message, c.RecreateAccepted):
             await recreate.recreate_accepted(deps(), message)

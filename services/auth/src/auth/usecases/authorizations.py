@@ -86,11 +86,10 @@ async def expire_links(deps: Dependencies, batch: int = 100) -> int:
     """Close sessions whose link expired unused; each gets AuthorizationFailed(link_expired)."""
     now = deps.clock()
     async with deps.uow() as uow:
-        sessions = await uow.sessions.expired(now, batch)
+        sessions = [s for s in await uow.sessions.expired(now, batch) if s.expire(now)]
         for session in sessions:
-            if session.expire(now):
-                await uow.sessions.save(session)
-                await publish_events(uow, session, deps.config.internal_base_url)
+            await uow.sessions.save(session)
+            await publish_events(uow, session, deps.config.internal_base_url)
         await uow.commit()
     for session in sessions:
         log.info("authorization_link_expired", authorization_id=str(session.authorization_id))
