@@ -1,4 +1,4 @@
-"""In-memory fakes of the datasource ports: a unit of work with a ``committed`` flag.
+"""In-memory fakes of the datasource ports (a unit of work with a ``committed`` flag), for every test.
 
 The fake keeps database semantics that matter to the use cases: a transaction
 works on a copy of the committed state, loaded objects are copies (a change not

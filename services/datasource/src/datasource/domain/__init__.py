@@ -1,20 +1,20 @@
 """The datasource service's domain: pure Python, standard library only."""
 
 from datasource.domain import errors, events
-from datasource.domain.model import (
+from datasource.domain.model import DataSource
+from datasource.domain.runs import Budget, EntityProgress, Run, RunFailure, RunStatus, datasource_run_status
+from datasource.domain.values import (
     DIVISION_ALREADY_CONNECTED,
     AuthorizationFailure,
     AuthorizationLink,
     Binding,
     CompanyDomain,
-    DataSource,
     OfferedGrant,
     PendingAuthorization,
     Reauthorization,
     RecreateRejection,
     State,
 )
-from datasource.domain.runs import Budget, EntityProgress, Run, RunFailure, RunStatus, datasource_run_status
 
 __all__ = [
     "DIVISION_ALREADY_CONNECTED",
