@@ -1,0 +1,64 @@
+"""The operator CLI renders what the read API answers (HTTP answered by a mock transport)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+from typer.testing import CliRunner
+
+from datasource import views
+from datasource.cli import build_cli
+from datasource.domain import Binding, CompanyDomain, DataSource, Run, State
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DOMAIN = CompanyDomain(uuid.uuid4(), "Bakkerij de Vries", "anna", T0)
+DS = DataSource(id=uuid.uuid4(), company_domain_id=DOMAIN.id, state=State.CONNECTED, authorization_mode="share",
+                requested_by="anna", created_at=T0, updated_at=T0,
+                binding=Binding(4711, "De Vries BV", uuid.uuid4(), "Jan Admin", T0))
+RUN = Run.requested(run_id=uuid.uuid4(), datasource_id=DS.id, kind="initial", division=4711,
+                    grant_id=uuid.uuid4(), entities=("GLAccounts",), now=T0)
+
+
+def answer(request: httpx.Request) -> httpx.Response:
+    path = request.url.path
+    if path == "/company-domains":
+        body: object = [views.domain_view(DOMAIN, 1).model_dump(mode="json")]
+    elif path == "/datasources":
+        assert request.url.params.get("state") == "connected"
+        body = [views.summary_view(DS, DOMAIN.name, RUN).model_dump(mode="json")]
+    elif path == f"/datasources/{DS.id}":
+        body = views.datasource_view(DS, DOMAIN.name, [RUN]).model_dump(mode="json")
+    else:
+        return httpx.Response(404, json={"detail": f"no data source {path.rsplit('/', 1)[-1]}"})
+    return httpx.Response(200, json=body)
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(build_cli(httpx.MockTransport(answer)), list(args))
+    return result.exit_code, result.output
+
+
+def test_domains_lists_each_domain_with_its_data_source_count() -> None:
+    code, out = run("domains")
+    assert code == 0 and "Bakkerij de Vries" in out and str(DOMAIN.id) in out
+
+
+def test_list_shows_state_division_and_run_status() -> None:
+    code, out = run("list", "--state", "connected")
+    assert code == 0
+    assert "connected" in out and "4711 De Vries BV" in out and "initial_run_pending" in out
+
+
+def test_show_prints_the_data_source_and_its_runs_or_json() -> None:
+    code, out = run("show", str(DS.id))
+    assert code == 0 and str(RUN.run_id) in out and "Jan Admin" in out
+    code, out = run("show", str(DS.id), "--json")
+    assert code == 0 and json.loads(out)["division"] == 4711
+
+
+def test_an_unknown_data_source_exits_with_1_and_says_so() -> None:
+    code, out = run("show", str(uuid.uuid4()))
+    assert code == 1 and "no data source" in out
