@@ -164,19 +164,3 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-class Ids:
-    """Predictable ids: every call a new one, all of them remembered in order."""
-
-    def __init__(self) -> None:
-        self.issued: list[uuid.UUID] = []
-
-    def __call__(self) -> uuid.UUID:
-        self.issued.append(uuid.uuid4())
-        return self.issued[-1]
-
-
-@pytest.fixture
-def ids() -> Ids:
-    return Ids()
