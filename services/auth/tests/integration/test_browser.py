@@ -75,6 +75,14 @@ class Browser:
         return str(await self._call("POST", "/execute/sync", {
             "script": "return document.body.innerText", "args": []}))
 
+    async def wait_for(self, *phrases: str) -> str:
+        """The page text once every phrase is on it (a click's navigation may still run)."""
+        async def shown() -> str | None:
+            text = await self.text()
+            return text if all(p in text for p in phrases) else None
+
+        return str(await eventually(shown, timeout=20))
+
     async def url(self) -> str:
         return str(await self._call("GET", "/url"))
 
@@ -170,17 +178,17 @@ async def test_an_administrator_clicks_through_the_share_link_in_a_real_browser(
     await browser.screenshot("landing")
     await browser.click("#start")
 
-    assert "Inloggen" in await browser.text()
+    await browser.wait_for("Inloggen", "Wachtwoord")
     await browser.type("input[name=username]", "anna.admin@demo.nl")
     await browser.type("input[name=password]", "demo-anna")
     await browser.screenshot("exact-sign-in")
     await browser.click("button[value=signin]")
 
-    assert "Toegang verlenen" in await browser.text()
+    await browser.wait_for("Toegang verlenen")
     await browser.screenshot("exact-consent")
     await browser.click("button[value=approve]")
 
-    text = await browser.text()
+    text = await browser.wait_for("Connected")
     assert await browser.url() == f"{public}/authorizations/{message.payload.authorization_id}"
     assert "Connected" in text
     assert "Bakkerij De Molen B.V. (division 100001)" in text
