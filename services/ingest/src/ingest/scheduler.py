@@ -99,8 +99,8 @@ class RunScheduler:
                 log.warning("run_scheduler_failed", error=type(exc).__name__, retry_in=backoff)
                 backoff = min(backoff * 2, 10.0)
             try:
-                timeout = min(backoff, max(0.01, next_heartbeat - loop.time()))
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(min(backoff, max(0.01, next_heartbeat - loop.time()))):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -1,0 +1,82 @@
+"""Reading Exact's OData JSON: dates, amounts, GUIDs, pages and rows that do not fit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+import contracts as c
+from ingest.adapters.odata import parse_page, to_date, to_row, to_utc
+from ingest.domain.errors import InvalidData, MalformedResponse
+
+
+def test_calendar_dates_come_from_midnight_milliseconds() -> None:
+    assert to_date("/Date(1640995200000)/") == date(2022, 1, 1)
+    assert to_date("/Date(-86400000)/") == date(1969, 12, 31)
+    assert to_date(None) is None
+
+
+def test_created_and_modified_are_dutch_wall_clock_time_stored_in_utc() -> None:
+    # 2022-01-01 06:00 in Amsterdam (winter, UTC+1) is 05:00 UTC
+    assert to_utc("/Date(1641016800000)/") == datetime(2022, 1, 1, 5, 0, tzinfo=UTC)
+    # 2024-07-01 12:00 in Amsterdam (summer, UTC+2) is 10:00 UTC
+    assert to_utc("/Date(1719835200000)/") == datetime(2024, 7, 1, 10, 0, tzinfo=UTC)
+
+
+def test_an_explicit_offset_wins_over_the_dutch_default() -> None:
+    assert to_utc("/Date(1719835200000+0200)/") == datetime(2024, 7, 1, 10, 0, tzinfo=UTC)
+
+
+def test_a_value_that_is_no_odata_date_is_refused() -> None:
+    with pytest.raises(ValueError):
+        to_utc("/Date(abc)/")
+
+
+def test_amounts_stay_exact_decimals() -> None:
+    rows, nxt = parse_page(b'{"d":{"results":[{"AmountDC":0.1},{"AmountDC":0.2}]}}', "x")
+    assert nxt is None
+    assert rows[0]["AmountDC"] + rows[1]["AmountDC"] == Decimal("0.3")
+
+
+def test_a_page_gives_its_rows_and_next_link() -> None:
+    rows, nxt = parse_page(b'{"d":{"results":[{"ID":1}],"__next":"https://e/api/v1/1/x?$skiptoken=5L"}}',
+                           "x")
+    assert rows == [{"ID": 1}]
+    assert nxt == "https://e/api/v1/1/x?$skiptoken=5L"
+
+
+@pytest.mark.parametrize("body", [b'{"d":{"results":[{"ID":1},', b"<html>busy</html>", b'{"d":{}}',
+                                  b'{"error":{}}', b'{"d":{"results":[1]}}', b"\xff\xfe"])
+def test_a_broken_page_is_a_malformed_response(body: bytes) -> None:
+    with pytest.raises(MalformedResponse):
+        parse_page(body, "sync/Financial/TransactionLines")
+
+
+def test_a_transaction_line_becomes_the_typed_contract_row() -> None:
+    raw = {"ID": "4E383ED4-D9D3-4FDB-A6C3-EFE176B918CA", "EntryID": str(uuid.uuid4()),
+           "Division": 200003, "Date": "/Date(1640995200000)/",
+           "Created": "/Date(1641016800000)/", "Modified": None, "FinancialYear": 2022,
+           "FinancialPeriod": Decimal("1"), "AmountDC": Decimal("-1958.09"), "AmountFC": 12,
+           "ExchangeRate": Decimal("1.0"), "Timestamp": 10000000001, "Unknown": "ignored"}
+    row = to_row(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], raw, "sync/Financial/TransactionLines")
+    assert row.id == uuid.UUID("4e383ed4-d9d3-4fdb-a6c3-efe176b918ca")  # type: ignore[attr-defined]
+    assert row.date == date(2022, 1, 1)  # type: ignore[attr-defined]
+    assert row.created == datetime(2022, 1, 1, 5, tzinfo=UTC)  # type: ignore[attr-defined]
+    assert row.amount_dc == Decimal("-1958.09")  # type: ignore[attr-defined]
+    assert row.amount_fc == Decimal(12)  # type: ignore[attr-defined]
+    assert row.financial_period == 1  # type: ignore[attr-defined]
+    assert '"amount_dc":"-1958.09"' in row.model_dump_json()
+
+
+def test_a_row_missing_a_required_field_is_invalid_data() -> None:
+    with pytest.raises(InvalidData, match="GLAccount"):
+        to_row(c.ROW_MODELS[c.Entity.GL_ACCOUNTS], {"ID": str(uuid.uuid4()), "Division": 1}, "x")
+
+
+def test_a_bad_guid_is_invalid_data() -> None:
+    with pytest.raises(InvalidData):
+        to_row(c.ROW_MODELS[c.Entity.GL_ACCOUNTS],
+               {"ID": "not-a-guid", "Code": "1", "Division": 1}, "x")

@@ -1,0 +1,195 @@
+"""Executing a run on fakes: batches and checkpoints, resuming without loss or renumbering,
+and how a run ends (completed, waiting, paused for a grant, failed, lease lost)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import contracts as c
+from ingest.domain.errors import BudgetSpent, GrantRevoked, InvalidData, PageFailed
+from ingest.domain.model import RunStatus
+from ingest.runner import RunExecutor, RunnerConfig
+
+OWNER = "replica-a"
+GL, BUD = c.Entity.GL_ACCOUNTS, c.Entity.BUDGETS
+
+
+def setup(kit: Any, clock: Any, entities: tuple[c.Entity, ...] = (GL, BUD), **config: Any
+          ) -> tuple[Any, Any, Any, Any, RunExecutor]:
+    gl = [kit.gl_row(i) for i in range(5)]
+    budgets = [kit.budget_row(i, a) for i, a in enumerate(["10.50", "-3.25", "0.01"])]
+    exact = kit.FakeExact({
+        GL: [kit.page_of(gl[:2], "page=1"), kit.page_of(gl[2:4], "page=2"),
+             kit.page_of(gl[4:], None)],
+        BUD: [kit.page_of(budgets[:2], "page=1", amount=True),
+              kit.page_of(budgets[2:], None, amount=True)],
+    })
+    run = kit.new_run(entities)
+    store, publisher = kit.FakeStore(), kit.FakePublisher()
+    store.add(run, OWNER)
+    executor = RunExecutor(store, exact, publisher, clock, RunnerConfig(**config))
+    return run, store, publisher, exact, executor
+
+
+def delivered(publisher: Any) -> dict[tuple[uuid.UUID, str, int], c.LedgerBatch]:
+    """What a consumer deduplicating on (run_id, entity, batch_seq) keeps."""
+    kept: dict[tuple[uuid.UUID, str, int], c.LedgerBatch] = {}
+    for m in publisher.sent:
+        kept.setdefault((m.payload.run_id, m.payload.entity, m.payload.batch_seq), m)
+    return kept
+
+
+async def test_a_run_streams_every_page_and_completes_with_totals(kit: Any, clock: Any) -> None:
+    run, store, publisher, _exact, executor = setup(kit, clock)
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.COMPLETED
+    batches = [m.payload for m in publisher.sent]
+    assert [(b.entity, b.batch_seq, b.last) for b in batches] == [
+        (GL, 0, False), (GL, 1, False), (GL, 2, True), (BUD, 0, False), (BUD, 1, True)]
+    assert batches[0].checkpoint == "1001"  # sync entity: the highest Timestamp reached
+    assert all(m.datasource_id == run.datasource_id and m.correlation_id == run.correlation_id
+               for m in publisher.sent)
+    [started] = store.of(c.RunStarted)
+    assert started.payload.resumed is False
+    [completed] = store.of(c.RunCompleted)
+    totals = {t.entity: t for t in completed.payload.totals}
+    assert totals[GL].rows == 5 and totals[GL].pages == 3
+    assert totals[GL].id_hash == c.id_hash(uuid.UUID(int=i + 1) for i in range(5))
+    assert totals[BUD].amount_dc_sum == Decimal("7.26")
+    assert totals[BUD].amount_dc_debit_sum == Decimal("10.51")
+    assert totals[GL].amount_dc_sum is None
+    assert completed.payload.batches == 5 and completed.payload.calls_used == 5
+    progress = store.of(c.RunProgress)
+    assert progress[-1].payload.entities[-1].done is True
+    assert progress[-1].payload.eta_seconds == 0
+
+
+async def test_the_checkpoint_moves_only_after_the_broker_acknowledged(kit: Any, clock: Any) -> None:
+    run, store, publisher, _exact, executor = setup(kit, clock)
+    publisher.fail_on_call = 2  # the broker is gone while the second page is published
+    with pytest.raises(ConnectionError):
+        await executor.execute(run.run_id, OWNER)
+    cp = store.runs[run.run_id].checkpoints[str(GL)]
+    assert (cp.pages, cp.rows, cp.next_batch_seq, cp.cursor) == (1, 2, 1, "page=1")
+    assert store.runs[run.run_id].status is RunStatus.RUNNING  # the lease expires, it resumes
+
+
+async def test_a_resumed_run_resends_only_the_unacknowledged_page_with_the_same_batch_seq(
+        kit: Any, clock: Any) -> None:
+    run, store, publisher, exact, executor = setup(kit, clock)
+    original = store.save_page
+    calls = {"n": 0}
+
+    async def crash_after_publishing_the_second_page(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the process dies between the acks and the checkpoint
+        await original(*args, **kwargs)
+
+    store.save_page = crash_after_publishing_the_second_page
+    with pytest.raises(KeyboardInterrupt):
+        await executor.execute(run.run_id, OWNER)
+    store.save_page = original
+    first_time = list(publisher.sent)
+    await executor.execute(run.run_id, OWNER)  # another replica (same owner here) resumes
+    assert exact.requests[-2][1] == "page=1"  # GL resumed at the page in flight, not before
+    resent = publisher.sent[len(first_time):][0]
+    assert (resent.payload.entity, resent.payload.batch_seq) == (GL, 1)
+    assert resent.message_id == first_time[1].message_id
+    assert resent.payload.rows == first_time[1].payload.rows
+    kept = delivered(publisher)
+    rows = [r.id for b in kept.values() for r in b.payload.rows]
+    assert len(rows) == len(set(rows)) == 8
+    [started_again] = store.of(c.RunStarted)[1:]
+    assert started_again.payload.resumed is True
+    [completed] = store.of(c.RunCompleted)
+    assert {t.entity: t.rows for t in completed.payload.totals} == {GL: 5, BUD: 3}
+
+
+async def test_a_large_page_is_split_into_batches_under_the_size_limit(kit: Any, clock: Any) -> None:
+    rows = [kit.gl_row(i) for i in range(200)]
+    run, store, publisher, _, executor = setup(kit, clock, entities=(GL,), max_batch_bytes=12_000)
+    executor._exact = kit.FakeExact({GL: [kit.page_of(rows, None)]})
+    await executor.execute(run.run_id, OWNER)
+    sizes = [len(m.to_bytes()) for m in publisher.sent]
+    assert len(sizes) > 1 and max(sizes) <= 12_000
+    assert [m.payload.batch_seq for m in publisher.sent] == list(range(len(sizes)))
+    assert [m.payload.last for m in publisher.sent].count(True) == 1 and publisher.sent[-1].payload.last
+    assert [r.id for m in publisher.sent for r in m.payload.rows] == [r.id for r in rows]
+
+
+async def test_a_spent_daily_budget_makes_the_run_wait_and_say_until_when(kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 1)] = BudgetSpent("the daily API budget of this company is spent",
+                                          kind="daily", wait_seconds=3600)
+    await executor.execute(run.run_id, OWNER)
+    stored = store.runs[run.run_id]
+    assert stored.status is RunStatus.WAITING
+    assert store.not_before[run.run_id] == clock.now().replace(hour=11)
+    waiting = store.of(c.RunProgress)[-1].payload
+    assert waiting.waiting_until == clock.now().replace(hour=11)
+    assert "daily" in waiting.waiting_reason
+    store.owners[run.run_id] = OWNER  # claimed again after the reset
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.COMPLETED
+    assert len(store.of(c.RunStarted)) == 1  # waiting is not a restart
+
+
+async def test_a_revoked_grant_pauses_the_run_and_keeps_its_checkpoint(kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 2)] = GrantRevoked("the grant can no longer be used: withdrawn")
+    await executor.execute(run.run_id, OWNER)
+    stored = store.runs[run.run_id]
+    assert stored.status is RunStatus.PAUSED
+    assert stored.checkpoints[str(GL)].pages == 2
+    [failed] = store.of(c.RunFailed)
+    assert failed.payload.reason_code == "grant_revoked" and failed.payload.retryable is True
+    assert "authorized again" in failed.payload.reason
+
+
+async def test_a_grant_replaced_meanwhile_is_used_instead_of_pausing(kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 1)] = GrantRevoked("gone")
+    new_grant = uuid.uuid4()
+
+    async def recreate_accepted_meanwhile(run_id: uuid.UUID) -> uuid.UUID:
+        return new_grant
+
+    store.current_grant = recreate_accepted_meanwhile
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.COMPLETED
+    assert exact.requests[1][0].grant_id == new_grant and exact.requests[1][1] == "page=1"
+
+
+@pytest.mark.parametrize("error,code,retryable", [
+    (PageFailed("sync/Financial/GLAccounts: page failed 6 times, last: HTTP 500"), "exact_error", True),
+    (InvalidData("a row does not fit GLAccount"), "invalid_data", False),
+])
+async def test_a_page_that_cannot_be_had_fails_the_run_with_the_reason(
+        kit: Any, clock: Any, error: Exception, code: str, retryable: bool) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 1)] = error
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.FAILED
+    [failed] = store.of(c.RunFailed)
+    assert (failed.payload.reason_code, failed.payload.retryable) == (code, retryable)
+    assert str(error) in failed.payload.reason
+    assert store.runs[run.run_id].checkpoints[str(GL)].pages == 1
+
+
+async def test_a_run_whose_lease_was_taken_over_stops_without_writing(kit: Any, clock: Any) -> None:
+    run, store, publisher, _, executor = setup(kit, clock)
+    store.owners[run.run_id] = "replica-b"
+    await executor.execute(run.run_id, OWNER)
+    assert publisher.sent == [] and store.events == []
+
+
+async def test_finished_runs_are_not_run_again(kit: Any, clock: Any) -> None:
+    run, store, publisher, _, executor = setup(kit, clock)
+    store.runs[run.run_id].status = RunStatus.COMPLETED
+    await executor.execute(run.run_id, OWNER)
+    assert publisher.sent == []

@@ -1,0 +1,85 @@
+"""The scheduler on fake leases: bounded concurrency, heartbeats, taken-over runs cancelled,
+leases released on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from connector_runtime.testing import eventually
+from ingest.scheduler import RunScheduler
+
+
+class FakeLeases:
+    def __init__(self, runs: int) -> None:
+        self.free = [uuid.uuid4() for _ in range(runs)]
+        self.held: dict[uuid.UUID, str] = {}
+        self.released: list[uuid.UUID] = []
+        self.renewals = 0
+
+    async def claim(self, owner: str, limit: int, lease: timedelta) -> list[uuid.UUID]:
+        got, self.free = self.free[:limit], self.free[limit:]
+        self.held.update(dict.fromkeys(got, owner))
+        return got
+
+    async def renew(self, owner: str, run_ids: Sequence[uuid.UUID], lease: timedelta
+                    ) -> set[uuid.UUID]:
+        self.renewals += 1
+        return {r for r in run_ids if self.held.get(r) == owner}
+
+    async def release(self, owner: str, run_ids: Sequence[uuid.UUID]) -> None:
+        self.released.extend(run_ids)
+
+
+async def test_runs_execute_up_to_the_concurrency_limit_then_the_next_ones() -> None:
+    leases = FakeLeases(5)
+    gate = asyncio.Event()
+    started: list[uuid.UUID] = []
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        started.append(run_id)
+        await gate.wait()
+
+    scheduler = RunScheduler(leases, execute, max_concurrent=2, lease_seconds=3, poll_interval=0.01)
+    scheduler.start()
+    await eventually(lambda: len(started) == 2)
+    assert len(scheduler.running) == 2
+    gate.set()
+    await eventually(lambda: len(started) == 5)
+    await scheduler.stop()
+
+
+async def test_a_run_whose_lease_another_replica_took_is_cancelled() -> None:
+    leases = FakeLeases(1)
+    cancelled = asyncio.Event()
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    scheduler = RunScheduler(leases, execute, lease_seconds=0.06, poll_interval=0.01)
+    scheduler.start()
+    await eventually(lambda: scheduler.running)
+    [run_id] = scheduler.running
+    leases.held[run_id] = "other-replica"
+    await asyncio.wait_for(cancelled.wait(), 5)
+    await scheduler.stop()
+    assert leases.released == []
+
+
+async def test_stopping_cancels_runs_and_gives_their_leases_back() -> None:
+    leases = FakeLeases(2)
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        await asyncio.sleep(60)
+
+    scheduler = RunScheduler(leases, execute, lease_seconds=30, poll_interval=0.01)
+    scheduler.start()
+    await eventually(lambda: len(scheduler.running) == 2)
+    await scheduler.stop()
+    assert sorted(leases.released) == sorted(leases.held)
