@@ -42,7 +42,7 @@ from contracts.datasource_events import (
     RunKind,
 )
 from contracts.envelope import Message, WireModel
-from contracts.registry import ContractError, parse_message
+from contracts.registry import ContractError, parse_message, topic_union
 from contracts.rows import ROW_MODELS, Row, exact_fields
 from contracts.run_events import (
     BATCH_MODELS,
@@ -151,4 +151,5 @@ __all__ = [
     "id_hash",
     "id_hash_term",
     "parse_message",
+    "topic_union",
 ]

@@ -19,15 +19,24 @@ class ContractError(ValueError):
         self.reason = reason
 
 
-@cache
-def _adapter(topic: str) -> TypeAdapter[Any]:
+def topic_union(topic: str) -> Any:
+    """The type of every message ``topic`` carries (a discriminated union on ``type``).
+
+    Subscribers annotate their parameter with it, so a message type added to the
+    topic later is accepted (and documented) without editing each consumer.
+    """
     classes = TOPIC_MESSAGES[topic]
     if len(classes) == 1:
-        return TypeAdapter(classes[0])
-    union = classes[0]
+        return classes[0]
+    union: Any = classes[0]
     for cls in classes[1:]:
-        union = union | cls  # type: ignore[assignment]
-    return TypeAdapter(Annotated[union, Field(discriminator="type")])  # type: ignore[arg-type]
+        union = union | cls
+    return Annotated[union, Field(discriminator="type")]
+
+
+@cache
+def _adapter(topic: str) -> TypeAdapter[Any]:
+    return TypeAdapter(topic_union(topic))
 
 
 def parse_message(topic: str, raw: bytes | str) -> Message:

@@ -5,10 +5,8 @@ runtime's dead-letter middleware before a handler runs.
 """
 
 from collections.abc import Callable
-from typing import Annotated
 
 from faststream.kafka import KafkaRouter
-from pydantic import Field
 
 import contracts as c
 from auth.ports import Dependencies
@@ -16,12 +14,8 @@ from auth.settings import AuthSettings
 from auth.usecases import authorizations, recreate
 from connector_runtime.messaging import subscriber_options
 
-DatasourceEvent = Annotated[
-    c.DataSourceCreated | c.DataSourceConnected | c.RecreateAccepted | c.RecreateRejected
-    | c.DataSourceNeedsReauthorization | c.CommandRejected,
-    Field(discriminator="type"),
-]
-"""Everything on DATASOURCE_EVENTS; auth acts on the recreate decisions only."""
+DatasourceEvent = c.topic_union(c.DATASOURCE_EVENTS)
+"""Everything on DATASOURCE_EVENTS; auth acts on the decisions about grants it issued."""
 
 
 def build_router(settings: AuthSettings, group_id: str,
@@ -41,5 +35,7 @@ def build_router(settings: AuthSettings, group_id: str,
             await recreate.recreate_accepted(deps(), message)
         elif isinstance(message, c.RecreateRejected):
             await recreate.recreate_rejected(deps(), message)
+        elif isinstance(message, c.DataSourceAuthorizationFailed) and message.payload.offered_grant_id:
+            await recreate.offered_grant_refused(deps(), message)
 
     return router

@@ -257,6 +257,19 @@ async def test_a_recreate_grant_stays_pending_until_the_datasource_decides(world
     assert (store.grants[new].status, store.grants[new].tokens) == (GrantStatus.DISCARDED, None)
 
 
+async def test_a_grant_the_datasource_refuses_is_discarded(world) -> None:
+    store, _exact, deps = world
+    message = await _sign_in(deps)
+    offered = store.outbox[-1].payload.grant_id
+    refusal = message.caused(c.DataSourceAuthorizationFailed, c.DataSourceAuthorizationFailedPayload(
+        authorization_id=message.payload.authorization_id, purpose="create",
+        reason_code="division_already_connected", reason="already connected",
+        state="authorization_failed", offered_division=100001, offered_grant_id=offered))
+    await recreate.offered_grant_refused(deps, refusal)
+    await recreate.offered_grant_refused(deps, refusal)
+    assert (store.grants[offered].status, store.grants[offered].tokens) == (GrantStatus.DISCARDED, None)
+
+
 async def test_a_user_without_the_role_is_refused_without_asking_for_rights(world) -> None:
     store, exact, deps = world
     exact.roles = {20}

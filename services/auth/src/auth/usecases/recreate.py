@@ -3,6 +3,8 @@ discarded and the old one stays untouched."""
 
 from __future__ import annotations
 
+import uuid
+
 import structlog
 
 import contracts as c
@@ -35,15 +37,25 @@ async def recreate_accepted(deps: Dependencies, message: c.RecreateAccepted) -> 
 
 
 async def recreate_rejected(deps: Dependencies, message: c.RecreateRejected) -> None:
-    p = message.payload
+    await _discard(deps, message.message_id, message.payload.offered_grant_id, message.payload.reason)
+
+
+async def offered_grant_refused(deps: Dependencies, message: c.DataSourceAuthorizationFailed) -> None:
+    """Datasource refused a grant auth issued (e.g. its division backs another data source)."""
+    if message.payload.offered_grant_id is not None:
+        await _discard(deps, message.message_id, message.payload.offered_grant_id,
+                       message.payload.reason)
+
+
+async def _discard(deps: Dependencies, message_id: uuid.UUID, grant_id: uuid.UUID, reason: str) -> None:
     async with deps.uow() as uow:
-        if not await uow.first_delivery(CONSUMER, message.message_id):
+        if not await uow.first_delivery(CONSUMER, message_id):
             return
-        grant = await uow.grants.get(p.offered_grant_id, for_update=True)
+        grant = await uow.grants.get(grant_id, for_update=True)
         if grant is None:
-            log.warning("recreate_rejected_for_unknown_grant", grant_id=str(p.offered_grant_id))
+            log.warning("refused_grant_unknown", grant_id=str(grant_id))
         else:
-            grant.discard(p.reason)
+            grant.discard(reason)
             await uow.grants.save(grant)
         await uow.commit()
-    log.info("grant_discarded", grant_id=str(p.offered_grant_id))
+    log.info("grant_discarded", grant_id=str(grant_id))
