@@ -31,7 +31,7 @@ async def follow_run(watch: EventWatch, console: Console, run_id: uuid.UUID | No
                 p = event.payload
                 for entity in p.entities:
                     if entity.entity.value not in tasks:
-                        tasks[entity.entity.value] = bars.add_task(entity.entity.value, total=1)
+                        tasks[entity.entity.value] = bars.add_task(entity.entity.value, total=1, info="")
                     bars.update(
                         tasks[entity.entity.value], completed=1 if entity.done else 0,
                         info=f"{entity.rows:>9,} rows  {entity.pages:>5} pages"

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connector_cli import api
@@ -108,8 +109,11 @@ async def reconcile(system: LocalSystem, console: Console, datasource_id: uuid.U
     engine = create_async_engine(system.database_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         async def sink_caught_up() -> bool:
-            async with engine.connect() as conn:
-                checks = await against_last_run(conn, datasource_id)
+            try:
+                async with engine.connect() as conn:
+                    checks = await against_last_run(conn, datasource_id)
+            except ProgrammingError:
+                return False  # the sink has not created its tables yet
             return bool(checks) and all(c.ok for c in checks)
 
         try:
