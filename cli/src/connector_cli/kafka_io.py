@@ -26,31 +26,52 @@ async def publish(bootstrap: str, topic: str, message: Message) -> None:
 
 
 class EventWatch:
-    """Events on some topics from the moment the watch opened, for one data source."""
+    """Events on some topics from the moment the watch opened, for one data source.
+
+    Events arrive from several topics in no fixed order between topics, so
+    :meth:`first` also looks at events read earlier that no call has taken yet.
+    """
 
     def __init__(self, consumer: AIOKafkaConsumer, datasource_id: uuid.UUID | None) -> None:
         self._consumer = consumer
         self._datasource_id = datasource_id
+        self._unclaimed: list[Message] = []
 
     async def events(self, timeout: float | None = None) -> AsyncIterator[Message]:
+        """Events in arrival order (earlier unclaimed ones first) until ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while deadline is None or loop.time() < deadline:
-            batch = await self._consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    try:
-                        message = parse_message(record.topic, record.value or b"")
-                    except ContractError:
-                        continue
-                    if self._datasource_id is None or message.datasource_id == self._datasource_id:
-                        yield message
+        while True:
+            while self._unclaimed:
+                yield self._unclaimed.pop(0)
+            if deadline is not None and loop.time() >= deadline:
+                return
+            await self._fetch()
 
     async def first(self, match: Callable[[Message], bool], timeout: float) -> Message | None:
-        async for message in self.events(timeout):
-            if match(message):
-                return message
-        return None
+        """The earliest event matching ``match`` not yet taken; others stay for later calls."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        checked = 0
+        while True:
+            for i in range(checked, len(self._unclaimed)):
+                if match(self._unclaimed[i]):
+                    return self._unclaimed.pop(i)
+            checked = len(self._unclaimed)
+            if loop.time() >= deadline:
+                return None
+            await self._fetch()
+
+    async def _fetch(self) -> None:
+        batch = await self._consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for record in records:
+                try:
+                    message = parse_message(record.topic, record.value or b"")
+                except ContractError:
+                    continue
+                if self._datasource_id is None or message.datasource_id == self._datasource_id:
+                    self._unclaimed.append(message)
 
 
 @asynccontextmanager

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from connector_demo.browser import Browser, Page
 
-APPROVE_WORDS = ("approve", "allow", "authorize", "authorise", "grant", "accept", "agree")
-DECLINE_WORDS = ("decline", "deny", "cancel", "reject")
+APPROVE_WORDS = ("approve", "allow", "authorize", "authorise", "grant", "accept", "agree", "toestaan")
+DECLINE_WORDS = ("decline", "deny", "cancel", "reject", "weigeren")
 START_WORDS = ("sign in", "continue", "start", "connect", "log in", "login")
 
 

@@ -19,7 +19,8 @@ import httpx
 class Form:
     action: str
     method: str
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str | list[str]] = field(default_factory=dict)
+    """Field values; a group of checked checkboxes gives a list."""
     buttons: list[tuple[str | None, str | None, str]] = field(default_factory=list)
     """(name, value, label) of each submit button."""
     choices: dict[str, list[str]] = field(default_factory=dict)
@@ -51,8 +52,12 @@ class _FormParser(HTMLParser):
                 form.buttons.append((name, a.get("value"), a.get("value", "")))
             elif name and kind in ("radio", "checkbox"):
                 form.choices.setdefault(name, []).append(a.get("value", "on"))
-                if "checked" in a:
+                if "checked" in a and kind == "radio":
                     form.fields[name] = a.get("value", "on")
+                elif "checked" in a:
+                    current = form.fields.get(name)
+                    values = current if isinstance(current, list) else []
+                    form.fields[name] = [*values, a.get("value", "on")]
             elif name:
                 form.fields[name] = a.get("value", "")
         elif tag == "button":
@@ -121,8 +126,8 @@ class Browser:
         return self._page(await self.client.get(url))
 
     async def submit(self, page: Page, form: Form, button: str | None = None,
-                     **values: str) -> Page:
-        data = dict(form.fields)
+                     **values: str | list[str]) -> Page:
+        data: dict[str, str | list[str]] = dict(form.fields)
         data.update(values)
         if button is not None:
             for name, value, label in form.buttons:

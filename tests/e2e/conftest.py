@@ -1,0 +1,36 @@
+"""One whole system per test module: embedded Kafka and PostgreSQL (or the environment's),
+the sandbox, and the three services, each in its own process, reached only over HTTP and Kafka."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector_cli.settings import CliSettings
+from connector_demo.scenario import cli_settings
+from connector_demo.system import LocalSystem
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
+    marker = request.node.get_closest_marker("system")
+    options = dict(marker.kwargs) if marker else {}
+    work_dir: Path = tmp_path_factory.mktemp("system")
+    local = LocalSystem(
+        work_dir=work_dir,
+        sandbox_args=options.get("sandbox_args", ["--minutely-limit", "600"]),
+        extra_env=options.get("extra_env", {}),
+        session_timeout_ms=2000,
+    )
+    local.start()
+    yield local
+    local.stop()
+    artifacts = Path(".data/test-artifacts") / request.node.name
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for process in local.processes.values():
+        (artifacts / process.log.name).write_bytes(process.log.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def cfg(system: LocalSystem) -> CliSettings:
+    return cli_settings(system)
