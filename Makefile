@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup test demo stack lint typecheck sandbox schemas
+.PHONY: setup test demo stack lint typecheck sandbox schemas docs
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -13,9 +13,9 @@ setup:
 test: setup
 	@$(UV) run --frozen pytest
 
-## make demo: the embedded stack (and, once built, the services and the sandbox).
+## make demo: the whole connector on the embedded stack and the seed's story end to end.
 demo: setup
-	@$(UV) run --frozen connector-stack
+	@$(UV) run --frozen connector-demo
 
 ## make stack: only the embedded Kafka and PostgreSQL, until Ctrl-C.
 stack: setup
@@ -33,3 +33,7 @@ typecheck: setup
 ## Record an additive contract change (after bumping SCHEMA_VERSION).
 schemas: setup
 	@UPDATE_SCHEMAS=1 $(UV) run --frozen pytest libs/contracts -q
+
+## Regenerate docs/asyncapi.json and docs/asyncapi.html from the services' FastStream apps.
+docs: setup
+	@$(UV) run --frozen python -m connector_demo.asyncapi

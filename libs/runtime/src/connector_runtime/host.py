@@ -27,7 +27,7 @@ from connector_runtime.messaging import dead_letter_middleware, ensure_topics, m
 from connector_runtime.metrics import OUTBOX_LAG, render
 from connector_runtime.outbox import OutboxRelay
 from connector_runtime.settings import ServiceSettings
-from contracts import ALL_TOPICS
+from contracts import ALL_TOPICS, topic_union
 
 log = structlog.get_logger("host")
 
@@ -44,6 +44,7 @@ class ServiceHost:
         migrations: Path,
         outbox: sa.Table,
         group_id: str | None = None,
+        publishes: tuple[str, ...] = (),
     ) -> None:
         self.settings = settings
         self.name = name
@@ -52,9 +53,23 @@ class ServiceHost:
         self.group_id = group_id or f"exact-{name}"
         self.broker: KafkaBroker = make_broker(settings.kafka_bootstrap_servers, client_id=name)
         self.broker.add_middleware(dead_letter_middleware(self.broker, self.group_id))
+        self._declare_publications(publishes)
         self._outbox = outbox
         self._engine: AsyncEngine | None = None
         self._relay: OutboxRelay | None = None
+
+    def _declare_publications(self, topics: tuple[str, ...]) -> None:
+        """Document what the service emits: its events leave through the outbox relay, not
+        FastStream publishers, so they are declared here for the AsyncAPI document only."""
+        for topic in topics:
+            self.broker.publisher(
+                topic,
+                title=f"{topic}:publish",
+                description=f"Published by {self.name} through its transactional outbox; "
+                "key = datasource_id.",
+                schema=topic_union(topic),
+                include_in_schema=True,
+            )
 
     @property
     def engine(self) -> AsyncEngine:

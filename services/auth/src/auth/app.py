@@ -17,6 +17,7 @@ import structlog
 from fastapi import FastAPI
 from faststream import FastStream
 
+import contracts as c
 from auth.adapters import tables
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.exact import ExactClient
@@ -44,7 +45,8 @@ def utc_now() -> datetime:
 
 def create_host(settings: AuthSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
-                       outbox=tables.outbox, group_id=settings.consumer_group)
+                       outbox=tables.outbox, group_id=settings.consumer_group,
+                       publishes=(c.AUTH_EVENTS,))
 
 
 def use_case_config(settings: AuthSettings) -> Config:

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from faststream import FastStream
 
+import contracts as c
 from connector_runtime.host import ServiceHost, health_router, serve
 from connector_runtime.logs import configure_logging
 from datasource.adapters import tables
@@ -27,7 +28,8 @@ NAME = "datasource"
 
 def create_host(settings: DatasourceSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
-                       outbox=tables.outbox, group_id=settings.group_id)
+                       outbox=tables.outbox, group_id=settings.group_id,
+                       publishes=(c.DATASOURCE_EVENTS, c.AUTH_REQUESTS, c.INGEST_REQUESTS))
 
 
 def create_app(settings: DatasourceSettings | None = None) -> FastAPI:

@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI
 from faststream import FastStream
 
+import contracts as c
 from connector_runtime.host import ServiceHost, health_router, serve
 from connector_runtime.logs import configure_logging
 from ingest.adapters import tables
@@ -48,7 +49,7 @@ class Ingest:
 
 def create_host(settings: IngestSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
-                       outbox=tables.outbox)
+                       outbox=tables.outbox, publishes=(c.RUN_EVENTS, c.LEDGER_BATCHES))
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
