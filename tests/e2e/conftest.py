@@ -18,8 +18,9 @@ def system(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     work_dir: Path = tmp_path_factory.mktemp("system")
     local = LocalSystem(
         work_dir=work_dir,
-        sandbox_args=options.get("sandbox_args", ["--minutely-limit", "600"]),
-        extra_env=options.get("extra_env", {}),
+        sandbox_args=options.get("sandbox_args", ["--minutely-limit", "3000",
+                                                  "--division-size", "300001=3000"]),
+        extra_env=options.get("extra_env", {"INGEST_EXACT_MINUTELY_LIMIT": "3000"}),
         session_timeout_ms=2000,
     )
     local.start()

@@ -55,10 +55,29 @@ async def _status_is(system: LocalSystem, grant_id: object, status: int) -> bool
     return await access_token_status(system, grant_id) == status
 
 
-async def test_share_link_connects_and_the_initial_run_reconciles_exactly(system: LocalSystem) -> None:
+async def test_the_demo_scenario_runs_at_small_size(system: LocalSystem) -> None:
+    """Do it myself, initial run, reconciliation, recreate same (accepted) and other (rejected)."""
     out = io.StringIO()
-    ok = await run_scenario(system, Console(file=out, width=200))
-    assert ok, out.getvalue()[-4000:]
+    result = await run_scenario(system, Console(file=out, width=200))
+    assert result.ok, result.reason + "\n" + out.getvalue()[-4000:]
+    assert result.rows > 3000
+
+
+async def test_share_link_create_and_recreate(system: LocalSystem, cfg: CliSettings) -> None:
+    create = create_command("share", new_domain=f"Bakkerij {uuid.uuid4().hex[:6]}")
+    async with watch(cfg.kafka_bootstrap_servers, TOPICS, create.datasource_id) as events:
+        link = await send_for_link(cfg, events, create)
+        await authorize(link, "anna.admin@demo.nl", "demo-anna")
+        connected = await expect(events, DataSourceConnected)
+        run = await expect(events, RunCompleted, timeout=180)
+        assert connected.payload.division == 100001 and run.payload.totals
+        # Anna lost access; Bram, another administrator, completes a shared recreate link.
+        link = await send_for_link(cfg, events, recreate_command(create.datasource_id, "share"))
+        await authorize(link, "bram.admin@demo.nl", "demo-bram")
+        accepted = await expect(events, RecreateAccepted)
+    assert accepted.payload.division == 100001
+    detail = await api.datasource(cfg, create.datasource_id)
+    assert detail["state"] == "connected" and detail["grant_id"] == str(accepted.payload.grant_id)
 
 
 async def test_self_service_then_recreate_same_division_accepted_other_division_rejected(

@@ -1,24 +1,24 @@
-"""``make demo``: the whole connector on the embedded stack, and the seed's story end to end.
+"""make demo: the whole connector on the embedded stack, and the seed's story end to end.
 
 Starts Kafka and PostgreSQL (embedded unless given by environment), the Exact
 Online sandbox, the auth, datasource and ingest services and the example sink,
-each as its own process; runs the scenario; then keeps everything up for the
-CLI (``uv run exact-connector --help``) until Ctrl-C.
+each as its own process; runs the scenario (see scenario.py); stops everything
+it started. The last line is `demo: OK ...` or `demo: FAILED <reason>`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_demo.scenario import DIVISION, run_scenario
+from connector_demo.scenario import EVA, run_scenario
 from connector_demo.system import LocalSystem, SystemStartError
 
 console = Console()
@@ -27,27 +27,60 @@ cli = typer.Typer(add_completion=False, help=__doc__)
 
 @cli.command()
 def demo(
-    data_dir: Path = typer.Option(Path(".data"), help="Where PostgreSQL data, logs and keys live."),
-    rows: int = typer.Option(20_000, help="TransactionLines of the demo company in the sandbox."),
-    minutely_limit: int = typer.Option(60, help="Exact's per-company calls per minute (real: 60)."),
-    keep_running: bool = typer.Option(True, help="Keep the system up after the scenario."),
+    data_dir: Path = typer.Option(Path(".data/demo"), help="Where PostgreSQL data, logs and keys live."),
+    rows: int = typer.Option(100_000, help="TransactionLines of the demo company in the sandbox."),
+    real_limits: bool = typer.Option(
+        False, help="Exact's real limits (60 calls/min per company): the run then takes minutes."),
+    minutely_limit: int = typer.Option(3000, help="Calls per minute per company when not --real-limits."),
+    keep_running: bool = typer.Option(False, help="Keep everything up after the scenario (Ctrl-C stops)."),
 ) -> None:
+    started = time.monotonic()
+    limit = 60 if real_limits else minutely_limit
     data_dir = data_dir.resolve()
-    ports = {"sandbox": 8765, "auth": 8001, "datasource": 8002, "ingest": 8003}
     system = LocalSystem(
-        work_dir=data_dir, persistent=True, ports=ports,
-        sandbox_args=["--division-size", f"{DIVISION}={rows}", "--minutely-limit", str(minutely_limit)],
+        work_dir=data_dir, persistent=True,
+        ports={"sandbox": 8765, "auth": 8001, "datasource": 8002, "ingest": 8003},
+        sandbox_args=["--division-size", f"{EVA.division}={rows}", "--minutely-limit", str(limit)],
+        extra_env={"INGEST_EXACT_MINUTELY_LIMIT": str(limit)},
     )
-    console.rule("Starting the Exact Online connector")
+    # SIGTERM stops like Ctrl-C, so everything started is stopped either way.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    reason = ""
+    result = None
     try:
+        console.rule("Starting the Exact Online connector")
         system.start()
+        _write_cli_env(system, data_dir)
+        _show_parts(system, data_dir)
+        result = asyncio.run(run_scenario(system, console))
+        reason = result.reason
+        if result.ok and keep_running:
+            _wait_for_ctrl_c()
     except SystemStartError as exc:
-        console.print(f"[red]{exc}[/red]")
+        reason = f"start-up: {exc}".splitlines()[0]
+    except KeyboardInterrupt:
+        reason = reason or "interrupted"
+    finally:
+        console.print("stopping everything the demo started …")
         system.stop()
-        raise typer.Exit(1) from exc
-    env_file = data_dir / "demo.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in system.cli_env().items()))
-    env_file.chmod(0o600)
+    seconds = time.monotonic() - started
+    if result is not None and result.ok:
+        console.print(f"demo: OK rows={result.rows} run_seconds={result.run_seconds:.1f} "
+                      f"exact_calls={result.calls} total_seconds={seconds:.1f}")
+        return
+    console.print(f"demo: FAILED {reason or 'see the output above'}")
+    raise typer.Exit(1)
+
+
+def _write_cli_env(system: LocalSystem, data_dir: Path) -> None:
+    # The CLI reads .data/demo.env, so `uv run exact-connector ...` finds this system.
+    for path in (data_dir / "demo.env", Path(".data/demo.env")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in system.cli_env().items()))
+        path.chmod(0o600)
+
+
+def _show_parts(system: LocalSystem, data_dir: Path) -> None:
     table = Table(title="Running")
     table.add_column("part")
     table.add_column("where")
@@ -56,32 +89,21 @@ def demo(
     table.add_row("Exact Online sandbox", system.url("sandbox"))
     for name in ("auth", "datasource", "ingest"):
         table.add_row(f"{name} service", system.url(name) + "  (/healthz /readyz /metrics)")
+    table.add_row("example ledger sink", "consumer group ledger-sink")
     table.add_row("logs", str(data_dir / "*.log"))
     console.print(table)
-    ok = False
+
+
+def _wait_for_ctrl_c() -> None:
+    console.print("Everything keeps running; in another terminal try:\n"
+                  "  uv run exact-connector list\n"
+                  "  uv run exact-connector create --new-domain 'My company' --mode share\n"
+                  "Press Ctrl-C to stop.")
+    stop = threading.Event()
     try:
-        ok = asyncio.run(run_scenario(system, console))
-        console.rule("[green]Demo complete[/green]" if ok else "[red]Demo finished with problems[/red]")
-        if keep_running and os.environ.get("CI") != "true":
-            console.print("The system keeps running. In another terminal try:\n"
-                          "  uv run exact-connector list\n"
-                          "  uv run exact-connector create --new-domain 'My company' --mode self\n"
-                          "  uv run exact-connector show <datasource-id>\n"
-                          "Sandbox users: see sandbox/exact/README.md (e.g. anna.admin@demo.nl / demo-anna)\n"
-                          "Press Ctrl-C to stop.")
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
-                pass
+        stop.wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        console.print("stopping …")
-        system.stop()
-    if not ok:
-        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -1,17 +1,22 @@
 """The demo: the seed's story end to end, on the embedded stack.
 
 1. A portal user creates an Exact Online data source in a new company domain and
-   chooses "share a URL"; the link is shown.
-2. An Exact Online administrator without an account with us opens the link, signs
-   in to Exact Online (the sandbox) and approves.
-3. The initial data run starts automatically; its progress is shown.
+   chooses "I want to do it myself": the script signs in to Exact Online (the
+   sandbox's real sign-in and consent pages) as an administrator and picks the company.
+2. A second data source is created with "share a URL"; its link is printed for a
+   person to open in a browser.
+3. The initial data run starts automatically; progress bars follow it.
 4. The example sink's copy is reconciled with the run's totals and with the
    figures the sandbox knows.
+5. Recreate with the same company: accepted. Recreate with another company:
+   rejected, and the data source is unchanged.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -22,31 +27,52 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connector_cli import api
-from connector_cli.kafka_io import publish, watch
+from connector_cli.kafka_io import watch
 from connector_cli.progress import follow_run
 from connector_cli.settings import CliSettings
 from connector_demo.authorize import complete_authorization
 from connector_demo.browser import Browser
+from connector_demo.flows import FlowError, create_command, expect, recreate_command, send_for_link
 from connector_demo.system import LocalSystem
 from connector_runtime.testing import eventually
 from contracts import (
     AUTH_EVENTS,
-    DATASOURCE_COMMANDS,
     DATASOURCE_EVENTS,
+    INGEST_REQUESTS,
     RUN_EVENTS,
-    AuthorizationLinkIssued,
-    CommandRejected,
-    CreateDataSource,
-    CreateDataSourcePayload,
     DataSourceConnected,
-    Message,
+    Entity,
+    RecreateAccepted,
+    RecreateRejected,
     RunCompleted,
 )
 from ledger_sink.cli import print_checks, sandbox_expected, show_figures
 from ledger_sink.reconcile import against_expected, against_last_run, figures
 
-ADMIN = ("anna.admin@demo.nl", "demo-anna")
-DIVISION = 100001
+TOPICS = [AUTH_EVENTS, DATASOURCE_EVENTS, INGEST_REQUESTS, RUN_EVENTS]
+
+
+@dataclass(frozen=True)
+class Admin:
+    username: str
+    password: str
+    division: int
+    other_division: int
+
+
+EVA = Admin("eva.large@demo.nl", "demo-eva", 300001, 300002)
+"""Administrator of Grootboek Data B.V. (300001) and Grootboek Archief B.V. (300002)."""
+
+
+@dataclass
+class DemoResult:
+    ok: bool = False
+    reason: str = ""
+    datasource_id: uuid.UUID | None = None
+    rows: int = 0
+    run_seconds: float = 0.0
+    calls: int = 0
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 def cli_settings(system: LocalSystem) -> CliSettings:
@@ -59,53 +85,92 @@ def cli_settings(system: LocalSystem) -> CliSettings:
     )
 
 
-async def run_scenario(system: LocalSystem, console: Console) -> bool:
+async def authorize(link: str, admin: Admin, division: int, console: Console) -> None:
+    browser = Browser()
+    try:
+        outcome = await complete_authorization(browser, link, admin.username, admin.password,
+                                               division=division)
+    finally:
+        await browser.close()
+    for step in outcome.steps:
+        console.print(f"  page: {step}")
+
+
+async def run_scenario(system: LocalSystem, console: Console, admin: Admin = EVA) -> DemoResult:
+    result = DemoResult()
+    try:
+        await _scenario(system, console, admin, result)
+    except FlowError as exc:
+        result.reason = str(exc)
+    return result
+
+
+async def _scenario(system: LocalSystem, console: Console, admin: Admin, result: DemoResult) -> None:
     cfg = cli_settings(system)
-    datasource_id = uuid.uuid4()
-    command = CreateDataSource.create(datasource_id=datasource_id, payload=CreateDataSourcePayload(
-        new_company_domain_name="Demo Holding B.V.", authorization_mode="share",
-        requested_by="portal-user@customer.example"))
-
-    console.rule("1. The portal user creates an Exact Online data source (share a URL)")
-    async with watch(cfg.kafka_bootstrap_servers, [AUTH_EVENTS, DATASOURCE_EVENTS, RUN_EVENTS],
-                     datasource_id) as events:
-        await publish(cfg.kafka_bootstrap_servers, DATASOURCE_COMMANDS, command)
-        issued = await events.first(
-            lambda m: isinstance(m, AuthorizationLinkIssued | CommandRejected), timeout=60)
-        if not isinstance(issued, AuthorizationLinkIssued):
-            console.print(f"[red]no authorization link: {issued}[/red]")
-            return False
-        link = await api.authorization_link(cfg, issued.payload.fetch_url)
-        console.print(f"data source {datasource_id}: share this link with an Exact administrator:")
-        console.print(f"  {link['url']}", soft_wrap=True)
-
-        console.rule("2. The Exact Online administrator (no account with us) completes the link")
-        browser = Browser()
-        try:
-            outcome = await complete_authorization(browser, link["url"], *ADMIN, division=DIVISION)
-        finally:
-            await browser.close()
-        for step in outcome.steps:
-            console.print(f"  page: {step}")
-        connected = await events.first(lambda m: isinstance(m, DataSourceConnected), timeout=60)
-        if connected is None:
-            console.print(f"[red]not connected; last page said: {outcome.text[:400]}[/red]")
-            return False
+    create = create_command("self", new_domain="Grootboek Groep", by="portal-user@customer.example")
+    ds = result.datasource_id = create.datasource_id
+    async with watch(cfg.kafka_bootstrap_servers, TOPICS, ds) as events:
+        console.rule("1. A portal user creates a data source and connects it themselves")
+        link = await send_for_link(cfg, events, create)
+        console.print(f"data source {ds} in the new company domain 'Grootboek Groep'")
+        await authorize(link, admin, admin.division, console)
+        connected = await expect(events, DataSourceConnected)
         assert isinstance(connected, DataSourceConnected)
-        console.print(f"connected to division {connected.payload.division} "
-                      f"({connected.payload.division_name})")
+        console.print(f"connected to {connected.payload.division_name} "
+                      f"(division {connected.payload.division})")
+
+        console.rule("2. Another data source, to be connected by an Exact administrator via a link")
+        await share_link_for_a_person(cfg, console, connected.payload.division)
 
         console.rule("3. The initial data run starts automatically")
+        started = time.monotonic()
         final = await follow_run(events, console, None, timeout=3600)
-    if not isinstance(final, RunCompleted):
-        console.print("[red]the run did not complete[/red]")
-        return False
-    return await reconcile(system, console, datasource_id, final)
+        if not isinstance(final, RunCompleted):
+            raise FlowError(f"the initial run did not complete: {final}")
+        result.run_seconds = time.monotonic() - started
+        result.rows = sum(t.rows for t in final.payload.totals)
+        result.calls = final.payload.calls_used
+
+        console.rule("4. Reconciliation of the example sink's copy")
+        if not await reconcile(system, console, ds, final):
+            raise FlowError("reconciliation found differences")
+
+        console.rule("5. Recreate: same company accepted, another company rejected")
+        link = await send_for_link(cfg, events, recreate_command(ds, "self"))
+        await authorize(link, admin, admin.division, console)
+        accepted = await expect(events, (RecreateAccepted, RecreateRejected))
+        if not isinstance(accepted, RecreateAccepted):
+            raise FlowError(f"recreate with the same company was not accepted: {accepted.payload}")
+        console.print(f"[green]accepted[/green]: new grant {accepted.payload.grant_id} replaces "
+                      f"{accepted.payload.previous_grant_id}; nothing re-imported")
+        before = await api.datasource(cfg, ds)
+        link = await send_for_link(cfg, events, recreate_command(ds, "share"))
+        await authorize(link, admin, admin.other_division, console)
+        rejected = await expect(events, (RecreateAccepted, RecreateRejected))
+        if not isinstance(rejected, RecreateRejected):
+            raise FlowError("recreate with another company was not rejected")
+        console.print(f"[yellow]rejected[/yellow]: {rejected.payload.reason}")
+        after = await api.datasource(cfg, ds)
+        unchanged = all(before[k] == after[k] for k in ("state", "division", "grant_id"))
+        console.print(f"data source unchanged: state={after['state']} division={after['division']} "
+                      f"grant={after['grant_id']} -> {'yes' if unchanged else 'NO'}")
+        if not unchanged:
+            raise FlowError("the rejected recreate changed the data source")
+    result.ok = True
+
+
+async def share_link_for_a_person(cfg: CliSettings, console: Console, division: int) -> None:
+    create = create_command("share", new_domain="Grootboek Groep (tweede)",
+                            by="portal-user@customer.example")
+    async with watch(cfg.kafka_bootstrap_servers, TOPICS, create.datasource_id) as events:
+        link = await send_for_link(cfg, events, create)
+    console.print("Send this link to an Exact Online administrator (no account with us needed);\n"
+                  "open it in a browser and sign in with a sandbox user from sandbox/exact/README.md:")
+    console.print(f"  {link}", soft_wrap=True)
 
 
 async def reconcile(system: LocalSystem, console: Console, datasource_id: uuid.UUID,
                     final: RunCompleted) -> bool:
-    console.rule("4. Reconciliation of the example sink's copy")
     engine = create_async_engine(system.database_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         async def sink_caught_up() -> bool:
@@ -117,15 +182,15 @@ async def reconcile(system: LocalSystem, console: Console, datasource_id: uuid.U
             return bool(checks) and all(c.ok for c in checks)
 
         try:
-            await eventually(sink_caught_up, timeout=120, interval=0.5)
+            await eventually(sink_caught_up, timeout=300, interval=0.5)
         except AssertionError:
-            console.print("[yellow]the sink has not caught up with the run yet[/yellow]")
+            console.print("[yellow]the sink did not catch up with the run[/yellow]")
         async with engine.connect() as conn:
             ours = await figures(conn, datasource_id)
             run_checks = await against_last_run(conn, datasource_id)
     finally:
         await engine.dispose()
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=120) as client:
         expected: dict[str, Any] = (
             await client.get(f"{system.url('sandbox')}/_sandbox/expected/{final.payload.division}")
         ).json()
@@ -133,30 +198,27 @@ async def reconcile(system: LocalSystem, console: Console, datasource_id: uuid.U
     ok = print_checks("against RunCompleted", run_checks)
     ok = print_checks("against the sandbox's figures",
                       against_expected(ours, sandbox_expected(expected))) and ok
+    return per_period_table(console, ours, expected) and ok
+
+
+def per_period_table(console: Console, ours: dict[Entity, Any], expected: dict[str, Any]) -> bool:
     periods = expected.get("entities", {}).get("TransactionLines", {}).get("by_period", [])
-    if periods:
-        table = Table(title="TransactionLines per financial year and period (sink vs sandbox)")
-        for col in ("year", "period", "rows", "debit AmountDC (sink)", "debit AmountDC (sandbox)", "match"):
-            table.add_column(col)
-        mine = _per_period(ours)
-        for p in periods:
-            key = (p["financial_year"], p["financial_period"])
-            have = mine.get(key)
-            match = (have is not None and have.rows == p["count"]
-                     and have.amount_dc_debit_sum == Decimal(p["sum_debit_dc"]))
-            ok = ok and match
-            table.add_row(str(key[0]), str(key[1]), str(p["count"]),
-                          str(have.amount_dc_debit_sum if have else "-"), p["sum_debit_dc"],
-                          "yes" if match else "[red]NO[/red]")
-        console.print(table)
+    mine = ours[Entity.TRANSACTION_LINES].per_period
+    table = Table(title="TransactionLines per financial year and period (sink vs sandbox)")
+    for col in ("year", "period", "rows", "sum AmountDC", "debit AmountDC (sink)",
+                "debit AmountDC (sandbox)", "match"):
+        table.add_column(col)
+    ok = bool(periods)
+    for p in periods:
+        key = (p["financial_year"], p["financial_period"])
+        have = mine.get(key)
+        match = (have is not None and have.rows == p["count"]
+                 and have.amount_dc_sum == Decimal(p["sum_amount_dc"])
+                 and have.amount_dc_debit_sum == Decimal(p["sum_debit_dc"]))
+        ok = ok and match
+        table.add_row(str(key[0]), str(key[1]), str(p["count"]),
+                      str(have.amount_dc_sum if have else "-"),
+                      str(have.amount_dc_debit_sum if have else "-"), p["sum_debit_dc"],
+                      "yes" if match else "[red]NO[/red]")
+    console.print(table)
     return ok
-
-
-def _per_period(ours: dict[Any, Any]) -> dict[tuple[int, int], Any]:
-    from contracts import Entity
-
-    return ours[Entity.TRANSACTION_LINES].per_period
-
-
-def describe(message: Message) -> str:
-    return f"{message.type} {message.payload}"
