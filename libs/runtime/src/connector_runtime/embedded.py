@@ -74,11 +74,18 @@ class EmbeddedKafka:
 
     port: int = field(default_factory=free_port)
     log_dir: Path | None = None
+    advertised_port: int | None = None
+    """The port clients are told to connect to, when a proxy stands in front of the broker
+    (fault tests cut connections there); default: ``port``."""
     _proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout: float = 30.0) -> EmbeddedKafka:
         try:
@@ -90,9 +97,10 @@ class EmbeddedKafka:
         log_dir.mkdir(parents=True, exist_ok=True)
         log = log_dir / "tansu.log"
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         with log.open("ab") as out:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
-                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                [binary, "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                  "--storage-engine", "memory://tansu/"],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -126,6 +134,11 @@ class EmbeddedPostgres:
     @property
     def url(self) -> str:
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{PG_DATABASE}"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id (its backends are its children)."""
+        return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout: float = 60.0) -> EmbeddedPostgres:
         bin_dir = _pg_bin_dir()
