@@ -170,8 +170,9 @@ class LocalSystem:
         return self
 
     def _start_infra(self) -> None:
-        self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
-        self.database_url = os.environ.get("DATABASE_URL", "")
+        # given ones win (a proxy in front of the broker), then the environment's, then embedded
+        self.bootstrap = self.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        self.database_url = self.database_url or os.environ.get("DATABASE_URL", "")
         if not self.bootstrap:
             self.kafka = EmbeddedKafka(log_dir=self.work_dir).start()
             self.bootstrap = self.kafka.bootstrap_servers
@@ -202,9 +203,19 @@ class LocalSystem:
     def start_service(self, name: str) -> Process:
         return self._spawn(name, [_script(f"exact-{name}")], url=self.url(name))
 
+    def start_replica(self, name: str, service: str, port: int | None = None) -> Process:
+        """Another process of ``service`` (e.g. a second auth) on its own HTTP port."""
+        self.ports[name] = port or free_port()
+        env = self.service_env()
+        env[f"{service.upper()}_HTTP_PORT"] = str(self.ports[name])
+        return self._spawn(name, [_script(f"exact-{service}")], env=env, url=self.url(name))
+
     def restart_service(self, name: str, kill: bool = False) -> None:
         process = self.processes[name]
         process.kill() if kill else process.stop()
+        if name == "sink":  # no HTTP port: started is all there is to wait for
+            self.start_sink()
+            return
         self.start_service(name)
         self.wait_ready(name)
 
@@ -230,7 +241,8 @@ class LocalSystem:
         raise SystemStartError(f"{name} was not ready within {timeout:.0f}s:\n{process.tail()}")
 
     def stop(self) -> None:
-        for name in ("sink", "ingest", "auth", "datasource", "sandbox"):
+        known = ("sink", "ingest", "auth", "datasource", "sandbox")
+        for name in [n for n in self.processes if n not in known] + list(known):
             if name in self.processes:
                 self.processes[name].stop()
         if self.postgres is not None:
