@@ -3,14 +3,16 @@
 :class:`ServiceHost` owns the process's infrastructure for as long as the
 service runs: it waits for Kafka and creates the topics, migrates the service's
 schema, opens the engine, starts the outbox relay and the FastStream broker
-(with the dead-letter middleware), and closes all of it in reverse order.
-:func:`health_router` adds ``/healthz`` and ``/readyz``; :func:`serve` runs an
-ASGI app with uvicorn.
+(with the log-context and dead-letter middlewares) and the consumer-lag monitor, and
+closes all of it in reverse order. :func:`health_router` adds ``/healthz``, ``/readyz``
+and ``/metrics`` (services add gauges computed at scrape time with
+:meth:`ServiceHost.on_scrape`); :func:`serve` runs an ASGI app with uvicorn.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,6 +25,8 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector_runtime.db import create_engine, migrate_async, migrations_current
+from connector_runtime.lag import ConsumerLagMonitor
+from connector_runtime.logcontext import MessageLogContext
 from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker
 from connector_runtime.metrics import OUTBOX_LAG, render
 from connector_runtime.outbox import OutboxRelay
@@ -52,11 +56,14 @@ class ServiceHost:
         self.migrations = migrations
         self.group_id = group_id or f"exact-{name}"
         self.broker: KafkaBroker = make_broker(settings.kafka_bootstrap_servers, client_id=name)
+        self.broker.add_middleware(MessageLogContext)
         self.broker.add_middleware(dead_letter_middleware(self.broker, self.group_id))
         self._declare_publications(publishes)
         self._outbox = outbox
         self._engine: AsyncEngine | None = None
         self._relay: OutboxRelay | None = None
+        self._lag: ConsumerLagMonitor | None = None
+        self._scrape_hooks: list[Callable[[], Awaitable[None]]] = [self._outbox_lag]
 
     def _declare_publications(self, topics: tuple[str, ...]) -> None:
         """Document what the service emits: its events leave through the outbox relay, not
@@ -83,6 +90,32 @@ class ServiceHost:
             raise RuntimeError("ServiceHost is not started")
         return self._relay
 
+    @property
+    def subscriptions(self) -> dict[str, tuple[str, ...]]:
+        """Consumer group -> topics of the subscribers included so far."""
+        found: dict[str, set[str]] = {}
+        for subscriber in self.broker._subscribers.values():  # FastStream has no public view
+            group = getattr(subscriber, "group_id", None)
+            if group:
+                found.setdefault(group, set()).update(getattr(subscriber, "topics", ()) or ())
+        return {g: tuple(sorted(ts)) for g, ts in sorted(found.items())}
+
+    def on_scrape(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` (set gauges from the database, say) before each ``/metrics`` answer."""
+        self._scrape_hooks.append(hook)
+
+    async def scrape(self) -> None:
+        for hook in self._scrape_hooks:
+            try:
+                async with asyncio.timeout(2):
+                    await hook()
+            except Exception as exc:  # the scrape still answers with the other series
+                log.warning("metrics_hook_failed", hook=getattr(hook, "__name__", "?"),
+                            error=type(exc).__name__)
+
+    async def _outbox_lag(self) -> None:
+        OUTBOX_LAG.labels(self.name).set(await self.relay.oldest_unsent_age())
+
     def include(self, router: KafkaRouter) -> None:
         """Add the service's subscribers; call before :meth:`start_consuming`."""
         self.broker.include_router(router)
@@ -100,6 +133,9 @@ class ServiceHost:
 
     async def start_consuming(self) -> None:
         await self.broker.start()
+        self._lag = ConsumerLagMonitor(self.settings.kafka_bootstrap_servers, self.subscriptions,
+                                       interval=self.settings.consumer_lag_interval_seconds)
+        self._lag.start()
         log.info("service_consuming", service=self.name, group_id=self.group_id)
 
     async def __aexit__(
@@ -108,6 +144,8 @@ class ServiceHost:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._lag is not None:
+            await self._lag.stop()
         await self.broker.stop()
         if self._relay is not None:
             await self._relay.stop()
@@ -147,11 +185,7 @@ def health_router(host: ServiceHost) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        try:
-            async with asyncio.timeout(2):
-                OUTBOX_LAG.labels(host.name).set(await host.relay.oldest_unsent_age())
-        except Exception as exc:  # the scrape still answers with the other series
-            log.warning("outbox_lag_unavailable", error=type(exc).__name__)
+        await host.scrape()
         body, content_type = render()
         return Response(body, media_type=content_type)
 

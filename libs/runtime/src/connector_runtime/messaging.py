@@ -158,22 +158,11 @@ class DeadLetterMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]],
                             msg: StreamMessage[Any]) -> Any:
-        body = await msg.decode()
-        if isinstance(body, Message):
-            structlog.contextvars.bind_contextvars(
-                message_id=str(body.message_id),
-                correlation_id=str(body.correlation_id),
-                datasource_id=str(body.datasource_id),
-                message_type=body.type,
-            )
+        # the log context (message, data source, correlation, run) is bound by
+        # connector_runtime.logcontext.MessageLogContext, which runs before this
         topic = getattr(self.msg, "topic", "unknown")
-        try:
-            with HANDLER_SECONDS.labels(topic).time():
-                return await call_next(msg)
-        finally:
-            structlog.contextvars.unbind_contextvars(
-                "message_id", "correlation_id", "datasource_id", "message_type"
-            )
+        with HANDLER_SECONDS.labels(topic).time():
+            return await call_next(msg)
 
     async def after_processed(
         self,
@@ -193,6 +182,8 @@ class DeadLetterMiddleware(BaseMiddleware):
             await self._dead_letter(record, f"invalid message: {exc_val.reason}")
             return True
         attempt = self.attempts.bump(key)
+        if is_transient(exc_val) or attempt < self.max_attempts:
+            MESSAGES_CONSUMED.labels(record.topic, "retry").inc()
         if is_transient(exc_val):
             delay = min(0.2 * 2 ** min(attempt, 6), 10.0)
             log.warning("handler_transient_failure", topic=record.topic, offset=record.offset,

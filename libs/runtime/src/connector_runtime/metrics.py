@@ -1,7 +1,8 @@
 """Prometheus metrics every service exposes on ``/metrics``.
 
-Service-specific series (Exact calls, rate budget, token refreshes, runs) live
-in the services; these are the messaging ones every service shares.
+Service-specific series (Exact calls, rate budget, token refreshes, runs) live in each
+service's ``metrics.py``; these are the messaging ones every service shares. Labels stay
+bounded: topics, consumer groups, message types and outcomes - never ids.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 MESSAGES_CONSUMED = Counter(
-    "connector_messages_consumed_total", "Messages handled by a subscriber", ["topic", "outcome"]
+    "connector_messages_consumed_total",
+    "Messages a subscriber finished with: outcome ok, retry (redelivered) or dead_lettered",
+    ["topic", "outcome"],
 )
 MESSAGES_DEAD_LETTERED = Counter(
     "connector_messages_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"]
 )
 MESSAGES_PUBLISHED = Counter(
-    "connector_messages_published_total", "Messages the outbox relay published", ["topic"]
+    "connector_messages_published_total",
+    "Messages published (outbox relay, ingest's batch publisher) and acknowledged by the broker",
+    ["topic", "type"],
 )
 OUTBOX_LAG = Gauge(
     "connector_outbox_lag_seconds", "Age of the oldest unsent outbox row", ["service"]
@@ -24,7 +29,9 @@ OUTBOX_PUBLISH_FAILURES = Counter(
     "connector_outbox_publish_failures_total", "Outbox relay rounds that failed", ["service"]
 )
 CONSUMER_LAG = Gauge(
-    "connector_consumer_lag_messages", "Messages not yet consumed, per topic", ["group", "topic"]
+    "connector_consumer_lag_messages",
+    "Messages a consumer group has not consumed yet (end offsets minus committed offsets)",
+    ["group", "topic"],
 )
 HANDLER_SECONDS = Histogram(
     "connector_handler_seconds", "Time spent handling one message", ["topic"]

@@ -202,7 +202,7 @@ class OutboxRelay:
             await conn.commit()
         self.published += len(rows)
         for row in rows:
-            MESSAGES_PUBLISHED.labels(row.topic).inc()
+            MESSAGES_PUBLISHED.labels(row.topic, row.headers.get("message_type", "unknown")).inc()
         return len(rows)
 
     async def _delete_old_sent(self) -> None:

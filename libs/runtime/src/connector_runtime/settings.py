@@ -36,6 +36,12 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_SESSION_TIMEOUT_MS", "kafka_session_timeout_ms"),
         description="Consumer-group session timeout; a new consumer joins in about half of it.",
     )
+    consumer_lag_interval_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        validation_alias=AliasChoices("CONSUMER_LAG_INTERVAL_SECONDS", "consumer_lag_interval_seconds"),
+        description="How often consumer lag is read from the broker (0: never).",
+    )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level")
     )
