@@ -73,3 +73,12 @@ async def test_admin_paths_do_not_shadow_the_api(env: Env) -> None:
     t = (await env.grant())["access_token"]
     assert (await env.api("/api/v1/100001/_sandbox/stats", t)).status_code == 404
     assert (await env.client.get("/api/v1/100001/financial/Journals")).status_code == 401
+
+
+async def test_every_issued_token_and_code_is_listed_for_leak_hunting(env: Env) -> None:
+    first = await env.grant()
+    second = await env.grant("bram.admin@demo.nl")
+    listed = (await env.client.get("/_sandbox/tokens")).json()
+    assert {first["access_token"], second["access_token"]} <= set(listed["access_tokens"])
+    assert {first["refresh_token"], second["refresh_token"]} <= set(listed["refresh_tokens"])
+    assert listed["codes"] == []

@@ -53,6 +53,7 @@ class Admin:
             r("/_sandbox/limits/reset", self.limits_reset, methods=["POST"]),
             r("/_sandbox/grants", self.grants, methods=["GET", "POST"]),
             r("/_sandbox/grants/withdraw", self.withdraw, methods=["POST"]),
+            r("/_sandbox/tokens", self.tokens, methods=["GET"]),
             r("/_sandbox/divisions", self.divisions, methods=["GET"]),
             r("/_sandbox/divisions/{division:int}/changes", self.changes, methods=["POST"]),
             r("/_sandbox/users", self.users, methods=["GET"]),
@@ -145,6 +146,9 @@ class Admin:
                                        client_id=body.get("client_id"),
                                        grant_id=body.get("grant_id"))
         return JSONResponse({"withdrawn": done})
+
+    async def tokens(self, _request: Request) -> Response:
+        return JSONResponse(self.sb.tokens.issued_secrets())
 
     async def divisions(self, _request: Request) -> Response:
         return JSONResponse([

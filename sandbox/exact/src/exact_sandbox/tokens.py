@@ -200,6 +200,12 @@ class TokenService:
             raise AuthFailure("access token expired")
         return grant
 
+    def issued_secrets(self) -> dict[str, list[str]]:
+        """Every access token, refresh token and code ever issued (tools hunt for leaks)."""
+        return {"access_tokens": list(self._access),
+                "refresh_tokens": [*self._refresh, *self._old_refresh],
+                "codes": list(self._codes)}
+
     def grant_of(self, token: str) -> Grant | None:
         entry = self._access.get(token)
         return self.grants.get(entry[0]) if entry else None
