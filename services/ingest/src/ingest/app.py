@@ -17,8 +17,10 @@ from faststream import FastStream
 
 import contracts as c
 from connector_runtime.host import ServiceHost, health_router, serve
+from connector_runtime.logcontext import RequestLogContext
 from connector_runtime.logs import configure_logging
-from ingest.adapters import tables
+from ingest import metrics
+from ingest.adapters import stats, tables
 from ingest.adapters.auth_tokens import AuthTokenSource
 from ingest.adapters.clock import SystemClock
 from ingest.adapters.exact import ExactClient, RetryPolicy
@@ -80,6 +82,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                                      max_concurrent=settings.max_concurrent_runs,
                                      lease_seconds=settings.lease_seconds,
                                      poll_interval=settings.scheduler_interval_seconds)
+            metrics.RUNS_EXECUTING.set_function(lambda: len(scheduler.running))
+
+            async def run_gauges() -> None:
+                metrics.runs_by_status(await stats.runs_by_status(host.engine))
+
+            host.on_scrape(run_gauges)
             handlers = Handlers(store=store, wake=scheduler.wake)
             host.include(build_router(settings, host.group_id, handlers=lambda: handlers))
             app.state.ingest = Ingest(store, scheduler, publisher, limiter)
@@ -92,6 +100,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 await publisher.stop()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
+    app.add_middleware(RequestLogContext)
     app.include_router(health_router(host))
     app.include_router(runs_router(lambda run_id: app.state.ingest.store.load(run_id)))
     return app

@@ -34,6 +34,7 @@ from contracts import (
     RunStarted,
     RunStartedPayload,
 )
+from ingest import metrics
 from ingest.batching import build_batches
 from ingest.domain.budget import BudgetView
 from ingest.domain.errors import (
@@ -91,6 +92,7 @@ class RunExecutor:
             run_id=run.run_id, kind=run.kind, division=run.division,
             entities=tuple(Entity(e) for e in run.entities), resumed=run.resumed))]
         await self._store.start(run, owner, started)
+        metrics.run_entered(run.kind, RunStatus.RUNNING)
         log.info("run_executing", resumed=run.resumed, after_wait=waited, kind=run.kind)
         try:
             await self._import(run, owner)
@@ -107,7 +109,10 @@ class RunExecutor:
             await self._fail(run, owner, "internal", f"internal error: {type(exc).__name__}",
                              retryable=True)
             return
-        await self._store.finish(run, owner, RunStatus.COMPLETED, [self._completed(run)])
+        completed = self._completed(run)
+        await self._store.finish(run, owner, RunStatus.COMPLETED, [completed])
+        metrics.run_entered(run.kind, RunStatus.COMPLETED)
+        metrics.RUN_DURATION.labels(run.kind).observe(completed.payload.duration_seconds)
         log.info("run_completed", calls_used=run.calls_used, batches=run.batches,
                  rows={cp.entity: cp.rows for cp in run.ordered})
 
@@ -144,6 +149,7 @@ class RunExecutor:
         due = throttle.due(self._clock.monotonic()) or last
         events = [self._progress(run, budget)] if due else []
         await self._store.save_page(run, cp, owner, events)
+        metrics.ROWS_IMPORTED.labels(cp.entity).inc(page.stats.rows)
 
     # ---- leaving RUNNING -------------------------------------------------------------------
 
@@ -153,11 +159,13 @@ class RunExecutor:
             run.waiting_reason = str(exc)
             event = self._progress(run, None, waiting=(until, str(exc)))
             await self._store.finish(run, owner, RunStatus.WAITING, [event], not_before=until)
+            metrics.run_entered(run.kind, RunStatus.WAITING)
             log.info("run_waiting", kind=exc.kind, until=until.isoformat())
             return
         if isinstance(exc, GrantRevoked):
             run.error_code, run.error_reason = "grant_revoked", _reauthorize(exc)
             await self._store.finish(run, owner, RunStatus.PAUSED, [self._failed(run, True)])
+            metrics.run_entered(run.kind, RunStatus.PAUSED)
             log.warning("run_paused_grant_revoked", reason=str(exc))
             return
         code, retryable = _outcome(exc)
@@ -167,6 +175,7 @@ class RunExecutor:
                     ) -> None:
         run.error_code, run.error_reason = code, reason[:1000]
         await self._store.finish(run, owner, RunStatus.FAILED, [self._failed(run, retryable)])
+        metrics.run_entered(run.kind, RunStatus.FAILED)
         log.warning("run_failed", reason_code=code, reason=reason[:300], retryable=retryable)
 
     # ---- events ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import structlog
 
 from connector_runtime.logs import redact_text
 from contracts import Entity, Row, id_hash_term
+from ingest import metrics
 from ingest.adapters.endpoints import EndpointSpec, endpoint_for, first_page_params
 from ingest.adapters.odata import parse_page, to_row
 from ingest.domain.budget import BudgetView, RateHeaders
@@ -144,6 +145,8 @@ class ExactClient:
             finally:
                 budget = await self._limiter.complete(permit, status, headers)
             calls += 1
+            metrics.exact_call(request.division, status)
+            metrics.budget_seen(request.division, budget)
             if response is not None:
                 if status == 200:
                     try:
@@ -160,6 +163,7 @@ class ExactClient:
                 continue
             if isinstance(error, RateLimited):
                 limited += 1
+                metrics.rate_limited(request.division, error.limit)
                 log.warning("exact_rate_limited", endpoint=endpoint, division=request.division,
                             limit=error.limit, in_a_row=limited)
                 if limited >= self._retry.max_rate_limited:

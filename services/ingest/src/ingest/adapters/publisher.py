@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from connector_runtime.metrics import MESSAGES_PUBLISHED
 from connector_runtime.outbox import kafka_producer, message_headers
 from contracts import LEDGER_BATCHES, Message
+from ingest.metrics import BATCHES_PUBLISHED
 
 
 class KafkaBatchPublisher:
@@ -48,3 +50,6 @@ class KafkaBatchPublisher:
         ]
         await asyncio.gather(*futures)
         self.published += len(messages)
+        for m in messages:
+            MESSAGES_PUBLISHED.labels(self._topic, m.type).inc()
+            BATCHES_PUBLISHED.labels(str(getattr(m.payload, "entity", "unknown"))).inc()
