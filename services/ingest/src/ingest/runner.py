@@ -14,6 +14,7 @@ retryable) until a recreate brings a new grant; or RunFailed with a reason.
 from __future__ import annotations
 
 import uuid
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -87,13 +88,13 @@ class RunExecutor:
                 log.warning("run_lease_lost", detail=str(exc))
 
     async def _execute(self, run: Run, owner: str) -> None:
-        waited = run.status is RunStatus.WAITING
+        waited, resumed = run.status is RunStatus.WAITING, run.resumed
         started = [] if waited else [self._event(run, RunStarted, RunStartedPayload(
             run_id=run.run_id, kind=run.kind, division=run.division,
-            entities=tuple(Entity(e) for e in run.entities), resumed=run.resumed))]
+            entities=tuple(Entity(e) for e in run.entities), resumed=resumed))]
         await self._store.start(run, owner, started)
         metrics.run_entered(run.kind, RunStatus.RUNNING)
-        log.info("run_executing", resumed=run.resumed, after_wait=waited, kind=run.kind)
+        log.info("run_executing", resumed=resumed, after_wait=waited, kind=run.kind)
         try:
             await self._import(run, owner)
         except IngestError as exc:
@@ -124,9 +125,10 @@ class RunExecutor:
                 request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
                                         run.date_from, run.date_to)
                 try:
-                    async for page in self._exact.pages(request, cp.cursor):
-                        budget = page.budget or budget
-                        await self._take(run, cp, page, owner, throttle, budget)
+                    async with aclosing(self._exact.pages(request, cp.cursor)) as pages:
+                        async for page in pages:
+                            budget = page.budget or budget
+                            await self._take(run, cp, page, owner, throttle, budget)
                 except GrantRevoked:
                     current = await self._store.current_grant(run.run_id)
                     if current is None or current == run.grant_id:

@@ -15,6 +15,8 @@ class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", frozen=True)
 
     http_port: int = 8003
+    consumer_group: str = Field(default="exact-ingest",
+                                description="Kafka consumer group prefix of the subscribers.")
 
     exact_base_url: str = Field(
         default="https://start.exactonline.nl",

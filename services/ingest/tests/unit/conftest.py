@@ -148,9 +148,9 @@ def budget_row(n: int, amount: str, division: int = 100001) -> c.Row:
 
 
 def page_of(rows: list[c.Row], next_cursor: str | None, amount: bool = False) -> Page:
-    ids = [getattr(r, "id") for r in rows]
+    ids = [r.id for r in rows]
     stamps = [getattr(r, "timestamp", None) for r in rows]
-    amounts = [getattr(r, "amount_dc") for r in rows] if amount else []
+    amounts = [r.amount_dc for r in rows] if amount else []
     return Page(rows=rows, stats=PageStats(
         rows=len(rows),
         amount_sum=sum(amounts, Decimal(0)) if amount else None,

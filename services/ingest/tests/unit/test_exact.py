@@ -150,7 +150,7 @@ async def test_broken_json_is_fetched_again_from_the_same_page(kit: Any) -> None
 async def test_an_expired_token_is_reported_and_replaced_once(kit: Any) -> None:
     answers = Recorder([error(401, "Unauthorized"), page([gl(1)])])
     exact, _, tokens, slept = client(answers, kit)
-    [only] = await collect(exact)
+    [_only] = await collect(exact)
     assert tokens.rejections == ["token-0"]
     assert answers.requests[1].headers["Authorization"] == "Bearer token-1"
     assert slept == []  # a fresh token is asked at once, not after a backoff
@@ -177,7 +177,7 @@ async def test_server_errors_timeouts_and_dropped_connections_are_retried(kit: A
 
 async def test_a_page_that_keeps_failing_fails_with_the_last_reason(kit: Any) -> None:
     exact, *_ = client(lambda r: error(500, "down"), kit, max_attempts=3)
-    with pytest.raises(PageFailed, match="3 times.*HTTP 500: down") as failed:
+    with pytest.raises(PageFailed, match=r"3 times.*HTTP 500: down") as failed:
         await collect(exact)
     assert failed.value.attempts == 3
 

@@ -112,7 +112,7 @@ async def test_a_resumed_run_resends_only_the_unacknowledged_page_with_the_same_
 
 async def test_a_large_page_is_split_into_batches_under_the_size_limit(kit: Any, clock: Any) -> None:
     rows = [kit.gl_row(i) for i in range(200)]
-    run, store, publisher, _, executor = setup(kit, clock, entities=(GL,), max_batch_bytes=12_000)
+    run, _store, publisher, _, executor = setup(kit, clock, entities=(GL,), max_batch_bytes=12_000)
     executor._exact = kit.FakeExact({GL: [kit.page_of(rows, None)]})
     await executor.execute(run.run_id, OWNER)
     sizes = [len(m.to_bytes()) for m in publisher.sent]

@@ -96,3 +96,4 @@ class PostgresRateLimiter:
             await conn.execute(t.update().where(t.c.division == division)
                                .values(state=budget.to_dict(), updated_at=sa.func.now()))
         return result
+

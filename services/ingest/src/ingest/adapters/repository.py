@@ -185,15 +185,15 @@ class PostgresRunStore:
         run.status = status
         self._sent(events)
 
-    async def _fenced(self, conn: AsyncConnection, run: Run, owner: str, **values: Any
+    async def _fenced(self, conn: AsyncConnection, run: Run, holder: str, **values: Any
                       ) -> datetime:
-        """Update the run while ``owner`` holds it; returns its ``started_at``."""
+        """Update the run while ``holder`` owns it; returns its ``started_at``."""
         done = (await conn.execute(runs.update()
-                                   .where(runs.c.run_id == run.run_id, runs.c.owner == owner)
+                                   .where(runs.c.run_id == run.run_id, runs.c.owner == holder)
                                    .values(updated_at=sa.func.now(), **values)
                                    .returning(runs.c.started_at))).first()
         if done is None:
-            raise LeaseLost(f"run {run.run_id} is no longer owned by {owner}")
+            raise LeaseLost(f"run {run.run_id} is no longer owned by {holder}")
         started: datetime = done.started_at
         return started
 

@@ -30,6 +30,7 @@ WINDOW_MS = 60_000
 ERROR_WINDOW_MS = 3_600_000
 _MARGIN_MS = 150
 _MAX_SPEED = 10_000.0
+_LEARN_SPACING_MS = 1_000
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,10 @@ class Budget:
             spacing = max(0, self.window_reset_ms - floor) / (left + 1)
             # Front-load the window: a spent window then waits for a reset we can place, and
             # window changes are seen often enough to learn a clock that runs faster.
-            spacing /= 4 if self.clock.speed <= 1.0 else 2
+            if self.clock.speed <= 1.0:
+                spacing = min(spacing / 4, _LEARN_SPACING_MS)
+            else:
+                spacing /= 2
             due = self.last_call_floor_ms + spacing
             if floor < due:
                 return Wait((due - floor) / self.clock.speed / 1000, "pacing")
