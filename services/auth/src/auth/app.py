@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 import contracts as c
-from auth.adapters import tables
+from auth import metrics
+from auth.adapters import stats, tables
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.exact import ExactClient
 from auth.adapters.signing import ItsDangerousSigner
@@ -31,6 +32,7 @@ from auth.usecases.authorizations import expire_links
 from auth.web.internal import build_internal_router
 from auth.web.pages import build_pages_router
 from connector_runtime.host import ServiceHost, health_router, serve
+from connector_runtime.logcontext import RequestLogContext
 from connector_runtime.logs import configure_logging
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
@@ -97,6 +99,12 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
                 signer=signer, oauth=exact, exact=exact, config=use_case_config(settings),
             )
             app.state.deps = deps
+
+            async def auth_gauges() -> None:
+                metrics.authorizations(await stats.authorizations_by_status(host.engine))
+                metrics.grants(await stats.grants_by_status(host.engine))
+
+            host.on_scrape(auth_gauges)
             host.include(build_router(settings, host.group_id, lambda: deps))
             await host.start_consuming()
             sweeper = asyncio.create_task(_sweep(deps, settings.sweep_interval_seconds))
@@ -109,6 +117,7 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
                 await exact.aclose()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
+    app.add_middleware(RequestLogContext)
     app.state.host = host
     app.state.product_name = settings.product_name
     app.state.public_base_url = settings.public_base_url

@@ -1,7 +1,7 @@
 """Kafka subscribers of the auth service: typed contract in, one use case.
 
-The message context (message_id, correlation_id, datasource_id) is bound to the log by the
-runtime's dead-letter middleware before a handler runs.
+The message context (message_id, correlation_id, datasource_id, run_id) is bound to the log
+by the runtime's ``MessageLogContext`` middleware before a handler runs.
 """
 
 from collections.abc import Callable

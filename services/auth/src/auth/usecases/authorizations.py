@@ -15,6 +15,7 @@ from auth.domain.model import AuthorizationSession
 from auth.domain.tokens import sha256_hex
 from auth.ports import Dependencies
 from auth.usecases.messages import publish_events
+from connector_runtime.logcontext import bind
 
 log = structlog.get_logger("auth.authorizations")
 
@@ -77,6 +78,8 @@ async def link_for_portal(deps: Dependencies, authorization_id: uuid.UUID) -> Po
         session = await uow.sessions.get(authorization_id)
     if session is None:
         raise AuthorizationNotFound(str(authorization_id))
+    bind(authorization_id=session.authorization_id, datasource_id=session.datasource_id,
+         correlation_id=session.correlation_id)
     session.link_fetchable(deps.clock())
     token = deps.signer.link_token(session.authorization_id, session.link_nonce)
     return PortalLink(share_url(deps, token), session.mode, session.link_expires_at)

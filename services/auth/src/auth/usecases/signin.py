@@ -20,8 +20,16 @@ from auth.domain.model import AuthorizationSession
 from auth.domain.tokens import sha256_hex
 from auth.ports import Dependencies, RegionInfo, UnitOfWork
 from auth.usecases.messages import publish_events
+from connector_runtime.logcontext import bind
 
 log = structlog.get_logger("auth.signin")
+
+
+def _bind(session: AuthorizationSession | None) -> None:
+    """The rest of this request's log lines are about this authorization's data source."""
+    if session is not None:
+        bind(authorization_id=session.authorization_id, datasource_id=session.datasource_id,
+             correlation_id=session.correlation_id)
 
 
 def _hash(secret: str | None) -> str | None:
@@ -40,6 +48,7 @@ async def landing(deps: Dependencies, token: str, browser: str | None) -> Author
     authorization_id, _nonce = deps.signer.read_link(token)
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id)
+        _bind(session)
     if session is None:
         raise LinkInvalid("no such authorization")
     session.check_link(sha256_hex(token), deps.clock(), _hash(browser))
@@ -62,6 +71,7 @@ async def start_sign_in(deps: Dependencies, token: str, browser: str, region_cod
     state = deps.signer.new_state(authorization_id)
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id, for_update=True)
+        _bind(session)
         if session is None:
             raise LinkInvalid("no such authorization")
         started = session.start_sign_in(
@@ -81,6 +91,7 @@ async def restart_sign_in(deps: Dependencies, authorization_id: uuid.UUID, brows
     state = deps.signer.new_state(authorization_id)
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id, for_update=True)
+        _bind(session)
         if session is None or browser is None:
             raise ForgedState("not this browser's authorization")
         session.restart_sign_in(browser_sha256=sha256_hex(browser), state_sha256=sha256_hex(state),
@@ -101,6 +112,7 @@ async def callback(deps: Dependencies, *, state: str | None, code: str | None,
     authorization_id = deps.signer.read_state(state)
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id, for_update=True)
+        _bind(session)
         if session is None:
             raise ForgedState("no such authorization")
         session.accept_callback(sha256_hex(state), _hash(browser))
@@ -141,6 +153,7 @@ async def choose_division(deps: Dependencies, authorization_id: uuid.UUID, code:
                           browser: str | None) -> AuthorizationSession:
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id, for_update=True)
+        _bind(session)
         if session is None:
             raise ForgedState("no such authorization")
         division = session.choose(code, _hash(browser))
@@ -205,6 +218,7 @@ async def outcome(deps: Dependencies, authorization_id: uuid.UUID, browser: str 
     """What the browser that ran this authorization may see about it."""
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id)
+        _bind(session)
         if session is None or not session.owned_by(_hash(browser)):
             raise ForgedState("not this browser's authorization")
         grant = await uow.grants.get(session.grant_id) if session.grant_id else None

@@ -14,11 +14,20 @@ from datetime import datetime
 
 import structlog
 
-from auth.domain.errors import ExactRefused, ExactTooEarly, GrantGone, GrantNotFound, RefreshNotYetAllowed
+from auth import metrics
+from auth.domain.errors import (
+    ExactError,
+    ExactRefused,
+    ExactTooEarly,
+    GrantGone,
+    GrantNotFound,
+    RefreshNotYetAllowed,
+)
 from auth.domain.grants import Grant
 from auth.domain.tokens import Action
 from auth.ports import Dependencies
 from auth.usecases.messages import publish_events
+from connector_runtime.logcontext import bind
 
 log = structlog.get_logger("auth.tokens")
 
@@ -32,6 +41,13 @@ class AccessToken:
     division: int
 
 
+def _bind(grant: Grant | None) -> None:
+    """The rest of this request's log lines are about this grant's data source."""
+    if grant is not None:
+        bind(grant_id=grant.grant_id, datasource_id=grant.datasource_id,
+             correlation_id=grant.correlation_id)
+
+
 def _view(grant: Grant) -> AccessToken:
     tokens = grant.current_tokens()
     return AccessToken(tokens.access_token, tokens.access_expires_at, grant.division)
@@ -43,6 +59,7 @@ async def access_token(deps: Dependencies, grant_id: uuid.UUID) -> AccessToken:
     policy = deps.config.refresh
     async with deps.uow() as uow:
         grant = await uow.grants.get(grant_id)
+    _bind(grant)
     if grant is None:
         raise GrantNotFound(str(grant_id))
     if grant.token_decision(deps.clock(), policy).action is Action.USE:
@@ -59,6 +76,7 @@ async def access_token(deps: Dependencies, grant_id: uuid.UUID) -> AccessToken:
         try:
             tokens = await deps.oauth.refresh(grant.region, grant.current_tokens().refresh_token)
         except ExactTooEarly as exc:
+            metrics.refresh("too_early")
             log.warning("access_token_refresh_too_early", grant_id=str(grant_id))
             raise RefreshNotYetAllowed(TOO_EARLY_RETRY_SECONDS) from exc
         except ExactRefused as exc:
@@ -66,12 +84,17 @@ async def access_token(deps: Dependencies, grant_id: uuid.UUID) -> AccessToken:
             await uow.grants.save(grant)
             await publish_events(uow, grant, deps.config.internal_base_url)
             await uow.commit()
+            metrics.refresh("refused")
             log.warning("grant_revoked", grant_id=str(grant_id), division=grant.division,
                         reason=grant.status_reason)
             raise GrantGone(grant.status_reason or "revoked") from exc
+        except ExactError:
+            metrics.refresh("unavailable")
+            raise
         grant.rotate(tokens)
         await uow.grants.save(grant)
         await uow.commit()
+    metrics.refresh("refreshed")
     log.info("access_token_refreshed", grant_id=str(grant_id), division=grant.division,
              expires_at=tokens.access_expires_at.isoformat())
     return _view(grant)
@@ -82,6 +105,7 @@ async def report_rejected(deps: Dependencies, grant_id: uuid.UUID, access_token_
     """Exact answered 401 to this token; True when it is the grant's current one."""
     async with deps.uow() as uow:
         grant = await uow.grants.get(grant_id, for_update=True)
+        _bind(grant)
         if grant is None:
             raise GrantNotFound(str(grant_id))
         current = grant.report_rejected(access_token_sha256)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from auth import metrics
 from auth.domain.errors import (
     AuthorizationNotFound,
     ExactError,
@@ -80,14 +81,19 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
         try:
             token = await tokens.access_token(deps, grant_id)
         except GrantNotFound:
+            metrics.access_token_answer("unknown_grant")
             return _error(404, "unknown_grant", "No grant with this id.")
         except GrantGone as exc:
+            metrics.access_token_answer("grant_revoked")
             return _error(410, "grant_revoked", exc.reason)
         except RefreshNotYetAllowed as exc:
+            metrics.access_token_answer("unavailable")
             return unavailable("Exact Online does not allow a new access token yet "
                                "(570 s rule).", exc.retry_after)
         except ExactError as exc:
+            metrics.access_token_answer("unavailable")
             return unavailable(str(exc), retry_after_seconds)
+        metrics.access_token_answer("served")
         return JSONResponse(
             AccessTokenOut(access_token=token.access_token, expires_at=_iso(token.expires_at),
                            division=token.division).model_dump(),
