@@ -14,8 +14,10 @@ from faststream import FastStream
 
 import contracts as c
 from connector_runtime.host import ServiceHost, health_router, serve
+from connector_runtime.logcontext import RequestLogContext
 from connector_runtime.logs import configure_logging
-from datasource.adapters import tables
+from datasource import metrics
+from datasource.adapters import stats, tables
 from datasource.adapters.queries import SqlReads
 from datasource.adapters.uow import SqlUnitOfWork
 from datasource.api import build_api_router
@@ -45,11 +47,18 @@ def create_app(settings: DatasourceSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with host:
+
+            async def datasource_gauges() -> None:
+                metrics.datasources(await stats.datasources_by_state(host.engine))
+                metrics.runs(await stats.runs_by_status(host.engine))
+
+            host.on_scrape(datasource_gauges)
             host.include(build_router(settings, host.group_id, uow=unit_of_work))
             await host.start_consuming()
             yield
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
+    app.add_middleware(RequestLogContext)
     app.include_router(health_router(host))
     app.include_router(build_api_router(reads))
     return app

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import structlog
 
 import contracts as c
-from datasource import outgoing
+from datasource import metrics, outgoing
 from datasource.domain import CompanyDomain, DataSource, OfferedGrant, Run
 from datasource.domain.errors import (
     CommandRefused,
@@ -55,6 +55,7 @@ async def handle_command(command: Command, uow: UnitOfWork, *, clock: Clock = ut
     async with uow:
         if not await uow.first_delivery(COMMANDS, command.message_id):
             log.info("duplicate_message_skipped", consumer=COMMANDS)
+            metrics.command(command.type, "duplicate")
             return
         match command:
             case c.CreateDataSource():
@@ -65,6 +66,7 @@ async def handle_command(command: Command, uow: UnitOfWork, *, clock: Clock = ut
                 ds = await _reimport(command, uow, clock(), new_id)
         await _publish(uow, ds.events, command.correlation_id)
         await uow.commit()
+    metrics.command(command.type, "applied")
     log.info("command_applied", state=ds.state.value)
 
 
@@ -76,6 +78,7 @@ async def reject_command(command: Command, refusal: CommandRefused, uow: UnitOfW
         message = outgoing.command_rejected(command, refusal.code, refusal.reason)
         await uow.publish(c.DATASOURCE_EVENTS, message)
         await uow.commit()
+    metrics.command(command.type, refusal.code)
     log.info("command_rejected", reason_code=refusal.code, reason=refusal.reason)
 
 
