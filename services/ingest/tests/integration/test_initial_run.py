@@ -4,6 +4,8 @@ minimum number of API calls."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -100,3 +102,32 @@ async def test_a_redelivered_request_does_not_start_the_run_twice(make_sandbox: 
     assert stats["calls_total"] == 2
     assert len(runs.of_run(request.payload.run_id, c.RunStarted)) == 1
 
+
+
+async def test_a_reimport_for_a_date_range_fetches_only_that_range(make_sandbox: Any,
+                                                                   make_world: Any, tails: Any) -> None:
+    runs, _ = tails
+    world = make_world(make_sandbox(lines=2_500))
+    await world.start_app()
+    message = c.InitialRunRequested.create(
+        datasource_id=uuid.uuid4(), payload=c.InitialRunRequestedPayload(
+            run_id=uuid.uuid4(), kind="reimport", division=world.sandbox.division,
+            grant_id=uuid.uuid4(), date_from=date(2023, 1, 1), date_to=date(2023, 12, 31),
+            entities=(c.Entity.TRANSACTION_LINES, c.Entity.BUDGETS, c.Entity.GL_ACCOUNTS)))
+    world.auth.add(message.payload.grant_id, await world.sandbox.grant(), world.sandbox.division)
+    world.run_ids.append(message.payload.run_id)
+    await world.publish(c.INGEST_REQUESTS, message)
+    await runs.until(lambda m: any(isinstance(x, c.RunCompleted | c.RunFailed)
+                                   and x.payload.run_id == message.payload.run_id for x in m))
+    [completed] = runs.of_run(message.payload.run_id, c.RunCompleted)
+    assert completed.payload.kind == "reimport"
+    totals = {t.entity: t for t in completed.payload.totals}
+    expected = await world.sandbox.expected()
+    in_2023 = [p for p in expected["TransactionLines"]["by_period"] if p["financial_year"] == 2023]
+    assert totals[c.Entity.TRANSACTION_LINES].rows == sum(p["count"] for p in in_2023) > 0
+    assert totals[c.Entity.TRANSACTION_LINES].amount_dc_debit_sum == \
+        sum(Decimal(p["sum_debit_dc"]) for p in in_2023)
+    assert totals[c.Entity.BUDGETS].rows == 16 * 12  # 16 accounts x 12 periods of 2023
+    assert totals[c.Entity.GL_ACCOUNTS].rows == expected["GLAccounts"]["count"]  # master data: all
+    stats = await world.sandbox.stats()
+    assert "bulk/Financial/TransactionLines" in stats["calls_by_endpoint"]

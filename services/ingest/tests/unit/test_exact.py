@@ -203,3 +203,22 @@ async def test_the_division_entity_asks_only_for_the_bound_division(kit: Any) ->
     [only] = await collect(exact, c.Entity.DIVISIONS)
     assert answers.requests[0].url.params["$filter"] == "Code eq 100001"
     assert f"{only.stats.id_hash_sum:016x}" == c.id_hash(["100001"])
+
+
+def test_a_date_range_uses_bulk_lines_and_year_filters() -> None:
+    from datetime import date
+
+    from ingest.adapters.endpoints import endpoint_for, first_page_params
+
+    span = (date(2023, 1, 1), date(2023, 12, 31))
+    tl = endpoint_for(c.Entity.TRANSACTION_LINES, *span)
+    assert tl.path == "bulk/Financial/TransactionLines"
+    assert "Timestamp" not in tl.select.split(",")  # a sync-only field
+    assert first_page_params(tl, 1, *span)["$filter"] == \
+        "Date ge datetime'2023-01-01' and Date lt datetime'2024-01-01'"
+    budgets = endpoint_for(c.Entity.BUDGETS, *span)
+    assert first_page_params(budgets, 1, *span)["$filter"] == \
+        "ReportingYear ge 2023 and ReportingYear le 2023"
+    assert "$filter" not in first_page_params(endpoint_for(c.Entity.JOURNALS, *span), 1, *span)
+    sync = endpoint_for(c.Entity.GL_ACCOUNTS, *span)
+    assert first_page_params(sync, 1, *span)["$filter"] == "Timestamp gt 1"

@@ -16,6 +16,7 @@ from contracts import ROW_MODELS, Entity, Row, exact_fields
 
 Mode = Literal["sync", "bulk", "regular"]
 PAGE_SIZES: dict[Mode, int] = {"sync": 1000, "bulk": 1000, "regular": 60}
+SYNC_ONLY_FIELDS = frozenset({"Timestamp"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,11 @@ class EndpointSpec:
 
     @property
     def select(self) -> str:
-        return ",".join(exact_fields(self.row_model))
+        """The contract's fields; ``Timestamp`` exists on sync endpoints only."""
+        fields = exact_fields(self.row_model)
+        if self.mode != "sync":
+            fields = tuple(f for f in fields if f not in SYNC_ONLY_FIELDS)
+        return ",".join(fields)
 
     @property
     def page_size(self) -> int:
