@@ -79,13 +79,15 @@ class RunExecutor:
         run = await self._store.load(run_id)
         if run is None or run.status not in CLAIMABLE:
             return
-        with structlog.contextvars.bound_contextvars(
-                run_id=str(run.run_id), datasource_id=str(run.datasource_id),
-                division=run.division, correlation_id=str(run.correlation_id)):
-            try:
-                await self._execute(run, owner)
-            except LeaseLost as exc:
-                log.warning("run_lease_lost", detail=str(exc))
+        # bound for the rest of the run's task (the scheduler gives each run task its own
+        # context), so every line of the run, the scheduler's too, says which run it is about
+        structlog.contextvars.bind_contextvars(
+            run_id=str(run.run_id), datasource_id=str(run.datasource_id),
+            division=run.division, correlation_id=str(run.correlation_id))
+        try:
+            await self._execute(run, owner)
+        except LeaseLost as exc:
+            log.warning("run_lease_lost", detail=str(exc))
 
     async def _execute(self, run: Run, owner: str) -> None:
         waited, resumed = run.status is RunStatus.WAITING, run.resumed
@@ -94,7 +96,7 @@ class RunExecutor:
             entities=tuple(Entity(e) for e in run.entities), resumed=resumed))]
         await self._store.start(run, owner, started)
         metrics.run_entered(run.kind, RunStatus.RUNNING)
-        log.info("run_executing", resumed=resumed, after_wait=waited, kind=run.kind)
+        log.info("run_executing", owner=owner, resumed=resumed, after_wait=waited, kind=run.kind)
         try:
             await self._import(run, owner)
         except IngestError as exc:

@@ -5,11 +5,16 @@ up to its concurrency limit with ``FOR UPDATE SKIP LOCKED``, start each as an as
 and renew the leases of its tasks every third of the lease time. A lease that could not be
 renewed belongs to another replica now: its task is cancelled. On shutdown the tasks are
 cancelled and their leases released, so another replica resumes them at once.
+
+Each run task gets its own copy of the log context: the executor binds the run's ids in it
+for the task's whole life, and the scheduler's own lines about a run are logged in it, so
+they carry ``run_id``, ``datasource_id`` and ``correlation_id`` too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import os
 import socket
@@ -50,6 +55,7 @@ class RunScheduler:
         self._heartbeat_every = lease_seconds / 3
         self._poll = poll_interval
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._contexts: dict[uuid.UUID, contextvars.Context] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -112,10 +118,12 @@ class RunScheduler:
         for run_id in await self._leases.claim(self.owner, free, self._lease):
             if run_id in self._tasks:
                 continue
-            task = asyncio.create_task(self._execute(run_id, self.owner), name=f"run-{run_id}")
+            context = contextvars.copy_context()
+            task = asyncio.create_task(self._execute(run_id, self.owner), name=f"run-{run_id}",
+                                       context=context)
             self._tasks[run_id] = task
-            task.add_done_callback(functools.partial(self._done, run_id))
-            log.info("run_claimed", run_id=str(run_id), owner=self.owner)
+            self._contexts[run_id] = context
+            task.add_done_callback(functools.partial(self._done, run_id), context=context)
 
     async def _heartbeat(self) -> None:
         ids = list(self._tasks)
@@ -125,12 +133,13 @@ class RunScheduler:
         for run_id in set(ids) - kept:
             task = self._tasks.get(run_id)
             if task is not None and not task.done():
-                log.warning("run_lease_taken_over", run_id=str(run_id))
+                self._contexts[run_id].run(log.warning, "run_lease_taken_over", run_id=str(run_id))
                 task.cancel()
 
     def _done(self, run_id: uuid.UUID, task: asyncio.Task[None]) -> None:
         if self._tasks.get(run_id) is task:
             del self._tasks[run_id]
+            self._contexts.pop(run_id, None)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             log.error("run_task_failed", run_id=str(run_id), error=type(exc).__name__,
