@@ -119,7 +119,10 @@ class LocalSystem:
         return f"{self.url('auth')}/oauth/callback"
 
     def service_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "INGEST_", "DATASOURCE_"))}
+        # PYTEST_CURRENT_TEST would make FastStream run as under test (no Received/Processed
+        # or error logging): the processes run as in production
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AUTH_", "INGEST_", "DATASOURCE_")) and k != "PYTEST_CURRENT_TEST"}
         env.update({
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "DATABASE_URL": self.database_url,
