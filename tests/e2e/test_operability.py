@@ -5,6 +5,7 @@ their Kafka headers and the JSON log lines of every service process.
 Access tokens live 40 s in this sandbox (auth may refresh 10 s after issue) so a token
 refresh happens within the test instead of after Exact's 570 s."""
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector_cli.kafka_io import watch
@@ -20,7 +22,7 @@ from connector_demo.authorize import complete_authorization
 from connector_demo.browser import Browser
 from connector_demo.flows import create_command, expect, send_for_link
 from connector_demo.system import LocalSystem
-from connector_runtime.testing import eventually, read_records
+from connector_runtime.testing import eventually
 from contracts import (
     AUTH_EVENTS,
     AUTH_REQUESTS,
@@ -178,11 +180,11 @@ async def test_one_correlation_id_from_the_command_to_the_last_ledger_batch(
     system: LocalSystem, flow: Flow
 ) -> None:
     key = str(flow.datasource_id).encode()
-    seen: dict[str, list[tuple[Message, dict[str, bytes]]]] = {}
-    for topic in FLOW_TOPICS:
-        records = await read_records(system.bootstrap, topic, lambda r: False, timeout=2)
-        seen[topic] = [(parse_message(topic, r.value or b""), dict(r.headers)) for r in records
-                       if r.key == key]
+    seen: dict[str, list[tuple[Message, dict[str, bytes]]]] = {t: [] for t in FLOW_TOPICS}
+    for record in await everything_on(system.bootstrap, FLOW_TOPICS):
+        if record.key == key:
+            seen[record.topic].append((parse_message(record.topic, record.value or b""),
+                                       dict(record.headers)))
     types = {m.type for messages in seen.values() for m, _ in messages}
     assert {"CreateDataSource", "AuthorizationRequested", "AuthorizationLinkIssued",
             "ExactAuthorized", "DataSourceConnected", "InitialRunRequested", "RunStarted",
@@ -194,6 +196,26 @@ async def test_one_correlation_id_from_the_command_to_the_last_ledger_batch(
     batches = [m for m, _ in seen[LEDGER_BATCHES] if isinstance(m, LedgerBatch)]
     assert sum(1 for b in batches if b.payload.last) == len(flow.completed.payload.totals)
     assert len({b.message_id for b in batches}) == flow.completed.payload.batches
+
+
+async def everything_on(bootstrap: str, topics: list[str]) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on ``topics`` up to their current end offsets."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        async with asyncio.timeout(60):
+            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
 
 
 def log_lines(system: LocalSystem, name: str) -> list[dict[str, Any]]:
