@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from contracts import BATCH_MODELS, Entity, LedgerBatch, Row
 from ingest.domain.errors import InvalidData
 from ingest.domain.model import Run
+from ingest.ports import Outgoing
 
 
 def batch_message_id(run_id: uuid.UUID, entity: str, batch_seq: int) -> uuid.UUID:
@@ -23,7 +24,7 @@ def batch_message_id(run_id: uuid.UUID, entity: str, batch_seq: int) -> uuid.UUI
 
 
 def build_batches(run: Run, entity: Entity, rows: Sequence[Row], *, first_seq: int,
-                  checkpoint: str | None, last: bool, max_bytes: int) -> list[LedgerBatch]:
+                  checkpoint: str | None, last: bool, max_bytes: int) -> list[Outgoing]:
     """Messages for one page, numbered from ``first_seq``; only the entity's final page is
     ``last`` (on its final batch). An empty page still gives one (empty) batch."""
 
@@ -35,12 +36,23 @@ def build_batches(run: Run, entity: Entity, rows: Sequence[Row], *, first_seq: i
                                  correlation_id=run.correlation_id, payload=payload)
         return msg.model_copy(update={"message_id": batch_message_id(run.run_id, entity, seq)})
 
+    whole: list[Outgoing] = []
+
     def size_of(part: list[Row]) -> int:
-        return len(message(part, first_seq, last).to_bytes())
+        msg = message(part, first_seq, last)
+        value = msg.to_bytes()
+        if len(part) == len(rows):  # the whole page: kept, it is sent as measured if it fits
+            whole[:] = [Outgoing(msg, value)]
+        return len(value)
 
     parts = _split(list(rows), size_of, max_bytes, entity)
-    return [message(part, first_seq + i, last and i == len(parts) - 1)
-            for i, part in enumerate(parts)]
+    if len(parts) == 1:
+        return whole
+    out: list[Outgoing] = []
+    for i, part in enumerate(parts):
+        msg = message(part, first_seq + i, last and i == len(parts) - 1)
+        out.append(Outgoing(msg, msg.to_bytes()))
+    return out
 
 
 def _split(rows: list[Row], size_of: Callable[[list[Row]], int], max_bytes: int,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -44,7 +44,7 @@ class Page:
 
 
 class ExactApi(Protocol):
-    def pages(self, request: EntityRequest, cursor: str | None) -> AsyncIterator[Page]:
+    def pages(self, request: EntityRequest, cursor: str | None) -> AsyncGenerator[Page, None]:
         """Pages of ``request`` from ``cursor`` (None: the first page) to the last one."""
 
     def page_size(self, entity: Entity) -> int: ...
@@ -72,8 +72,16 @@ class RateLimiter(Protocol):
                        headers: RateHeaders | None) -> BudgetView: ...
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message and its serialized form (measured against the size limit, sent as is)."""
+
+    message: Message
+    value: bytes
+
+
 class BatchPublisher(Protocol):
-    async def publish(self, messages: Sequence[Message]) -> None:
+    async def publish(self, batches: Sequence[Outgoing]) -> None:
         """Returns once the broker acknowledged every message."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +16,7 @@ import contracts as c
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.errors import LeaseLost
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
-from ingest.ports import EntityRequest, Page, Permit
+from ingest.ports import EntityRequest, Outgoing, Page, Permit
 
 VIEW = BudgetView(minutely_limit=60, minutely_remaining=50, daily_limit=5000,
                   daily_remaining=4000, seconds_per_call=1.0, seconds_to_daily_reset=3600.0)
@@ -128,11 +128,13 @@ class FakePublisher:
         self.fail_on_call: int | None = None
         self.calls = 0
 
-    async def publish(self, messages: Sequence[c.Message]) -> None:
+    async def publish(self, batches: Sequence[Outgoing]) -> None:
         self.calls += 1
         if self.fail_on_call == self.calls:
             raise ConnectionError("broker gone")
-        self.sent.extend(m for m in messages if isinstance(m, c.LedgerBatch))
+        for b in batches:
+            assert b.value == b.message.to_bytes()  # sent exactly as measured
+        self.sent.extend(b.message for b in batches if isinstance(b.message, c.LedgerBatch))
 
 
 def gl_row(n: int, division: int = 100001) -> c.Row:
@@ -171,7 +173,7 @@ class FakeExact:
     def page_size(self, entity: c.Entity) -> int:
         return 1000
 
-    async def pages(self, request: EntityRequest, cursor: str | None) -> AsyncIterator[Page]:
+    async def pages(self, request: EntityRequest, cursor: str | None) -> AsyncGenerator[Page, None]:
         self.requests.append((request, cursor))
         start = int(cursor.split("=")[1]) if cursor else 0
         pages = self.script.get(request.entity, [page_of([], None)])

@@ -182,3 +182,20 @@ def test_the_budget_survives_its_storage_form() -> None:
     budget.observe(60, 70, "e", 404, None)
     again = Budget.from_dict(budget.to_dict())
     assert again == budget
+
+
+def test_a_clock_that_jumps_back_does_not_leave_a_stale_pacing_wait() -> None:
+    budget = Budget()
+    fast = SimExact(limit=60, speed=60.0)
+    t = 1_000_000
+    for _ in range(30):  # learn a fast clock
+        while not isinstance(budget.decide(t, "e", default_limit=60, error_budget=8,
+                                           stale_after_ms=10**6), Go):
+            t += 5
+        budget.observe(t, t + 5, "e", 200, fast.call(t)[1])
+        t += 10
+    assert budget.clock.speed > 10
+    slow = SimExact(limit=10**6, speed=1.0, offset_ms=fast.server(t) - 3_600_000 - t)
+    budget.observe(t, t + 5, "e", 200, slow.call(t)[1])  # the clock now runs at real speed
+    assert isinstance(budget.decide(t + 10, "e", default_limit=60, error_budget=8,
+                                    stale_after_ms=10**6), Go)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -85,7 +85,8 @@ class ExactClient:
     def page_size(self, entity: Entity) -> int:
         return endpoint_for(entity, None, None).page_size
 
-    async def pages(self, request: EntityRequest, cursor: str | None) -> AsyncIterator[Page]:
+    async def pages(self, request: EntityRequest, cursor: str | None
+                    ) -> AsyncGenerator[Page, None]:
         """Typed pages of one entity from ``cursor`` (None: the first page) to the end."""
         spec = endpoint_for(request.entity, request.date_from, request.date_to)
         link: str = cursor or f"api/v1/{request.division}/{spec.path}"

@@ -14,8 +14,9 @@ from aiokafka import AIOKafkaProducer
 
 from connector_runtime.metrics import MESSAGES_PUBLISHED
 from connector_runtime.outbox import kafka_producer, message_headers
-from contracts import LEDGER_BATCHES, Message
+from contracts import LEDGER_BATCHES
 from ingest.metrics import BATCHES_PUBLISHED
+from ingest.ports import Outgoing
 
 
 class KafkaBatchPublisher:
@@ -39,17 +40,17 @@ class KafkaBatchPublisher:
             producer, self._producer = self._producer, None
             await producer.stop()
 
-    async def publish(self, messages: Sequence[Message]) -> None:
+    async def publish(self, batches: Sequence[Outgoing]) -> None:
         if self._producer is None:
             raise RuntimeError("the batch publisher is not started")
         futures = [
             await self._producer.send(
-                self._topic, value=m.to_bytes(), key=m.key,
-                headers=[(k, v.encode()) for k, v in message_headers(m).items()])
-            for m in messages
+                self._topic, value=b.value, key=b.message.key,
+                headers=[(k, v.encode()) for k, v in message_headers(b.message).items()])
+            for b in batches
         ]
         await asyncio.gather(*futures)
-        self.published += len(messages)
-        for m in messages:
-            MESSAGES_PUBLISHED.labels(self._topic, m.type).inc()
-            BATCHES_PUBLISHED.labels(str(getattr(m.payload, "entity", "unknown"))).inc()
+        self.published += len(batches)
+        for b in batches:
+            MESSAGES_PUBLISHED.labels(self._topic, b.message.type).inc()
+            BATCHES_PUBLISHED.labels(str(getattr(b.message.payload, "entity", "unknown"))).inc()

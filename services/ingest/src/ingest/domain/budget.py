@@ -94,8 +94,10 @@ class ServerClock:
             return now_local_ms + WINDOW_MS
         return now_local_ms + max(0, math.ceil((server_ms - floor) / self.speed))
 
-    def observe(self, sent_ms: int, received_ms: int, reset_ms: int) -> None:
-        """An answer sent at ``sent_ms`` and received at ``received_ms`` named ``reset_ms``."""
+    def observe(self, sent_ms: int, received_ms: int, reset_ms: int) -> bool:
+        """An answer sent at ``sent_ms`` and received at ``received_ms`` named ``reset_ms``.
+
+        Returns True when the estimate started over (earlier readings are meaningless)."""
         lower = reset_ms - WINDOW_MS  # Exact's time when it answered, at least
         at_send = self.floor(sent_ms)
         if at_send is None or at_send >= reset_ms:
@@ -103,7 +105,7 @@ class ServerClock:
             self.anchor_local_ms, self.anchor_server_ms, self.speed = received_ms, lower, 1.0
             self.last_sent_ms, self.last_reset_ms = sent_ms, reset_ms
             self.crossings = []
-            return
+            return True
         if self.last_reset_ms is not None and self.last_sent_ms is not None and \
                 reset_ms > self.last_reset_ms and sent_ms >= self.last_sent_ms:
             # Exact crossed the boundary ``lower`` after last_sent and before received
@@ -118,6 +120,7 @@ class ServerClock:
         now_floor = self.floor(received_ms)
         if now_floor is None or lower > now_floor:
             self.anchor_local_ms, self.anchor_server_ms = received_ms, lower
+        return False
 
     def _faster(self, speed: float, at_local: int, lower: int) -> None:
         if speed <= self.speed:
@@ -220,7 +223,7 @@ class Budget:
                 spacing = min(spacing / 4, _LEARN_SPACING_MS)
             else:
                 spacing /= 2
-            due = self.last_call_floor_ms + spacing
+            due = min(self.last_call_floor_ms + spacing, self.window_reset_ms)
             if floor < due:
                 return Wait((due - floor) / self.clock.speed / 1000, "pacing")
         return self._go(now_ms, floor)
@@ -257,7 +260,11 @@ class Budget:
         if headers is None:
             return
         if headers.minutely_reset_ms is not None:
-            self.clock.observe(sent_ms, received_ms, headers.minutely_reset_ms)
+            if self.clock.observe(sent_ms, received_ms, headers.minutely_reset_ms):
+                # Exact's clock is not what we thought: forget readings in the old frame
+                self.last_call_floor_ms = None
+                self.window_reset_ms = self.window_remaining = None
+                self.daily_reset_ms = self.daily_remaining = None
             if headers.minutely_limit is not None:
                 self.minutely_limit = headers.minutely_limit
             if headers.minutely_remaining is not None:
