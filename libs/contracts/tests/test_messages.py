@@ -95,6 +95,16 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
     assert isinstance(parsed, c.CreateDataSource)
 
 
+def test_a_message_over_its_topic_size_limit_is_refused_even_when_otherwise_valid() -> None:
+    raw = _create(new_company_domain_name="Acme").model_dump(mode="json")
+    raw["padding"] = "x" * c.MAX_MESSAGE_BYTES[c.DATASOURCE_COMMANDS]
+    with pytest.raises(c.ContractError, match="limit"):
+        c.parse_message(c.DATASOURCE_COMMANDS, json.dumps(raw))
+    del raw["padding"]
+    assert isinstance(c.parse_message(c.DATASOURCE_COMMANDS, json.dumps(raw)), c.CreateDataSource)
+    assert c.MAX_MESSAGE_BYTES[c.LEDGER_BATCHES] >= 900_000  # ingest's largest batch fits
+
+
 def test_message_of_another_topic_is_refused() -> None:
     with pytest.raises(c.ContractError):
         c.parse_message(c.AUTH_REQUESTS, _create(new_company_domain_name="Acme").to_bytes())

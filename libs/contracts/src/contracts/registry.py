@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter, ValidationError
 
 from contracts.envelope import Message
-from contracts.topics import TOPIC_MESSAGES
+from contracts.topics import MAX_MESSAGE_BYTES, TOPIC_MESSAGES
 
 
 class ContractError(ValueError):
@@ -43,6 +43,9 @@ def parse_message(topic: str, raw: bytes | str) -> Message:
     """Validate ``raw`` as one of the messages ``topic`` carries."""
     if topic not in TOPIC_MESSAGES:
         raise ContractError(f"unknown topic {topic!r}")
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_MESSAGE_BYTES[topic]:
+        raise ContractError(f"{size} bytes, over the {MAX_MESSAGE_BYTES[topic]}-byte limit of {topic}")
     try:
         message: Message = _adapter(topic).validate_json(raw)
     except ValidationError as exc:

@@ -66,6 +66,14 @@ TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
 
 TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_MESSAGES)
 
+MAX_MESSAGE_BYTES: Final[dict[str, int]] = {
+    **{topic: 64 * 1024 for topic in TOPIC_MESSAGES},
+    LEDGER_BATCHES: 1_000_000,
+}
+"""Largest valid message per topic. Commands and events are a few hundred bytes; anything
+near 64 KiB is broken or hostile (padding in ignored fields included) and is refused before
+it is parsed. A LedgerBatch may use the broker's whole 1 MB."""
+
 
 def dead_letter_topic(topic: str) -> str:
     """The topic where messages of ``topic`` that cannot be read go, with the reason."""
