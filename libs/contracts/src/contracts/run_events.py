@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
+from datetime import date
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
@@ -114,6 +115,11 @@ class EntityTotals(WireModel):
     amount_dc_debit_sum: Decimal | None = None
     """Sum of the positive amounts: balanced entries sum to zero, so this catches a missing row."""
     id_hash: str
+    deleted: int | None = None
+    """Rows of the entity this run announced as gone (LedgerDeletes); None: none can be.
+
+    For ``initial``/``reimport`` runs the other figures describe the whole entity as read;
+    for ``incremental`` runs they describe only the rows the run sent (changed or new)."""
 
 
 class RunCompletedPayload(WireModel):
@@ -127,6 +133,8 @@ class RunCompletedPayload(WireModel):
 
 
 class RunCompleted(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["RunCompleted"] = "RunCompleted"
     payload: RunCompletedPayload
 
@@ -250,3 +258,52 @@ BATCH_MODELS: dict[Entity, type[_Batch]] = {
 class LedgerBatch(Message):
     type: Literal["LedgerBatch"] = "LedgerBatch"
     payload: LedgerBatchPayload
+
+
+class DeletedRow(WireModel):
+    """One row that no longer exists in Exact Online."""
+
+    entity: Entity
+    id: str
+    """The row's id as text, lower case (GUIDs; ReportingBalance ids in decimal)."""
+
+
+class ReplacedScope(WireModel):
+    """What a re-import read in full: every row of ``entity`` (for the data source) within the
+    scope. ``date_from``/``date_to`` bound TransactionLines' ``date``; ``year_from``/``year_to``
+    bound the year of entities filtered by year (``financial_year``/``reporting_year``/
+    ``fin_year``); all four None: every row of the entity."""
+
+    entity: Entity
+    date_from: date | None = None
+    date_to: date | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+
+class LedgerDeletesPayload(WireModel):
+    """Rows to remove from a consumer's store. Consumers dedupe on ``(run_id, "deletes",
+    batch_seq)`` (or ``message_id``).
+
+    ``reason="deleted"``: ``rows`` were deleted in Exact (read from ``sync/Deleted``).
+    ``reason="replaced"``: sent once per entity at the end of a re-import (``kind="reimport"``)
+    after every batch of that entity: rows of ``replaced`` that the consumer holds and that
+    were NOT written by a batch of ``run_id`` (and were stored before this message's
+    ``occurred_at``) no longer exist - delete them. Re-imported rows themselves arrive as
+    ordinary ``LedgerBatch`` upserts keyed by row id, so a re-import replaces, never duplicates.
+    """
+
+    run_id: uuid.UUID
+    kind: RunKind
+    division: Division
+    batch_seq: int = Field(ge=0)
+    reason: Literal["deleted", "replaced"]
+    rows: tuple[DeletedRow, ...] = ()
+    replaced: ReplacedScope | None = None
+    checkpoint: str | None = None
+    """Cursor reached after this page of ``sync/Deleted`` (its highest Timestamp)."""
+
+
+class LedgerDeletes(Message):
+    type: Literal["LedgerDeletes"] = "LedgerDeletes"
+    payload: LedgerDeletesPayload

@@ -27,7 +27,14 @@ from contracts.datasource_events import (
     RecreateRejected,
 )
 from contracts.envelope import Message
-from contracts.run_events import LedgerBatch, RunCompleted, RunFailed, RunProgress, RunStarted
+from contracts.run_events import (
+    LedgerBatch,
+    LedgerDeletes,
+    RunCompleted,
+    RunFailed,
+    RunProgress,
+    RunStarted,
+)
 
 DATASOURCE_COMMANDS: Final = "exact.datasource.commands"
 """Portal backend -> datasource."""
@@ -61,7 +68,7 @@ TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
     ),
     INGEST_REQUESTS: (InitialRunRequested,),
     RUN_EVENTS: (RunStarted, RunProgress, RunCompleted, RunFailed),
-    LEDGER_BATCHES: (LedgerBatch,),
+    LEDGER_BATCHES: (LedgerBatch, LedgerDeletes),
 }
 
 TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_MESSAGES)
