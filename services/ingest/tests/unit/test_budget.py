@@ -199,3 +199,21 @@ def test_a_clock_that_jumps_back_does_not_leave_a_stale_pacing_wait() -> None:
     budget.observe(t, t + 5, "e", 200, slow.call(t)[1])  # the clock now runs at real speed
     assert isinstance(budget.decide(t + 10, "e", default_limit=60, error_budget=8,
                                     stale_after_ms=10**6), Go)
+
+
+def test_a_date_header_that_agrees_with_the_reset_places_the_window() -> None:
+    budget = Budget()
+    headers = RateHeaders.parse({"X-RateLimit-Minutely-Limit": "60",
+                                 "X-RateLimit-Minutely-Remaining": "0",
+                                 "X-RateLimit-Minutely-Reset": "1740996060000",
+                                 "Date": "Mon, 03 Mar 2025 10:00:50 GMT"})
+    assert headers.date_ms == 1740996050000
+    budget.observe(1000, 1100, "e", 200, headers)
+    decision = budget.decide(1200, "e", default_limit=60, error_budget=8, stale_after_ms=10**6)
+    assert isinstance(decision, Wait) and 9 < decision.seconds < 10.5  # not a whole minute
+
+
+def test_a_date_header_from_another_clock_is_ignored() -> None:
+    clock = ServerClock()
+    clock.observe(0, 10, 120_000, date_ms=10**12)  # real time, far from this (sandbox) clock
+    assert clock.floor(10) == 60_000

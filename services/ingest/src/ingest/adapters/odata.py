@@ -106,50 +106,46 @@ def _utc_of(text: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _converter(annotation: Any) -> Converter:
+def _converter(annotation: Any) -> Converter | None:
+    """How an Exact value becomes the field's type before validation (None: as it is)."""
     args = typing.get_args(annotation)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
-        return _converter(inner[0]) if len(inner) == 1 else _identity
+        return _converter(inner[0]) if len(inner) == 1 else None
     if typing.get_origin(annotation) is typing.Annotated:
         return _converter(args[0])
     if annotation in (dt.datetime, AwareDatetime, NaiveDatetime):
         return to_utc
     if annotation is dt.date:
         return to_date
-    return _identity  # GUIDs, numbers, text: validated (lax) by pydantic's core
+    return None  # GUIDs, numbers, text: validated (lax) by pydantic's core
 
 
 _PLANS: dict[type[Row], tuple[tuple[str, Converter], ...]] = {}
 
 
 def _plan(model: type[Row]) -> tuple[tuple[str, Converter], ...]:
-    """(Exact field, converter) per field of a row model, worked out once per model."""
+    """(Exact field, converter) of the fields that need one, worked out once per model."""
     found = _PLANS.get(model)
-    if found is not None:
-        return found
-    plan = []
-    for name, info in model.model_fields.items():
-        alias = str(info.validation_alias or name)
-        plan.append((alias, _converter(info.annotation)))
-    _PLANS[model] = tuple(plan)
-    return _PLANS[model]
+    if found is None:
+        found = _PLANS[model] = tuple(
+            (str(info.validation_alias or name), convert)
+            for name, info in model.model_fields.items()
+            if (convert := _converter(info.annotation)) is not None)
+    return found
 
 
 def to_row(model: type[Row], raw: dict[str, Any], endpoint: str) -> Row:
-    """One Exact result -> the contract's typed row (InvalidData if it does not fit)."""
-    values: dict[str, Any] = {}
+    """One Exact result -> the contract's typed row (InvalidData if it does not fit).
+
+    ``raw`` (a freshly parsed result) is converted in place."""
     try:
         for alias, convert in _plan(model):
             if alias in raw:
-                values[alias] = convert(raw[alias])
+                raw[alias] = convert(raw[alias])
         # lax: Exact's GUID strings become UUIDs and whole-number Decimals ints in pydantic's
-        # core (fast); the rows themselves stay strict contract models
-        return model.model_validate(values, strict=False)
+        # core (fast); unknown fields are ignored; the rows stay strict contract models
+        return model.model_validate(raw, strict=False)
     except (ValueError, TypeError, ValidationError) as exc:
         detail = exc.errors(include_input=False)[0]["msg"] if isinstance(exc, ValidationError) \
             else str(exc)

@@ -16,12 +16,15 @@ answer is fed back with :meth:`Budget.observe`. The rules:
 * when the daily budget (or an endpoint's error budget) is spent, say how long to wait.
 
 Exact's clock is not ours: :class:`ServerClock` keeps a *lower bound* of it, learned from
-the reset headers alone (each answer says "Exact's time was in [reset - 60 s, reset)"),
-assuming it runs at least as fast as real time. Waiting on a lower bound is never early.
+the reset headers (each answer says "Exact's time was in [reset - 60 s, reset)") and the
+HTTP ``Date`` when it agrees with them, assuming it runs at least as fast as real time.
+Waiting on a lower bound is never early.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -43,6 +46,8 @@ class RateHeaders:
     daily_limit: int | None = None
     daily_remaining: int | None = None
     daily_reset_ms: int | None = None
+    date_ms: int | None = None
+    """The answer's HTTP ``Date`` (whole seconds), used when it agrees with the minute reset."""
 
     @classmethod
     def parse(cls, headers: Any) -> RateHeaders:
@@ -53,7 +58,12 @@ class RateHeaders:
             except ValueError:
                 return None
 
+        date_ms = None
+        if headers.get("Date"):
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                date_ms = int(email.utils.parsedate_to_datetime(headers["Date"]).timestamp() * 1000)
         return cls(
+            date_ms=date_ms,
             minutely_limit=num("X-RateLimit-Minutely-Limit"),
             minutely_remaining=num("X-RateLimit-Minutely-Remaining"),
             minutely_reset_ms=num("X-RateLimit-Minutely-Reset"),
@@ -94,14 +104,18 @@ class ServerClock:
             return now_local_ms + WINDOW_MS
         return now_local_ms + max(0, math.ceil((server_ms - floor) / self.speed))
 
-    def observe(self, sent_ms: int, received_ms: int, reset_ms: int) -> bool:
-        """An answer sent at ``sent_ms`` and received at ``received_ms`` named ``reset_ms``.
+    def observe(self, sent_ms: int, received_ms: int, reset_ms: int,
+                date_ms: int | None = None) -> bool:
+        """An answer sent at ``sent_ms`` and received at ``received_ms`` named ``reset_ms``
+        (and carried the HTTP ``Date`` ``date_ms``, used only when it lies in that window).
 
         Returns True when the estimate started over (earlier readings are meaningless)."""
         lower = reset_ms - WINDOW_MS  # Exact's time when it answered, at least
         at_send = self.floor(sent_ms)
         if at_send is None or at_send >= reset_ms:
             # first answer, or the estimate was wrong (clock set back, slower): start over
+            if date_ms is not None and lower <= date_ms < reset_ms:
+                lower = date_ms
             self.anchor_local_ms, self.anchor_server_ms, self.speed = received_ms, lower, 1.0
             self.last_sent_ms, self.last_reset_ms = sent_ms, reset_ms
             self.crossings = []
@@ -117,6 +131,8 @@ class ServerClock:
             self.crossings = [*self.crossings[-15:], [self.last_sent_ms, lower]]
         if self.last_reset_ms is None or reset_ms >= self.last_reset_ms:
             self.last_sent_ms, self.last_reset_ms = sent_ms, reset_ms
+        if date_ms is not None and lower <= date_ms < reset_ms:
+            lower = date_ms  # the Date header agrees with the limiter's clock: a closer bound
         now_floor = self.floor(received_ms)
         if now_floor is None or lower > now_floor:
             self.anchor_local_ms, self.anchor_server_ms = received_ms, lower
@@ -260,7 +276,8 @@ class Budget:
         if headers is None:
             return
         if headers.minutely_reset_ms is not None:
-            if self.clock.observe(sent_ms, received_ms, headers.minutely_reset_ms):
+            if self.clock.observe(sent_ms, received_ms, headers.minutely_reset_ms,
+                                  headers.date_ms):
                 # Exact's clock is not what we thought: forget readings in the old frame
                 self.last_call_floor_ms = None
                 self.window_reset_ms = self.window_remaining = None
