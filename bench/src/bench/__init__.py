@@ -1,0 +1,1 @@
+"""Proof suites of the Exact Online connector: benchmarks and the fault suite."""

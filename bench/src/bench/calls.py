@@ -1,0 +1,35 @@
+"""The fewest Exact API calls an initial import can make.
+
+Entities with a sync (or bulk) endpoint come 1000 rows a call; the others 60 a call
+(Exact's page sizes). Every entity costs at least one call, even when empty. The
+company's own row (``system/Divisions``) is one more call. The sandbox's expected figures
+give the row counts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SYNC_ENTITIES = frozenset({"TransactionLines", "GLAccounts", "GLClassifications", "Accounts"})
+NOT_IMPORTED = frozenset({"Deleted"})
+FIXED_DATA_CALLS = 1
+"""``system/Divisions``: the division itself (not in the expected figures)."""
+AUTHORIZATION_CALLS = 3
+"""Auth's checks at sign-in besides ``UserHasRights``: ``current/Me``, ``system/Divisions``,
+``users/UserRolesPerDivision``; plus one ``UserHasRights`` per endpoint read."""
+
+
+def page_size(entity: str) -> int:
+    return 1000 if entity in SYNC_ENTITIES else 60
+
+
+def minimum_calls(expected: dict[str, Any]) -> int:
+    """Data calls of an initial run of the division whose expected figures are given."""
+    entities = expected.get("entities", expected)
+    calls = FIXED_DATA_CALLS
+    for name, figures in entities.items():
+        if name in NOT_IMPORTED:
+            continue
+        calls += max(1, math.ceil(int(figures["count"]) / page_size(name)))
+    return calls

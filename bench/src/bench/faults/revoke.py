@@ -1,0 +1,78 @@
+"""R4: the grant is withdrawn in the middle of a run ("the approving person lost access").
+
+The data source must go to ``needs_reauthorization`` with a reason and the run pause;
+a recreate with the same company through the browser brings a new grant, the paused run
+resumes from its checkpoint (no page fetched twice beyond the one in flight) and the sink
+reconciles exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bench.calls import minimum_calls
+from bench.faults.checks import run_reconciles
+from bench.faults.result import ScenarioResult
+from bench.faults.stack import R4_DIVISION, FaultStack
+from bench.harness import DIRK, Harness
+from contracts import (
+    DataSourceNeedsReauthorization,
+    Entity,
+    RecreateAccepted,
+    RunFailed,
+    RunProgress,
+    RunStarted,
+)
+
+NAME = "grant revoked mid-run"
+
+
+async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
+    result = ScenarioResult(4, NAME)
+    conn = await h.connect(DIRK, R4_DIVISION)
+    ds, run_id = conn.datasource_id, conn.run_id
+
+    def mid_run(m: object) -> bool:
+        return isinstance(m, RunProgress) and m.payload.run_id == run_id and any(
+            e.entity is Entity.REPORTING_BALANCE and e.rows > 0 for e in m.payload.entities)
+
+    await h.log.wait(mid_run, 120, "progress into the run")
+    before = await h.stats()
+    withdrawn = await h.sandbox("POST", "/_sandbox/grants/withdraw", {"username": DIRK.username})
+    at = datetime.now(UTC)
+    needs = await h.log.wait(lambda m: isinstance(m, DataSourceNeedsReauthorization)
+                             and m.datasource_id == ds, 180, "DataSourceNeedsReauthorization")
+    paused = await h.log.wait(lambda m: isinstance(m, RunFailed) and m.payload.run_id == run_id,
+                              180, "the run paused")
+    detail = await h.datasource(ds)
+    reason = detail.get("last_failure_reason") or ""
+    noticed = (needs.occurred_at - at).total_seconds()
+    result.expect(detail["state"] == "needs_reauthorization",
+                  f"data source state {detail['state']!r}, not needs_reauthorization")
+    result.expect(bool(reason), "no reason shown for needs_reauthorization")
+    assert isinstance(paused, RunFailed)
+    result.expect(paused.payload.reason_code == "grant_revoked" and paused.payload.retryable,
+                  f"the run did not pause for the grant: {paused.payload.reason_code}")
+
+    decision = await h.recreate(ds, DIRK, R4_DIVISION)
+    result.expect(isinstance(decision, RecreateAccepted),
+                  f"recreate with the same company: {type(decision).__name__}")
+    resumed = await h.log.wait(lambda m: isinstance(m, RunStarted) and m.payload.run_id == run_id
+                               and m.occurred_at > decision.occurred_at, 120, "the run resumed")
+    result.expect(isinstance(resumed, RunStarted) and resumed.payload.resumed,
+                  "the run started over instead of resuming")
+    ok = await run_reconciles(h, conn, result, stack.scale.run_timeout)
+    after = await h.stats()
+    minimum = minimum_calls(await h.expected(R4_DIVISION))
+    calls_after = after["calls_by_division"].get(str(R4_DIVISION), 0) - \
+        before["calls_by_division"].get(str(R4_DIVISION), 0)
+    result.figures.update({
+        "grants_withdrawn": len(withdrawn["withdrawn"]),
+        "noticed_after_s": round(noticed, 1),
+        "state": detail["state"],
+        "calls_after_withdrawal": calls_after,
+        "calls_full_run": minimum,
+    })
+    if ok:
+        result.expect(calls_after < minimum, "the resumed run fetched everything again")
+    return result
