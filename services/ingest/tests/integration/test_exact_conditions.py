@@ -37,10 +37,10 @@ async def test_server_errors_broken_pages_timeouts_and_refused_tokens_are_surviv
     runs, _ = tails
     faults = FaultSettings(seed=11, error_5xx_rate=0.06, malformed_json_rate=0.06, drop_rate=0.04,
                            timeout_rate=0.04, hang_seconds=5, unauthorized_rate=0.04)
-    sandbox = make_sandbox(lines=2_500, faults=faults,
+    sandbox = make_sandbox(lines=1_500, faults=faults,
                            limits=Limits(minutely=1_000_000, daily=10**9, refresh_window_s=600))
     world = make_world(sandbox)
-    await world.start_app(exact_timeout_seconds=0.7)
+    await world.start_app(exact_timeout_seconds=0.4)
     run_id = (await world.request_run()).payload.run_id
     await runs.until(lambda m: any(isinstance(x, (c.RunCompleted, c.RunFailed))
                                    and x.payload.run_id == run_id for x in m), timeout=60)
@@ -55,8 +55,8 @@ async def test_server_errors_broken_pages_timeouts_and_refused_tokens_are_surviv
 async def test_a_low_minutely_limit_causes_no_429(make_sandbox: Any, make_world: Any,
                                                   tails: Any) -> None:
     runs, _ = tails
-    # a minute passes in half a real second: the run spans several windows of 5 calls
-    sandbox = make_sandbox(lines=10, limits=Limits(minutely=5, daily=10_000), clock_speed=120.0)
+    # a minute passes in a quarter of a real second: the run spans several windows of 5 calls
+    sandbox = make_sandbox(lines=10, limits=Limits(minutely=5, daily=10_000), clock_speed=240.0)
     world = make_world(sandbox)
     await world.start_app()
     run_id = (await world.request_run()).payload.run_id
@@ -95,7 +95,7 @@ async def test_a_spent_daily_budget_waits_for_the_reset_without_429(make_sandbox
 async def test_a_withdrawn_grant_pauses_the_run_until_a_recreate_brings_a_new_one(
         make_sandbox: Any, make_world: Any, tails: Any) -> None:
     runs, _batches = tails
-    sandbox = make_sandbox(lines=2_500)
+    sandbox = make_sandbox(lines=1_000)
     world = make_world(sandbox)
     await world.start_app()
     await sandbox.faults(revoke_after_calls=8, divisions=[sandbox.division])
