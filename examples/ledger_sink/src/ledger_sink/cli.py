@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from contracts import Entity
 from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import Check, against_expected, against_last_run, figures
+from ledger_sink.store import SCHEMA, in_schema
 
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
@@ -31,12 +32,13 @@ def _engine_url() -> str:
 def run(
     bootstrap: str = typer.Option(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")),
     group_id: str = typer.Option("ledger-sink"),
+    schema: str = typer.Option(SCHEMA, help="PostgreSQL schema of the store (a rebuild uses a new one)"),
 ) -> None:
     """Consume LedgerBatch and RunCompleted events into PostgreSQL until stopped."""
 
     async def main() -> None:
         engine = create_async_engine(_engine_url())
-        sink = LedgerSink(engine, bootstrap, group_id=group_id)
+        sink = LedgerSink(engine, bootstrap, group_id=group_id, schema=schema)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, sink.stop)
@@ -53,13 +55,14 @@ def report(
     datasource_id: uuid.UUID,
     expected_url: str | None = typer.Option(
         None, help="URL of externally known figures, e.g. the sandbox's /_sandbox/expected/{division}"),
+    schema: str = typer.Option(SCHEMA, help="PostgreSQL schema of the store"),
 ) -> None:
     """Reconcile what the sink holds for a data source with its last run (and expected figures)."""
 
     async def main() -> bool:
         engine = create_async_engine(_engine_url())
         try:
-            async with engine.connect() as conn:
+            async with in_schema(engine, schema).connect() as conn:
                 ours = await figures(conn, datasource_id)
                 checks = await against_last_run(conn, datasource_id)
         finally:

@@ -13,16 +13,33 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts import LEDGER_BATCHES, RUN_EVENTS, ContractError, LedgerBatch, RunCompleted, parse_message
-from ledger_sink.store import apply_batch, create_schema, record_rejection, record_run_completed
+from contracts import (
+    LEDGER_BATCHES,
+    RUN_EVENTS,
+    ContractError,
+    LedgerBatch,
+    LedgerDeletes,
+    RunCompleted,
+    parse_message,
+)
+from ledger_sink.store import (
+    SCHEMA,
+    apply_batch,
+    apply_deletes,
+    create_schema,
+    in_schema,
+    record_rejection,
+    record_run_completed,
+)
 
 log = structlog.get_logger("ledger_sink")
 
 
 class LedgerSink:
     def __init__(self, engine: AsyncEngine, bootstrap_servers: str, *, group_id: str = "ledger-sink",
-                 session_timeout_ms: int = 10_000) -> None:
-        self._engine = engine
+                 session_timeout_ms: int = 10_000, schema: str = SCHEMA) -> None:
+        self._engine = in_schema(engine, schema)
+        self._schema = schema
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._session_timeout_ms = session_timeout_ms
@@ -33,7 +50,7 @@ class LedgerSink:
     async def prepare(self) -> None:
         """Create the store's schema (idempotent)."""
         async with self._engine.begin() as conn:
-            await create_schema(conn)
+            await create_schema(conn, self._schema)
 
     async def run(self) -> None:
         await self.prepare()
@@ -76,5 +93,7 @@ class LedgerSink:
                     self.applied_batches += 1
                     if self.on_applied is not None:
                         self.on_applied(message)
+            elif isinstance(message, LedgerDeletes):
+                await apply_deletes(conn, message)
             elif isinstance(message, RunCompleted):
                 await record_run_completed(conn, message)

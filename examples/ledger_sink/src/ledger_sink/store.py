@@ -2,9 +2,11 @@
 
 A downstream team's store built only on the contracts: rows are keyed by
 ``(datasource_id, row_id)``; a batch is applied once (``applied_batches`` on
-``(run_id, entity, batch_seq)``), and a row is only overwritten by a batch that
-is not older than the one that wrote it, so replays and re-imports never
-regress data.
+``(run_id, entity, batch_seq)``; LedgerDeletes on ``(run_id, "deletes",
+batch_seq)``), and a row is only overwritten by a batch that is not older than
+the one that wrote it, so replays and re-imports never regress data. Deletes
+remove rows (deleted in Exact, or left out of a re-import's scope), so the
+figures stay exact after changes.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts import Entity, LedgerBatch, RunCompleted
+from contracts import Entity, LedgerBatch, LedgerDeletes, RunCompleted
 
 SCHEMA = "ledger_sink"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -39,6 +41,9 @@ def _entity_table(entity: Entity) -> sa.Table:
 
 
 ENTITY_TABLES: dict[Entity, sa.Table] = {entity: _entity_table(entity) for entity in Entity}
+
+DELETES_KEY = "deletes"
+"""``applied_batches.entity`` of LedgerDeletes messages (deduplicated like batches)."""
 
 applied_batches = sa.Table(
     "applied_batches",
@@ -75,9 +80,18 @@ rejected_messages = sa.Table(
 )
 
 
-async def create_schema(conn: AsyncConnection) -> None:
-    await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
+async def create_schema(conn: AsyncConnection, schema: str = SCHEMA) -> None:
+    """Create the store in ``schema`` (connections translate ``SCHEMA`` to it, see
+    :func:`in_schema`), so a rebuilt store can live beside the current one."""
+    await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     await conn.run_sync(metadata.create_all)
+
+
+def in_schema(engine: AsyncEngine, schema: str) -> AsyncEngine:
+    """``engine`` whose statements address the store in ``schema`` instead of ``SCHEMA``."""
+    if schema == SCHEMA:
+        return engine
+    return engine.execution_options(schema_translate_map={SCHEMA: schema})
 
 
 def _row_values(entity: Entity, row: Any) -> dict[str, Any]:
@@ -132,6 +146,49 @@ async def apply_batch(conn: AsyncConnection, batch: LedgerBatch) -> bool:
     return True
 
 
+async def apply_deletes(conn: AsyncConnection, message: LedgerDeletes) -> bool:
+    """Apply one LedgerDeletes in the caller's transaction; False when applied before.
+
+    ``deleted``: the listed rows go (unless a later message wrote them again).
+    ``replaced``: rows of the re-imported scope that the re-import run did not write go.
+    """
+    p = message.payload
+    first = await conn.execute(
+        insert(applied_batches)
+        .values(run_id=p.run_id, entity=DELETES_KEY, batch_seq=p.batch_seq,
+                datasource_id=message.datasource_id, rows=len(p.rows))
+        .on_conflict_do_nothing()
+        .returning(applied_batches.c.run_id)
+    )
+    if first.first() is None:
+        return False
+    by_entity: dict[Entity, list[str]] = {}
+    for row in p.rows:
+        by_entity.setdefault(row.entity, []).append(row.id.lower())
+    for entity, ids in by_entity.items():
+        table = ENTITY_TABLES[entity]
+        await conn.execute(table.delete().where(
+            table.c.datasource_id == message.datasource_id, table.c.row_id.in_(ids),
+            table.c.source_time <= message.occurred_at))
+    if p.replaced is not None:
+        scope = p.replaced
+        table = ENTITY_TABLES[scope.entity]
+        where = [table.c.datasource_id == message.datasource_id, table.c.run_id != p.run_id,
+                 table.c.source_time < message.occurred_at]
+        if scope.date_from is not None:
+            where.append(table.c.row["date"].astext >= scope.date_from.isoformat())
+        if scope.date_to is not None:
+            where.append(table.c.row["date"].astext <= scope.date_to.isoformat())
+        year = sa.func.coalesce(table.c.financial_year,
+                                table.c.row["fin_year"].astext.cast(sa.Integer))
+        if scope.year_from is not None:
+            where.append(year >= scope.year_from)
+        if scope.year_to is not None:
+            where.append(year <= scope.year_to)
+        await conn.execute(table.delete().where(*where))
+    return True
+
+
 async def record_run_completed(conn: AsyncConnection, event: RunCompleted) -> None:
     p = event.payload
     await conn.execute(
@@ -151,8 +208,10 @@ async def record_rejection(conn: AsyncConnection, topic: str, partition: int, of
 
 async def last_completed_run(conn: AsyncConnection, datasource_id: uuid.UUID
                              ) -> dict[str, Any] | None:
+    """The last run that read whole entities (incremental runs only send changes)."""
     row = (await conn.execute(
-        sa.select(completed_runs).where(completed_runs.c.datasource_id == datasource_id)
+        sa.select(completed_runs).where(completed_runs.c.datasource_id == datasource_id,
+                                        completed_runs.c.kind != "incremental")
         .order_by(completed_runs.c.completed_at.desc()).limit(1)
     )).mappings().first()
     return dict(row) if row else None

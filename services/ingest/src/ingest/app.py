@@ -27,7 +27,9 @@ from ingest.adapters.exact import ExactClient, RetryPolicy
 from ingest.adapters.publisher import KafkaBatchPublisher
 from ingest.adapters.ratelimit import PostgresRateLimiter
 from ingest.adapters.repository import PostgresRunStore
+from ingest.adapters.sync_states import SyncPlanner
 from ingest.api import runs_router
+from ingest.domain.schedule import SyncSchedule
 from ingest.runner import RunExecutor, RunnerConfig
 from ingest.scheduler import RunScheduler
 from ingest.settings import IngestSettings
@@ -64,7 +66,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             if settings.auth_internal_token is None:
                 log.warning("auth_internal_token_missing",
                             detail="INGEST_AUTH_INTERNAL_TOKEN is not set: auth will refuse tokens")
-            store = PostgresRunStore(host.engine, notify=host.relay.notify)
+            schedule = SyncSchedule(interval_seconds=settings.incremental_interval_seconds,
+                                    jitter=settings.incremental_jitter)
+            store = PostgresRunStore(host.engine, notify=host.relay.notify, schedule=schedule)
+            planner = SyncPlanner(host.engine, schedule)
             limiter = PostgresRateLimiter(host.engine, default_limit=settings.exact_minutely_limit,
                                           error_budget=settings.exact_error_budget,
                                           stale_after_seconds=settings.exact_timeout_seconds + 60)
@@ -81,7 +86,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             scheduler = RunScheduler(store, executor.execute,
                                      max_concurrent=settings.max_concurrent_runs,
                                      lease_seconds=settings.lease_seconds,
-                                     poll_interval=settings.scheduler_interval_seconds)
+                                     poll_interval=settings.scheduler_interval_seconds,
+                                     plan=planner.plan)
             metrics.RUNS_EXECUTING.set_function(lambda: len(scheduler.running))
 
             async def run_gauges() -> None:

@@ -13,9 +13,19 @@ import math
 import uuid
 from collections.abc import Callable, Sequence
 
-from contracts import BATCH_MODELS, Entity, LedgerBatch, Row
+from contracts import (
+    BATCH_MODELS,
+    DeletedRow,
+    Entity,
+    LedgerBatch,
+    LedgerDeletes,
+    LedgerDeletesPayload,
+    ReplacedScope,
+    Row,
+)
+from ingest.adapters.endpoints import ENDPOINTS
 from ingest.domain.errors import InvalidData
-from ingest.domain.model import Run
+from ingest.domain.model import IMPORT_ORDER, Run
 from ingest.ports import Outgoing
 
 
@@ -69,3 +79,43 @@ def _split(rows: list[Row], size_of: Callable[[list[Row]], int], max_bytes: int,
     for start in range(0, len(rows), step):
         out.extend(_split(rows[start:start + step], size_of, max_bytes, entity))
     return out
+
+
+def deletes_message_id(run_id: uuid.UUID, seq: int) -> uuid.UUID:
+    return uuid.uuid5(run_id, f"deletes/{seq}")
+
+
+def _deletes(run: Run, payload: LedgerDeletesPayload) -> Outgoing:
+    msg = LedgerDeletes.create(datasource_id=run.datasource_id,
+                               correlation_id=run.correlation_id, payload=payload)
+    msg = msg.model_copy(update={"message_id": deletes_message_id(run.run_id, payload.batch_seq)})
+    return Outgoing(msg, msg.to_bytes())
+
+
+def build_deletes(run: Run, seq: int, gone: Sequence[tuple[str, str]],
+                  checkpoint: str | None) -> Outgoing:
+    """One page of ``sync/Deleted`` (a few dozen bytes a row: 1000 rows fit easily)."""
+    return _deletes(run, LedgerDeletesPayload(
+        run_id=run.run_id, kind=run.kind, division=run.division, batch_seq=seq,
+        reason="deleted", checkpoint=checkpoint,
+        rows=tuple(DeletedRow(entity=Entity(e), id=i.lower()) for e, i in gone)))
+
+
+def build_replaced(run: Run, entity: Entity) -> Outgoing:
+    """A re-import's end of one entity: rows of the scope it read and did not send are gone.
+
+    The scope is what the re-import asked Exact: TransactionLines by date, entities with a
+    year by year, master data in full. Its ``batch_seq`` is the entity's place in the import
+    order (a re-import sends no other LedgerDeletes), so a resumed run sends the same one.
+    """
+    year_field = ENDPOINTS[entity].year_field
+    scope = ReplacedScope(entity=entity)
+    if entity is Entity.TRANSACTION_LINES:
+        scope = ReplacedScope(entity=entity, date_from=run.date_from, date_to=run.date_to)
+    elif year_field is not None:
+        scope = ReplacedScope(entity=entity,
+                              year_from=run.date_from.year if run.date_from else None,
+                              year_to=run.date_to.year if run.date_to else None)
+    return _deletes(run, LedgerDeletesPayload(
+        run_id=run.run_id, kind=run.kind, division=run.division,
+        batch_seq=IMPORT_ORDER.index(entity.value), reason="replaced", replaced=scope))

@@ -31,6 +31,8 @@ class EntityRequest:
     entity: Entity
     date_from: date | None = None
     date_to: date | None = None
+    since: int | None = None
+    """Sync endpoints: read rows with a Timestamp above this (incremental runs)."""
 
 
 @dataclass
@@ -43,9 +45,25 @@ class Page:
     budget: BudgetView | None = None
 
 
+@dataclass
+class DeletionPage:
+    """One page of ``sync/Deleted``: (entity, row id) of the rows deleted, for imported
+    entities only, and where the log was read to."""
+
+    deleted: list[tuple[str, str]]
+    max_timestamp: int | None
+    next_cursor: str | None
+    calls: int
+    budget: BudgetView | None = None
+
+
 class ExactApi(Protocol):
     def pages(self, request: EntityRequest, cursor: str | None) -> AsyncGenerator[Page, None]:
         """Pages of ``request`` from ``cursor`` (None: the first page) to the last one."""
+
+    def deletions(self, division: int, grant_id: uuid.UUID, since: int, cursor: str | None
+                  ) -> AsyncGenerator[DeletionPage, None]:
+        """Pages of ``sync/Deleted`` after Timestamp ``since`` (or from ``cursor``)."""
 
     def page_size(self, entity: Entity) -> int: ...
 
@@ -93,7 +111,9 @@ class RunStore(Protocol):
     async def start(self, run: Run, owner: str, events: Sequence[Message]) -> None: ...
 
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
-                        events: Sequence[Message]) -> None: ...
+                        events: Sequence[Message],
+                        also: Sequence[EntityCheckpoint] = ()) -> None:
+        """Commit ``checkpoint`` (and the ``also`` ones, e.g. deletion counts) with events."""
 
     async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[Message],
                      not_before: datetime | None = None) -> None:

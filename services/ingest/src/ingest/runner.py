@@ -1,10 +1,15 @@
 """Executing one run: every entity page by page, from its checkpoint to the end.
 
 Per page: fetch (the Exact client waits for the rate budget and retries), turn it into
-LedgerBatch messages, publish them and wait for the broker's acks, then commit the
-checkpoint (with a throttled RunProgress in the same transaction). A run that is
-cancelled or whose replica dies resumes from the last checkpoint: at most the page in
-flight is fetched and sent again, with the same batch_seq values.
+LedgerBatch messages (LedgerDeletes for a page of ``sync/Deleted``), publish them and
+wait for the broker's acks, then commit the checkpoint (with a throttled RunProgress in
+the same transaction). A run that is cancelled or whose replica dies resumes from the last
+checkpoint: at most the page in flight is fetched and sent again, with the same batch_seq values.
+
+Incremental runs read each sync entity after its Timestamp cursor and then ``sync/Deleted``;
+a sync without changes costs one call and sends nothing. A re-import ends each entity with
+a LedgerDeletes ``replaced`` marker after its last batch: consumers drop rows of that scope
+the re-import did not send, so a re-import replaces instead of duplicating.
 
 How a run leaves RUNNING: RunCompleted; waiting (daily or error budget spent: claimable
 again after the reset, RunProgress says until when); paused with RunFailed(grant_revoked,
@@ -36,7 +41,7 @@ from contracts import (
     RunStartedPayload,
 )
 from ingest import metrics
-from ingest.batching import build_batches
+from ingest.batching import build_batches, build_deletes, build_replaced
 from ingest.domain.budget import BudgetView
 from ingest.domain.errors import (
     AuthUnavailable,
@@ -51,11 +56,19 @@ from ingest.domain.errors import (
     LeaseLost,
     RateLimited,
 )
-from ingest.domain.model import CLAIMABLE, EntityCheckpoint, Run, RunStatus
+from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
-from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Page, RunStore
+from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Outgoing, Page, RunStore
 
 log = structlog.get_logger("runner")
+
+
+@dataclass
+class _Reading:
+    """What one execution of a run carries from page to page."""
+
+    throttle: ProgressThrottle
+    budget: BudgetView | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ class RunExecutor:
         waited, resumed = run.status is RunStatus.WAITING, run.resumed
         started = [] if waited else [self._event(run, RunStarted, RunStartedPayload(
             run_id=run.run_id, kind=run.kind, division=run.division,
-            entities=tuple(Entity(e) for e in run.entities), resumed=resumed))]
+            entities=tuple(Entity(e) for e in run.data_entities), resumed=resumed))]
         await self._store.start(run, owner, started)
         metrics.run_entered(run.kind, RunStatus.RUNNING)
         log.info("run_executing", owner=owner, resumed=resumed, after_wait=waited, kind=run.kind)
@@ -120,17 +133,14 @@ class RunExecutor:
                  rows={cp.entity: cp.rows for cp in run.ordered})
 
     async def _import(self, run: Run, owner: str) -> None:
-        throttle = ProgressThrottle(self._config.progress_interval)
-        budget: BudgetView | None = None
+        reading = _Reading(ProgressThrottle(self._config.progress_interval))
         for cp in run.ordered:
             while not cp.done:
-                request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
-                                        run.date_from, run.date_to)
                 try:
-                    async with aclosing(self._exact.pages(request, cp.cursor)) as pages:
-                        async for page in pages:
-                            budget = page.budget or budget
-                            await self._take(run, cp, page, owner, throttle, budget)
+                    if cp.entity == DELETED:
+                        await self._read_deletions(run, cp, owner, reading)
+                    else:
+                        await self._read_entity(run, cp, owner, reading)
                 except GrantRevoked:
                     current = await self._store.current_grant(run.run_id)
                     if current is None or current == run.grant_id:
@@ -138,22 +148,61 @@ class RunExecutor:
                     log.info("run_uses_new_grant", grant_id=str(current))
                     run.grant_id = current
 
+    async def _read_entity(self, run: Run, cp: EntityCheckpoint, owner: str,
+                           reading: _Reading) -> None:
+        request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
+                                run.date_from, run.date_to, since=run.since(cp))
+        async with aclosing(self._exact.pages(request, cp.cursor)) as pages:
+            async for page in pages:
+                reading.budget = page.budget or reading.budget
+                await self._take(run, cp, page, owner, reading)
+
     async def _take(self, run: Run, cp: EntityCheckpoint, page: Page, owner: str,
-                    throttle: ProgressThrottle, budget: BudgetView | None) -> None:
+                    reading: _Reading) -> None:
         last = page.stats.next_cursor is None
         stamps = [t for t in (cp.max_timestamp, page.stats.max_timestamp) if t is not None]
         reached = str(max(stamps)) if stamps else page.stats.next_cursor
-        batches = build_batches(run, Entity(cp.entity), page.rows, first_seq=cp.next_batch_seq,
-                                checkpoint=reached, last=last,
-                                max_bytes=self._config.max_batch_bytes)
+        batches: list[Outgoing] = []
+        if page.rows or not run.incremental:  # a sync without changes sends nothing
+            batches = build_batches(run, Entity(cp.entity), page.rows,
+                                    first_seq=cp.next_batch_seq, checkpoint=reached, last=last,
+                                    max_bytes=self._config.max_batch_bytes)
+        if last and run.kind == "reimport":  # after the entity's last batch: the rest is gone
+            batches.append(build_replaced(run, Entity(cp.entity)))
         await self._publisher.publish(batches)
         cp.advance(page.stats, len(batches))
         run.calls_used += page.calls
         run.batches += len(batches)
-        due = throttle.due(self._clock.monotonic()) or last
-        events = [self._progress(run, budget)] if due else []
+        due = reading.throttle.due(self._clock.monotonic()) or last
+        events = [self._progress(run, reading.budget)] if due else []
         await self._store.save_page(run, cp, owner, events)
         metrics.ROWS_IMPORTED.labels(cp.entity).inc(page.stats.rows)
+
+    async def _read_deletions(self, run: Run, cp: EntityCheckpoint, owner: str,
+                              reading: _Reading) -> None:
+        """``sync/Deleted`` from the run's cursor: each page's deletions of the run's entities
+        go out as one LedgerDeletes, then the cursor and per-entity counts are committed."""
+        since = run.since(cp) or 1
+        pages = self._exact.deletions(run.division, run.grant_id, since, cp.cursor)
+        async with aclosing(pages) as deletion_pages:
+            async for page in deletion_pages:
+                reading.budget = page.budget or reading.budget
+                gone = [(e, i) for e, i in page.deleted if e in run.checkpoints]
+                stamps = [t for t in (cp.max_timestamp, page.max_timestamp) if t is not None]
+                out = [build_deletes(run, cp.next_batch_seq, gone,
+                                     str(max(stamps)) if stamps else None)] if gone else []
+                await self._publisher.publish(out)
+                cp.advance(PageStats(rows=len(gone), amount_sum=None, debit_sum=None,
+                                     id_hash_sum=0, max_timestamp=page.max_timestamp,
+                                     count_sum=None, next_cursor=page.next_cursor), len(out))
+                touched = {e: run.checkpoints[e] for e, _ in gone}
+                for entity, _ in gone:
+                    touched[entity].deleted += 1
+                run.calls_used += page.calls
+                run.batches += len(out)
+                due = reading.throttle.due(self._clock.monotonic()) or page.next_cursor is None
+                events = [self._progress(run, reading.budget)] if due else []
+                await self._store.save_page(run, cp, owner, events, also=list(touched.values()))
 
     # ---- leaving RUNNING -------------------------------------------------------------------
 
@@ -190,7 +239,7 @@ class RunExecutor:
 
     def _progress(self, run: Run, budget: BudgetView | None,
                   waiting: tuple[object, str] | None = None) -> Message:
-        sizes = {e: self._exact.page_size(Entity(e)) for e in run.entities}
+        sizes = {e: self._exact.page_size(Entity(e)) for e in run.data_entities}
         per_call = budget.seconds_per_call if budget else 60 / self._config.default_minutely_limit
         eta = eta_seconds(calls_left(run, sizes), per_call,
                           daily_remaining=budget.daily_remaining if budget else None,
@@ -199,7 +248,8 @@ class RunExecutor:
         payload = RunProgressPayload(
             run_id=run.run_id, kind=run.kind,
             entities=tuple(EntityProgress(entity=Entity(cp.entity), rows=cp.rows, pages=cp.pages,
-                                          done=cp.done) for cp in run.ordered),
+                                          done=cp.done)
+                           for cp in run.ordered if cp.entity != DELETED),
             calls_used=run.calls_used,
             daily_budget_remaining=budget.daily_remaining if budget else None,
             minutely_budget_remaining=budget.minutely_remaining if budget else None,
@@ -216,7 +266,9 @@ class RunExecutor:
             totals=tuple(EntityTotals(entity=Entity(cp.entity), rows=cp.rows, pages=cp.pages,
                                       amount_dc_sum=cp.amount_sum,
                                       amount_dc_debit_sum=cp.debit_sum,
-                                      id_hash=cp.id_hash_hex) for cp in run.ordered),
+                                      id_hash=cp.id_hash_hex,
+                                      deleted=cp.deleted if run.incremental else None)
+                    for cp in run.ordered if cp.entity != DELETED),
             batches=run.batches, calls_used=run.calls_used,
             duration_seconds=round((self._clock.now() - started).total_seconds(), 3)))
 

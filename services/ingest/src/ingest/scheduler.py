@@ -1,6 +1,7 @@
 """Which runs this replica executes: claimed through leases, renewed by a heartbeat.
 
-Each replica loops: claim unowned runs (or runs whose lease expired: their replica died)
+Each replica loops: record the scheduled runs that are due (``plan``: incremental syncs),
+claim unowned runs (or runs whose lease expired: their replica died)
 up to its concurrency limit with ``FOR UPDATE SKIP LOCKED``, start each as an asyncio task,
 and renew the leases of its tasks every third of the lease time. A lease that could not be
 renewed belongs to another replica now: its task is cancelled. On shutdown the tasks are
@@ -46,7 +47,8 @@ def replica_id() -> str:
 class RunScheduler:
     def __init__(self, leases: Leases, execute: Execute, *, owner: str | None = None,
                  max_concurrent: int = 4, lease_seconds: float = 30.0,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0,
+                 plan: Callable[[], Coroutine[Any, Any, object]] | None = None) -> None:
         self.owner = owner or replica_id()
         self._leases = leases
         self._execute = execute
@@ -54,6 +56,7 @@ class RunScheduler:
         self._lease = timedelta(seconds=lease_seconds)
         self._heartbeat_every = lease_seconds / 3
         self._poll = poll_interval
+        self._plan = plan
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._contexts: dict[uuid.UUID, contextvars.Context] = {}
         self._wake = asyncio.Event()
@@ -96,6 +99,8 @@ class RunScheduler:
         backoff = self._poll
         while True:
             try:
+                if self._plan is not None:
+                    await self._plan()  # scheduled runs (incremental syncs) that are due
                 await self._claim()
                 if loop.time() >= next_heartbeat:
                     await self._heartbeat()

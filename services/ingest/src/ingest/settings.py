@@ -46,5 +46,12 @@ class IngestSettings(ServiceSettings):
                                  description="A dead replica's runs are taken over after this.")
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     progress_interval_seconds: float = Field(default=2.0, ge=0)
+    incremental_interval_seconds: float = Field(
+        default=900.0, gt=0,
+        description="Default time between incremental syncs of a data source (per-source "
+                    "override: ingest.sync_states.interval_seconds).")
+    incremental_jitter: float = Field(
+        default=0.2, ge=0, lt=1,
+        description="Fraction of the interval each due time is moved at random.")
     max_batch_bytes: int = Field(default=900_000, ge=10_000, le=1_000_000,
                                  description="Largest serialized LedgerBatch (broker limit 1 MB).")

@@ -83,12 +83,14 @@ def endpoint_for(entity: Entity, date_from: date | None, date_to: date | None) -
 
 
 def first_page_params(spec: EndpointSpec, division: int, date_from: date | None,
-                      date_to: date | None) -> dict[str, str]:
-    """Query of an entity's first page; later pages follow Exact's ``__next`` links."""
+                      date_to: date | None, *, since: int | None = None) -> dict[str, str]:
+    """Query of an entity's first page; later pages follow Exact's ``__next`` links.
+
+    Sync endpoints read rows changed after Timestamp ``since`` (None: from the start)."""
     params = {"$select": spec.select}
     filters: list[str] = []
     if spec.mode == "sync":
-        filters.append("Timestamp gt 1")
+        filters.append(f"Timestamp gt {since}L" if since and since > 1 else "Timestamp gt 1")
     elif spec.entity is Entity.DIVISIONS:
         filters.append(f"Code eq {division}")  # the endpoint lists every granted division
     elif spec.mode == "bulk":

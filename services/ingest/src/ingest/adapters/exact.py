@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,8 +45,11 @@ from ingest.domain.errors import (
     RateLimited,
     Unauthorized,
 )
-from ingest.domain.model import ID_HASH_MODULUS, PageStats
-from ingest.ports import EntityRequest, Page, RateLimiter, TokenSource
+from ingest.domain.model import DELETED_ENTITY_TYPES, ID_HASH_MODULUS, PageStats
+from ingest.ports import DeletionPage, EntityRequest, Page, RateLimiter, TokenSource
+
+DELETED_PATH = "sync/Deleted"
+DELETED_SELECT = "Timestamp,ID,EntityKey,EntityType,DeletedDate,Division"
 
 log = structlog.get_logger("exact")
 
@@ -92,9 +96,10 @@ class ExactClient:
         link: str = cursor or f"api/v1/{request.division}/{spec.path}"
         params: dict[str, str] | None = None
         if cursor is None:
-            params = first_page_params(spec, request.division, request.date_from, request.date_to)
+            params = first_page_params(spec, request.division, request.date_from, request.date_to,
+                                       since=request.since)
         while True:
-            answer = await self._fetch(request, spec, link, params)
+            answer = await self._fetch(request, spec.path, link, params)
             rows = [to_row(spec.row_model, raw, spec.path) for raw in answer.results]
             next_cursor = self._relative(answer.next_link, spec.path) if answer.next_link else None
             yield Page(rows=rows, stats=_stats(spec, rows, next_cursor), calls=answer.calls,
@@ -117,9 +122,27 @@ class ExactClient:
             raise MalformedResponse(f"{endpoint}: unexpected __next link", endpoint=endpoint)
         return raw.lstrip("/")
 
-    async def _fetch(self, request: EntityRequest, spec: EndpointSpec, link: str,
+    async def deletions(self, division: int, grant_id: uuid.UUID, since: int,
+                        cursor: str | None) -> AsyncGenerator[DeletionPage, None]:
+        """Pages of ``sync/Deleted`` after Timestamp ``since`` (or from ``cursor``)."""
+        request = EntityRequest(division, grant_id, Entity.TRANSACTION_LINES)
+        link: str = cursor or f"api/v1/{division}/{DELETED_PATH}"
+        params: dict[str, str] | None = None if cursor else {
+            "$select": DELETED_SELECT, "$filter": f"Timestamp gt {since}L"}
+        while True:
+            answer = await self._fetch(request, DELETED_PATH, link, params)
+            next_cursor = self._relative(answer.next_link, DELETED_PATH) if answer.next_link \
+                else None
+            yield DeletionPage(deleted=_deleted(answer.results, division), calls=answer.calls,
+                               max_timestamp=max((int(r["Timestamp"]) for r in answer.results),
+                                                 default=None),
+                               next_cursor=next_cursor, budget=answer.budget)
+            if next_cursor is None:
+                return
+            link, params = next_cursor, None
+
+    async def _fetch(self, request: EntityRequest, endpoint: str, link: str,
                      params: dict[str, str] | None) -> _Answer:
-        endpoint = spec.path
         attempts = limited = calls = 0
         reasked = False
         while True:
@@ -207,6 +230,21 @@ def _error_for(response: httpx.Response, endpoint: str) -> ExactError:
     if status >= 500:
         return ExactServerError(text, endpoint=endpoint, status=status)
     return ExactRequestRejected(text, endpoint=endpoint, status=status)
+
+
+def _deleted(results: list[dict[str, Any]], division: int) -> list[tuple[str, str]]:
+    """(entity, row id) of the deletions of imported entities; other EntityTypes are skipped."""
+    out: list[tuple[str, str]] = []
+    for raw in results:
+        try:
+            entity = DELETED_ENTITY_TYPES.get(int(raw["EntityType"]))
+            key = str(uuid.UUID(str(raw["EntityKey"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedResponse(f"{DELETED_PATH}: unreadable deletion record",
+                                    endpoint=DELETED_PATH) from exc
+        if entity is not None:
+            out.append((entity, key))
+    return out
 
 
 def _stats(spec: EndpointSpec, rows: list[Row], next_cursor: str | None) -> PageStats:

@@ -21,18 +21,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connector_runtime.inbox import first_delivery
 from connector_runtime.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
+from ingest.adapters.sync_states import record_completed, switch_grant
 from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs
 from ingest.domain.errors import LeaseLost
-from ingest.domain.model import ACTIVE, CLAIMABLE, EntityCheckpoint, Run, RunStatus
+from ingest.domain.model import ACTIVE, CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, RunStatus
+from ingest.domain.schedule import SyncSchedule
 
 _CLAIMABLE = [s.value for s in CLAIMABLE]
 _ACTIVE = [s.value for s in ACTIVE]
 
 
 class PostgresRunStore:
-    def __init__(self, engine: AsyncEngine, *, notify: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, engine: AsyncEngine, *, notify: Callable[[], None] = lambda: None,
+                 schedule: SyncSchedule | None = None) -> None:
         self._engine = engine
         self._notify = notify
+        self._schedule = schedule or SyncSchedule()
 
     # ---- requests (one transaction per message, deduplicated by message_id) ------------------
 
@@ -70,6 +74,7 @@ class PostgresRunStore:
                                                    active)
                                .values(grant_id=message.payload.grant_id,
                                        updated_at=sa.func.now()))
+            await switch_grant(conn, message.datasource_id, message.payload.grant_id)
             resumed = await conn.execute(
                 runs.update().where(runs.c.datasource_id == message.datasource_id,
                                     runs.c.status == RunStatus.PAUSED.value)
@@ -87,7 +92,9 @@ class PostgresRunStore:
                 .where(runs.c.status.in_(_CLAIMABLE),
                        sa.or_(runs.c.owner.is_(None), runs.c.lease_expires_at < sa.func.now()),
                        sa.or_(runs.c.not_before.is_(None), runs.c.not_before <= sa.func.now()))
-                .order_by(runs.c.created_at).limit(limit)
+                # initial runs and re-imports first: scheduled syncs never starve them
+                .order_by(sa.case((runs.c.kind == INCREMENTAL, 1), else_=0), runs.c.created_at)
+                .limit(limit)
                 .with_for_update(skip_locked=True).scalar_subquery())
         async with self._engine.begin() as conn:
             claimed = await conn.execute(
@@ -138,7 +145,7 @@ class PostgresRunStore:
                 entity=cp.entity, cursor=cp.cursor, next_batch_seq=cp.next_batch_seq,
                 rows=cp.rows, pages=cp.pages, amount_sum=cp.amount_sum, debit_sum=cp.debit_sum,
                 id_hash=int(cp.id_hash), max_timestamp=cp.max_timestamp, count_sum=cp.count_sum,
-                done=cp.done)
+                deleted=cp.deleted, done=cp.done)
         return run
 
     async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None:
@@ -158,14 +165,16 @@ class PostgresRunStore:
         self._sent(events)
 
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
-                        events: Sequence[Message]) -> None:
+                        events: Sequence[Message],
+                        also: Sequence[EntityCheckpoint] = ()) -> None:
         async with self._engine.begin() as conn:
             await self._fenced(conn, run, owner, calls_used=run.calls_used, batches=run.batches)
-            await conn.execute(
-                run_checkpoints.update()
-                .where(run_checkpoints.c.run_id == run.run_id,
-                       run_checkpoints.c.entity == checkpoint.entity)
-                .values(**_checkpoint_values(checkpoint), updated_at=sa.func.now()))
+            for cp in (checkpoint, *also):
+                await conn.execute(
+                    run_checkpoints.update()
+                    .where(run_checkpoints.c.run_id == run.run_id,
+                           run_checkpoints.c.entity == cp.entity)
+                    .values(**_checkpoint_values(cp), updated_at=sa.func.now()))
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
         self._sent(events)
 
@@ -181,6 +190,8 @@ class PostgresRunStore:
             values["finished_at"] = sa.func.now()
         async with self._engine.begin() as conn:
             await self._fenced(conn, run, owner, **values)
+            if status is RunStatus.COMPLETED:
+                await record_completed(conn, run, self._schedule)
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
         run.status = status
         self._sent(events)
@@ -206,4 +217,4 @@ def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:
     return {"cursor": cp.cursor, "next_batch_seq": cp.next_batch_seq, "rows": cp.rows,
             "pages": cp.pages, "amount_sum": cp.amount_sum, "debit_sum": cp.debit_sum,
             "id_hash": Decimal(cp.id_hash), "max_timestamp": cp.max_timestamp,
-            "count_sum": cp.count_sum, "done": cp.done}
+            "count_sum": cp.count_sum, "deleted": cp.deleted, "done": cp.done}

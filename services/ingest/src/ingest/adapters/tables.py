@@ -3,6 +3,7 @@
 ``runs``: one row per run, owned through a lease (``owner``, ``lease_expires_at``).
 ``run_checkpoints``: per run and entity, the cursor of the next page, the next batch_seq
 and the running totals - written only after the broker acknowledged a page's batches.
+``sync_states``: per data source, the incremental-sync cursors and schedule.
 ``rate_budgets``: per Exact company (division), the call budget every run and replica
 shares (minute and day windows, calls in flight, Exact's clock, errors per endpoint).
 """
@@ -72,8 +73,25 @@ run_checkpoints = sa.Table(
     sa.Column("max_timestamp", sa.BigInteger, nullable=True),
     sa.Column("count_sum", sa.BigInteger, nullable=True),
     sa.Column("done", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deleted", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
 )
+
+sync_states = sa.Table(
+    "sync_states",
+    metadata,
+    sa.Column("datasource_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("correlation_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("division", sa.Integer, nullable=False),
+    sa.Column("grant_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("cursors", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("interval_seconds", sa.Float, nullable=True),
+    _ts("next_due_at", nullable=False),
+    sa.Column("last_run_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+"""Per data source whose initial run completed: the Timestamp cursor per sync entity (and
+``Deleted``), when its next incremental run is due, and an optional interval override."""
 
 rate_budgets = sa.Table(
     "rate_budgets",

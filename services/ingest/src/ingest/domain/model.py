@@ -29,9 +29,21 @@ IMPORT_ORDER: tuple[str, ...] = (
     "Budgets",
     "ReportingBalance",
     "TransactionLines",
+    "Deleted",
 )
 """Small master data first; ReportingBalance before TransactionLines because its ``Count``
-column tells how many lines are coming (the ETA uses it; no count call is spent)."""
+column tells how many lines are coming (the ETA uses it; no count call is spent).
+``Deleted`` (incremental runs) comes last: deletions are read after the changes."""
+
+DELETED = "Deleted"
+"""The pseudo-entity of a run that reads ``sync/Deleted`` (its checkpoint is that cursor)."""
+SYNC_ENTITIES: tuple[str, ...] = ("GLClassifications", "GLAccounts", "Accounts",
+                                  "TransactionLines")
+"""Entities with a sync endpoint: incremental runs read them from their Timestamp cursor."""
+DELETED_ENTITY_TYPES: dict[int, str] = {1: "TransactionLines", 2: "Accounts", 7: "GLAccounts",
+                                        18: "GLClassifications"}
+"""``sync/Deleted`` EntityType -> entity (other types are not imported)."""
+INCREMENTAL = "incremental"
 
 
 class RunStatus(StrEnum):
@@ -83,6 +95,8 @@ class EntityCheckpoint:
     id_hash: int = 0
     max_timestamp: int | None = None
     count_sum: int | None = None
+    deleted: int = 0
+    """Rows of this entity announced as deleted (LedgerDeletes) in this run."""
     done: bool = False
 
     @property
@@ -141,6 +155,21 @@ class Run:
     @property
     def ordered(self) -> tuple[EntityCheckpoint, ...]:
         return tuple(self.checkpoints[e] for e in import_order(self.entities))
+
+    @property
+    def data_entities(self) -> tuple[str, ...]:
+        """The run's entities without the ``Deleted`` pseudo-entity."""
+        return tuple(e for e in self.entities if e != DELETED)
+
+    @property
+    def incremental(self) -> bool:
+        return self.kind == INCREMENTAL
+
+    def since(self, cp: EntityCheckpoint) -> int | None:
+        """Timestamp an incremental run reads an entity after (its first page only)."""
+        if self.incremental and cp.cursor is None and not cp.started:
+            return cp.max_timestamp or 1
+        return None
 
     @property
     def resumed(self) -> bool:
