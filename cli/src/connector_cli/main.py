@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from connector_cli import api
+from connector_cli import replay as replay_io
 from connector_cli.kafka_io import publish, watch
 from connector_cli.progress import follow_run
 from connector_cli.settings import CliSettings
@@ -192,6 +193,35 @@ def show(datasource_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")
         table.add_row(key, _cell(value))
     console.print(table)
     _print_rows(runs, "Runs")
+
+
+@app.command()
+def replay(
+    datasource_id: uuid.UUID,
+    since: dt.datetime | None = typer.Option(None, help="From this time (ISO 8601; UTC if no zone)."),
+    offset: int | None = typer.Option(None, help="From this offset of the data source's partition."),
+    group: str | None = typer.Option(None, help="Rewind this (stopped) consumer group."),
+    to_topic: str | None = typer.Option(None, help="Or copy the messages into this topic."),
+) -> None:
+    """Replay one data source's ledger events from a time or offset (see docs/operations.md)."""
+    if (since is None) == (offset is None) or (group is None) == (to_topic is None):
+        raise typer.BadParameter("give one of --since/--offset and one of --group/--to-topic")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    cfg = settings()
+    try:
+        if group is not None:
+            start = asyncio.run(replay_io.rewind_group(cfg.kafka_bootstrap_servers, group,
+                                                       datasource_id, since=since, offset=offset))
+            console.print(f"group {group} re-reads partition {start.partition} from offset "
+                          f"{start.offset} (end {start.end_offset})")
+        else:
+            copied = asyncio.run(replay_io.republish(cfg.kafka_bootstrap_servers, datasource_id,
+                                                     str(to_topic), since=since, offset=offset))
+            console.print(f"copied {copied} messages of {datasource_id} to {to_topic}")
+    except replay_io.ReplayError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
 
 
 def _print_rows(rows: Any, title: str) -> None:
