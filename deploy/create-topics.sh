@@ -2,7 +2,14 @@
 # Topic layout of the connector. Keys are datasource ids everywhere.
 #  - commands and requests: 7 days (replayable after an outage of the consumers)
 #  - auth/datasource/run events: 30 days
-#  - ledger batches: 30 days, long enough for a downstream team to rebuild its store
+#  - ledger batches: kept without a time limit (retention.ms=-1, cleanup.policy=delete):
+#    a downstream team rebuilds its store from the topic (initial run, re-imports,
+#    incremental upserts and LedgerDeletes, in order). Not compacted: a key is a data
+#    source, not a row, so compaction would keep only a data source's last batch.
+#    If disk forces a limit, keep at least the time since each data source's last full
+#    re-import (older history can be replaced by `exact-connector reimport`).
+#  - no topic is compacted: every topic is a log of events keyed by data source, and the
+#    current state lives in the services' databases (datasource's read API).
 #  - dead-letter topics: 30 days, for inspection and re-drive
 set -euo pipefail
 B=${BOOTSTRAP:-kafka:9092}
@@ -21,4 +28,4 @@ create exact.auth.events $((30 * DAY))
 create exact.datasource.events $((30 * DAY))
 create exact.ingest.requests $((7 * DAY))
 create exact.ingest.runs $((30 * DAY))
-create exact.ledger.batches $((30 * DAY))
+create exact.ledger.batches -1
