@@ -4,7 +4,6 @@ daily budget (zero 429s, zero rule violations), and a grant withdrawn in the mid
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -74,11 +73,12 @@ async def test_a_spent_daily_budget_waits_for_the_reset_without_429(make_sandbox
                                                                    make_world: Any,
                                                                    tails: Any) -> None:
     runs, _ = tails
-    before_midnight = datetime(2025, 3, 3, 23, 55, tzinfo=UTC).timestamp()
-    sandbox = make_sandbox(lines=10, limits=Limits(minutely=30, daily=15),
-                           clock_start=before_midnight, clock_speed=60.0)
+    # 10 calls a minute, 15 a day; a minute passes in half a real second. The run learns that
+    # clock, spends the day's 15 calls well before midnight, waits, and ends the next day.
+    sandbox = make_sandbox(lines=10, limits=Limits(minutely=10, daily=15), clock_speed=120.0)
     world = make_world(sandbox)
     await world.start_app()
+    await sandbox.http.post("/_sandbox/clock", json={"set": "2025-03-03T23:50:00Z"})
     run_id = (await world.request_run()).payload.run_id
     await runs.until(lambda m: any(isinstance(x, (c.RunCompleted, c.RunFailed))
                                    and x.payload.run_id == run_id for x in m), timeout=60)

@@ -236,7 +236,7 @@ class Budget:
             # Front-load the window: a spent window then waits for a reset we can place, and
             # window changes are seen often enough to learn a clock that runs faster.
             if self.clock.speed <= 1.0:
-                spacing = min(spacing / 4, _LEARN_SPACING_MS)
+                spacing = min(spacing / 8, _LEARN_SPACING_MS)
             else:
                 spacing /= 2
             due = min(self.last_call_floor_ms + spacing, self.window_reset_ms)
