@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup test demo stack lint typecheck sandbox schemas docs
+.PHONY: setup test demo stack lint typecheck sandbox schemas docs bench faults
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -28,7 +28,8 @@ lint: setup
 	@$(UV) run --frozen ruff check .
 
 typecheck: setup
-	@$(UV) run --frozen mypy libs/contracts/src libs/runtime/src
+	@$(UV) run --frozen mypy libs/contracts/src libs/runtime/src services/auth/src services/datasource/src \
+		services/ingest/src sandbox/exact/src examples/ledger_sink/src cli/src demo/src
 
 ## Record an additive contract change (after bumping SCHEMA_VERSION).
 schemas: setup
@@ -37,3 +38,11 @@ schemas: setup
 ## Regenerate docs/asyncapi.json and docs/asyncapi.html from the services' FastStream apps.
 docs: setup
 	@$(UV) run --frozen python -m connector_demo.asyncapi
+
+## make bench: benchmarks P1-P6 on the embedded stack (~15 min); bench/results.json + a table.
+bench: setup
+	@$(UV) run --frozen python -m bench
+
+## make faults: the fault suite R1-R8 on the embedded stack (~15 min); bench/faults.json.
+faults: setup
+	@$(UV) run --frozen python -m bench.faults

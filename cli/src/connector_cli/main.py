@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from contracts import (
     DATASOURCE_EVENTS,
     RUN_EVENTS,
     AuthorizationLinkIssued,
+    AuthorizationMode,
     CommandRejected,
     CreateDataSource,
     CreateDataSourcePayload,
@@ -84,7 +85,7 @@ def create(
     try:
         payload = CreateDataSourcePayload(
             company_domain_id=domain_id, new_company_domain_name=new_domain,
-            authorization_mode=mode, requested_by=by,  # type: ignore[arg-type]
+            authorization_mode=cast(AuthorizationMode, mode), requested_by=by,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -100,10 +101,13 @@ def recreate(
     timeout: float = typer.Option(30.0),
 ) -> None:
     """Reconnect a data source (same Exact company required) and print the link."""
+    if mode not in ("self", "share"):
+        raise typer.BadParameter("mode is self or share")
     cfg = settings()
     command = RecreateDataSource.create(
         datasource_id=datasource_id,
-        payload=RecreateDataSourcePayload(authorization_mode=mode, requested_by=by),  # type: ignore[arg-type]
+        payload=RecreateDataSourcePayload(authorization_mode=cast(AuthorizationMode, mode),
+                                          requested_by=by),
     )
     asyncio.run(_send_and_wait_for_link(cfg, command, timeout))
 

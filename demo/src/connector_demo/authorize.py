@@ -52,12 +52,12 @@ async def complete_authorization(
             values = {field_name: str(division)} if division is not None else {}
             page = await browser.submit(page, form, **values)
         else:
-            values = {}
+            values: dict[str, str] = {}
             for name, options in form.choices.items():
                 if "instance" in name.lower() or "region" in name.lower():
                     values[name] = instance or next((o for o in options if o.upper() == "NL"), options[0])
-            button = next((lbl for lbl in labels if any(w in lbl for w in START_WORDS)), None)
-            page = await browser.submit(page, form, button=button, **values)
+            start = next((lbl for lbl in labels if any(w in lbl for w in START_WORDS)), None)
+            page = await browser.submit(page, form, button=start, **values)
         steps.append(f"{page.status} {page.title or page.url}")
     return Outcome(page, steps)
 

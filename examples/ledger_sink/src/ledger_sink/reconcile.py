@@ -63,11 +63,11 @@ async def figures(conn: AsyncConnection, datasource_id: uuid.UUID) -> dict[Entit
         if entity in SUMMED:
             total = await conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(table.c.amount_dc), 0))
                                       .where(where))
-            fig.amount_dc_sum = Decimal(total).quantize(Decimal("0.01"))
+            fig.amount_dc_sum = Decimal(total or 0).quantize(Decimal("0.01"))
             debit = await conn.scalar(
                 sa.select(sa.func.coalesce(sa.func.sum(table.c.amount_dc), 0))
                 .where(where, table.c.amount_dc > 0))
-            fig.amount_dc_debit_sum = Decimal(debit).quantize(Decimal("0.01"))
+            fig.amount_dc_debit_sum = Decimal(debit or 0).quantize(Decimal("0.01"))
         if entity is Entity.TRANSACTION_LINES:
             debit = sa.func.coalesce(
                 sa.func.sum(table.c.amount_dc).filter(table.c.amount_dc > 0), 0)

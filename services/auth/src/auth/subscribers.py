@@ -30,7 +30,7 @@ def build_router(settings: AuthSettings, group_id: str,
 
     @router.subscriber(c.DATASOURCE_EVENTS, **subscriber_options(c.DATASOURCE_EVENTS, group_id,
                                                                  session_timeout_ms=timeout))  # type: ignore[untyped-decorator, unused-ignore]
-    async def on_datasource_event(message: DatasourceEvent) -> None:
+    async def on_datasource_event(message: DatasourceEvent) -> None:  # type: ignore[valid-type]
         if isinstance(message, c.RecreateAccepted):
             await recreate.recreate_accepted(deps(), message)
         elif isinstance(message, c.RecreateRejected):
