@@ -49,8 +49,8 @@ async def complete_authorization(
             page = await browser.submit(page, form, button=button)
         elif any("division" in n for n in names):
             field_name = next(n for n in list(form.fields) + list(form.choices) if "division" in n.lower())
-            values = {field_name: str(division)} if division is not None else {}
-            page = await browser.submit(page, form, **values)
+            chosen = {field_name: str(division)} if division is not None else {}
+            page = await browser.submit(page, form, **chosen)
         else:
             values: dict[str, str] = {}
             for name, options in form.choices.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from decimal import Decimal
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
