@@ -93,8 +93,10 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
 
     def factory(lines: int = 2_500, *, limits: Limits | None = None,
                 faults: FaultSettings | None = None, clock_start: float = T0,
-                clock_speed: float = 0.0) -> Sandbox:
-        division = random.randint(700_000, 799_999)
+                clock_speed: float = 0.0, division: int | None = None) -> Sandbox:
+        """A sandbox whose extra division (random code unless given) has ``lines`` lines;
+        a given code makes the injected faults the same on every run."""
+        division = division or random.randint(700_000, 799_999)
         config = SandboxConfig(
             limits=limits or Limits(minutely=1_000_000, daily=1_000_000_000),
             faults=faults or FaultSettings(), extra_divisions={division: lines},
