@@ -66,8 +66,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             if settings.auth_internal_token is None:
                 log.warning("auth_internal_token_missing",
                             detail="INGEST_AUTH_INTERNAL_TOKEN is not set: auth will refuse tokens")
-            schedule = SyncSchedule(interval_seconds=settings.incremental_interval_seconds,
-                                    jitter=settings.incremental_jitter)
+            schedule = SyncSchedule(
+                interval_seconds=settings.incremental_interval_seconds,
+                refresh_interval_seconds=settings.full_refresh_interval_seconds,
+                jitter=settings.incremental_jitter)
             store = PostgresRunStore(host.engine, notify=host.relay.notify, schedule=schedule)
             planner = SyncPlanner(host.engine, schedule)
             limiter = PostgresRateLimiter(host.engine, default_limit=settings.exact_minutely_limit,

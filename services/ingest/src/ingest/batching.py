@@ -26,6 +26,7 @@ from contracts import (
 from ingest.adapters.endpoints import ENDPOINTS
 from ingest.domain.errors import InvalidData
 from ingest.domain.model import IMPORT_ORDER, Run
+from ingest.domain.refresh import vanished_seq
 from ingest.ports import Outgoing
 
 
@@ -119,3 +120,11 @@ def build_replaced(run: Run, entity: Entity) -> Outgoing:
     return _deletes(run, LedgerDeletesPayload(
         run_id=run.run_id, kind=run.kind, division=run.division,
         batch_seq=IMPORT_ORDER.index(entity.value), reason="replaced", replaced=scope))
+
+
+def build_vanished(run: Run, entity: str, chunk: int, ids: Sequence[str]) -> Outgoing:
+    """The n-th LedgerDeletes of a full refresh of ``entity``: rows no longer in Exact."""
+    return _deletes(run, LedgerDeletesPayload(
+        run_id=run.run_id, kind=run.kind, division=run.division,
+        batch_seq=vanished_seq(entity, chunk), reason="deleted",
+        rows=tuple(DeletedRow(entity=Entity(entity), id=i) for i in ids)))

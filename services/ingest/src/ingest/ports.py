@@ -11,6 +11,7 @@ from typing import Protocol
 from contracts import Entity, InitialRunRequested, Message, RecreateAccepted, Row
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
+from ingest.domain.refresh import PageHashes
 
 
 class Clock(Protocol):
@@ -112,8 +113,18 @@ class RunStore(Protocol):
 
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
                         events: Sequence[Message],
-                        also: Sequence[EntityCheckpoint] = ()) -> None:
-        """Commit ``checkpoint`` (and the ``also`` ones, e.g. deletion counts) with events."""
+                        also: Sequence[EntityCheckpoint] = (),
+                        hashes: PageHashes | None = None) -> None:
+        """Commit ``checkpoint`` (and the ``also`` ones, e.g. deletion counts) with events,
+        and the page's refresh ``hashes`` (entities without a sync endpoint)."""
+
+    async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
+        """Row ids of ``page`` that are new or whose hash differs from the stored one."""
+
+    def vanished(self, run: Run, page: PageHashes, chunk: int
+                 ) -> AsyncGenerator[list[str], None]:
+        """Ids of stored rows of ``page.entity`` that ``run`` did not see and that are not on
+        ``page``, in a stable order, at most ``chunk`` at a time."""
 
     async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[Message],
                      not_before: datetime | None = None) -> None:

@@ -11,6 +11,11 @@ a sync without changes costs one call and sends nothing. A re-import ends each e
 a LedgerDeletes ``replaced`` marker after its last batch: consumers drop rows of that scope
 the re-import did not send, so a re-import replaces instead of duplicating.
 
+Entities without a sync endpoint keep a content hash per row (:mod:`ingest.domain.refresh`):
+every full read writes them with its checkpoints; an incremental run that carries the full
+refresh sends only the rows whose hash changed and, after the entity's last page, the rows
+it did not see as LedgerDeletes ``deleted``.
+
 How a run leaves RUNNING: RunCompleted; waiting (daily or error budget spent: claimable
 again after the reset, RunProgress says until when); paused with RunFailed(grant_revoked,
 retryable) until a recreate brings a new grant; or RunFailed with a reason.
@@ -41,7 +46,7 @@ from contracts import (
     RunStartedPayload,
 )
 from ingest import metrics
-from ingest.batching import build_batches, build_deletes, build_replaced
+from ingest.batching import build_batches, build_deletes, build_replaced, build_vanished
 from ingest.domain.budget import BudgetView
 from ingest.domain.errors import (
     AuthUnavailable,
@@ -58,6 +63,7 @@ from ingest.domain.errors import (
 )
 from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
+from ingest.domain.refresh import DELETES_PER_MESSAGE, REFRESH_ENTITIES, PageHashes, row_key
 from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Outgoing, Page, RunStore
 
 log = structlog.get_logger("runner")
@@ -162,21 +168,46 @@ class RunExecutor:
         last = page.stats.next_cursor is None
         stamps = [t for t in (cp.max_timestamp, page.stats.max_timestamp) if t is not None]
         reached = str(max(stamps)) if stamps else page.stats.next_cursor
+        rows, stats, hashes = page.rows, page.stats, None
+        if cp.entity in REFRESH_ENTITIES:
+            whole = run.date_from is None and run.date_to is None
+            hashes = PageHashes.of(cp.entity, page.rows, sweep=last and whole)
+            if run.incremental:  # a refresh: only what changed since consumers got it
+                changed = await self._store.differing(run.datasource_id, hashes)
+                rows = [r for r in page.rows if row_key(r) in changed]
+                stats = PageStats(rows=len(rows), amount_sum=None, debit_sum=None,
+                                  id_hash_sum=0, max_timestamp=None, count_sum=None,
+                                  next_cursor=page.stats.next_cursor)
         batches: list[Outgoing] = []
-        if page.rows or not run.incremental:  # a sync without changes sends nothing
-            batches = build_batches(run, Entity(cp.entity), page.rows,
+        if rows or not run.incremental:  # a sync without changes sends nothing
+            batches = build_batches(run, Entity(cp.entity), rows,
                                     first_seq=cp.next_batch_seq, checkpoint=reached, last=last,
                                     max_bytes=self._config.max_batch_bytes)
         if last and run.kind == "reimport":  # after the entity's last batch: the rest is gone
             batches.append(build_replaced(run, Entity(cp.entity)))
         await self._publisher.publish(batches)
-        cp.advance(page.stats, len(batches))
+        gone, gone_messages = 0, 0
+        if hashes is not None and hashes.sweep and run.incremental:
+            gone, gone_messages = await self._send_vanished(run, hashes)
+        cp.advance(stats, len(batches))
+        cp.deleted += gone
         run.calls_used += page.calls
-        run.batches += len(batches)
+        run.batches += len(batches) + gone_messages
         due = reading.throttle.due(self._clock.monotonic()) or last
         events = [self._progress(run, reading.budget)] if due else []
-        await self._store.save_page(run, cp, owner, events)
-        metrics.ROWS_IMPORTED.labels(cp.entity).inc(page.stats.rows)
+        await self._store.save_page(run, cp, owner, events, hashes=hashes)
+        metrics.ROWS_IMPORTED.labels(cp.entity).inc(stats.rows)
+
+    async def _send_vanished(self, run: Run, page: PageHashes) -> tuple[int, int]:
+        """After a refreshed entity's last page: its rows the run did not see are gone from
+        Exact; one LedgerDeletes per chunk, acknowledged before the sweep is committed."""
+        rows = messages = 0
+        async with aclosing(self._store.vanished(run, page, DELETES_PER_MESSAGE)) as chunks:
+            async for ids in chunks:
+                await self._publisher.publish([build_vanished(run, page.entity, messages, ids)])
+                rows += len(ids)
+                messages += 1
+        return rows, messages
 
     async def _read_deletions(self, run: Run, cp: EntityCheckpoint, owner: str,
                               reading: _Reading) -> None:

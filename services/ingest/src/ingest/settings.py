@@ -50,6 +50,11 @@ class IngestSettings(ServiceSettings):
         default=900.0, gt=0,
         description="Default time between incremental syncs of a data source (per-source "
                     "override: ingest.sync_states.interval_seconds).")
+    full_refresh_interval_seconds: float = Field(
+        default=21_600.0, gt=0,
+        description="Default time between full re-reads (diffed) of the entities without a "
+                    "sync endpoint, done by the next incremental run once due (per-source "
+                    "override: ingest.sync_states.refresh_interval_seconds).")
     incremental_jitter: float = Field(
         default=0.2, ge=0, lt=1,
         description="Fraction of the interval each due time is moved at random.")

@@ -16,6 +16,7 @@ import contracts as c
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.errors import LeaseLost
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
+from ingest.domain.refresh import PageHashes
 from ingest.ports import EntityRequest, Outgoing, Page, Permit
 
 VIEW = BudgetView(minutely_limit=60, minutely_remaining=50, daily_limit=5000,
@@ -76,6 +77,9 @@ class FakeStore:
     events: list[c.Message] = field(default_factory=list)
     not_before: dict[uuid.UUID, datetime | None] = field(default_factory=dict)
     saves: int = 0
+    hashes: dict[tuple[uuid.UUID, str], dict[str, tuple[bytes, uuid.UUID]]] = field(
+        default_factory=dict)
+    """Refresh hashes: (datasource, entity) -> row id -> (hash, run that last saw the row)."""
 
     def add(self, run: Run, owner: str) -> None:
         self.runs[run.run_id] = copy.deepcopy(run)
@@ -97,12 +101,32 @@ class FakeStore:
         self.events.extend(events)
 
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
-                        events: Sequence[c.Message]) -> None:
+                        events: Sequence[c.Message], also: Sequence[EntityCheckpoint] = (),
+                        hashes: PageHashes | None = None) -> None:
         stored = self._fence(run, owner)
-        stored.checkpoints[checkpoint.entity] = copy.deepcopy(checkpoint)
+        for cp in (checkpoint, *also):
+            stored.checkpoints[cp.entity] = copy.deepcopy(cp)
         stored.calls_used, stored.batches = run.calls_used, run.batches
+        if hashes is not None:
+            table = self.hashes.setdefault((run.datasource_id, hashes.entity), {})
+            table.update({k: (h, run.run_id) for k, h in hashes.hashes.items()})
+            if hashes.sweep:
+                for key in [k for k, (_h, seen) in table.items() if seen != run.run_id]:
+                    del table[key]
         self.events.extend(events)
         self.saves += 1
+
+    async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
+        table = self.hashes.get((datasource_id, page.entity), {})
+        return {k for k, h in page.hashes.items() if k not in table or table[k][0] != h}
+
+    async def vanished(self, run: Run, page: PageHashes, chunk: int
+                       ) -> AsyncGenerator[list[str], None]:
+        table = self.hashes.get((run.datasource_id, page.entity), {})
+        ids = sorted(k for k, (_h, seen) in table.items()
+                     if seen != run.run_id and k not in page.hashes)
+        for start in range(0, len(ids), chunk):
+            yield ids[start:start + chunk]
 
     async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[c.Message],
                      not_before: datetime | None = None) -> None:
@@ -125,6 +149,7 @@ class FakeStore:
 class FakePublisher:
     def __init__(self) -> None:
         self.sent: list[c.LedgerBatch] = []
+        self.deletes: list[c.LedgerDeletes] = []
         self.fail_on_call: int | None = None
         self.calls = 0
 
@@ -135,6 +160,7 @@ class FakePublisher:
         for b in batches:
             assert b.value == b.message.to_bytes()  # sent exactly as measured
         self.sent.extend(b.message for b in batches if isinstance(b.message, c.LedgerBatch))
+        self.deletes.extend(b.message for b in batches if isinstance(b.message, c.LedgerDeletes))
 
 
 def gl_row(n: int, division: int = 100001) -> c.Row:

@@ -9,7 +9,7 @@ outbox in the same transaction as the state they announce.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,9 +22,10 @@ from connector_runtime.inbox import first_delivery
 from connector_runtime.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
 from ingest.adapters.sync_states import record_completed, switch_grant
-from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs
+from ingest.adapters.tables import inbox, outbox, refresh_hashes, run_checkpoints, runs
 from ingest.domain.errors import LeaseLost
 from ingest.domain.model import ACTIVE, CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, RunStatus
+from ingest.domain.refresh import PageHashes
 from ingest.domain.schedule import SyncSchedule
 
 _CLAIMABLE = [s.value for s in CLAIMABLE]
@@ -166,7 +167,8 @@ class PostgresRunStore:
 
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
                         events: Sequence[Message],
-                        also: Sequence[EntityCheckpoint] = ()) -> None:
+                        also: Sequence[EntityCheckpoint] = (),
+                        hashes: PageHashes | None = None) -> None:
         async with self._engine.begin() as conn:
             await self._fenced(conn, run, owner, calls_used=run.calls_used, batches=run.batches)
             for cp in (checkpoint, *also):
@@ -175,8 +177,42 @@ class PostgresRunStore:
                     .where(run_checkpoints.c.run_id == run.run_id,
                            run_checkpoints.c.entity == cp.entity)
                     .values(**_checkpoint_values(cp), updated_at=sa.func.now()))
+            if hashes is not None:
+                await _write_hashes(conn, run, hashes)
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
         self._sent(events)
+
+    # ---- refresh hashes (entities without a sync endpoint) ---------------------------------
+
+    async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
+        """Row ids of ``page`` whose content differs from what consumers last got."""
+        if not page.hashes:
+            return set()
+        async with self._engine.connect() as conn:
+            known = (await conn.execute(
+                sa.select(refresh_hashes.c.row_id, refresh_hashes.c.hash)
+                .where(refresh_hashes.c.datasource_id == datasource_id,
+                       refresh_hashes.c.entity == page.entity,
+                       refresh_hashes.c.row_id.in_(list(page.hashes))))).all()
+        same = {r.row_id for r in known if bytes(r.hash) == page.hashes[r.row_id]}
+        return set(page.hashes) - same
+
+    async def vanished(self, run: Run, page: PageHashes, chunk: int
+                       ) -> AsyncGenerator[list[str], None]:
+        """Ids of the rows of ``page.entity`` that ``run`` did not see (nor are on the last
+        ``page``), in id order, ``chunk`` at a time (keyset pages: memory stays flat)."""
+        after = ""
+        while True:
+            async with self._engine.connect() as conn:
+                ids = list((await conn.scalars(
+                    sa.select(refresh_hashes.c.row_id)
+                    .where(*_unseen(run, page), refresh_hashes.c.row_id > after)
+                    .order_by(refresh_hashes.c.row_id).limit(chunk))).all())
+            if ids:
+                yield ids
+            if len(ids) < chunk:
+                return
+            after = ids[-1]
 
     async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[Message],
                      not_before: datetime | None = None) -> None:
@@ -211,6 +247,34 @@ class PostgresRunStore:
     def _sent(self, events: Sequence[Message]) -> None:
         if events:
             self._notify()
+
+
+def _unseen(run: Run, page: PageHashes) -> list[sa.ColumnElement[bool]]:
+    where = [refresh_hashes.c.datasource_id == run.datasource_id,
+             refresh_hashes.c.entity == page.entity,
+             refresh_hashes.c.seen_run_id != run.run_id]
+    if page.hashes:
+        where.append(refresh_hashes.c.row_id.not_in(list(page.hashes)))
+    return where
+
+
+async def _write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> None:
+    """Stamp the page's rows as seen by ``run`` with their hashes; after an entity's last page
+    (``sweep``) drop the rows the run did not see (they were sent as deleted)."""
+    if page.hashes:
+        stmt = insert(refresh_hashes).values([
+            {"datasource_id": run.datasource_id, "entity": page.entity, "row_id": row_id,
+             "hash": digest, "seen_run_id": run.run_id}
+            for row_id, digest in page.hashes.items()])
+        await conn.execute(stmt.on_conflict_do_update(
+            index_elements=[refresh_hashes.c.datasource_id, refresh_hashes.c.entity,
+                            refresh_hashes.c.row_id],
+            set_={"hash": stmt.excluded.hash, "seen_run_id": stmt.excluded.seen_run_id}))
+    if page.sweep:
+        await conn.execute(refresh_hashes.delete().where(
+            refresh_hashes.c.datasource_id == run.datasource_id,
+            refresh_hashes.c.entity == page.entity,
+            refresh_hashes.c.seen_run_id != run.run_id))
 
 
 def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:

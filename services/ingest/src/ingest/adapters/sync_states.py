@@ -5,6 +5,12 @@ A completed initial or incremental run moves the data source's Timestamp cursors
 completes the run. The planner turns due data sources into ``incremental`` runs - only for
 data sources with no active run (pending, running, waiting or paused), so incremental runs
 never pile up behind a slow or paused run and never overlap another run of the source.
+
+On a slower schedule (``refresh_due_at``) an incremental run also re-reads the entities
+without a sync endpoint in full, diffed against ``refresh_hashes`` (see
+:mod:`ingest.domain.refresh`). The next refresh is scheduled when a run that read them all
+completes (the initial run, or an incremental run with the refresh), so a failed refresh is
+tried again with the next incremental run.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.adapters.tables import run_checkpoints, runs, sync_states
 from ingest.domain.model import ACTIVE, DELETED, INCREMENTAL, SYNC_ENTITIES, Run, RunStatus
+from ingest.domain.refresh import REFRESH_ENTITIES
 from ingest.domain.schedule import SyncSchedule
 
 _ACTIVE = [s.value for s in ACTIVE]
@@ -45,19 +52,31 @@ async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedu
     for entity in (*SYNC_ENTITIES, DELETED):
         cursors.setdefault(entity, 1)  # nothing read yet: from the start ("Timestamp gt 1")
     current = (await conn.execute(
-        sa.select(sync_states.c.cursors, sync_states.c.interval_seconds)
+        sa.select(sync_states.c.cursors, sync_states.c.interval_seconds,
+                  sync_states.c.refresh_interval_seconds)
         .where(sync_states.c.datasource_id == run.datasource_id).with_for_update())).first()
     merged: dict[str, int] = dict(current.cursors) if current else {}
     for entity, ts in cursors.items():
         merged[entity] = max(int(merged.get(entity, 0)), ts)
-    due = schedule.next_due(datetime.now(UTC), current.interval_seconds if current else None)
+    now = datetime.now(UTC)
+    due = schedule.next_due(now, current.interval_seconds if current else None)
     values: dict[str, Any] = {
         "correlation_id": run.correlation_id, "division": run.division,
         "grant_id": run.grant_id, "cursors": merged, "next_due_at": due,
         "last_run_id": run.run_id, "updated_at": sa.func.now()}
-    stmt = insert(sync_states).values(datasource_id=run.datasource_id, **values)
+    if refreshed(run):
+        values["refresh_due_at"] = schedule.next_refresh(
+            now, current.refresh_interval_seconds if current else None)
+    stmt = insert(sync_states).values(datasource_id=run.datasource_id,
+                                      **{"refresh_due_at": now, **values})
     await conn.execute(stmt.on_conflict_do_update(index_elements=[sync_states.c.datasource_id],
                                                   set_=values))
+
+
+def refreshed(run: Run) -> bool:
+    """The run read every entity without a sync endpoint in full."""
+    whole = run.date_from is None and run.date_to is None
+    return whole and all(e in run.checkpoints for e in REFRESH_ENTITIES)
 
 
 async def switch_grant(conn: AsyncConnection, datasource_id: uuid.UUID,
@@ -72,7 +91,8 @@ class SyncPlanner:
         self._schedule = schedule
 
     async def plan(self) -> list[uuid.UUID]:
-        """Record an incremental run for each due data source without an active run."""
+        """Record an incremental run for each due data source without an active run (with
+        the entities without a sync endpoint when its full refresh is due too)."""
         busy = sa.exists().where(runs.c.datasource_id == sync_states.c.datasource_id,
                                  runs.c.status.in_(_ACTIVE))
         created: list[uuid.UUID] = []
@@ -86,6 +106,8 @@ class SyncPlanner:
             for state in due:
                 run_id = uuid.uuid4()
                 entities = [*SYNC_ENTITIES, DELETED]
+                if state.refresh_due_at <= now:
+                    entities += REFRESH_ENTITIES
                 await conn.execute(runs.insert().values(
                     run_id=run_id, datasource_id=state.datasource_id,
                     correlation_id=state.correlation_id, kind=INCREMENTAL,
@@ -93,7 +115,8 @@ class SyncPlanner:
                     status=RunStatus.PENDING.value))
                 await conn.execute(run_checkpoints.insert(), [
                     {"run_id": run_id, "entity": e,
-                     "max_timestamp": int(state.cursors.get(e, 1))} for e in entities])
+                     "max_timestamp": int(state.cursors[e]) if e in state.cursors else None}
+                    for e in entities])
                 await conn.execute(
                     sync_states.update()
                     .where(sync_states.c.datasource_id == state.datasource_id)
@@ -101,6 +124,15 @@ class SyncPlanner:
                             updated_at=sa.func.now()))
                 created.append(run_id)
         return created
+
+    async def refresh_now(self, datasource_id: uuid.UUID) -> bool:
+        """Re-read the entities without a sync endpoint with the next incremental run, now."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                sync_states.update().where(sync_states.c.datasource_id == datasource_id)
+                .values(refresh_due_at=sa.func.now(), next_due_at=sa.func.now(),
+                        updated_at=sa.func.now()))
+            return bool(done.rowcount)
 
     async def set_interval(self, datasource_id: uuid.UUID, seconds: float | None) -> bool:
         """Override (or with None reset) one data source's interval; due again at once."""

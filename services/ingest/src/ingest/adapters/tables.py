@@ -3,7 +3,9 @@
 ``runs``: one row per run, owned through a lease (``owner``, ``lease_expires_at``).
 ``run_checkpoints``: per run and entity, the cursor of the next page, the next batch_seq
 and the running totals - written only after the broker acknowledged a page's batches.
-``sync_states``: per data source, the incremental-sync cursors and schedule.
+``sync_states``: per data source, the incremental-sync cursors and schedule (and the slower
+full-refresh schedule of the entities without a sync endpoint).
+``refresh_hashes``: per data source, entity and row, the content hash consumers last got.
 ``rate_budgets``: per Exact company (division), the call budget every run and replica
 shares (minute and day windows, calls in flight, Exact's clock, errors per endpoint).
 """
@@ -89,9 +91,24 @@ sync_states = sa.Table(
     _ts("next_due_at", nullable=False),
     sa.Column("last_run_id", UUID(as_uuid=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    _ts("refresh_due_at", nullable=False),
+    sa.Column("refresh_interval_seconds", sa.Float, nullable=True),
 )
 """Per data source whose initial run completed: the Timestamp cursor per sync entity (and
-``Deleted``), when its next incremental run is due, and an optional interval override."""
+``Deleted``), when its next incremental run is due, and an optional interval override;
+when the entities without a sync endpoint are next re-read in full (and an override)."""
+
+refresh_hashes = sa.Table(
+    "refresh_hashes",
+    metadata,
+    sa.Column("datasource_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("entity", sa.Text, primary_key=True),
+    sa.Column("row_id", sa.Text, primary_key=True),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+    sa.Column("seen_run_id", UUID(as_uuid=True), nullable=False),
+)
+"""Content hash of each row of the entities without a sync endpoint, as last sent, and the
+run that last read the row (a full read drops the rows it did not see)."""
 
 rate_budgets = sa.Table(
     "rate_budgets",
