@@ -26,7 +26,8 @@ from __future__ import annotations
 import uuid
 from contextlib import aclosing
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 import structlog
 
@@ -45,6 +46,7 @@ from contracts import (
     RunStarted,
     RunStartedPayload,
 )
+from contracts.run_events import RunFailureCode
 from ingest import metrics
 from ingest.batching import build_batches, build_deletes, build_replaced, build_vanished
 from ingest.domain.budget import BudgetView
@@ -269,7 +271,7 @@ class RunExecutor:
                           payload=payload)
 
     def _progress(self, run: Run, budget: BudgetView | None,
-                  waiting: tuple[object, str] | None = None) -> Message:
+                  waiting: tuple[datetime, str] | None = None) -> Message:
         sizes = {e: self._exact.page_size(Entity(e)) for e in run.data_entities}
         per_call = budget.seconds_per_call if budget else 60 / self._config.default_minutely_limit
         eta = eta_seconds(calls_left(run, sizes), per_call,
@@ -305,7 +307,8 @@ class RunExecutor:
 
     def _failed(self, run: Run, retryable: bool) -> Message:
         return self._event(run, RunFailed, RunFailedPayload(
-            run_id=run.run_id, kind=run.kind, reason_code=run.error_code or "internal",
+            run_id=run.run_id, kind=run.kind,
+            reason_code=cast("RunFailureCode", run.error_code or "internal"),
             reason=run.error_reason or "", retryable=retryable))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 ID_HASH_MODULUS = 1 << 64
 
@@ -44,6 +45,10 @@ DELETED_ENTITY_TYPES: dict[int, str] = {1: "TransactionLines", 2: "Accounts", 7:
                                         18: "GLClassifications"}
 """``sync/Deleted`` EntityType -> entity (other types are not imported)."""
 INCREMENTAL = "incremental"
+
+
+RunKind = Literal["initial", "reimport", "incremental"]
+"""As in the contracts: what the run was asked for."""
 
 
 class RunStatus(StrEnum):
@@ -132,7 +137,7 @@ class Run:
     run_id: uuid.UUID
     datasource_id: uuid.UUID
     correlation_id: uuid.UUID
-    kind: str
+    kind: RunKind
     division: int
     grant_id: uuid.UUID
     entities: tuple[str, ...]
