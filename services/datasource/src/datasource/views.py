@@ -8,7 +8,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from datasource.domain import CompanyDomain, DataSource, Run, datasource_run_status
+from datasource.domain import (
+    CompanyDomain,
+    DataSource,
+    LastSync,
+    Run,
+    datasource_run_status,
+    newest_by_role,
+)
 
 RunStatusName = Literal["initial_run_pending", "run_pending", "running", "completed", "failed"]
 
@@ -100,6 +107,13 @@ class RunView(View):
     error: RunErrorView | None
 
 
+class LastSyncView(View):
+    run_id: UUID
+    status: Literal["pending", "running", "completed", "failed"]
+    at: datetime = Field(description="When the sync finished (while running: last heard of).")
+    error: RunErrorView | None
+
+
 class DataSourceSummaryView(View):
     id: UUID
     provider: Literal["exact_online"] = "exact_online"
@@ -111,8 +125,11 @@ class DataSourceSummaryView(View):
     division: int | None
     division_name: str | None
     grant_id: UUID | None
-    run_status: RunStatusName | None
-    last_run: RunView | None
+    run_status: RunStatusName | None = Field(
+        description="Of the initial run and re-imports only (never of scheduled syncs).")
+    last_run: RunView | None = Field(description="The newest initial run or re-import.")
+    last_sync: LastSyncView | None = Field(
+        description="The newest scheduled (incremental) sync; its runs are in ``runs`` too.")
     last_failure_reason: str | None = Field(
         description="The most recent problem: authorization failure, recreate rejection, "
         "revoked grant or failed run."
@@ -155,15 +172,21 @@ def run_view(run: Run) -> RunView:
     )
 
 
-def summary_view(ds: DataSource, domain_name: str, last_run: Run | None) -> DataSourceSummaryView:
-    return DataSourceSummaryView(**_summary_fields(ds, domain_name, last_run))
+def summary_view(ds: DataSource, domain_name: str, last_run: Run | None,
+                 last_sync: Run | None = None) -> DataSourceSummaryView:
+    return DataSourceSummaryView(**_summary_fields(ds, domain_name, last_run, last_sync))
 
 
-def datasource_view(ds: DataSource, domain_name: str, runs: list[Run]) -> DataSourceView:
+def datasource_view(ds: DataSource, domain_name: str, runs: list[Run], *,
+                    latest: tuple[Run | None, Run | None] | None = None) -> DataSourceView:
+    """``runs``: the newest runs of every kind; ``latest``: the newest initial run or
+    re-import and the newest sync (looked up apart, as syncs soon fill the list; by default
+    taken from ``runs``)."""
+    last_run, last_sync = latest if latest is not None else newest_by_role(runs)
     p, f, r, a = ds.pending, ds.last_failure, ds.last_rejection, ds.reauthorization
     link = p.link if p else None
     return DataSourceView(
-        **_summary_fields(ds, domain_name, runs[0] if runs else None),
+        **_summary_fields(ds, domain_name, last_run, last_sync),
         authorized_by=ds.binding.authorized_by if ds.binding else None,
         connected_at=ds.binding.connected_at if ds.binding else None,
         pending_authorization=PendingAuthorizationView(
@@ -188,7 +211,18 @@ def datasource_view(ds: DataSource, domain_name: str, runs: list[Run]) -> DataSo
     )
 
 
-def _summary_fields(ds: DataSource, domain_name: str, last_run: Run | None) -> dict[str, object]:
+def last_sync_view(run: Run | None) -> LastSyncView | None:
+    sync = LastSync.of(run)
+    if sync is None:
+        return None
+    f = sync.failure
+    return LastSyncView(
+        run_id=sync.run_id, status=sync.status.value, at=sync.at,
+        error=RunErrorView(reason_code=f.code, reason=f.reason, retryable=f.retryable) if f else None)
+
+
+def _summary_fields(ds: DataSource, domain_name: str, last_run: Run | None,
+                    last_sync: Run | None) -> dict[str, object]:
     b = ds.binding
     return {
         "id": ds.id, "company_domain_id": ds.company_domain_id,
@@ -197,6 +231,7 @@ def _summary_fields(ds: DataSource, domain_name: str, last_run: Run | None) -> d
         "division": b.division if b else None, "division_name": b.division_name if b else None,
         "grant_id": b.grant_id if b else None, "run_status": datasource_run_status(last_run),
         "last_run": run_view(last_run) if last_run else None,
+        "last_sync": last_sync_view(last_sync),
         "last_failure_reason": _last_problem(ds, last_run),
         "created_at": ds.created_at, "updated_at": ds.updated_at,
     }

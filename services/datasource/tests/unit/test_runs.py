@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from datasource.domain import Budget, Run, RunStatus, datasource_run_status
+from datasource.domain import Budget, LastSync, Run, RunStatus, datasource_run_status, newest_by_role
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -127,3 +127,41 @@ def test_run_status_shown_on_the_data_source() -> None:
     running = requested()
     progress(running, 1, 10)
     assert datasource_run_status(running) == "running"
+
+
+def test_scheduled_syncs_never_change_the_data_sources_run_status() -> None:
+    initial = requested()
+    initial.completed(at(3), totals=[("TransactionLines", 2500, 3)], batches=3, calls_used=9,
+                      duration_seconds=120.0)
+    syncs = []
+    for n, minute in enumerate((15, 30, 45)):
+        sync = Run.observed(run_id=uuid.uuid4(), datasource_id=initial.datasource_id,
+                            kind="incremental", at=at(minute))
+        sync.started(at(minute), division=101, entities=["TransactionLines"], resumed=False)
+        if n == 2:
+            sync.failed(at(minute + 1), code="exact_error", reason="Exact answered 500",
+                        retryable=True)
+        else:
+            sync.completed(at(minute + 1), totals=[], batches=0, calls_used=5,
+                           duration_seconds=1.0)
+        syncs.append(sync)
+    last_run, last_sync = newest_by_role([*syncs, initial])
+    assert last_run is initial and last_sync is syncs[-1]
+    assert datasource_run_status(last_run) == "completed"  # not "failed" after a failed sync
+    assert datasource_run_status(syncs[-1]) is None  # a sync is never a data source's run status
+    sync = LastSync.of(last_sync)
+    assert sync is not None and sync.status is RunStatus.FAILED and sync.at == at(46)
+    assert sync.failure is not None and sync.failure.reason == "Exact answered 500"
+
+    running = Run.observed(run_id=uuid.uuid4(), datasource_id=initial.datasource_id,
+                           kind="incremental", at=at(60))
+    running.started(at(60), division=101, entities=[], resumed=False)
+    last_run, last_sync = newest_by_role([running, *syncs, initial])
+    assert datasource_run_status(last_run) == "completed" and last_sync is running
+    assert LastSync.of(running) == LastSync(running.run_id, RunStatus.RUNNING, at(60))
+
+    reimport = requested("reimport")
+    reimport.requested_at = at(61)
+    last_run, _ = newest_by_role([reimport, running, initial])
+    assert datasource_run_status(last_run) == "run_pending"  # re-imports do count
+    assert newest_by_role([]) == (None, None)

@@ -12,6 +12,7 @@ from datasource import views
 from datasource.adapters import rows
 from datasource.adapters.tables import company_domains, datasources, runs
 from datasource.domain import Run
+from datasource.domain.runs import SYNC_KINDS
 
 
 class SqlReads:
@@ -43,7 +44,8 @@ class SqlReads:
             found = (await conn.execute(query)).mappings().all()
             latest = await self._latest_runs(conn, [r["id"] for r in found])
         return [
-            views.summary_view(rows.datasource_from_row(r), r["domain_name"], latest.get(r["id"]))
+            views.summary_view(rows.datasource_from_row(r), r["domain_name"],
+                               *latest.get(r["id"], (None, None)))
             for r in found
         ]
 
@@ -60,8 +62,11 @@ class SqlReads:
                     .order_by(runs.c.requested_at.desc(), runs.c.run_id).limit(run_limit)
                 )
             ).mappings().all()
+            latest = (await self._latest_runs(conn, [datasource_id])).get(
+                datasource_id, (None, None))
         return views.datasource_view(rows.datasource_from_row(row), row["domain_name"],
-                                     [rows.run_from_row(r) for r in run_rows])
+                                     [rows.run_from_row(r) for r in run_rows],
+                                     latest=latest)
 
     async def run(self, run_id: UUID) -> views.RunView | None:
         async with self._engine.connect() as conn:
@@ -69,16 +74,27 @@ class SqlReads:
         return views.run_view(rows.run_from_row(row)) if row else None
 
     async def _latest_runs(self, conn: AsyncConnection,
-                           ids: list[UUID]) -> dict[UUID, Run]:
+                           ids: list[UUID]) -> dict[UUID, tuple[Run | None, Run | None]]:
+        """Per data source: (newest initial run or re-import, newest scheduled sync)."""
         if not ids:
             return {}
+        sync = runs.c.kind.in_(sorted(SYNC_KINDS))
         query = (
             sa.select(runs).where(runs.c.datasource_id.in_(ids))
-            .ext(distinct_on(runs.c.datasource_id))
-            .order_by(runs.c.datasource_id, runs.c.requested_at.desc(), runs.c.run_id)
+            .ext(distinct_on(runs.c.datasource_id, sync))
+            .order_by(runs.c.datasource_id, sync, runs.c.requested_at.desc(), runs.c.run_id)
         )
         result = (await conn.execute(query)).mappings().all()
-        return {r["datasource_id"]: rows.run_from_row(r) for r in result}
+        out: dict[UUID, tuple[Run | None, Run | None]] = {}
+        for r in result:
+            run = rows.run_from_row(r)
+            last_run, last_sync = out.get(r["datasource_id"], (None, None))
+            if run.kind in SYNC_KINDS:
+                last_sync = run
+            else:
+                last_run = run
+            out[r["datasource_id"]] = (last_run, last_sync)
+        return out
 
 
 def _with_domain_name() -> sa.Select[tuple[object, ...]]:

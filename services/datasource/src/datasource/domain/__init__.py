@@ -2,7 +2,17 @@
 
 from datasource.domain import errors, events
 from datasource.domain.model import DataSource
-from datasource.domain.runs import Budget, EntityProgress, Run, RunFailure, RunStatus, datasource_run_status
+from datasource.domain.runs import (
+    Budget,
+    EntityProgress,
+    LastSync,
+    Run,
+    RunFailure,
+    RunStatus,
+    datasource_run_status,
+    is_sync,
+    newest_by_role,
+)
 from datasource.domain.values import (
     DIVISION_ALREADY_CONNECTED,
     AuthorizationFailure,
@@ -25,6 +35,7 @@ __all__ = [
     "CompanyDomain",
     "DataSource",
     "EntityProgress",
+    "LastSync",
     "OfferedGrant",
     "PendingAuthorization",
     "Reauthorization",
@@ -36,4 +47,6 @@ __all__ = [
     "datasource_run_status",
     "errors",
     "events",
+    "is_sync",
+    "newest_by_role",
 ]

@@ -198,10 +198,52 @@ class Run:
             self.last_event_at = at
 
 
+SYNC_KINDS = frozenset({"incremental"})
+"""Runs ingest schedules by itself to keep a data source current (they may carry the slower
+full refresh of the entities without a sync endpoint). They are recorded as runs, but the
+data source's ``run_status`` follows only the initial run and re-imports: a sync every 15
+minutes must not flip it between running and completed, nor show a failed sync as a failed
+data source. Syncs are summarised separately as :class:`LastSync`."""
+
+
+def is_sync(run: Run) -> bool:
+    return run.kind in SYNC_KINDS
+
+
+@dataclass(frozen=True)
+class LastSync:
+    """The newest scheduled sync of a data source: when, how it went, why it failed."""
+
+    run_id: UUID
+    status: RunStatus
+    at: datetime
+    """When it finished (or, while it runs, when it was last heard of)."""
+    failure: RunFailure | None = None
+
+    @classmethod
+    def of(cls, run: Run | None) -> LastSync | None:
+        if run is None:
+            return None
+        at = run.finished_at or run.last_event_at or run.started_at or run.requested_at
+        return cls(run.run_id, run.status, at, run.failure)
+
+
+def newest_by_role(runs: Iterable[Run]) -> tuple[Run | None, Run | None]:
+    """(newest initial run or re-import, newest scheduled sync) among ``runs``."""
+    imports = [r for r in runs if not is_sync(r)]
+    syncs = [r for r in runs if is_sync(r)]
+
+    def newest(found: list[Run]) -> Run | None:
+        return max(found, key=lambda r: r.requested_at) if found else None
+
+    return newest(imports), newest(syncs)
+
+
 def datasource_run_status(latest: Run | None) -> str | None:
-    """The run status shown on a data source: ``initial_run_pending``, ``run_pending``,
-    ``running``, ``completed`` or ``failed`` (None before any run)."""
-    if latest is None:
+    """The run status shown on a data source, from its newest initial run or re-import
+    (syncs never count, see :data:`SYNC_KINDS`): ``initial_run_pending``, ``run_pending``,
+    ``running``, ``completed`` or ``failed`` (None before any such run)."""
+    if latest is None or is_sync(latest):
         return None
     if latest.status is RunStatus.PENDING:
         return "initial_run_pending" if latest.kind == "initial" else "run_pending"
