@@ -1,6 +1,7 @@
 """Each service starts against the real broker and database: topics, migrations, readiness."""
 
 import importlib
+import uuid
 
 import httpx
 import pytest
@@ -24,6 +25,10 @@ REQUIRED_ENV: dict[str, dict[str, str]] = {
 }
 
 
+GROUP_ENV = {"auth": "AUTH_CONSUMER_GROUP", "datasource": "DATASOURCE_GROUP_ID",
+             "ingest": "INGEST_CONSUMER_GROUP"}
+
+
 @pytest.mark.parametrize("service", ["auth", "datasource", "ingest"])
 async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,6 +37,8 @@ async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: 
     monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "2000")
     for name, value in REQUIRED_ENV.get(service, {}).items():
         monkeypatch.setenv(name, value)
+    # A group of its own: members other tests left on the shared broker must not delay the join.
+    monkeypatch.setenv(GROUP_ENV[service], f"start-test-{service}-{uuid.uuid4().hex[:8]}")
     app_module = importlib.import_module(f"{service}.app")
     app = app_module.create_app()
     async with app.router.lifespan_context(app):

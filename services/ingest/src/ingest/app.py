@@ -53,7 +53,8 @@ class Ingest:
 
 def create_host(settings: IngestSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
-                       outbox=tables.outbox, publishes=(c.RUN_EVENTS, c.LEDGER_BATCHES))
+                       outbox=tables.outbox, group_id=settings.consumer_group,
+                       publishes=(c.RUN_EVENTS, c.LEDGER_BATCHES))
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
