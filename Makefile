@@ -29,7 +29,7 @@ lint: setup
 
 typecheck: setup
 	@$(UV) run --frozen mypy libs/contracts/src libs/runtime/src services/auth/src services/datasource/src \
-		services/ingest/src sandbox/exact/src examples/ledger_sink/src cli/src demo/src
+		services/ingest/src sandbox/exact/src examples/ledger_sink/src cli/src demo/src bench/src
 
 ## Record an additive contract change (after bumping SCHEMA_VERSION).
 schemas: setup

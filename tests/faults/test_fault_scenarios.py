@@ -17,42 +17,42 @@ async def scenario(harness: Harness, stack: FaultStack, number: int) -> Scenario
     return result
 
 
-async def test_r1_kill_9_ingest_sink_datasource_auth_then_the_run_reconciles(harness, stack) -> None:
+async def test_r1_kill_9_ingest_sink_datasource_auth_then_the_run_reconciles(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 1)
     assert result.figures["ingest_kills"] == stack.scale.ingest_kills
 
 
-async def test_r2_broker_connections_cut_services_recover_outbox_delivered(harness, stack) -> None:
+async def test_r2_broker_connections_cut_services_recover_outbox_delivered(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 2)
     assert result.figures["outbox_unsent"] == 0 and result.figures["cuts"] >= stack.scale.partition_cuts
 
 
-async def test_r3_exact_5xx_timeouts_malformed_dropped_run_reconciles_within_error_budget(harness, stack) -> None:
+async def test_r3_exact_5xx_timeouts_malformed_dropped_run_reconciles_within_error_budget(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 3)
     assert result.figures["error_budget_blocks"] == 0
 
 
-async def test_r4_grant_withdrawn_mid_run_needs_reauthorization_recreate_resumes(harness, stack) -> None:
+async def test_r4_grant_withdrawn_mid_run_needs_reauthorization_recreate_resumes(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 4)
     assert result.figures["state"] == "needs_reauthorization"
 
 
-async def test_r5_hostile_messages_all_dead_lettered_while_valid_traffic_flows(harness, stack) -> None:
+async def test_r5_hostile_messages_all_dead_lettered_while_valid_traffic_flows(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 5)
     assert result.figures["dead_lettered_pct"] == 100.0
 
 
-async def test_r6_tampered_expired_reused_links_forged_replayed_state_swapped_redirect_refused(harness, stack) -> None:
+async def test_r6_tampered_expired_reused_links_forged_replayed_state_swapped_redirect_refused(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 6)
     assert result.figures["refused_pct"] == 100.0
 
 
-async def test_r8_twenty_concurrent_token_requests_on_two_auth_processes_one_refresh(harness, stack) -> None:
+async def test_r8_twenty_concurrent_token_requests_on_two_auth_processes_one_refresh(harness: Harness, stack: FaultStack) -> None:
     result = await scenario(harness, stack, 8)
     assert result.figures["refresh_calls"] == 1 and result.figures["served"] == 20
 
 
-async def test_r7_no_secret_in_logs_topics_or_database_dump(harness, stack) -> None:
+async def test_r7_no_secret_in_logs_topics_or_database_dump(harness: Harness, stack: FaultStack) -> None:
     """Last: it looks through everything the scenarios above left behind."""
     result = await scenario(harness, stack, 7)
     assert result.figures["occurrences"] == 0 and result.figures["secrets"] > 0

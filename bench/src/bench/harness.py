@@ -205,7 +205,7 @@ class Harness:
 
         def ended(m: Message) -> bool:
             if isinstance(m, RunCompleted):
-                return m.payload.run_id == run_id
+                return bool(m.payload.run_id == run_id)
             if isinstance(m, RunFailed) and m.payload.run_id == run_id:
                 return not (final_only and m.payload.reason_code == "grant_revoked")
             return False

@@ -17,7 +17,7 @@ from bench.faults.checks import run_reconciles
 from bench.faults.result import ScenarioResult
 from bench.faults.stack import R1_DIVISION, FaultStack
 from bench.harness import EVA, Harness
-from contracts import RunCompleted, RunFailed, RunStarted
+from contracts import Message, RunCompleted, RunFailed, RunStarted
 
 NAME = "kill -9"
 
@@ -46,9 +46,12 @@ async def run(h: Harness, stack: FaultStack, seed: int = 11) -> ScenarioResult:
             await asyncio.to_thread(_wait_ready, stack, name)
         killed += names
         # the new replica takes the run over once the dead one's lease expired
-        await h.log.wait(lambda m, at=at: isinstance(m, RunStarted | RunCompleted | RunFailed)
-                         and m.payload.run_id == conn.run_id and m.occurred_at > at,
-                         120, "the run taken over after a kill")
+
+        def taken_over(m: Message, at: datetime = at) -> bool:
+            return isinstance(m, RunStarted | RunCompleted | RunFailed) and \
+                m.payload.run_id == conn.run_id and m.occurred_at > at
+
+        await h.log.wait(taken_over, 120, "the run taken over after a kill")
         takeovers.append(time.monotonic() - started)
     result.figures.update({
         "ingest_kills": killed.count("ingest"),

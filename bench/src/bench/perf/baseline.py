@@ -66,7 +66,8 @@ async def run_baseline(sandbox_url: str, bootstrap: str, access_token: str, divi
     try:
         async with httpx.AsyncClient(base_url=sandbox_url, headers=headers, timeout=60) as http:
             for entity in Entity:
-                url, params = _first_page(division, entity)
+                url, first = _first_page(division, entity)
+                params: dict[str, str] | None = first
                 next_url: str | None = url
                 while next_url:
                     response = await http.get(next_url, params=params)

@@ -5,6 +5,7 @@ the other through the browser flow; the median."""
 from __future__ import annotations
 
 import statistics
+import uuid
 
 from bench.harness import EVA, Harness
 from bench.perf.report import Figure
@@ -21,7 +22,11 @@ async def latency(h: Harness, scale: PerfScale) -> Figure:
     for division in scale.latency_divisions:
         conn = await h.connect(EVA, division)
         ds = conn.datasource_id
-        await h.log.wait_until(lambda ds=ds: ds in h.log.batches, 120, "a first batch")
+
+        def batch_seen(ds: uuid.UUID = ds) -> bool:
+            return ds in h.log.batches
+
+        await h.log.wait_until(batch_seen, 120, "a first batch")
         first_ms = h.log.batches[ds].first_timestamp_ms or 0
         latencies.append(first_ms / 1000 - conn.authorized_at.timestamp())
         end = await h.run_end(conn.run_id, 600)  # one at a time: latency, not load
