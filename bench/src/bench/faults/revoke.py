@@ -32,11 +32,13 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     conn = await h.connect(DIRK, R4_DIVISION)
     ds, run_id = conn.datasource_id, conn.run_id
 
-    def mid_run(m: object) -> bool:
-        return isinstance(m, RunProgress) and m.payload.run_id == run_id and any(
-            e.entity is Entity.REPORTING_BALANCE and e.rows > 0 for e in m.payload.entities)
+    half = (await h.expected(R4_DIVISION))["entities"]["ReportingBalance"]["count"] // 2
 
-    await h.log.wait(mid_run, 120, "progress into the run")
+    def mid_run(m: object) -> bool:  # about halfway through the run's calls
+        return isinstance(m, RunProgress) and m.payload.run_id == run_id and any(
+            e.entity is Entity.REPORTING_BALANCE and e.rows >= half for e in m.payload.entities)
+
+    await h.log.wait(mid_run, 300, "progress into the run")
     before = await h.stats()
     withdrawn = await h.sandbox("POST", "/_sandbox/grants/withdraw", {"username": DIRK.username})
     at = datetime.now(UTC)
