@@ -2,6 +2,7 @@
 
 import importlib
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 import contracts as c
 from connector_runtime.db import create_engine
+from connector_runtime.embedded import EmbeddedKafka
 from connector_runtime.testing import Infra
 
 pytestmark = pytest.mark.integration
@@ -29,10 +31,19 @@ GROUP_ENV = {"auth": "AUTH_CONSUMER_GROUP", "datasource": "DATASOURCE_GROUP_ID",
              "ingest": "INGEST_CONSUMER_GROUP"}
 
 
+@pytest.fixture(scope="module")
+def empty_broker() -> Iterator[str]:
+    """A broker of this module's own: a fresh group on the shared one would first replay every
+    message the other suites left there, which is not what this test is about."""
+    kafka = EmbeddedKafka().start()
+    yield kafka.bootstrap_servers
+    kafka.stop()
+
+
 @pytest.mark.parametrize("service", ["auth", "datasource", "ingest"])
-async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: str,
+async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: str, empty_broker: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap_servers)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", empty_broker)
     monkeypatch.setenv("DATABASE_URL", infra.database_url)
     monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "2000")
     for name, value in REQUIRED_ENV.get(service, {}).items():
