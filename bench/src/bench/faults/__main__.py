@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.faults.stack import FULL, SMALL, start_stack
 from bench.faults.suite import SCENARIOS, run_suite
+from bench.readme import update_block
 
 
 def main() -> None:
@@ -50,6 +51,10 @@ def main() -> None:
     for result in results:
         for failure in result.failures:
             print(f"  R{result.number}: {failure}")
+    if scale is FULL and numbers is None:
+        lines = "\n".join(r.line() for r in results)
+        update_block("faults:results", f"```\n{lines}\n```\n\n`make faults` took "
+                     f"{seconds / 60:.1f} minutes ({when:%Y-%m-%d}): {'PASS' if ok else 'FAIL'}.")
     print(f"faults: {'PASS' if ok else 'FAIL'} {sum(r.ok for r in results)}/{len(results)} "
           f"scenarios in {seconds:.0f}s; report {args.out}")
     sys.exit(0 if ok else 1)

@@ -39,7 +39,8 @@ class Figure:
     @property
     def goal_text(self) -> str:
         op = {"<=": "≤", ">=": "≥"}.get(self.goal[0], self.goal[0])
-        return f"{op} {self.goal[1]:g}{self.unit}"
+        target = f"{self.goal[1]:.2f}" if op == "=" else f"{self.goal[1]:g}"
+        return f"{op} {target}{self.unit}"
 
     @property
     def value_text(self) -> str:

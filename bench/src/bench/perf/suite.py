@@ -25,6 +25,7 @@ from bench.perf.report import Figure, markdown, print_table
 from bench.perf.scaleout import scale_out
 from bench.perf.stack import FULL, QUICK, PerfScale, perf_system
 from bench.perf.throughput import throughput
+from bench.readme import update_block
 
 Step = Callable[[Harness, PerfScale], Awaitable[list[Figure] | Figure]]
 STEPS: list[tuple[str, tuple[str, ...], Step]] = [
@@ -97,5 +98,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     met = sum(f.met for f in figures)
+    if args.scale == "full" and not only:
+        update_block("bench:results", f"{markdown(figures)}\n\n`make bench` took {seconds / 60:.1f} "
+                     f"minutes ({when:%Y-%m-%d}).")
     console.print(f"bench: {met}/{len(figures)} goals met in {seconds:.0f}s; results {args.out}")
     sys.exit(0)

@@ -27,12 +27,12 @@ async def _baseline(h: Harness) -> tuple[BaselineRun, CpuShare]:
 
 async def throughput(h: Harness, scale: PerfScale) -> Figure:
     await lift_limits(h)
-    first, _ = await _baseline(h)
+    first, first_cpu = await _baseline(h)
     meter = CpuMeter(system_pids(h.system))
     conn = await h.connect(EVA, MAIN_DIVISION)
     end = await h.run_end(conn.run_id, 3600)
     cpu = meter.stop()
-    second, _ = await _baseline(h)
+    second, second_cpu = await _baseline(h)
     if not isinstance(end, RunCompleted):
         return Figure("P3", "throughput ÷ raw baseline", None, (">=", 0.8),
                       error=f"run failed: {end.payload.reason_code}")
@@ -48,4 +48,5 @@ async def throughput(h: Harness, scale: PerfScale) -> Figure:
         cpu=cpu,
         data={"rows": rows, "connector_rows_per_s": ours, "connector_seconds": end.payload.duration_seconds,
               "baseline_rows_per_s": [first.rows_per_second, second.rows_per_second],
-              "baseline_rows": first.rows, "baseline_pages": first.pages})
+              "baseline_rows": first.rows, "baseline_pages": first.pages,
+              "baseline_cpu": [first_cpu.as_dict(), second_cpu.as_dict()]})
