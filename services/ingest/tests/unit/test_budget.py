@@ -157,6 +157,16 @@ def test_a_caller_that_died_does_not_hold_the_budget_forever() -> None:
                                     stale_after_ms=1000), Go)
 
 
+def test_a_call_left_in_flight_when_the_window_ended_does_not_hold_up_the_next() -> None:
+    budget = Budget()
+    budget.observe(0, 50, "e", 200, RateHeaders(600, 500, 60_000))
+    assert isinstance(budget.decide(59_000, "e", default_limit=600, error_budget=8,
+                                    stale_after_ms=65_000), Go)  # its replica dies: no answer
+    # the next window: not a minute's wait for the dead replica's permit to go stale
+    assert isinstance(budget.decide(61_000, "e", default_limit=600, error_budget=8,
+                                    stale_after_ms=65_000), Go)
+
+
 def test_the_server_clock_is_a_lower_bound_that_learns_speed() -> None:
     clock = ServerClock()
     speed, offset = 20.0, 7_000_000

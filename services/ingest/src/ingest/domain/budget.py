@@ -256,6 +256,10 @@ class Budget:
             return
         if self.window_reset_ms is not None and floor >= self.window_reset_ms + _MARGIN_MS:
             self.window_reset_ms = self.window_remaining = None
+            # Calls still in flight were let go in the window that ended; the new one does not
+            # wait for them. (A replica killed with a call in flight would otherwise hold every
+            # call of the company until its permit went stale: a minute or two after a crash.)
+            self.in_flight = 0
         if self.daily_reset_ms is not None and floor >= self.daily_reset_ms + _MARGIN_MS:
             self.daily_reset_ms = self.daily_remaining = None
 
