@@ -1,9 +1,13 @@
 """R1: kill -9 the ingest process at random points of a run, and once the sink, datasource
 and auth; restart each; the run completes and the sink reconciles exactly.
 
-Each ingest kill lands at a random moment after the restarted replica has taken the run
-over again (it said so with ``RunStarted(resumed=True)``), so every kill interrupts real
-work: a page in flight, batches half acknowledged, a checkpoint being written.
+The kill points are random points of the run's progress: numbers of calls drawn at random
+from the whole run (the sandbox counts the company's calls as they happen). Each kill waits
+until the run reached its point and made at least one call since the restarted replica took
+it over again (``RunStarted(resumed=True)``), so every kill interrupts real work - a page in
+flight, batches half acknowledged, a checkpoint being written - anywhere from the first
+master data to the last TransactionLines page. Each time it also measures how long the
+company went without a call: a replica that takes a run over but stalls fails the scenario.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import random
 import time
 from datetime import UTC, datetime
 
+from bench.calls import minimum_calls
 from bench.faults.checks import run_reconciles
 from bench.faults.result import ScenarioResult
 from bench.faults.stack import R1_DIVISION, FaultStack
@@ -20,12 +25,17 @@ from bench.harness import EVA, Harness
 from contracts import Message, RunCompleted, RunFailed, RunStarted
 
 NAME = "kill -9"
+MAX_BACK_TO_WORK_S = 30.0
+"""From a kill to the run's next call at Exact: restart, the 3 s lease, resuming."""
 
 
 async def run(h: Harness, stack: FaultStack, seed: int = 11) -> ScenarioResult:
     result = ScenarioResult(1, NAME)
     scale = stack.scale
     rng = random.Random(seed)
+    total = minimum_calls(await h.expected(R1_DIVISION))
+    points = sorted(rng.sample(range(max(2, total // 50), total * 19 // 20), scale.ingest_kills))
+    base = await _calls(h)
     conn = await h.connect(EVA, R1_DIVISION)
     await h.log.wait(lambda m: isinstance(m, RunStarted) and m.payload.run_id == conn.run_id,
                      60, "RunStarted")
@@ -33,9 +43,16 @@ async def run(h: Harness, stack: FaultStack, seed: int = 11) -> ScenarioResult:
                       strict=True))
     killed: list[str] = []
     takeovers: list[float] = []
-    for i in range(scale.ingest_kills):
-        await asyncio.sleep(rng.uniform(0.1, scale.kill_gap_s))
-        if _ended(h, conn.run_id):
+    back_to_work: list[float] = []
+    done = 0
+    for i, point in enumerate(points):
+        floor = done
+        while not _ended(h, conn.run_id):
+            done = await _calls(h) - base
+            if done >= point and done > floor:
+                break
+            await asyncio.sleep(0.05)
+        else:
             break
         at = datetime.now(UTC)
         started = time.monotonic()
@@ -53,17 +70,34 @@ async def run(h: Harness, stack: FaultStack, seed: int = 11) -> ScenarioResult:
 
         await h.log.wait(taken_over, 120, "the run taken over after a kill")
         takeovers.append(time.monotonic() - started)
+        # and back at work: the company's next call at Exact
+        while not _ended(h, conn.run_id) and time.monotonic() - started < 300:
+            if await _calls(h) - base > done:
+                break
+            await asyncio.sleep(0.05)
+        back_to_work.append(time.monotonic() - started)
+        done = await _calls(h) - base
     result.figures.update({
         "ingest_kills": killed.count("ingest"),
         "other_kills": "+".join(k for k in killed if k != "ingest") or "none",
+        "kill_points": f"calls {points[0]}..{points[-1]} of {total}",
         "takeover_s_max": round(max(takeovers, default=0.0), 1),
+        "back_to_work_s_max": round(max(back_to_work, default=0.0), 1),
         "resumes": len([m for m in h.run_started(conn.run_id) if m.payload.resumed]),
     })
     result.expect(killed.count("ingest") == scale.ingest_kills,
                   f"the run ended after {killed.count('ingest')} of {scale.ingest_kills} kills")
     result.expect(len(killed) == scale.ingest_kills + 3, "not every other process was killed")
+    result.expect(max(back_to_work, default=0.0) <= MAX_BACK_TO_WORK_S,
+                  f"a restarted replica took {max(back_to_work):.0f} s to call Exact again "
+                  f"(kill, restart, lease, first call; at most {MAX_BACK_TO_WORK_S:.0f} s)")
     await run_reconciles(h, conn, result, scale.run_timeout)
     return result
+
+
+async def _calls(h: Harness) -> int:
+    """Calls the sandbox has answered for the company so far."""
+    return int((await h.stats())["calls_by_division"].get(str(R1_DIVISION), 0))
 
 
 def _ended(h: Harness, run_id: object) -> bool:

@@ -49,18 +49,15 @@ class Scale:
     partition_cuts: int
     cut_seconds: float
     hostile_messages: int
-    kill_gap_s: float
-    """Longest random wait between a replica taking the run over and the next kill."""
     token_lifetime_s: int = 60
     """Access token lifetime at the sandbox; auth may refresh ``REFRESH_WINDOW_S`` before."""
     run_timeout: float = 900.0
 
 
 FULL = Scale("full", run_rows=100_000, minutely_limit=600, ingest_kills=20, partition_cuts=5,
-             cut_seconds=10.0, hostile_messages=1000, kill_gap_s=2.5)
+             cut_seconds=10.0, hostile_messages=1000)
 SMALL = Scale("small", run_rows=10_000, minutely_limit=600, ingest_kills=3, partition_cuts=2,
-              cut_seconds=3.0, hostile_messages=120, kill_gap_s=0.8,
-              token_lifetime_s=40, run_timeout=300.0)
+              cut_seconds=3.0, hostile_messages=120, token_lifetime_s=40, run_timeout=300.0)
 
 
 @dataclass
