@@ -82,12 +82,27 @@ def perf_system(work_dir: Path, scale: PerfScale) -> LocalSystem:
 
 
 async def lift_limits(h: Harness) -> None:
-    """Real-time clock, limits out of the way, fresh windows."""
+    """Real-time clock, limits out of the way, fresh windows.
+
+    When the limit was lower, the rest of the current minute is waited out: Exact never
+    raises a limit within a window, so a client rightly keeps the lowest count it was told
+    for the window, and the benchmark would measure that instead of the connector.
+    """
+    raised = (await h.sandbox("GET", "/_sandbox/limits"))["minutely"] < 1_000_000
     await h.sandbox("POST", "/_sandbox/clock", {"speed": 1.0})
     await h.sandbox("PATCH", "/_sandbox/limits", {
         "minutely": 1_000_000, "daily": 100_000_000, "access_token_lifetime_s": 600,
         "refresh_window_s": 30, "code_lifetime_s": 180})
     await h.sandbox("POST", "/_sandbox/limits/reset")
+    if raised:
+        await next_window(h)
+
+
+async def next_window(h: Harness) -> None:
+    """Until just after the sandbox's next whole minute."""
+    clock = await h.sandbox("GET", "/_sandbox/clock")
+    speed = float(clock["speed"]) or 1.0
+    await asyncio.sleep((60_000 - int(clock["now_ms"]) % 60_000) / speed / 1000 + 0.05)
 
 
 async def real_limits(h: Harness, speed: float) -> None:
@@ -110,9 +125,7 @@ async def stop_ingest(h: Harness) -> None:
 async def start_ingest_in_a_new_window(h: Harness) -> None:
     """Start ingest just after the sandbox's next whole minute, so the sign-in's calls are
     in an earlier window and every run starts at the same point of a fresh window."""
-    clock = await h.sandbox("GET", "/_sandbox/clock")
-    speed = float(clock["speed"]) or 1.0
-    await asyncio.sleep((60_000 - int(clock["now_ms"]) % 60_000) / speed / 1000 + 0.05)
+    await next_window(h)
     await asyncio.to_thread(_start_ingest, h.system)
 
 
