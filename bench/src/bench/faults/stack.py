@@ -7,10 +7,10 @@ sandbox, the three services and the sink as separate processes.
 Two settings differ from production, both to keep the suite within minutes:
 
 * Exact's token rules on a shorter time scale: access tokens live 60 s (40 s in the small
-  suite) and auth may refresh 30 s before they expire (instead of 600 s and 570 s after
-  issue; the sandbox still refuses a refresh while more than 30 s are left). Tokens are
-  then refreshed all through the suite, R4 sees a withdrawn grant within half a minute
-  and R8 needs no ten-minute wait.
+  suite) and may be refreshed in their last 30 s (instead of 600 s and 570 s after issue;
+  the sandbox refuses a refresh while more than 30 s are left). Auth reads the lifetime
+  from each token (``expires_in``), so no auth setting changes. Tokens are then refreshed
+  all through the suite and R8 needs no ten-minute wait.
 * Ingest gives a call 5 s (not 60 s) before treating it as timed out (R3), and a dead
   replica's runs are taken over after 3 s (R1).
 """
@@ -92,7 +92,6 @@ def service_env(scale: Scale) -> dict[str, str]:
         "INGEST_LEASE_SECONDS": "3",
         "INGEST_EXACT_TIMEOUT_SECONDS": "5",
         "INGEST_MAX_CONCURRENT_RUNS": "8",
-        "AUTH_MIN_REFRESH_INTERVAL_SECONDS": str(scale.token_lifetime_s - REFRESH_WINDOW_S),
         "AUTH_SHARE_LINK_TTL_SECONDS": "20",
     }
 

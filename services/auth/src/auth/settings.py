@@ -96,10 +96,15 @@ class AuthSettings(ServiceSettings):
     refresh_margin_seconds: int = Field(
         default=30, ge=1,
         description="Refresh an access token when it has this much life left (Exact's 570 s "
-        "rule allows a new token 30 s before a 600 s token expires).",
+        "rule allows a new token 30 s before a 600 s token expires; never earlier than the "
+        "rule allows, whatever this says).",
     )
-    min_refresh_interval_seconds: int = Field(
-        default=570, ge=0, description="Exact refuses a new access token earlier than this."
+    min_refresh_interval_seconds: int | None = Field(
+        default=None, ge=0,
+        description="Override only: seconds after issue before a new access token is asked. "
+        "Unset (the default), each token's own lifetime decides: Exact's expires_in minus "
+        "30 s (570 s for its 600 s tokens); a TooEarlyToRefreshTokens answer is respected "
+        "either way.",
     )
     retry_after_seconds: int = Field(
         default=5, ge=1, description="Retry-After of a 503 when Exact is unavailable."

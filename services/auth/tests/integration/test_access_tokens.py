@@ -111,6 +111,8 @@ async def test_concurrent_requests_on_two_replicas_refresh_exactly_once(flow, ad
 
 
 async def test_a_rejected_token_is_replaced_once_the_570_s_rule_allows(flow, advance) -> None:
+    """Auth asks Exact once at once (a withdrawn grant would answer invalid_grant); Exact says
+    too early, and that answer is kept: nobody asks again before the rule allows."""
     _message, authorized = await flow.connect()
     grant_id = authorized.payload.grant_id
     token = (await _token(flow, grant_id)).json()["access_token"]
@@ -124,15 +126,57 @@ async def test_a_rejected_token_is_replaced_once_the_570_s_rule_allows(flow, adv
                                    json={"access_token_sha256": digest})
         assert told.status_code == 202 and told.json() == {"current": True}
 
+        before = await flow.sandbox.stats()
         wait = await _token(flow, grant_id)
         assert wait.status_code == 503
-        assert wait.json()["error"] == "exact_unavailable"
-        assert 1 <= int(wait.headers["retry-after"]) <= 570
+        assert wait.json()["error"] == "refresh_not_yet_allowed"
+        assert 560 <= int(wait.headers["retry-after"]) <= 570
+        again = await _token(flow, grant_id)
+        assert again.status_code == 503 and int(again.headers["retry-after"]) <= 570
+        probed = await flow.sandbox.stats()
+        assert probed["refresh_calls"] - before["refresh_calls"] == 1  # one question, not two
         advance(int(wait.headers["retry-after"]))
         fresh = await _token(flow, grant_id)
     assert fresh.status_code == 200
     assert fresh.json()["access_token"] != token
-    assert "refresh_too_early" not in (await flow.sandbox.stats())["rule_violations"]
+    after = await flow.sandbox.stats()
+    assert after["rule_violations"].get("refresh_too_early", 0) == \
+        before["rule_violations"].get("refresh_too_early", 0) + 1  # the single question
+    await flow.remember_tokens(grant_id)
+
+
+async def test_short_lived_tokens_are_refreshed_on_time_with_no_setting(flow, advance,
+                                                                        clock) -> None:
+    """Exact issues 60 s tokens: auth refreshes each in its last 30 s (the 570 s rule at that
+    lifetime), serves every request, never asks too early; AUTH_MIN_REFRESH_INTERVAL_SECONDS
+    is not set."""
+    assert flow.app.settings.min_refresh_interval_seconds is None
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        await exact.patch("/_sandbox/limits", json={"access_token_lifetime_s": 60})
+        try:
+            _message, authorized = await flow.connect()
+            grant_id = authorized.payload.grant_id
+            before = await flow.sandbox.stats()
+            served = []
+            for _ in range(4):
+                first = await _token(flow, grant_id)
+                assert first.status_code == 200, first.text
+                served.append(first.json()["access_token"])
+                expires = datetime.fromisoformat(first.json()["expires_at"].replace("Z", "+00:00"))
+                assert expires - clock() <= timedelta(seconds=60)
+                advance(25)  # 35 s left: still the same token, no refresh asked
+                same = await _token(flow, grant_id)
+                assert same.json()["access_token"] == served[-1]
+                advance(6)  # 29 s left: Exact allows a new one, the next request gets it
+            last = await _token(flow, grant_id)
+            assert last.status_code == 200
+        finally:
+            await exact.patch("/_sandbox/limits", json={"access_token_lifetime_s": 600})
+    after = await flow.sandbox.stats()
+    assert len(set(served)) == 4 and last.json()["access_token"] not in served
+    assert after["refresh_calls"] - before["refresh_calls"] == 4
+    assert after["rule_violations"] == before["rule_violations"]
+    assert await _me(flow, last.json()["access_token"]) == 200
     await flow.remember_tokens(grant_id)
 
 
@@ -154,6 +198,24 @@ async def test_a_withdrawn_grant_is_revoked_and_reported(flow, advance) -> None:
     before = await flow.sandbox.stats()
     assert (await _token(flow, grant_id)).status_code == 410
     assert (await flow.sandbox.stats())["refresh_calls"] == before["refresh_calls"]
+
+
+async def test_a_refused_token_of_a_withdrawn_grant_is_revoked_at_once(flow) -> None:
+    """No waiting for the 570 s rule: the first request after the refusal asks Exact, which
+    answers invalid_grant, and the data source hears GrantRevoked."""
+    message, authorized = await flow.connect("bram.admin@demo.nl")
+    grant_id = authorized.payload.grant_id
+    token = (await _token(flow, grant_id)).json()["access_token"]
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        await exact.post("/_sandbox/grants/withdraw", json={"username": "bram.admin@demo.nl"})
+    assert await _me(flow, token) == 401
+    async with flow.internal() as internal:
+        await internal.post(f"/internal/grants/{grant_id}/access-token/rejected",
+                            json={"access_token_sha256": hashlib.sha256(token.encode()).hexdigest()})
+    gone = await _token(flow, grant_id)
+    assert gone.status_code == 410 and gone.json()["error"] == "grant_revoked"
+    revoked = await flow.event(message.datasource_id, c.GrantRevoked)
+    assert revoked.payload.grant_id == grant_id
 
 
 async def test_an_unavailable_token_endpoint_answers_503_and_keeps_the_grant(flow, advance) -> None:

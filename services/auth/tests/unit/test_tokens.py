@@ -1,4 +1,5 @@
-"""When to refresh (the 570 s rule) and the lifecycle of a grant."""
+"""When to refresh (the 570 s rule, taken from each token's lifetime) and the lifecycle of
+a grant."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -8,10 +9,17 @@ import pytest
 from auth.domain.errors import GrantGone
 from auth.domain.events import GrantRevoked
 from auth.domain.grants import Grant, GrantStatus
-from auth.domain.tokens import Action, RefreshPolicy, TokenSet, decide, sha256_hex
+from auth.domain.tokens import (
+    Action,
+    RefreshPolicy,
+    TokenSet,
+    decide,
+    sha256_hex,
+    too_early_until,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-POLICY = RefreshPolicy(margin=30, min_interval=570)
+POLICY = RefreshPolicy(margin=30)
 
 
 def at(seconds: float) -> datetime:
@@ -27,21 +35,33 @@ def tokens(access: str = "a1") -> TokenSet:
     (569, False, Action.USE),
     (570, False, Action.REFRESH),  # 30 s left: Exact allows a new token exactly now
     (700, False, Action.REFRESH),  # expired long ago
-    (100, True, Action.WAIT),  # rejected, but the 570 s rule is not over
+    (100, True, Action.REFRESH),  # refused: ask Exact at once, it decides
     (570, True, Action.REFRESH),
 ])
 def test_refresh_only_when_due_and_allowed(seconds: int, rejected: bool, action: Action) -> None:
     assert decide(tokens(), at(seconds), POLICY, rejected).action is action
 
 
-def test_waiting_says_how_long() -> None:
-    assert decide(tokens(), at(100), POLICY, rejected=True).wait_seconds == 470
+def test_a_too_early_answer_makes_callers_wait_and_says_how_long() -> None:
+    until = too_early_until(tokens(), at(100), POLICY)
+    decision = decide(tokens(), at(100), POLICY, rejected=True, not_before=until)
+    assert (decision.action, decision.wait_seconds) == (Action.WAIT, 470)
+    assert decide(tokens(), at(570), POLICY, True, until).action is Action.REFRESH
 
 
-def test_a_token_issued_with_a_short_life_waits_for_the_570_s_rule() -> None:
-    short = TokenSet.issued("a", "r", 60, T0)
-    decision = decide(short, at(45), POLICY)
-    assert (decision.action, decision.wait_seconds) == (Action.WAIT, 525)
+@pytest.mark.parametrize(("lifetime", "earliest"), [(600, 570), (60, 30), (40, 10), (20, 0)])
+def test_the_earliest_refresh_follows_the_tokens_own_lifetime(lifetime: int, earliest: int
+                                                             ) -> None:
+    short = TokenSet.issued("a", "r", lifetime, T0)
+    assert POLICY.earliest(short) == at(earliest)
+    assert decide(short, at(earliest - 1), POLICY).action is Action.USE
+    assert decide(short, at(max(earliest, lifetime - 30)), POLICY).action is Action.REFRESH
+
+
+def test_an_explicit_interval_overrides_the_tokens_lifetime() -> None:
+    policy = RefreshPolicy(margin=30, min_interval=45)
+    assert policy.earliest(TokenSet.issued("a", "r", 60, T0)) == at(45)
+    assert decide(TokenSet.issued("a", "r", 60, T0), at(40), policy).action is Action.USE
 
 
 def grant(status: GrantStatus = GrantStatus.ACTIVE) -> Grant:

@@ -172,7 +172,7 @@ def world() -> tuple[Store, FakeExact, Dependencies]:
                       admin_role_ids=(1,), rights_endpoints=("a", "b"),
                       regions=(RegionInfo("NL", "the Netherlands", "start.exactonline.nl", True),
                                RegionInfo("BE", "Belgium", "start.exactonline.be", False)),
-                      refresh=RefreshPolicy(30, 570), public_base_url="https://auth.test",
+                      refresh=RefreshPolicy(30), public_base_url="https://auth.test",
                       internal_base_url="http://auth:8000"))
     return store, exact, deps
 
@@ -328,29 +328,69 @@ async def test_a_refused_refresh_revokes_the_grant_and_emits_grant_revoked(world
     assert len([c for c in exact.calls if c.startswith("refresh")]) == 1
 
 
-@pytest.mark.parametrize(("error", "raised"), [
-    (ExactTooEarly("570"), RefreshNotYetAllowed), (ExactUnavailable("503"), ExactUnavailable)])
-async def test_a_transient_refresh_failure_keeps_the_grant_as_it_was(world, error, raised) -> None:
+async def test_an_unavailable_token_endpoint_keeps_the_grant_as_it_was(world) -> None:
     store, exact, deps, grant_id = await _grant(world)
-    exact.refresh_error = error
+    exact.refresh_error = ExactUnavailable("503")
     clock.now = NOW + timedelta(seconds=575)
     commits = store.commits
-    with pytest.raises(raised):
+    with pytest.raises(ExactUnavailable):
         await tokens.access_token(deps, grant_id)
     assert store.commits == commits
     assert store.grants[grant_id].current_tokens().refresh_token == "R1"
 
 
-async def test_a_rejected_token_waits_for_the_570_s_rule(world) -> None:
-    from auth.domain.tokens import sha256_hex
-
-    _store, _exact, deps, grant_id = await _grant(world)
-    assert await tokens.report_rejected(deps, grant_id, sha256_hex("A1"))
+async def test_a_too_early_answer_is_kept_and_respected_without_asking_again(world) -> None:
+    store, exact, deps, grant_id = await _grant(world)
+    exact.refresh_error = ExactTooEarly("570")
+    clock.now = NOW + timedelta(seconds=575)  # our rule says yes, Exact says no
     with pytest.raises(RefreshNotYetAllowed) as waiting:
         await tokens.access_token(deps, grant_id)
-    assert waiting.value.retry_after == 570
+    assert waiting.value.retry_after == 10
+    with pytest.raises(RefreshNotYetAllowed):
+        await tokens.access_token(deps, grant_id)
+    assert len([c for c in exact.calls if c.startswith("refresh")]) == 1
+    assert store.grants[grant_id].current_tokens().refresh_token == "R1"
+    exact.refresh_error = None
+    clock.now = NOW + timedelta(seconds=585)
+    assert (await tokens.access_token(deps, grant_id)).access_token == "A2"
+
+
+async def test_a_rejected_token_is_refreshed_at_once_when_exact_allows(world) -> None:
+    from auth.domain.tokens import sha256_hex
+
+    _store, exact, deps, grant_id = await _grant(world)
+    assert await tokens.report_rejected(deps, grant_id, sha256_hex("A1"))
+    clock.now = NOW + timedelta(seconds=100)
+    assert (await tokens.access_token(deps, grant_id)).access_token == "A2"
+    assert len([c for c in exact.calls if c.startswith("refresh")]) == 1
+
+
+async def test_a_rejected_token_exact_will_not_replace_yet_waits_until_it_allows(world) -> None:
+    from auth.domain.tokens import sha256_hex
+
+    _store, exact, deps, grant_id = await _grant(world)
+    assert await tokens.report_rejected(deps, grant_id, sha256_hex("A1"))
+    exact.refresh_error = ExactTooEarly("570")
+    clock.now = NOW + timedelta(seconds=100)
+    with pytest.raises(RefreshNotYetAllowed) as waiting:
+        await tokens.access_token(deps, grant_id)
+    assert waiting.value.retry_after == 470  # the 570 s rule of the token Exact issued
+    exact.refresh_error = None
     clock.now = NOW + timedelta(seconds=570)
     assert (await tokens.access_token(deps, grant_id)).access_token == "A2"
+    assert len([c for c in exact.calls if c.startswith("refresh")]) == 2
+
+
+async def test_a_rejected_token_of_a_withdrawn_grant_is_revoked_at_once(world) -> None:
+    from auth.domain.tokens import sha256_hex
+
+    store, exact, deps, grant_id = await _grant(world)
+    assert await tokens.report_rejected(deps, grant_id, sha256_hex("A1"))
+    exact.refresh_error = ExactRefused("invalid_grant: The authorization was withdrawn")
+    clock.now = NOW + timedelta(seconds=100)  # long before the 570 s rule would allow
+    with pytest.raises(GrantGone):
+        await tokens.access_token(deps, grant_id)
+    assert isinstance(store.outbox[-1], c.GrantRevoked)
 
 
 async def test_an_accepted_recreate_retires_the_previous_grant(world) -> None:

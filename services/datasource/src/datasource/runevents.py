@@ -38,7 +38,8 @@ async def apply_run_event(event: RunEvent, uow: UnitOfWork, now: datetime) -> li
             q = event.payload
             run.progressed(at, [(e.entity.value, e.rows, e.pages, e.done) for e in q.entities],
                            Budget(q.calls_used, q.daily_budget_remaining,
-                                  q.minutely_budget_remaining, q.eta_seconds))
+                                  q.minutely_budget_remaining, q.eta_seconds,
+                                  q.waiting_until, q.waiting_reason))
         case c.RunCompleted():
             q2 = event.payload
             if run.division is None:

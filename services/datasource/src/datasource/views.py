@@ -17,7 +17,8 @@ from datasource.domain import (
     newest_by_role,
 )
 
-RunStatusName = Literal["initial_run_pending", "run_pending", "running", "completed", "failed"]
+RunStatusName = Literal["initial_run_pending", "run_pending", "running", "waiting", "completed",
+                        "failed"]
 
 
 class View(BaseModel):
@@ -86,7 +87,9 @@ class RunView(View):
     run_id: UUID
     datasource_id: UUID
     kind: str
-    status: Literal["pending", "running", "completed", "failed"]
+    status: Literal["pending", "running", "waiting", "completed", "failed"] = Field(
+        description="``waiting``: running, but nothing can be done until ``waiting_until`` "
+        "(a rate budget is spent, or Exact allows no new access token yet).")
     division: int | None
     entities: list[str]
     date_from: date | None
@@ -101,6 +104,9 @@ class RunView(View):
     daily_budget_remaining: int | None
     minutely_budget_remaining: int | None
     eta_seconds: float | None
+    waiting_until: datetime | None = Field(
+        default=None, description="While the run waits: when it is tried again (UTC).")
+    waiting_reason: str | None = None
     batches: int | None
     duration_seconds: float | None
     resumed: int
@@ -158,7 +164,8 @@ def run_view(run: Run) -> RunView:
     progress = [EntityProgressView(entity=p.entity, rows=p.rows, pages=p.pages, done=p.done)
                 for p in run.progress.values()]
     return RunView(
-        run_id=run.run_id, datasource_id=run.datasource_id, kind=run.kind, status=run.status.value,
+        run_id=run.run_id, datasource_id=run.datasource_id, kind=run.kind,
+        status=run.shown_status,
         division=run.division, entities=list(run.entities), date_from=run.date_from,
         date_to=run.date_to, requested_at=run.requested_at, started_at=run.started_at,
         finished_at=run.finished_at, last_event_at=run.last_event_at, progress=progress,
@@ -166,7 +173,9 @@ def run_view(run: Run) -> RunView:
         calls_used=b.calls_used if b else None,
         daily_budget_remaining=b.daily_remaining if b else None,
         minutely_budget_remaining=b.minutely_remaining if b else None,
-        eta_seconds=b.eta_seconds if b else None, batches=run.batches,
+        eta_seconds=b.eta_seconds if b else None,
+        waiting_until=b.waiting_until if b and run.waiting else None,
+        waiting_reason=b.waiting_reason if b and run.waiting else None, batches=run.batches,
         duration_seconds=run.duration_seconds, resumed=run.resumed,
         error=RunErrorView(reason_code=f.code, reason=f.reason, retryable=f.retryable) if f else None,
     )

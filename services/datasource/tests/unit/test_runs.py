@@ -165,3 +165,15 @@ def test_scheduled_syncs_never_change_the_data_sources_run_status() -> None:
     last_run, _ = newest_by_role([reimport, running, initial])
     assert datasource_run_status(last_run) == "run_pending"  # re-imports do count
     assert newest_by_role([]) == (None, None)
+
+
+def test_a_run_whose_latest_progress_waits_shows_waiting_until_it_progresses_again() -> None:
+    run = requested()
+    progress(run, 1, 1000)
+    run.progressed(at(2), [("TransactionLines", 1000, 2, False)],
+                   Budget(5, 4000, 50, None, at(10), "Exact allows a new access token at 09:10"))
+    assert run.status is RunStatus.RUNNING and run.waiting
+    assert datasource_run_status(run) == "waiting"
+    assert run.budget is not None and run.budget.waiting_until == at(10)
+    progress(run, 11, 2000)  # resumed: its next report no longer waits
+    assert not run.waiting and datasource_run_status(run) == "running"

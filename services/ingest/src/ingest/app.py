@@ -79,7 +79,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             exact = ExactClient(exact_http, AuthTokenSource(auth_http), limiter, retry=RetryPolicy(
                 max_attempts=settings.exact_max_attempts,
                 backoff_base=settings.exact_backoff_seconds,
-                backoff_max=settings.exact_backoff_max_seconds))
+                backoff_max=settings.exact_backoff_max_seconds,
+                same_token_delays=(settings.exact_unauthorized_retry_seconds,
+                                   2 * settings.exact_unauthorized_retry_seconds)))
             publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers)
             await publisher.start()
             executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(

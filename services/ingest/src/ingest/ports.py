@@ -75,6 +75,10 @@ class TokenSource(Protocol):
     async def rejected(self, grant_id: uuid.UUID, access_token: str) -> None:
         """Exact answered 401 to this token: forget it and tell auth."""
 
+    def near_expiry(self, grant_id: uuid.UUID, access_token: str) -> bool:
+        """True when ``access_token`` is about to expire (or is no longer the one handed
+        out): a 401 then means a new token is due, not a passing fault."""
+
 
 @dataclass(frozen=True)
 class Permit:

@@ -17,7 +17,8 @@ refresh sends only the rows whose hash changed and, after the entity's last page
 it did not see as LedgerDeletes ``deleted``.
 
 How a run leaves RUNNING: RunCompleted; waiting (daily or error budget spent: claimable
-again after the reset, RunProgress says until when); paused with RunFailed(grant_revoked,
+again after the reset, RunProgress says until when; the same while Exact allows no new
+access token yet after one was refused); paused with RunFailed(grant_revoked,
 retryable) until a recreate brings a new grant; or RunFailed with a reason.
 """
 
@@ -62,6 +63,7 @@ from ingest.domain.errors import (
     InvalidData,
     LeaseLost,
     RateLimited,
+    TokenNotYetAllowed,
 )
 from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
@@ -240,7 +242,7 @@ class RunExecutor:
     # ---- leaving RUNNING -------------------------------------------------------------------
 
     async def _stop(self, run: Run, owner: str, exc: IngestError) -> None:
-        if isinstance(exc, BudgetSpent):
+        if isinstance(exc, BudgetSpent | TokenNotYetAllowed):
             until = self._clock.now() + timedelta(seconds=exc.wait_seconds)
             run.waiting_reason = str(exc)
             event = self._progress(run, None, waiting=(until, str(exc)))

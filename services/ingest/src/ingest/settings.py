@@ -30,6 +30,10 @@ class IngestSettings(ServiceSettings):
     exact_backoff_seconds: float = Field(default=0.5, gt=0,
                                          description="First retry delay; doubles per attempt.")
     exact_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    exact_unauthorized_retry_seconds: float = Field(
+        default=2.0, gt=0,
+        description="Wait before a 401 is retried with the same token (twice at most, the "
+                    "second wait doubled); only a 401 that persists asks auth for a new token.")
     exact_minutely_limit: int = Field(default=60, ge=1,
                                       description="Assumed until Exact's headers say otherwise.")
     exact_error_budget: int = Field(

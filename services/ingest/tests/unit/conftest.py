@@ -59,6 +59,8 @@ class FakeTokens:
     def __init__(self) -> None:
         self.issued = 0
         self.rejections: list[str] = []
+        self.near = False
+        """What :meth:`near_expiry` answers."""
 
     async def access_token(self, grant_id: uuid.UUID) -> str:
         return f"token-{self.issued}"
@@ -66,6 +68,9 @@ class FakeTokens:
     async def rejected(self, grant_id: uuid.UUID, access_token: str) -> None:
         self.rejections.append(access_token)
         self.issued += 1
+
+    def near_expiry(self, grant_id: uuid.UUID, access_token: str) -> bool:
+        return self.near
 
 
 @dataclass

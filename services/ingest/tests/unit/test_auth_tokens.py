@@ -12,7 +12,12 @@ import httpx
 import pytest
 
 from ingest.adapters.auth_tokens import AuthTokenSource
-from ingest.domain.errors import AuthUnavailable, GrantRevoked, GrantUnknown
+from ingest.domain.errors import (
+    AuthUnavailable,
+    GrantRevoked,
+    GrantUnknown,
+    TokenNotYetAllowed,
+)
 
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 GRANT = uuid.uuid4()
@@ -69,6 +74,38 @@ async def test_auth_busy_is_waited_out_for_the_time_it_names() -> None:
     tokens, _, slept = source([busy, token_answer("a")])
     assert await tokens.access_token(GRANT) == "a"
     assert slept == [7.0]
+
+
+async def test_a_short_lived_token_is_kept_for_half_its_life() -> None:
+    now = [NOW]
+    tokens, seen, _ = source([token_answer("a", seconds=60), token_answer("b", seconds=60)], now)
+    assert await tokens.access_token(GRANT) == "a"
+    now[0] = NOW + timedelta(seconds=29)
+    assert await tokens.access_token(GRANT) == "a"  # not one auth request per Exact call
+    now[0] = NOW + timedelta(seconds=31)
+    assert await tokens.access_token(GRANT) == "b"
+    assert len(seen) == 2
+
+
+async def test_a_token_is_near_expiry_in_its_last_30_seconds_or_once_replaced() -> None:
+    now = [NOW]
+    tokens, _, _ = source([token_answer("a", seconds=600)], now)
+    await tokens.access_token(GRANT)
+    assert not tokens.near_expiry(GRANT, "a")
+    now[0] = NOW + timedelta(seconds=571)
+    assert tokens.near_expiry(GRANT, "a")
+    assert tokens.near_expiry(GRANT, "some-other-token")
+
+
+async def test_a_long_wait_for_a_new_token_lets_the_run_wait_visibly() -> None:
+    too_early = httpx.Response(503, json={"error": "refresh_not_yet_allowed",
+                                          "reason": "Exact allows a new token in 400 s"},
+                               headers={"Retry-After": "400"})
+    tokens, _, slept = source([too_early])
+    with pytest.raises(TokenNotYetAllowed) as raised:
+        await tokens.access_token(GRANT)
+    assert raised.value.wait_seconds == 400.0
+    assert slept == []  # not slept through inside a run that looks busy
 
 
 async def test_auth_busy_for_too_long_is_auth_unavailable() -> None:

@@ -147,21 +147,43 @@ async def test_broken_json_is_fetched_again_from_the_same_page(kit: Any) -> None
     assert len(slept) == 1
 
 
-async def test_an_expired_token_is_reported_and_replaced_once(kit: Any) -> None:
+async def test_a_401_on_a_token_near_expiry_is_reported_and_replaced_at_once(kit: Any) -> None:
     answers = Recorder([error(401, "Unauthorized"), page([gl(1)])])
     exact, _, tokens, slept = client(answers, kit)
+    tokens.near = True
     [_only] = await collect(exact)
     assert tokens.rejections == ["token-0"]
     assert answers.requests[1].headers["Authorization"] == "Bearer token-1"
     assert slept == []  # a fresh token is asked at once, not after a backoff
 
 
-async def test_a_second_401_counts_as_a_failed_attempt(kit: Any) -> None:
-    answers = Recorder([error(401), error(401), page([gl(1)])])
+async def test_a_spurious_401_is_retried_with_the_same_token_after_a_short_wait(kit: Any) -> None:
+    answers = Recorder([error(401, "Unauthorized"), page([gl(1)])])
+    exact, _, tokens, slept = client(answers, kit)
+    [only] = await collect(exact)
+    assert only.rows and only.calls == 2
+    assert tokens.rejections == []  # the token is not dropped: auth is not asked to refresh
+    assert [r.headers["Authorization"] for r in answers.requests] == ["Bearer token-0"] * 2
+    assert slept == [2.0]
+
+
+async def test_a_persistent_401_is_retried_twice_then_reported_once(kit: Any) -> None:
+    answers = Recorder([error(401), error(401), error(401), page([gl(1)])])
+    exact, _, tokens, slept = client(answers, kit)
+    [only] = await collect(exact)
+    assert only.calls == 4
+    assert tokens.rejections == ["token-0"]
+    assert [r.headers["Authorization"] for r in answers.requests] == \
+        ["Bearer token-0"] * 3 + ["Bearer token-1"]
+    assert slept == [2.0, 4.0]  # a few seconds in all, never a burst of 401s
+
+
+async def test_a_401_with_the_fresh_token_counts_as_a_failed_attempt(kit: Any) -> None:
+    answers = Recorder([error(401), error(401), error(401), error(401), page([gl(1)])])
     exact, _, tokens, slept = client(answers, kit)
     await collect(exact)
     assert tokens.rejections == ["token-0"]
-    assert len(slept) == 1
+    assert len(slept) == 3  # two same-token waits, one backoff of a failed attempt
 
 
 async def test_server_errors_timeouts_and_dropped_connections_are_retried(kit: Any) -> None:

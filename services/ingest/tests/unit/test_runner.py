@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 import contracts as c
-from ingest.domain.errors import BudgetSpent, GrantRevoked, InvalidData, PageFailed
+from ingest.domain.errors import (
+    BudgetSpent,
+    GrantRevoked,
+    InvalidData,
+    PageFailed,
+    TokenNotYetAllowed,
+)
 from ingest.domain.model import RunStatus
 from ingest.runner import RunExecutor, RunnerConfig
 
@@ -137,6 +143,19 @@ async def test_a_spent_daily_budget_makes_the_run_wait_and_say_until_when(kit: A
     await executor.execute(run.run_id, OWNER)
     assert store.runs[run.run_id].status is RunStatus.COMPLETED
     assert len(store.of(c.RunStarted)) == 1  # waiting is not a restart
+
+
+async def test_no_new_token_yet_makes_the_run_wait_until_exact_allows_one(
+        kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 1)] = TokenNotYetAllowed("Exact allows a new token later",
+                                                 wait_seconds=120)
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.WAITING
+    waiting = store.of(c.RunProgress)[-1].payload
+    assert waiting.waiting_until == clock.now().replace(minute=2)
+    assert "new token" in waiting.waiting_reason
+    assert not store.of(c.RunFailed)
 
 
 async def test_a_revoked_grant_pauses_the_run_and_keeps_its_checkpoint(kit: Any, clock: Any) -> None:

@@ -134,6 +134,7 @@ class SqlGrantRepository:
         return {
             "status": g.status.value, "status_reason": g.status_reason,
             "refresh_requested": g.refresh_requested,
+            "refresh_not_before": g.refresh_not_before,
             "access_token_enc": None if t is None else self._cipher.encrypt(t.access_token),
             "refresh_token_enc": None if t is None else self._cipher.encrypt(t.refresh_token),
             "access_token_sha256": None if t is None else t.access_token_sha256,
@@ -181,4 +182,5 @@ class SqlGrantRepository:
             region=r["region"], status=GrantStatus(r["status"]), tokens=tokens,
             created_at=r["created_at"], status_reason=r["status_reason"],
             refresh_requested=r["refresh_requested"],
+            refresh_not_before=r["refresh_not_before"],
         )

@@ -77,6 +77,7 @@ grants = sa.Table(
     sa.Column("refresh_issued_at", _TS, nullable=True),
     sa.Column("refresh_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("refresh_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("refresh_not_before", _TS, nullable=True),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False, server_default=sa.func.now()),
     sa.Index("ix_auth_grants_datasource_id", "datasource_id"),

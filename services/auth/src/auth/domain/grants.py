@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from auth.domain.errors import GrantGone
 from auth.domain.events import DomainEvent, GrantRevoked
-from auth.domain.tokens import RefreshPolicy, TokenDecision, TokenSet, decide
+from auth.domain.tokens import RefreshPolicy, TokenDecision, TokenSet, decide, too_early_until
 
 
 class GrantStatus(StrEnum):
@@ -52,6 +52,8 @@ class Grant:
     created_at: datetime
     status_reason: str | None = None
     refresh_requested: bool = False
+    refresh_not_before: datetime | None = None
+    """Exact said too early: no refresh is asked before this."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property
@@ -64,13 +66,20 @@ class Grant:
         return self.tokens
 
     def token_decision(self, now: datetime, policy: RefreshPolicy) -> TokenDecision:
-        return decide(self.current_tokens(), now, policy, rejected=self.refresh_requested)
+        return decide(self.current_tokens(), now, policy, rejected=self.refresh_requested,
+                      not_before=self.refresh_not_before)
+
+    def too_early(self, now: datetime, policy: RefreshPolicy) -> float:
+        """Exact refused the refresh as too early: seconds until it is asked again."""
+        self.refresh_not_before = too_early_until(self.current_tokens(), now, policy)
+        return max(1.0, (self.refresh_not_before - now).total_seconds())
 
     def rotate(self, tokens: TokenSet) -> None:
         """Keep the tokens Exact just issued; the previous refresh token is dead now."""
         self.current_tokens()
         self.tokens = tokens
         self.refresh_requested = False
+        self.refresh_not_before = None
 
     def report_rejected(self, access_token_sha256: str) -> bool:
         """Exact answered 401 to a token: refresh at the next request if it is the current one."""

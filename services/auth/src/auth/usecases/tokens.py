@@ -31,8 +31,6 @@ from connector_runtime.logcontext import bind
 
 log = structlog.get_logger("auth.tokens")
 
-TOO_EARLY_RETRY_SECONDS = 10.0
-
 
 @dataclass(frozen=True)
 class AccessToken:
@@ -54,8 +52,12 @@ def _view(grant: Grant) -> AccessToken:
 
 
 async def access_token(deps: Dependencies, grant_id: uuid.UUID) -> AccessToken:
-    """A token valid for at least the refresh margin; raises GrantNotFound, GrantGone,
-    RefreshNotYetAllowed or ExactUnavailable."""
+    """A usable token (see :func:`auth.domain.tokens.decide`); raises GrantNotFound,
+    GrantGone, RefreshNotYetAllowed or ExactUnavailable.
+
+    A token ingest reported refused is refreshed at once: a revoked grant is known within
+    one token call (GrantGone), not after the 570 s rule; Exact's too-early answer is kept
+    on the grant so every caller waits for the time it allows."""
     policy = deps.config.refresh
     async with deps.uow() as uow:
         grant = await uow.grants.get(grant_id)
@@ -76,9 +78,13 @@ async def access_token(deps: Dependencies, grant_id: uuid.UUID) -> AccessToken:
         try:
             tokens = await deps.oauth.refresh(grant.region, grant.current_tokens().refresh_token)
         except ExactTooEarly as exc:
+            wait = grant.too_early(deps.clock(), policy)
+            await uow.grants.save(grant)
+            await uow.commit()
             metrics.refresh("too_early")
-            log.warning("access_token_refresh_too_early", grant_id=str(grant_id))
-            raise RefreshNotYetAllowed(TOO_EARLY_RETRY_SECONDS) from exc
+            log.warning("access_token_refresh_too_early", grant_id=str(grant_id),
+                        rejected=grant.refresh_requested, retry_in=round(wait, 1))
+            raise RefreshNotYetAllowed(wait) from exc
         except ExactRefused as exc:
             grant.revoke(f"Exact Online refused to renew the access: {exc}")
             await uow.grants.save(grant)

@@ -1,6 +1,7 @@
 """Internal HTTP API for the other services, authenticated with the service bearer token.
 
 GET  /internal/grants/{grant_id}/access-token           -> 200 | 404 | 410 | 503 + Retry-After
+     (503 ``error``: ``refresh_not_yet_allowed`` - Exact's 570 s rule - or ``exact_unavailable``)
 POST /internal/grants/{grant_id}/access-token/rejected  -> 202 | 404
 GET  /internal/authorizations/{authorization_id}/link   -> 200 | 404 | 410
 """
@@ -71,9 +72,9 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
     router = APIRouter(prefix="/internal", dependencies=[Depends(require_service)],
                        tags=["internal"])
 
-    def unavailable(reason: str, seconds: float) -> JSONResponse:
-        return _error(503, "exact_unavailable", reason,
-                      {"Retry-After": str(max(1, math.ceil(seconds)))})
+    def unavailable(reason: str, seconds: float, error: str = "exact_unavailable"
+                    ) -> JSONResponse:
+        return _error(503, error, reason, {"Retry-After": str(max(1, math.ceil(seconds)))})
 
     @router.get("/grants/{grant_id}/access-token", response_model=AccessTokenOut,
                 responses={404: {}, 410: {}, 503: {}})
@@ -89,7 +90,7 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
         except RefreshNotYetAllowed as exc:
             metrics.access_token_answer("unavailable")
             return unavailable("Exact Online does not allow a new access token yet "
-                               "(570 s rule).", exc.retry_after)
+                               "(570 s rule).", exc.retry_after, "refresh_not_yet_allowed")
         except ExactError as exc:
             metrics.access_token_answer("unavailable")
             return unavailable(str(exc), retry_after_seconds)

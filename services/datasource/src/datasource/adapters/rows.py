@@ -99,7 +99,8 @@ def run_from_row(row: Row) -> Run:
     budget = None
     if row["calls_used"] is not None:
         budget = Budget(row["calls_used"], row["daily_budget_remaining"],
-                        row["minutely_budget_remaining"], row["eta_seconds"])
+                        row["minutely_budget_remaining"], row["eta_seconds"],
+                        row["waiting_until"], row["waiting_reason"])
     failure = None
     if row["failure_code"] is not None:
         failure = RunFailure(row["failure_code"], row["failure_reason"], bool(row["failure_retryable"]))
@@ -132,6 +133,8 @@ def run_values(run: Run) -> dict[str, Any]:
         "daily_budget_remaining": b.daily_remaining if b else None,
         "minutely_budget_remaining": b.minutely_remaining if b else None,
         "eta_seconds": b.eta_seconds if b else None,
+        "waiting_until": b.waiting_until if b else None,
+        "waiting_reason": b.waiting_reason if b else None,
         "batches": run.batches, "duration_seconds": run.duration_seconds,
         "failure_code": f.code if f else None, "failure_reason": f.reason if f else None,
         "failure_retryable": f.retryable if f else None,

@@ -109,6 +109,8 @@ runs = sa.Table(
     sa.Column("daily_budget_remaining", sa.Integer),
     sa.Column("minutely_budget_remaining", sa.Integer),
     sa.Column("eta_seconds", sa.Float),
+    sa.Column("waiting_until", TZ),
+    sa.Column("waiting_reason", sa.Text),
     sa.Column("batches", sa.Integer),
     sa.Column("duration_seconds", sa.Float),
     sa.Column("failure_code", sa.Text),

@@ -9,8 +9,10 @@ arrive at least once and possibly out of order, so every change is monotonic:
   started or progressed again *after* the failure (a resumed run); a failure older
   than the run's latest resumption is ignored;
 * progress figures per entity only grow (rows, pages, done), so an old
-  ``RunProgress`` delivered late cannot shrink them; the rate-budget figures and
-  ETA come from the most recent ``RunProgress``.
+  ``RunProgress`` delivered late cannot shrink them; the rate-budget figures, the
+  ETA and whether the run waits (``waiting_until``/``waiting_reason``: a budget is
+  spent, or Exact allows no new access token yet) come from the most recent
+  ``RunProgress``. A run that waits shows as ``waiting`` with the time it resumes.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class Budget:
     daily_remaining: int | None = None
     minutely_remaining: int | None = None
     eta_seconds: float | None = None
+    waiting_until: datetime | None = None
+    """Set while the run waits: when ingest tries again (UTC)."""
+    waiting_reason: str | None = None
 
 
 @dataclass(eq=False)
@@ -114,6 +119,17 @@ class Run:
     def finished(self) -> bool:
         return self.status in (RunStatus.COMPLETED, RunStatus.FAILED)
 
+    @property
+    def waiting(self) -> bool:
+        """Running, but its latest progress says it waits (until ``budget.waiting_until``)."""
+        return self.status is RunStatus.RUNNING and self.budget is not None \
+            and self.budget.waiting_until is not None
+
+    @property
+    def shown_status(self) -> str:
+        """``status``, or ``waiting`` while a running run waits."""
+        return "waiting" if self.waiting else self.status.value
+
     def started(self, at: datetime, *, division: int, entities: Iterable[str], resumed: bool) -> None:
         self._seen(at)
         if self.division is None:
@@ -141,7 +157,7 @@ class Run:
             self.progress_at = at
             calls = max(budget.calls_used, self.budget.calls_used if self.budget else 0)
             self.budget = Budget(calls, budget.daily_remaining, budget.minutely_remaining,
-                                 budget.eta_seconds)
+                                 budget.eta_seconds, budget.waiting_until, budget.waiting_reason)
         self._to_running(at)
 
     def completed(self, at: datetime, *, totals: Iterable[tuple[str, int, int]], batches: int,
@@ -242,9 +258,10 @@ def newest_by_role(runs: Iterable[Run]) -> tuple[Run | None, Run | None]:
 def datasource_run_status(latest: Run | None) -> str | None:
     """The run status shown on a data source, from its newest initial run or re-import
     (syncs never count, see :data:`SYNC_KINDS`): ``initial_run_pending``, ``run_pending``,
-    ``running``, ``completed`` or ``failed`` (None before any such run)."""
+    ``running``, ``waiting`` (until the time its ``last_run`` gives), ``completed`` or
+    ``failed`` (None before any such run)."""
     if latest is None or is_sync(latest):
         return None
     if latest.status is RunStatus.PENDING:
         return "initial_run_pending" if latest.kind == "initial" else "run_pending"
-    return latest.status.value
+    return latest.shown_status

@@ -6,8 +6,11 @@ limiter), ``/Date(ms)/`` values and error bodies. Each page is asked until it ar
 
 * 5xx, timeouts, dropped connections and broken JSON are retried with exponential backoff
   (bounded; then :class:`PageFailed` - a page is never skipped);
-* a 401 makes the token source drop the token and tell auth, and the page is asked again
-  once with a fresh token (a second 401 counts as a failed attempt);
+* a 401 is first taken for one of Exact's short 401 bursts: while the token is not near its
+  expiry the page is asked again with the same token after a few seconds, at most twice
+  (401s count toward Exact's error budget, so never more). Only a 401 that persists makes
+  the token source drop the token and tell auth, and the page is asked again once with a
+  fresh token (a 401 after that counts as a failed attempt);
 * a 429 (which the limiter should prevent) waits for the reset the headers give;
 * 400/403/404 are not retried: :class:`ExactRequestRejected` / :class:`Forbidden`.
 
@@ -62,6 +65,12 @@ class RetryPolicy:
     backoff_max: float = 30.0
     max_rate_limited: int = 20
     """429 answers in a row before giving up (each one is waited out first)."""
+    same_token_retries: int = 2
+    """401s retried with the same token before it is reported refused (Exact answers short
+    bursts of 401 around token expiry and under load: EXACT_API.md, PipedreamHQ/pipedream
+    #1655; each 401 counts toward the error budget of 10 per endpoint and hour)."""
+    same_token_delays: tuple[float, ...] = (2.0, 4.0)
+    """Wait before each same-token retry of a 401."""
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
@@ -143,7 +152,7 @@ class ExactClient:
 
     async def _fetch(self, request: EntityRequest, endpoint: str, link: str,
                      params: dict[str, str] | None) -> _Answer:
-        attempts = limited = calls = 0
+        attempts = limited = calls = unauthorized = 0
         reasked = False
         while True:
             permit = await self._limiter.acquire(request.division, endpoint)
@@ -181,8 +190,12 @@ class ExactClient:
                 else:
                     error = _error_for(response, endpoint)
             if isinstance(error, Unauthorized) and not reasked:
+                if await self._same_token_again(request, endpoint, token, unauthorized):
+                    unauthorized += 1
+                    continue
                 reasked = True
-                log.info("exact_token_refused", endpoint=endpoint, division=request.division)
+                log.info("exact_token_refused", endpoint=endpoint, division=request.division,
+                         unauthorized_in_a_row=unauthorized + 1)
                 await self._tokens.rejected(request.grant_id, token)
                 continue
             if isinstance(error, RateLimited):
@@ -206,6 +219,22 @@ class ExactClient:
                         error=type(error).__name__, status=error.status, attempt=attempts,
                         retry_in=round(delay, 2))
             await self._sleep(delay)
+
+    async def _same_token_again(self, request: EntityRequest, endpoint: str, token: str,
+                                retried: int) -> bool:
+        """After a 401: wait and ask with the same token (True), or report it refused.
+
+        A token near its expiry is reported at once: a refresh is allowed then, and the
+        401 most likely means the token ran out."""
+        if retried >= self._retry.same_token_retries or self._tokens.near_expiry(
+                request.grant_id, token):
+            return False
+        delays = self._retry.same_token_delays or (2.0,)
+        delay = delays[min(retried, len(delays) - 1)]
+        log.info("exact_unauthorized_retry_same_token", endpoint=endpoint,
+                 division=request.division, attempt=retried + 1, retry_in=delay)
+        await self._sleep(delay)
+        return True
 
 
 def _message(response: httpx.Response) -> str:

@@ -16,7 +16,8 @@ IngestError
 ├── TokenError                  asking auth for an access token failed
 │   ├── GrantRevoked            410: the grant is gone, a recreate must bring a new one
 │   ├── GrantUnknown            404: auth does not know the grant
-│   └── AuthUnavailable         auth could not hand out a token now (503, network)
+│   ├── AuthUnavailable         auth could not hand out a token now (503, network)
+│   └── TokenNotYetAllowed      Exact allows a new token only in ``wait_seconds``; wait
 └── LeaseLost                   another replica owns the run now; stop without writing
 """
 
@@ -107,6 +108,17 @@ class GrantUnknown(TokenError):
 
 class AuthUnavailable(TokenError):
     pass
+
+
+class TokenNotYetAllowed(TokenError):
+    """Exact refuses a new access token for ``wait_seconds`` more (its 570 s rule) and the
+    current one was refused: no call can be made until then."""
+
+    kind = "access_token"
+
+    def __init__(self, message: str, *, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
 
 
 class LeaseLost(IngestError):
