@@ -22,6 +22,7 @@ from auth import metrics
 from auth.adapters import stats, tables
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.exact import ExactClient
+from auth.adapters.retry import RetryPolicy
 from auth.adapters.signing import ItsDangerousSigner
 from auth.adapters.uow import unit_of_work_factory
 from auth.domain.tokens import RefreshPolicy
@@ -93,6 +94,8 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
                 base_urls={r.code: settings.region_base_url(r)
                            for r in settings.regions if r.supported},
                 clock=clock, timeout=settings.exact_timeout_seconds, transport=exact_transport,
+                retry=RetryPolicy(attempts=settings.signin_attempts,
+                                  backoff=settings.signin_backoff_seconds),
             )
             deps = Dependencies(
                 uow=unit_of_work_factory(host.engine, cipher, host.relay.notify), clock=clock,

@@ -110,6 +110,15 @@ class AuthSettings(ServiceSettings):
         default=5, ge=1, description="Retry-After of a 503 when Exact is unavailable."
     )
     exact_timeout_seconds: float = Field(default=20.0, gt=0)
+    signin_attempts: int = Field(
+        default=4, ge=1,
+        description="Tries of each Exact call during sign-in (code exchange, Me, divisions, "
+        "roles, rights) on 5xx, timeouts, dropped connections and broken JSON.",
+    )
+    signin_backoff_seconds: float = Field(
+        default=0.3, gt=0, description="First wait before a sign-in call is tried again; "
+        "doubles per retry (at most 3 s).",
+    )
     sweep_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often expired links are closed."
     )

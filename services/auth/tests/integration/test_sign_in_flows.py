@@ -2,7 +2,9 @@
 pages, the sandbox's sign-in and consent pages, the callback, and the events auth emits."""
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 import contracts as c
@@ -157,6 +159,51 @@ async def test_access_to_other_companies_than_the_open_one_asks_to_sign_in_again
     back = await person.auth.get(await flow.consent(person, consent))
     chooser = await person.auth.get(back.headers["location"])
     assert "Choose the company to connect" in chooser.text
+
+
+async def test_exacts_own_words_of_a_decline_reach_the_page_and_the_event_escaped(flow) -> None:
+    message = await flow.request()
+    person = flow.person()
+    started = await flow.start(person, await flow.link(message))
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    flow.secrets.add(state)
+    words = "Gebruiker <script>alert(1)</script> heeft geen toegang tot deze omgeving"
+    back = await person.auth.get("/oauth/callback", params={
+        "state": state, "error": "access_denied", "error_description": words})
+    page = await person.auth.get(back.headers["location"])
+
+    assert "heeft geen toegang tot deze omgeving" in page.text
+    assert "<script>" not in page.text
+    assert "another country" in page.text
+    failed = await flow.event(message.datasource_id, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "access_denied"
+    assert "heeft geen toegang tot deze omgeving" in failed.payload.reason
+    assert "<" not in failed.payload.reason
+
+
+async def test_sign_in_succeeds_through_exacts_transient_faults(flow) -> None:
+    """Every sign-in call - code exchange, Me, divisions, roles, rights - meets 5xx, slow
+    answers, dropped connections and broken JSON, and the person still sees one page:
+    connected."""
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        await exact.put("/_sandbox/faults", json={
+            "error_5xx_rate": 0.12, "drop_rate": 0.06, "malformed_json_rate": 0.06,
+            "timeout_rate": 0.04, "hang_seconds": 0.2, "include_token_endpoint": True,
+            "seed": 5})
+        try:
+            before = await flow.sandbox.stats()
+            message = await flow.request()
+            page = await flow.through_exact(flow.person(), await flow.link(message),
+                                            "anna.admin@demo.nl")
+            after = await flow.sandbox.stats()
+        finally:
+            await exact.delete("/_sandbox/faults")
+    assert "Connected" in page.text, page.text
+    authorized = await flow.event(message.datasource_id, c.ExactAuthorized)
+    await flow.remember_tokens(authorized.payload.grant_id)
+    injected = {k: v - before["faults_injected"].get(k, 0)
+                for k, v in after["faults_injected"].items()}
+    assert sum(injected.values()) >= 2, injected
 
 
 async def test_no_secret_reached_a_log_line_an_event_or_the_outbox(flow, secrets_seen,

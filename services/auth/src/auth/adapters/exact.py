@@ -4,10 +4,15 @@ Library errors become ours (``auth.domain.errors``): timeouts, connection errors
 429 are ExactUnavailable; a refresh token Exact refuses for good is ExactRefused; the 570 s
 rule is ExactTooEarly; other 4xx are ExactRejected. No token, code or secret is put into an
 exception message.
+
+Sign-in calls are retried on transient faults within the request (:mod:`auth.adapters.retry`):
+every GET, and the code exchange as :meth:`ExactClient.exchange_code` explains. Refreshes
+are not retried here: ingest asks again, and a refresh token is single-use.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,7 +21,14 @@ from urllib.parse import urljoin
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from auth.domain.errors import ExactRefused, ExactRejected, ExactTooEarly, ExactUnavailable
+from auth.adapters.retry import NO_RETRY, RetryPolicy, Sleep, retried
+from auth.domain.errors import (
+    CodeAnswerLost,
+    ExactRefused,
+    ExactRejected,
+    ExactTooEarly,
+    ExactUnavailable,
+)
 from auth.domain.exact import DivisionChoice, ExactUser
 from auth.domain.tokens import TokenSet
 from auth.ports import Clock
@@ -50,9 +62,12 @@ class ExactClient:
 
     def __init__(self, *, client_id: str, client_secret: str, redirect_uri: str,
                  base_urls: Mapping[str, str], clock: Clock, timeout: float = 20.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 retry: RetryPolicy = NO_RETRY, sleep: Sleep = asyncio.sleep) -> None:
         self._base_urls = dict(base_urls)
         self._clock = clock
+        self._retry = retry
+        self._sleep = sleep
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, headers=JSON)
         self._oauth = AsyncOAuth2Client(
             client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri,
@@ -88,14 +103,45 @@ class ExactClient:
         return TokenSet.issued(access, refresh, expires_in, self._clock())
 
     async def exchange_code(self, region: str, code: str) -> TokenSet:
-        try:
-            token = await self._oauth.fetch_token(
-                self._base(region) + TOKEN_PATH, code=code, grant_type="authorization_code")
-        except OAuthError as exc:
-            raise ExactRejected(f"the authorization code was refused ({_describe(exc)})") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ExactUnavailable(f"the token endpoint failed: {type(exc).__name__}") from None
-        return self._token_set(token)
+        """Tokens for an authorization code, retried on transient faults.
+
+        The code is single-use (EXACT_API.md section 2: reuse answers 400). A retry is
+        never worse than giving up, so every transient fault is retried, but they differ:
+
+        * not connected, or a 5xx/429 answer: Exact did nothing with the code (a 5xx of
+          the token endpoint comes before the code is looked at, as gateways and the
+          sandbox answer), so the retry is an ordinary one;
+        * no answer in time, a dropped connection or an unreadable answer: Exact may have
+          used the code and its tokens are lost with the answer. The retry then either
+          works or is refused as a used code: :class:`CodeAnswerLost` lets the page say
+          exactly that and offer a new sign-in (RFC 6749 section 4.1.2 also lets a server
+          revoke tokens of a code used twice; none of them reached us anyway).
+        """
+        maybe_used = False
+        attempt = 1
+        while True:
+            try:
+                token = await self._oauth.fetch_token(
+                    self._base(region) + TOKEN_PATH, code=code, grant_type="authorization_code")
+                return self._token_set(token)
+            except OAuthError as exc:
+                if maybe_used:
+                    raise CodeAnswerLost(f"the code was refused after an answer was lost "
+                                         f"({_describe(exc)})") from None
+                raise ExactRejected(f"the authorization code was refused ({_describe(exc)})"
+                                    ) from None
+            except ExactUnavailable as exc:  # 5xx or 429 answer, or tokens missing
+                failure = str(exc)
+                maybe_used = maybe_used or "usable tokens" in failure
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failure = f"the token endpoint could not be reached: {type(exc).__name__}"
+            except (httpx.HTTPError, ValueError) as exc:
+                failure = f"the token endpoint failed: {type(exc).__name__}"
+                maybe_used = True
+            if attempt >= self._retry.attempts:
+                raise ExactUnavailable(failure)
+            await self._sleep(self._retry.delay(attempt))
+            attempt += 1
 
     async def refresh(self, region: str, refresh_token: str) -> TokenSet:
         try:
@@ -115,6 +161,11 @@ class ExactClient:
 
     async def _get(self, region: str, access_token: str, path: str,
                    params: Mapping[str, str] | None = None) -> Any:
+        return await retried(lambda: self._get_once(region, access_token, path, params),
+                             path.split("?")[0].rsplit("/", 2)[-1], self._retry, self._sleep)
+
+    async def _get_once(self, region: str, access_token: str, path: str,
+                        params: Mapping[str, str] | None = None) -> Any:
         url = path if path.startswith("http") else urljoin(self._base(region) + "/", path)
         try:
             response = await self._http.get(

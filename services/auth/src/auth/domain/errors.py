@@ -20,6 +20,8 @@ AuthError
 │   ├── ExactRefused          the token endpoint refused a refresh token for good
 │   ├── ExactTooEarly         the token endpoint says the 570 s rule is not over yet
 │   └── ExactRejected         an API call or code exchange was refused (4xx)
+│       └── CodeAnswerLost    the code exchange's answer was lost, and the retry found
+│                             the single-use code used: a new sign-in is needed
 └── StoredTokenUnreadable     no configured key decrypts a stored token
 
 Messages never contain a token, code, state or link.
@@ -115,6 +117,10 @@ class ExactRejected(ExactError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class CodeAnswerLost(ExactRejected):
+    """Exact may have taken the authorization code, but its answer was lost on the way."""
 
 
 class StoredTokenUnreadable(AuthError):

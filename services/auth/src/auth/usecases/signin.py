@@ -101,10 +101,32 @@ async def restart_sign_in(deps: Dependencies, authorization_id: uuid.UUID, brows
 
 
 _ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f<>]+")
+EXACT_WORDS_MAX = 300
+
+
+def exact_words(text: str | None) -> str:
+    """Exact's own ``error_description``, safe to show: no markup or control characters,
+    one line, at most EXACT_WORDS_MAX characters (pages escape it again when rendered)."""
+    cleaned = " ".join(_UNSAFE.sub(" ", text or "").split())
+    return cleaned if len(cleaned) <= EXACT_WORDS_MAX else cleaned[:EXACT_WORDS_MAX - 1] + "…"
+
+
+def declined_reason(description: str | None) -> str:
+    """The reason of an ``error=access_denied`` callback, with Exact's words when it gave any
+    (e.g. for an account of another country's Exact Online, EXACT_API.md section 9)."""
+    words = exact_words(description)
+    said = f" Exact Online said: \u201c{words}\u201d." if words else ""
+    return (f"Access was declined at Exact Online, so nothing was connected.{said} If you "
+            "declined by mistake, start the authorization again and approve the access. If "
+            "your company is on another country's Exact Online (not start.exactonline.nl), it "
+            "cannot be connected; otherwise sign in with an administrator account of the "
+            "company.")
 
 
 async def callback(deps: Dependencies, *, state: str | None, code: str | None,
-                   error: str | None, browser: str | None) -> AuthorizationSession:
+                   error: str | None, browser: str | None,
+                   error_description: str | None = None) -> AuthorizationSession:
     """Exact sent the browser back. Forged or replayed states change nothing (ForgedState);
     an unreachable Exact rolls everything back (the browser may restart the sign-in)."""
     if not state:
@@ -119,8 +141,7 @@ async def callback(deps: Dependencies, *, state: str | None, code: str | None,
         now = deps.clock()
         if error or not code:
             if error == "access_denied":
-                session.fail("access_denied", "Access was declined at Exact Online, so nothing "
-                             "was connected.", now)
+                session.fail("access_denied", declined_reason(error_description), now)
             else:
                 shown = error if error and _ERROR_CODE.fullmatch(error) else "no_code"
                 session.fail("exact_error", f"Exact Online ended the sign-in with an error "

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from auth.domain.errors import (
+    CodeAnswerLost,
     DivisionsNotReadable,
     ExactError,
     ExactUnavailable,
@@ -94,8 +95,12 @@ def _exact_problem(request: Request, exc: ExactError, authorization_id: uuid.UUI
                    ) -> HTMLResponse:
     log.warning("sign_in_exact_failed", error=type(exc).__name__, detail=str(exc))
     if isinstance(exc, ExactUnavailable):
-        message = ("Exact Online could not be reached or did not answer properly. Nothing was "
-                   "connected. Please try again in a few minutes.")
+        message = ("Exact Online could not be reached or did not answer properly, also after "
+                   "several tries. Nothing was connected. Please try again in a few minutes.")
+    elif isinstance(exc, CodeAnswerLost):
+        message = ("Exact Online's answer to your sign-in was lost on the way, and the one-time "
+                   "sign-in code it gave cannot be used twice. Nothing was connected. Sign in "
+                   "again; it takes one more approval at Exact Online.")
     else:
         message = ("Exact Online did not accept the sign-in, so nothing was connected. "
                    "Please sign in again.")
@@ -149,6 +154,7 @@ def build_pages_router() -> APIRouter:
         try:
             session = await signin.callback(
                 deps, state=q.get("state"), code=q.get("code"), error=q.get("error"),
+                error_description=q.get("error_description"),
                 browser=request.cookies.get(BROWSER_COOKIE))
         except (ForgedState, WrongStep):
             log.warning("oauth_callback_refused")
