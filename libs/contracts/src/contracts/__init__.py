@@ -9,6 +9,8 @@ from contracts.auth_events import (
     AuthorizationRequestedPayload,
     ExactAuthorized,
     ExactAuthorizedPayload,
+    GrantExpiring,
+    GrantExpiringPayload,
     GrantRevoked,
     GrantRevokedPayload,
 )
@@ -126,6 +128,8 @@ __all__ = [
     "EntityTotals",
     "ExactAuthorized",
     "ExactAuthorizedPayload",
+    "GrantExpiring",
+    "GrantExpiringPayload",
     "GrantRevoked",
     "GrantRevokedPayload",
     "IdHash",

@@ -110,3 +110,24 @@ class GrantRevokedPayload(WireModel):
 class GrantRevoked(Message):
     type: Literal["GrantRevoked"] = "GrantRevoked"
     payload: GrantRevokedPayload
+
+
+class GrantExpiringPayload(WireModel):
+    """An idle grant could not be refreshed to keep it alive.
+
+    Exact expires a refresh token unused for 30 days (EXACT_API.md section 2), so auth
+    refreshes every grant whose refresh token would expire within a week, also while its
+    data source's syncs pause. This warns that such a refresh failed (``reason``); auth
+    keeps trying. Unless one succeeds before ``refresh_expires_at``, the grant dies and the
+    data source needs re-authorization (then ``GrantRevoked`` follows).
+    """
+
+    grant_id: uuid.UUID
+    division: Division
+    refresh_expires_at: AwareDatetime
+    reason: str
+
+
+class GrantExpiring(Message):
+    type: Literal["GrantExpiring"] = "GrantExpiring"
+    payload: GrantExpiringPayload

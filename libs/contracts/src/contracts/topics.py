@@ -13,6 +13,7 @@ from contracts.auth_events import (
     AuthorizationLinkIssued,
     AuthorizationRequested,
     ExactAuthorized,
+    GrantExpiring,
     GrantRevoked,
 )
 from contracts.commands import CreateDataSource, RecreateDataSource, RequestReimport
@@ -56,7 +57,8 @@ DLQ_SUFFIX: Final = ".dlq"
 TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
     DATASOURCE_COMMANDS: (CreateDataSource, RecreateDataSource, RequestReimport),
     AUTH_REQUESTS: (AuthorizationRequested,),
-    AUTH_EVENTS: (AuthorizationLinkIssued, ExactAuthorized, AuthorizationFailed, GrantRevoked),
+    AUTH_EVENTS: (AuthorizationLinkIssued, ExactAuthorized, AuthorizationFailed, GrantRevoked,
+                  GrantExpiring),
     DATASOURCE_EVENTS: (
         DataSourceCreated,
         DataSourceConnected,

@@ -25,11 +25,12 @@ from auth.adapters.exact import ExactClient
 from auth.adapters.retry import RetryPolicy
 from auth.adapters.signing import ItsDangerousSigner
 from auth.adapters.uow import unit_of_work_factory
-from auth.domain.tokens import RefreshPolicy
+from auth.domain.tokens import KeepAlivePolicy, RefreshPolicy
 from auth.ports import Clock, Config, Dependencies, RegionInfo
 from auth.settings import AuthSettings
 from auth.subscribers import build_router
 from auth.usecases.authorizations import expire_links
+from auth.usecases.keepalive import keep_alive
 from auth.web.internal import build_internal_router
 from auth.web.pages import build_pages_router
 from connector_runtime.host import ServiceHost, health_router, serve
@@ -61,6 +62,8 @@ def use_case_config(settings: AuthSettings) -> Config:
         regions=tuple(RegionInfo(r.code, r.name, r.host, r.supported) for r in settings.regions),
         refresh=RefreshPolicy(margin=settings.refresh_margin_seconds,
                               min_interval=settings.min_refresh_interval_seconds),
+        keepalive=KeepAlivePolicy(refresh_lifetime=settings.refresh_token_lifetime_seconds,
+                                  before=settings.keepalive_before_seconds),
         public_base_url=settings.public_base_url,
         internal_base_url=settings.internal_url,
     )
@@ -73,6 +76,15 @@ async def _sweep(deps: Dependencies, interval: float) -> None:
                 pass
         except Exception as exc:  # the database may be away; try again at the next tick
             log.warning("link_expiry_sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(interval)
+
+
+async def _keep_grants_alive(deps: Dependencies, interval: float) -> None:
+    while True:
+        try:
+            await keep_alive(deps)
+        except Exception as exc:  # the database may be away; try again at the next round
+            log.warning("grant_keepalive_round_failed", error=type(exc).__name__)
         await asyncio.sleep(interval)
 
 
@@ -110,13 +122,16 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
             host.on_scrape(auth_gauges)
             host.include(build_router(settings, host.group_id, lambda: deps))
             await host.start_consuming()
-            sweeper = asyncio.create_task(_sweep(deps, settings.sweep_interval_seconds))
+            loops = [asyncio.create_task(_sweep(deps, settings.sweep_interval_seconds)),
+                     asyncio.create_task(_keep_grants_alive(
+                         deps, settings.keepalive_interval_seconds))]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for loop in loops:
+                    loop.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loop
                 await exact.aclose()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)

@@ -36,15 +36,29 @@ AUTHORIZATIONS = Gauge(
     ["status", "reason"],
 )
 GRANTS = Gauge("auth_grants", "Grants (stored Exact tokens) by status", ["status"])
+KEEPALIVE_OUTCOMES = ("refreshed", "failed", "refused")
+GRANT_KEEPALIVES = Counter(
+    "auth_grant_keepalives_total",
+    "Refreshes of idle grants before their refresh token expires (Exact: unused 30 days): "
+    "refreshed; failed (Exact unavailable or too early, GrantExpiring emitted, tried again "
+    "next round); refused (the grant is revoked, GrantRevoked emitted)",
+    ["outcome"],
+)
 
 for _outcome in REFRESH_OUTCOMES:
     TOKEN_REFRESHES.labels(_outcome)
+for _outcome in KEEPALIVE_OUTCOMES:
+    GRANT_KEEPALIVES.labels(_outcome)
 for _result in ("served", "unknown_grant", "grant_revoked", "unavailable"):
     ACCESS_TOKEN_REQUESTS.labels(_result)
 
 
 def refresh(outcome: str) -> None:
     TOKEN_REFRESHES.labels(outcome).inc()
+
+
+def keepalive(outcome: str) -> None:
+    GRANT_KEEPALIVES.labels(outcome).inc()
 
 
 def access_token_answer(result: str) -> None:

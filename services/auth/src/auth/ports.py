@@ -16,7 +16,7 @@ from typing import Protocol
 from auth.domain.exact import DivisionChoice, ExactUser
 from auth.domain.grants import Grant
 from auth.domain.model import AuthorizationSession
-from auth.domain.tokens import RefreshPolicy, TokenSet
+from auth.domain.tokens import KeepAlivePolicy, RefreshPolicy, TokenSet
 from contracts import Message
 
 Clock = Callable[[], datetime]
@@ -46,6 +46,11 @@ class GrantRepository(Protocol):
     async def get(self, grant_id: uuid.UUID, *, for_update: bool = False) -> Grant | None: ...
 
     async def save(self, grant: Grant) -> None: ...
+
+    async def idle(self, refreshed_before: datetime, limit: int) -> list[uuid.UUID]:
+        """Usable grants whose refresh token was issued before ``refreshed_before``,
+        oldest first."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -133,6 +138,7 @@ class Config:
     rights_endpoints: tuple[str, ...]
     regions: tuple[RegionInfo, ...]
     refresh: RefreshPolicy
+    keepalive: KeepAlivePolicy
     public_base_url: str
     internal_base_url: str
 

@@ -106,6 +106,17 @@ class AuthSettings(ServiceSettings):
         "30 s (570 s for its 600 s tokens); a TooEarlyToRefreshTokens answer is respected "
         "either way.",
     )
+    refresh_token_lifetime_seconds: float = Field(
+        default=30 * 86400, gt=0,
+        description="How long Exact keeps an unused refresh token (30 days).",
+    )
+    keepalive_before_seconds: float = Field(
+        default=7 * 86400, ge=0,
+        description="Refresh an idle grant when its refresh token would expire within this.",
+    )
+    keepalive_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often grants due for a keep-alive are looked for.",
+    )
     retry_after_seconds: int = Field(
         default=5, ge=1, description="Retry-After of a 503 when Exact is unavailable."
     )

@@ -11,6 +11,7 @@ import pytest
 
 import contracts as c
 from auth.app import create_app
+from connector_runtime.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -267,3 +268,45 @@ async def test_rotating_the_encryption_key_keeps_every_grant_usable(flow) -> Non
     async with flow.internal() as internal:
         response = await internal.get(f"/internal/grants/{authorized.payload.grant_id}/access-token")
     assert response.status_code == 200
+
+
+async def test_an_idle_grant_is_refreshed_before_its_refresh_token_expires(flow, advance) -> None:
+    """Refresh tokens live 120 s here (Exact: 30 days unused) and access tokens 40 s. Nobody
+    asks for a token, yet the keep-alive refreshes the grant in the last 60 s of its refresh
+    token, so the grant still works long after the first refresh token expired."""
+    settings = flow.app.settings.model_copy(update={
+        "refresh_token_lifetime_seconds": 120, "keepalive_before_seconds": 60,
+        "keepalive_interval_seconds": 0.2})
+    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
+        await exact.patch("/_sandbox/limits", json={"refresh_token_lifetime_s": 120,
+                                                    "access_token_lifetime_s": 40})
+        try:
+            _message, authorized = await flow.connect()
+            grant_id = authorized.payload.grant_id
+            before = await flow.sandbox.stats()
+            deps = flow.app.app.state.deps
+            issued = await _refresh_issued(deps, grant_id)
+            keeper = create_app(settings, clock=deps.clock)
+            async with keeper.router.lifespan_context(keeper):
+                advance(70)  # idle for 70 s: 50 s of its refresh token left
+
+                async def refreshed() -> bool:
+                    return await _refresh_issued(deps, grant_id) > issued
+
+                await eventually(refreshed, timeout=20)
+            advance(70)  # 140 s: the first refresh token expired 20 s ago
+            served = await _token(flow, grant_id)
+        finally:
+            await exact.patch("/_sandbox/limits", json={"refresh_token_lifetime_s": 30 * 86400,
+                                                        "access_token_lifetime_s": 600})
+    assert served.status_code == 200, served.text
+    assert await _me(flow, served.json()["access_token"]) == 200
+    after = await flow.sandbox.stats()
+    assert after["rule_violations"] == before["rule_violations"]
+    await flow.remember_tokens(grant_id)
+
+
+async def _refresh_issued(deps, grant_id: uuid.UUID) -> datetime:
+    async with deps.uow() as uow:
+        grant = await uow.grants.get(grant_id)
+    return grant.current_tokens().refresh_issued_at

@@ -23,9 +23,9 @@ from auth.domain.errors import (
 from auth.domain.exact import DivisionChoice, ExactUser
 from auth.domain.grants import Grant, GrantStatus
 from auth.domain.model import AuthorizationSession, Status
-from auth.domain.tokens import RefreshPolicy, TokenSet
+from auth.domain.tokens import KeepAlivePolicy, RefreshPolicy, TokenSet
 from auth.ports import Config, Dependencies, RegionInfo
-from auth.usecases import authorizations, recreate, signin, tokens
+from auth.usecases import authorizations, keepalive, recreate, signin, tokens
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 USER = ExactUser(uuid.uuid4(), "anna.admin@demo.nl", "Anna", 100001)
@@ -72,6 +72,12 @@ class FakeGrants:
 
     async def save(self, g: Grant) -> None:
         self.data[g.grant_id] = g
+
+    async def idle(self, refreshed_before: datetime, limit: int) -> list[uuid.UUID]:
+        due = sorted((g for g in self.data.values() if g.usable and g.tokens is not None
+                      and g.tokens.refresh_issued_at < refreshed_before),
+                     key=lambda g: g.tokens.refresh_issued_at if g.tokens else NOW)
+        return [g.grant_id for g in due][:limit]
 
 
 class FakeUnitOfWork:
@@ -172,7 +178,8 @@ def world() -> tuple[Store, FakeExact, Dependencies]:
                       admin_role_ids=(1,), rights_endpoints=("a", "b"),
                       regions=(RegionInfo("NL", "the Netherlands", "start.exactonline.nl", True),
                                RegionInfo("BE", "Belgium", "start.exactonline.be", False)),
-                      refresh=RefreshPolicy(30), public_base_url="https://auth.test",
+                      refresh=RefreshPolicy(30), keepalive=KeepAlivePolicy(),
+                      public_base_url="https://auth.test",
                       internal_base_url="http://auth:8000"))
     return store, exact, deps
 
@@ -414,3 +421,35 @@ async def test_expired_links_are_closed_with_link_expired(world) -> None:
     assert await authorizations.expire_links(deps) == 0
 
 
+
+
+async def test_an_idle_grant_is_refreshed_a_week_before_its_refresh_token_expires(world) -> None:
+    store, _exact, deps, grant_id = await _grant(world)
+    clock.now = NOW + timedelta(days=22)
+    assert (await keepalive.keep_alive(deps)).outcomes == {}  # 8 days left: not yet
+    clock.now = NOW + timedelta(days=23, seconds=1)
+    assert (await keepalive.keep_alive(deps)).outcomes == {"refreshed": [grant_id]}
+    assert store.grants[grant_id].current_tokens().refresh_token == "R2"
+    assert (await keepalive.keep_alive(deps)).outcomes == {}  # alive for 30 more days
+
+
+async def test_an_idle_grant_that_cannot_be_refreshed_warns_and_is_tried_again(world) -> None:
+    store, exact, deps, grant_id = await _grant(world)
+    exact.refresh_error = ExactUnavailable("the token endpoint answered 503")
+    clock.now = NOW + timedelta(days=24)
+    assert (await keepalive.keep_alive(deps)).outcomes == {"failed": [grant_id]}
+    warning = store.outbox[-1]
+    assert isinstance(warning, c.GrantExpiring) and warning.payload.grant_id == grant_id
+    assert warning.payload.refresh_expires_at == NOW + timedelta(days=30)
+    assert "503" in warning.payload.reason
+    exact.refresh_error = None
+    assert (await keepalive.keep_alive(deps)).outcomes == {"refreshed": [grant_id]}
+
+
+async def test_an_idle_grant_exact_refuses_is_revoked(world) -> None:
+    store, exact, deps, grant_id = await _grant(world)
+    exact.refresh_error = ExactRefused("invalid_grant: withdrawn")
+    clock.now = NOW + timedelta(days=24)
+    assert (await keepalive.keep_alive(deps)).outcomes == {"refused": [grant_id]}
+    assert isinstance(store.outbox[-1], c.GrantRevoked)
+    assert store.grants[grant_id].status is GrantStatus.REVOKED

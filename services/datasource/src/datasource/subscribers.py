@@ -46,7 +46,8 @@ def build_router(settings: DatasourceSettings, group_id: str, *,
 
     @router.subscriber(c.AUTH_EVENTS, **options(c.AUTH_EVENTS, "auth-events"))  # type: ignore[untyped-decorator]
     async def on_auth_event(
-        message: c.AuthorizationLinkIssued | c.ExactAuthorized | c.AuthorizationFailed | c.GrantRevoked,
+        message: c.AuthorizationLinkIssued | c.ExactAuthorized | c.AuthorizationFailed | c.GrantRevoked
+        | c.GrantExpiring,
     ) -> None:
         with structlog.contextvars.bound_contextvars(**_auth_context(message)):
             await usecases.handle_auth_event(message, uow())

@@ -47,7 +47,8 @@ def utcnow() -> datetime:
 
 
 Command: TypeAlias = c.CreateDataSource | c.RecreateDataSource | c.RequestReimport
-AuthEvent: TypeAlias = c.AuthorizationLinkIssued | c.ExactAuthorized | c.AuthorizationFailed | c.GrantRevoked
+AuthEvent: TypeAlias = (c.AuthorizationLinkIssued | c.ExactAuthorized | c.AuthorizationFailed
+                        | c.GrantRevoked | c.GrantExpiring)
 
 
 async def handle_command(command: Command, uow: UnitOfWork, *, clock: Clock = utcnow,
@@ -89,6 +90,12 @@ async def handle_auth_event(event: AuthEvent, uow: UnitOfWork, *, clock: Clock =
             log.info("duplicate_message_skipped", consumer=AUTH_EVENTS)
             return
         events: list[Event] = []
+        if isinstance(event, c.GrantExpiring):  # a warning for operators; nothing changes yet
+            log.warning("grant_expiring", grant_id=str(event.payload.grant_id),
+                        refresh_expires_at=event.payload.refresh_expires_at.isoformat(),
+                        reason=event.payload.reason)
+            await uow.commit()
+            return
         try:
             match event:
                 case c.AuthorizationLinkIssued():

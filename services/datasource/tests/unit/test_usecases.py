@@ -379,3 +379,15 @@ async def test_a_run_failed_because_the_grant_was_revoked_needs_reauthorization(
     # auth's GrantRevoked arriving afterwards changes nothing more
     await usecases.handle_auth_event(revoked(ds_id, grant), uow, clock=clock)
     assert len(uow.published(c.DataSourceNeedsReauthorization)) == 1
+
+
+async def test_an_expiring_grant_is_a_warning_that_changes_nothing(uow: Any, clock: Any) -> None:
+    ds_id, grant = await connect(uow, clock)
+    before = len(uow.published(c.Message))
+    expiring = c.GrantExpiring.create(datasource_id=ds_id, payload=c.GrantExpiringPayload(
+        grant_id=grant, division=101, refresh_expires_at=datetime(2026, 2, 1, tzinfo=UTC),
+        reason="Exact Online could not renew the access: 503"))
+    await usecases.handle_auth_event(expiring, uow, clock=clock)
+    assert uow.committed
+    assert uow.datasource(ds_id).state is State.CONNECTED
+    assert len(uow.published(c.Message)) == before

@@ -161,6 +161,14 @@ class SqlGrantRepository:
             values["refresh_count"] = G.c.refresh_count + 1
         await self._conn.execute(G.update().where(G.c.grant_id == g.grant_id).values(**values))
 
+    async def idle(self, refreshed_before: datetime, limit: int) -> list[uuid.UUID]:
+        query = (sa.select(G.c.grant_id)
+                 .where(G.c.status.in_(("pending", "active")),
+                        G.c.refresh_token_enc.is_not(None),
+                        G.c.refresh_issued_at < refreshed_before)
+                 .order_by(G.c.refresh_issued_at).limit(limit))
+        return list((await self._conn.execute(query)).scalars().all())
+
     async def get(self, grant_id: uuid.UUID, *, for_update: bool = False) -> Grant | None:
         query = sa.select(G).where(G.c.grant_id == grant_id)
         if for_update:

@@ -81,4 +81,6 @@ grants = sa.Table(
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False, server_default=sa.func.now()),
     sa.Index("ix_auth_grants_datasource_id", "datasource_id"),
+    sa.Index("ix_auth_grants_usable_refresh_issued", "refresh_issued_at",
+             postgresql_where=sa.text("status IN ('pending', 'active')")),
 )

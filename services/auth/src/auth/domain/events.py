@@ -42,4 +42,12 @@ class GrantRevoked:
     reason: str
 
 
-DomainEvent = LinkIssued | Authorized | Failed | GrantRevoked
+@dataclass(frozen=True)
+class GrantExpiring:
+    grant_id: uuid.UUID
+    division: int
+    refresh_expires_at: datetime
+    reason: str
+
+
+DomainEvent = LinkIssued | Authorized | Failed | GrantRevoked | GrantExpiring

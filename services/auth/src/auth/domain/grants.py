@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from auth.domain.errors import GrantGone
-from auth.domain.events import DomainEvent, GrantRevoked
+from auth.domain.events import DomainEvent, GrantExpiring, GrantRevoked
 from auth.domain.tokens import RefreshPolicy, TokenDecision, TokenSet, decide, too_early_until
 
 
@@ -89,6 +89,12 @@ class Grant:
             return False
         self.refresh_requested = True
         return True
+
+    def keep_alive_failed(self, reason: str, refresh_expires_at: datetime) -> None:
+        """An idle grant's keep-alive refresh failed: warn before its refresh token dies."""
+        if self.usable:
+            self.events.append(GrantExpiring(self.grant_id, self.division, refresh_expires_at,
+                                             reason))
 
     def revoke(self, reason: str) -> None:
         if self.status not in USABLE:

@@ -117,3 +117,22 @@ TOO_EARLY_RETRY_SECONDS = 10.0
 def too_early_until(tokens: TokenSet, now: datetime, policy: RefreshPolicy) -> datetime:
     """Exact answered ``TooEarlyToRefreshTokens``: when to ask again."""
     return max(policy.earliest(tokens), now + timedelta(seconds=TOO_EARLY_RETRY_SECONDS))
+
+
+@dataclass(frozen=True)
+class KeepAlivePolicy:
+    """Refresh an idle grant ``before`` seconds before its refresh token would expire.
+
+    Exact expires a refresh token unused for 30 days (EXACT_API.md section 2, via
+    websmurf/laravel-exact-online #19); a refresh issues a new one, so refreshing a
+    grant that has not been used for 23 days keeps it alive for another 30."""
+
+    refresh_lifetime: float = 30 * 86400.0
+    before: float = 7 * 86400.0
+
+    def refresh_expires_at(self, tokens: TokenSet) -> datetime:
+        return tokens.refresh_issued_at + timedelta(seconds=self.refresh_lifetime)
+
+    def refreshed_before(self, now: datetime) -> datetime:
+        """Grants whose refresh token was issued before this are due for a keep-alive."""
+        return now - timedelta(seconds=max(0.0, self.refresh_lifetime - self.before))

@@ -6,7 +6,14 @@ import uuid
 from typing import Protocol
 
 import contracts as c
-from auth.domain.events import Authorized, DomainEvent, Failed, GrantRevoked, LinkIssued
+from auth.domain.events import (
+    Authorized,
+    DomainEvent,
+    Failed,
+    GrantExpiring,
+    GrantRevoked,
+    LinkIssued,
+)
 from auth.ports import UnitOfWork
 from contracts import AUTH_EVENTS
 
@@ -47,6 +54,11 @@ def to_message(event: DomainEvent, *, datasource_id: uuid.UUID, correlation_id: 
     if isinstance(event, GrantRevoked):
         return c.GrantRevoked.create(**envelope, payload=c.GrantRevokedPayload(
             grant_id=event.grant_id, division=event.division, reason=event.reason,
+        ))
+    if isinstance(event, GrantExpiring):
+        return c.GrantExpiring.create(**envelope, payload=c.GrantExpiringPayload(
+            grant_id=event.grant_id, division=event.division,
+            refresh_expires_at=event.refresh_expires_at, reason=event.reason,
         ))
     raise TypeError(f"no message for {type(event).__name__}")
 
