@@ -95,7 +95,12 @@ class DataApi:
             known = sb.tokens.grant_of(token)
             if known is not None and division is not None:
                 self._count_error(known, division, endpoint)
-            return self._unauthorized(str(exc))
+            refused = self._unauthorized(str(exc))
+            if division is None and known is not None:
+                division = known.user.current_division
+            sb.access.record(request, division, endpoint, refused.status_code,
+                             known.client_id if known is not None else None)
+            return refused
         div = grant.user.current_division if division is None else division
         sb.stats.calls_by_endpoint[endpoint] += 1
         sb.stats.calls_by_division[div] += 1
@@ -103,6 +108,7 @@ class DataApi:
         with sb.stats.in_flight(div):
             response = await self._guarded(request, grant, div, division, endpoint, handler)
         sb.stats.status_counts[response.status_code] += 1
+        sb.access.record(request, div, endpoint, response.status_code, grant.client_id)
         return response
 
     async def _guarded(self, request: Request, grant: Grant, div: int, division: int | None,

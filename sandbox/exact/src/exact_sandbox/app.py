@@ -25,6 +25,7 @@ def create_app(config: SandboxConfig | None = None, clock: Clock | None = None) 
         *OAuthPages(sandbox).routes(),
         *DataApi(sandbox).routes(),
         *Admin(sandbox).routes(),
+        *sandbox.access.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.state.sandbox = sandbox

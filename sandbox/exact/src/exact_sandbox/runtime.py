@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 
+from exact_sandbox.access_log import AccessLog
 from exact_sandbox.clock import Clock
 from exact_sandbox.config import SandboxConfig
 from exact_sandbox.dataset import DivisionData
@@ -23,6 +24,7 @@ class Sandbox:
         self.clock = clock or Clock(config.clock_start, config.clock_speed)
         self.directory = Directory(config)
         self.stats = Stats()
+        self.access = AccessLog()
         self.limiter = RateLimiter(config.limits, self.clock)
         self.faults = FaultInjector(config.faults)
         self.tokens = TokenService(config.limits, self.clock, config.apps, self.stats,
