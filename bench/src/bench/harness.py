@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bench.access import Call, calls_of
 from bench.events import EventLog
 from connector_cli.kafka_io import publish
 from connector_demo.authorize import Outcome, complete_authorization
@@ -104,6 +105,15 @@ class Harness:
     async def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = await self.sandbox("GET", "/_sandbox/stats")
         return stats
+
+    async def access_mark(self) -> int:
+        """The number of the sandbox's last logged call: a mark to read calls after."""
+        return int((await self.sandbox("GET", "/_sandbox/access-log?since=999999999999"))["last"])
+
+    async def calls(self, since: int, division: int | None = None) -> list[Call]:
+        """Every API call the sandbox answered after mark ``since`` (401s included)."""
+        query = f"since={since}" + (f"&division={division}" if division is not None else "")
+        return calls_of(await self.sandbox("GET", f"/_sandbox/access-log?{query}"), since)
 
     async def expected(self, division: int) -> dict[str, Any]:
         expected: dict[str, Any] = await self.sandbox("GET", f"/_sandbox/expected/{division}")

@@ -25,6 +25,7 @@ async def test_every_call_is_logged_with_its_page_status_and_caller(env: Env) ->
     ]
     assert entries[0]["page"] == "" and entries[1]["page"] == link.split("$skiptoken=")[1]
     assert entries[1]["agent"] == "tool/1"
+    assert entries[1]["query"] == link.split("?", 1)[1] and "%24select=ID" in entries[0]["query"]
     assert entries[2]["client_id"] is None and entries[0]["client_id"]
 
 

@@ -4,8 +4,9 @@ Each message is a valid message of its topic, then broken one way: not JSON, tru
 binary, wrong types, unknown type, ids that are not ids, payloads far over any sane size,
 nesting thousands deep, invalid UTF-8, a wrong ``schema_version``, a naive timestamp.
 Every one must land in the topic's dead-letter topic (``<topic>.dlq``) with a
-``dlq_reason`` header, once for every consumer group of the topic, while a new data
-source connects and imports at the same time. Well-formed commands for data sources that
+``dlq_reason`` header, once for every consumer group the deployment declares for the topic
+(:mod:`bench.deployment`: the services' own subscriptions, not the dead letters), while a
+new data source connects and imports at the same time. Well-formed commands for data sources that
 do not exist are refused with ``CommandRejected`` and create nothing.
 """
 
@@ -14,18 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from bench.deployment import consumer_groups
 from bench.faults.checks import run_reconciles
+from bench.faults.dead_letters import dead_lettered, verdict
 from bench.faults.result import ScenarioResult
 from bench.faults.stack import R5_DIVISION, FaultStack
 from bench.harness import EVA, Harness
-from bench.topics import read_all
 from connector_cli.kafka_io import publish
 from contracts import (
     ALL_ENTITIES,
@@ -54,7 +55,6 @@ from contracts import (
     RequestReimportPayload,
     RunProgress,
     RunProgressPayload,
-    dead_letter_topic,
 )
 
 NAME = "hostile messages"
@@ -182,7 +182,10 @@ async def _send(bootstrap: str, messages: list[tuple[str, str, bytes]]
 async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     result = ScenarioResult(5, NAME)
     messages = hostile_messages(stack.scale.hostile_messages)
+    messages_by_topic = {t for t, _k, _b in messages}
     commands = unknown_id_commands()
+    # who must dead-letter what: the services' declared subscriptions, as the system starts them
+    expected = consumer_groups(h.system.service_env())
 
     async def valid_traffic() -> None:
         conn = await h.connect(EVA, R5_DIVISION)
@@ -195,13 +198,8 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
         return sent
 
     sent, _ = await asyncio.gather(hostile(), valid_traffic())
-    dlq = await _dead_lettered(h, sent, timeout=120)
-    groups: dict[str, set[str]] = defaultdict(set)
-    for (topic, _p, _o), entries in dlq.items():
-        groups[topic].update(g for g, _r in entries)
-    complete = [k for k in sent if k in dlq and all(r for _g, r in dlq[k])
-                and {g for g, _r in dlq[k]} >= groups[k[0]]]
-    missing = [sent[k] for k in sent if k not in complete]
+    dlq = await dead_lettered(h.system.bootstrap, sent, timeout=120)
+    judged = verdict(sent, dlq, expected)
     rejected = [m for m in h.log.find(lambda m: isinstance(m, CommandRejected))
                 if m.payload.command_message_id in {c.message_id for c in commands}]
     created = [c.datasource_id for c in commands
@@ -209,40 +207,17 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
                    ).status_code != 404]
     result.figures.update({
         "hostile_sent": len(sent),
-        "dead_lettered_pct": round(100 * len(complete) / len(sent), 1) if sent else 0.0,
+        "dead_lettered_pct": judged.pct,
         "dlq_records": sum(len(v) for v in dlq.values()),
-        "consumer_groups": sum(len(g) for g in groups.values()),
+        "consumer_groups": sum(len(g) for t, g in expected.items() if t in messages_by_topic),
         "unknown_id_commands_rejected": f"{len(rejected)}/{len(commands)}",
     })
-    result.expect(not missing, f"{len(missing)} not dead-lettered, e.g. {missing[:3]}")
+    for failure in judged.failures():
+        result.failures.append(failure)
+    untested = sorted(set(expected) - set(messages_by_topic))
+    result.expect(not untested, f"topics the services consume get no hostile messages: {untested}")
     result.expect(len(rejected) == len(commands), "a command for an unknown data source was not refused")
     result.expect(not created, f"commands for unknown data sources created {created}")
     result.figures["kinds"] = sorted(MUTATIONS)
     return result
 
-
-async def _dead_lettered(h: Harness, sent: dict[tuple[str, int, int], tuple[str, str]],
-                         timeout: float) -> dict[tuple[str, int, int], list[tuple[str, str]]]:
-    """Dead letters of the sent messages: (group, reason) per (topic, partition, offset)."""
-    topics = sorted({dead_letter_topic(t) for t, _p, _o in sent})
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last = -1
-    while True:
-        found: dict[tuple[str, int, int], list[tuple[str, str]]] = defaultdict(list)
-        for record in await read_all(h.system.bootstrap, topics):
-            headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-            try:
-                key = (headers["dlq_source_topic"], int(headers["dlq_source_partition"]),
-                       int(headers["dlq_source_offset"]))
-            except (KeyError, ValueError):
-                continue
-            if key in sent:
-                found[key].append((headers.get("dlq_consumer_group", ""),
-                                   headers.get("dlq_reason", "")))
-        records = sum(len(v) for v in found.values())
-        # every message found, and no consumer group still adding its dead letters
-        if (len(found) >= len(sent) and records == last) or loop.time() > deadline:
-            return found
-        last = records
-        await asyncio.sleep(2.0)

@@ -8,6 +8,8 @@ it over again (``RunStarted(resumed=True)``), so every kill interrupts real work
 flight, batches half acknowledged, a checkpoint being written - anywhere from the first
 master data to the last TransactionLines page. Each time it also measures how long the
 company went without a call: a replica that takes a run over but stalls fails the scenario.
+From the sandbox's access log it checks that no page was served twice beyond the one in
+flight at each ingest kill (a resumed run must continue from its checkpoint).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import random
 import time
 from datetime import UTC, datetime
 
+from bench.access import between, page_fetches, refetches
 from bench.calls import minimum_calls
 from bench.faults.checks import run_reconciles
 from bench.faults.result import ScenarioResult
@@ -36,6 +39,7 @@ async def run(h: Harness, stack: FaultStack, seed: int = 11) -> ScenarioResult:
     total = minimum_calls(await h.expected(R1_DIVISION))
     points = sorted(rng.sample(range(max(2, total // 50), total * 19 // 20), scale.ingest_kills))
     base = await _calls(h)
+    mark = await h.access_mark()
     conn = await h.connect(EVA, R1_DIVISION)
     await h.log.wait(lambda m: isinstance(m, RunStarted) and m.payload.run_id == conn.run_id,
                      60, "RunStarted")
@@ -92,6 +96,12 @@ async def run(h: Harness, stack: FaultStack, seed: int = 11) -> ScenarioResult:
                   f"a restarted replica took {max(back_to_work):.0f} s to call Exact again "
                   f"(kill, restart, lease, first call; at most {MAX_BACK_TO_WORK_S:.0f} s)")
     await run_reconciles(h, conn, result, scale.run_timeout)
+    # the run's calls: after the sign-in (whose own reads end before ExactAuthorized)
+    run_calls = between(await h.calls(mark, R1_DIVISION), start=conn.authorized_at)
+    again = refetches(run_calls, interruptions=killed.count("ingest"))
+    result.figures.update({"pages_fetched": sum(page_fetches(run_calls).values()),
+                           "pages_fetched_again": f"{again.extra} (allowed {again.allowed})"})
+    result.expect(again.ok, again.failure())
     return result
 
 

@@ -8,7 +8,9 @@
 * the ``redirect_uri`` swapped for another one on the way to Exact's sign-in.
 
 Every attempt must be refused, and nothing may change: no grant, no ``ExactAuthorized``,
-no code exchanged at Exact, data sources as they were.
+no code exchanged at Exact, data sources as they were. ``refused_pct`` counts only the
+attempts that reached our services; the swapped ``redirect_uri`` is refused by Exact itself
+(shown apart as ``refused_by_exact``), which says nothing about us.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Attempt:
     status: int
     refused: bool
     detail: str = ""
+    reached_us: bool = True
+    """False when Exact (the sandbox) refused the attempt before it could reach our services:
+    such a refusal proves nothing about them and is not counted in ``refused_pct``."""
 
 
 async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
@@ -75,10 +80,13 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
         before["token_calls_by_grant_type"].get("authorization_code", 0)
     authorized = h.log.find(lambda m: isinstance(m, ExactAuthorized) and m.occurred_at > started)
     states = {ds: (await h.datasource(ds))["state"] for ds in (stale_ds, swap_ds, used_ds)}
-    refused = [a for a in attempts if a.refused]
+    ours = [a for a in attempts if a.reached_us]
+    refused = [a for a in ours if a.refused]
+    at_exact = [a for a in attempts if not a.reached_us]
     result.figures.update({
-        "attempts": len(attempts),
-        "refused_pct": round(100 * len(refused) / len(attempts), 1),
+        "attempts": len(ours),
+        "refused_pct": round(100 * len(refused) / len(ours), 1) if ours else 0.0,
+        "refused_by_exact": f"{sum(a.refused for a in at_exact)}/{len(at_exact)}",
         "codes_exchanged": f"{exchanges} (legitimate {legit_exchanges})",
         "authorized_events": f"{len(authorized)} (legitimate 1)",
         "attempts_detail": [a.__dict__ for a in attempts],
@@ -184,7 +192,7 @@ async def _swapped_redirect(link: str) -> list[Attempt]:
             response = await client.get(url, follow_redirects=False)
             attempts.append(Attempt(f"redirect_uri swapped ({name})", response.status_code,
                                     response.status_code == 400 and "location" not in response.headers,
-                                    response.headers.get("location", "")))
+                                    response.headers.get("location", ""), reached_us=False))
     if not location:
         attempts.append(Attempt("redirect_uri swap: no sign-in started", start.status_code, False))
     return attempts

@@ -2,14 +2,17 @@
 
 The data source must go to ``needs_reauthorization`` with a reason and the run pause;
 a recreate with the same company through the browser brings a new grant, the paused run
-resumes from its checkpoint (no page fetched twice beyond the one in flight) and the sink
-reconciles exactly.
+resumes from its checkpoint and the sink reconciles exactly. "No page fetched twice beyond
+the one in flight" is counted from the sandbox's access log: every page the run was served
+(the sign-ins' own reads left out), each at most once, but for one page in flight when the
+grant went.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bench.access import between, page_fetches, refetches
 from bench.calls import minimum_calls
 from bench.faults.checks import run_reconciles
 from bench.faults.result import ScenarioResult
@@ -18,6 +21,7 @@ from bench.harness import DIRK, Harness
 from contracts import (
     DataSourceNeedsReauthorization,
     Entity,
+    ExactAuthorized,
     RecreateAccepted,
     RunFailed,
     RunProgress,
@@ -29,6 +33,7 @@ NAME = "grant revoked mid-run"
 
 async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     result = ScenarioResult(4, NAME)
+    mark = await h.access_mark()
     conn = await h.connect(DIRK, R4_DIVISION)
     ds, run_id = conn.datasource_id, conn.run_id
 
@@ -56,7 +61,11 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     result.expect(paused.payload.reason_code == "grant_revoked" and paused.payload.retryable,
                   f"the run did not pause for the grant: {paused.payload.reason_code}")
 
+    signin = datetime.now(UTC)
     decision = await h.recreate(ds, DIRK, R4_DIVISION)
+    reauthorized = await h.log.wait(lambda m: isinstance(m, ExactAuthorized)
+                                    and m.datasource_id == ds and m.occurred_at > signin,
+                                    60, "ExactAuthorized of the recreate")
     result.expect(isinstance(decision, RecreateAccepted),
                   f"recreate with the same company: {type(decision).__name__}")
     resumed = await h.log.wait(lambda m: isinstance(m, RunStarted) and m.payload.run_id == run_id
@@ -68,13 +77,24 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     minimum = minimum_calls(await h.expected(R4_DIVISION))
     calls_after = after["calls_by_division"].get(str(R4_DIVISION), 0) - \
         before["calls_by_division"].get(str(R4_DIVISION), 0)
+    # the run's calls: after the first sign-in, without the recreate's sign-in (the run was
+    # paused then); the sign-ins' reads end before their ExactAuthorized
+    run_calls = between(await h.calls(mark, R4_DIVISION), start=conn.authorized_at,
+                        exclude=[(signin, reauthorized.occurred_at)])
+    fetched = page_fetches(run_calls)
+    again = refetches(run_calls, interruptions=1)
     result.figures.update({
         "grants_withdrawn": len(withdrawn["withdrawn"]),
         "noticed_after_s": round(noticed, 1),
         "state": detail["state"],
         "calls_after_withdrawal": calls_after,
         "calls_full_run": minimum,
+        "pages_fetched": sum(fetched.values()),
+        "pages_fetched_again": f"{again.extra} (allowed {again.allowed})",
     })
+    result.expect(again.ok, again.failure())
     if ok:
-        result.expect(calls_after < minimum, "the resumed run fetched everything again")
+        result.expect(sum(fetched.values()) - again.extra == minimum,
+                      f"the run was served {sum(fetched.values()) - again.extra} distinct pages, "
+                      f"the division has {minimum}")
     return result

@@ -4,7 +4,9 @@ client's own account: ``GET /_sandbox/access-log``.
 One entry per request under ``/api/v1``, whatever the answer - a 401 for a stale or unknown
 token included, which the counters of ``/_sandbox/stats`` leave out because no grant is known
 for it. Each entry names the division of the path (``None`` for ``current/Me``), the endpoint,
-the page asked for (the ``$skiptoken`` of the request, ``""`` for a first page), the status,
+the page asked for (the ``$skiptoken`` of the request, ``""`` for a first page) and the whole
+query string (a page is one query: a client that resumes from a ``__next`` link sends it
+again unchanged), the status,
 the app (``client_id``, when the token was known) and the caller's ``User-Agent``. Entries are
 numbered; ``?since=n`` returns the entries after number ``n``, so a tool reads a window of
 calls between two marks without resetting anything.
@@ -33,13 +35,15 @@ class Access:
     division: int | None
     endpoint: str
     page: str
+    query: str
     status: int
     client_id: str | None
     agent: str
 
     def as_dict(self) -> dict[str, object]:
         return {"seq": self.seq, "at": round(self.at, 3), "division": self.division,
-                "endpoint": self.endpoint, "page": self.page, "status": self.status,
+                "endpoint": self.endpoint, "page": self.page, "query": self.query,
+                "status": self.status,
                 "client_id": self.client_id, "agent": self.agent}
 
 
@@ -59,7 +63,7 @@ class AccessLog:
             self._seq += 1
             self._entries.append(Access(
                 self._seq, time.time(), division, endpoint,
-                request.query_params.get("$skiptoken", ""), status, client_id,
+                request.query_params.get("$skiptoken", ""), request.url.query, status, client_id,
                 request.headers.get("user-agent", "")))
             if len(self._entries) > self._max:
                 del self._entries[: len(self._entries) - self._max]

@@ -1,0 +1,89 @@
+"""The fault suite's verdicts, fed with data of a system that misbehaves: they must FAIL.
+
+R5 judges dead letters against the groups the deployment declares (not against the groups
+that showed up in the dead-letter topics); R1/R4 judge page fetches from the sandbox's
+access log.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from bench.access import Call, between, refetches
+from bench.deployment import consumer_groups
+from bench.faults import hostile
+from bench.faults.dead_letters import verdict
+
+TOPIC = "exact.datasource.events"
+GROUPS = {"exact-auth", "exact-ingest.datasource-events"}
+
+
+def _sent(n: int) -> dict[tuple[str, int, int], tuple[str, str]]:
+    return {(TOPIC, 0, offset): (TOPIC, "not_json") for offset in range(n)}
+
+
+def test_every_group_dead_lettering_every_message_passes() -> None:
+    sent = _sent(3)
+    dlq = {key: [(g, "not JSON") for g in sorted(GROUPS)] for key in sent}
+    judged = verdict(sent, dlq, {TOPIC: GROUPS})
+    assert judged.failures() == [] and judged.pct == 100.0
+
+
+def test_a_consumer_that_drops_a_hostile_message_makes_r5_fail() -> None:
+    sent = _sent(3)
+    # exact-ingest.datasource-events swallowed offset 1: no dead letter from it, no error
+    dlq = {key: [(g, "not JSON") for g in sorted(GROUPS)
+                 if not (key[2] == 1 and g == "exact-ingest.datasource-events")] for key in sent}
+    judged = verdict(sent, dlq, {TOPIC: GROUPS})
+    assert judged.missing == [(TOPIC, "not_json", ("exact-ingest.datasource-events",))]
+    assert judged.failures() and judged.pct < 100
+
+
+def test_a_consumer_that_drops_every_message_makes_r5_fail() -> None:
+    """The old check took the groups from the dead letters: a group never seen there was
+    never expected, and this passed."""
+    sent = _sent(3)
+    dlq = {key: [("exact-auth", "not JSON")] for key in sent}
+    judged = verdict(sent, dlq, {TOPIC: GROUPS})
+    assert len(judged.missing) == 3 and judged.pct == 0.0 and judged.failures()
+
+
+def test_dead_letters_without_a_reason_or_from_unknown_groups_fail() -> None:
+    sent = _sent(1)
+    assert verdict(sent, {k: [(g, "") for g in GROUPS] for k in sent}, {TOPIC: GROUPS}).failures()
+    extra = {k: [(g, "bad") for g in (*GROUPS, "someone-else")] for k in sent}
+    assert verdict(sent, extra, {TOPIC: GROUPS}).unexpected_groups == {"someone-else"}
+    assert verdict(sent, {}, {}).unconsumed_topics == {TOPIC}
+
+
+def test_expected_groups_come_from_the_services_declared_subscriptions() -> None:
+    groups = consumer_groups(dict(os.environ))
+    assert groups[TOPIC] == GROUPS
+    assert groups["exact.auth.requests"] == {"exact-auth"}
+    # R5 attacks every topic a service consumes
+    assert set(groups) == set(hostile._templates())
+
+
+def _call(seq: int, query: str, status: int = 200, at: float = 100.0) -> Call:
+    return Call(seq, at, 300001, "bulk/Financial/TransactionLines", query, status, "ingest")
+
+
+def test_pages_fetched_again_beyond_one_per_interruption_fail() -> None:
+    calls = [_call(1, "a"), _call(2, "b"), _call(3, "b"), _call(4, "c")]
+    assert refetches(calls, interruptions=1).ok
+    # a resume from an old checkpoint: pages a and b fetched again after one kill
+    again = calls + [_call(5, "a"), _call(6, "b")]
+    judged = refetches(again, interruptions=1)
+    assert not judged.ok and judged.extra == 3
+    assert "3 pages fetched again, at most 1 allowed" in judged.failure()
+
+
+def test_failed_answers_are_not_fetches_and_windows_cut_the_calls() -> None:
+    calls = [_call(1, "a"), _call(2, "a", status=429), _call(3, "a", status=401)]
+    assert refetches(calls, interruptions=0).ok
+    t0 = datetime.fromtimestamp(100, UTC)
+    timed = [_call(1, "a", at=99.0), _call(2, "a", at=100.5), _call(3, "a", at=105.0)]
+    assert [c.seq for c in between(timed, start=t0)] == [2, 3]
+    assert [c.seq for c in between(timed, start=t0, exclude=[(t0, t0 + timedelta(seconds=1))])
+            ] == [3]
