@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.faults.stack import FULL, SMALL, start_stack
 from bench.faults.suite import SCENARIOS, run_suite
+from bench.provenance import stamp, stamp_after_run
 from bench.readme import update_block
 
 
@@ -36,6 +37,7 @@ def main() -> None:
     numbers = [int(n.strip().lstrip("Rr")) for n in args.only.split(",") if n.strip()] or None
     shutil.rmtree(args.work_dir, ignore_errors=True)
     started, when = time.monotonic(), datetime.now(UTC)
+    at_start = stamp("make faults", when)
     print(f"fault suite ({scale.name}): starting the system in {args.work_dir} ...", flush=True)
     stack = start_stack(args.work_dir.resolve(), scale)
     try:
@@ -53,8 +55,9 @@ def main() -> None:
             print(f"  R{result.number}: {failure}")
     if scale is FULL and numbers is None:
         lines = "\n".join(r.line() for r in results)
-        update_block("faults:results", f"```\n{lines}\n```\n\n`make faults` took "
-                     f"{seconds / 60:.1f} minutes ({when:%Y-%m-%d}): {'PASS' if ok else 'FAIL'}.")
+        update_block("faults:results", f"{stamp_after_run('make faults', when, at_start)}\n\n"
+                     f"```\n{lines}\n```\n\n`make faults` took {seconds / 60:.1f} minutes "
+                     f"({when:%Y-%m-%d}): {'PASS' if ok else 'FAIL'}.")
     print(f"faults: {'PASS' if ok else 'FAIL'} {sum(r.ok for r in results)}/{len(results)} "
           f"scenarios in {seconds:.0f}s; report {args.out}")
     sys.exit(0 if ok else 1)

@@ -25,6 +25,7 @@ from bench.perf.report import Figure, markdown, print_table
 from bench.perf.scaleout import scale_out
 from bench.perf.stack import FULL, QUICK, PerfScale, perf_system
 from bench.perf.throughput import throughput
+from bench.provenance import stamp, stamp_after_run
 from bench.readme import update_block
 
 Step = Callable[[Harness, PerfScale], Awaitable[list[Figure] | Figure]]
@@ -73,6 +74,7 @@ def main() -> None:
     only = {k.strip().upper() for k in args.only.split(",") if k.strip()} or None
     shutil.rmtree(args.work_dir, ignore_errors=True)
     started, when = time.monotonic(), datetime.now(UTC)
+    at_start = stamp("make bench", when)
     console.rule(f"Benchmarks ({scale.name}): starting the system in {args.work_dir}")
     system = perf_system(args.work_dir.resolve(), scale)
 
@@ -99,7 +101,8 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     met = sum(f.met for f in figures)
     if args.scale == "full" and not only:
-        update_block("bench:results", f"{markdown(figures)}\n\n`make bench` took {seconds / 60:.1f} "
-                     f"minutes ({when:%Y-%m-%d}).")
+        update_block("bench:results", f"{stamp_after_run('make bench', when, at_start)}\n\n"
+                     f"{markdown(figures)}\n\n`make bench` took {seconds / 60:.1f} minutes "
+                     f"({when:%Y-%m-%d}).")
     console.print(f"bench: {met}/{len(figures)} goals met in {seconds:.0f}s; results {args.out}")
     sys.exit(0)

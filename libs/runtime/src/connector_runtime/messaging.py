@@ -213,7 +213,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                 "dlq_source_topic": record.topic,
                 "dlq_source_partition": str(record.partition),
                 "dlq_source_offset": str(record.offset),
-                "dlq_consumer_group": self.group_id,
+                "dlq_consumer_group": consumer_group_of(self.broker, record.topic, self.group_id),
                 "dlq_failed_at": datetime.now(UTC).isoformat(),
             }
         )
@@ -224,6 +224,15 @@ class DeadLetterMiddleware(BaseMiddleware):
                   partition=record.partition, dead_letter_topic=topic, reason=reason)
         if self.on_dead_letter is not None:
             self.on_dead_letter(record.topic, reason)
+
+
+def consumer_group_of(broker: KafkaBroker, topic: str, default: str) -> str:
+    """The consumer group this service reads ``topic`` with: a service may read each topic
+    in its own group (``<prefix>.<suffix>``), and a dead letter names the one that gave up."""
+    groups = sorted({str(group) for sub in broker._subscribers.values()  # no public view
+                     if topic in (getattr(sub, "topics", ()) or ())
+                     and (group := getattr(sub, "group_id", None))})
+    return ",".join(groups) or default
 
 
 def dead_letter_middleware(

@@ -1,0 +1,90 @@
+"""bench/README.md's figures name the commit they come from, and are either from HEAD's
+suite code or visibly labelled stale (:mod:`bench.provenance`)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bench.provenance import (
+    GitUnavailable,
+    blocks,
+    mark_stale,
+    problem,
+    same_suite_code,
+    stamp,
+)
+
+
+def test_readme_figure_blocks_are_from_the_current_code_or_labelled_stale() -> None:
+    found = blocks()
+    assert [b.name for b in found] == ["bench:results", "faults:results"]
+    for block in found:
+        try:
+            wrong = problem(block)
+        except GitUnavailable as exc:  # e.g. a shallow clone without the block's commit
+            pytest.skip(f"{block.name} names commit {block.commit}, which cannot be compared "
+                        f"here: {exc}")
+        assert wrong is None, wrong
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _commit(root: Path, path: str, text: str) -> str:
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    (root / path).write_text(text)
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.test", "commit", "-qm", path)
+    return _git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    _git(tmp_path, "init", "-q")
+    _commit(tmp_path, "services/ingest/runner.py", "v1\n")
+    return tmp_path
+
+
+def _readme(repo: Path, bench_block: str, faults_block: str) -> Path:
+    readme = repo / "bench" / "README.md"
+    readme.parent.mkdir(exist_ok=True)
+    readme.write_text(f"# figures\n<!-- bench:results -->\n{bench_block}\n| P1 | 1.00 |\n"
+                      f"<!-- /bench:results -->\n<!-- faults:results -->\n{faults_block}\n"
+                      f"R1 PASS\n<!-- /faults:results -->\n")
+    return readme
+
+
+def test_figures_whose_code_changed_since_fail_until_rerun_or_labelled_stale(repo: Path) -> None:
+    when = datetime(2026, 12, 6, tzinfo=UTC)
+    readme = _readme(repo, stamp("make bench", when, repo), stamp("make faults", when, repo))
+    _commit(repo, "bench/README.md", readme.read_text())  # publishing figures changes nothing
+    assert [problem(b, repo) for b in blocks(readme)] == [None, None]
+
+    _commit(repo, "services/ingest/runner.py", "v2: faster\n")  # the measured code moves on
+    found = [problem(b, repo) for b in blocks(readme)]
+    assert all(p is not None and "changed since" in p for p in found), found
+
+    assert mark_stale(readme, repo) == ["bench:results", "faults:results"]
+    text = readme.read_text()
+    assert text.count("**Stale:** the figures below predate commit") == 2
+    assert "| P1 | 1.00 |" in text and "R1 PASS" in text  # the figures stay, labelled
+    assert [problem(b, repo) for b in blocks(readme)] == [None, None]
+
+
+def test_figures_without_a_commit_or_from_uncommitted_code_are_not_current(repo: Path) -> None:
+    readme = _readme(repo, "| old table |", "R1 PASS")
+    assert all("without the commit" in (problem(b, repo) or "") for b in blocks(readme))
+    (repo / "services/ingest/runner.py").write_text("edited, not committed\n")
+    dirty = stamp("make bench", datetime(2026, 12, 6, tzinfo=UTC), repo)
+    assert "state=stale" in dirty and "**Stale:**" in dirty
+
+
+def test_a_commit_missing_from_the_clone_cannot_be_compared(repo: Path) -> None:
+    with pytest.raises(GitUnavailable, match="not in this clone"):
+        same_suite_code("0" * 40, repo)
