@@ -61,6 +61,8 @@ async def test_the_demo_scenario_runs_at_small_size(system: LocalSystem) -> None
     result = await run_scenario(system, Console(file=out, width=200))
     assert result.ok, result.reason + "\n" + out.getvalue()[-4000:]
     assert result.rows > 3000
+    # the run's calls as the sandbox answered them, and ingest's own count, agree
+    assert result.calls == result.calls_by_ingest > 0 and result.responses_429 == 0
 
 
 async def test_share_link_create_and_recreate(system: LocalSystem, cfg: CliSettings) -> None:

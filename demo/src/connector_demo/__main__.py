@@ -52,7 +52,7 @@ def demo(
         system.start()
         _write_cli_env(system, data_dir)
         _show_parts(system, data_dir)
-        result = asyncio.run(run_scenario(system, console))
+        result = asyncio.run(run_scenario(system, console, real_limits=real_limits))
         reason = result.reason
         if result.ok and keep_running:
             _wait_for_ctrl_c()
@@ -66,7 +66,8 @@ def demo(
     seconds = time.monotonic() - started
     if result is not None and result.ok:
         console.print(f"demo: OK rows={result.rows} run_seconds={result.run_seconds:.1f} "
-                      f"exact_calls={result.calls} total_seconds={seconds:.1f}")
+                      f"exact_calls={result.calls} responses_429={result.responses_429} "
+                      f"total_seconds={seconds:.1f}")
         return
     console.print(f"demo: FAILED {reason or 'see the output above'}")
     raise typer.Exit(1)

@@ -33,6 +33,7 @@ from connector_cli.settings import CliSettings
 from connector_demo.authorize import complete_authorization
 from connector_demo.browser import Browser
 from connector_demo.flows import FlowError, create_command, expect, recreate_command, send_for_link
+from connector_demo.sandbox_counts import access_mark, count_calls, rate_limit_failure
 from connector_demo.system import LocalSystem
 from connector_runtime.testing import eventually
 from contracts import (
@@ -72,6 +73,10 @@ class DemoResult:
     rows: int = 0
     run_seconds: float = 0.0
     calls: int = 0
+    """The run's calls as the sandbox counted them (every answer, 401s included)."""
+    calls_by_ingest: int = 0
+    responses_429: int = 0
+    """429s the sandbox answered during the run."""
     figures: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,17 +101,20 @@ async def authorize(link: str, admin: Admin, division: int, console: Console) ->
         console.print(f"  page: {step}")
 
 
-async def run_scenario(system: LocalSystem, console: Console, admin: Admin = EVA) -> DemoResult:
+async def run_scenario(system: LocalSystem, console: Console, admin: Admin = EVA,
+                       real_limits: bool = False) -> DemoResult:
     result = DemoResult()
     try:
-        await _scenario(system, console, admin, result)
+        await _scenario(system, console, admin, result, real_limits)
     except FlowError as exc:
         result.reason = str(exc)
     return result
 
 
-async def _scenario(system: LocalSystem, console: Console, admin: Admin, result: DemoResult) -> None:
+async def _scenario(system: LocalSystem, console: Console, admin: Admin, result: DemoResult,
+                    real_limits: bool) -> None:
     cfg = cli_settings(system)
+    mark = await access_mark(system.url("sandbox"))
     create = create_command("self", new_domain="Grootboek Groep", by="portal-user@customer.example")
     ds = result.datasource_id = create.datasource_id
     async with watch(cfg.kafka_bootstrap_servers, TOPICS, ds) as events:
@@ -129,7 +137,17 @@ async def _scenario(system: LocalSystem, console: Console, admin: Admin, result:
             raise FlowError(f"the initial run did not complete: {final}")
         result.run_seconds = time.monotonic() - started
         result.rows = sum(t.rows for t in final.payload.totals)
-        result.calls = final.payload.calls_used
+        # the run's calls as Exact (the sandbox) saw them: from the connection to the end
+        counted = await count_calls(system.url("sandbox"), mark, connected.payload.division,
+                                    connected.occurred_at, final.occurred_at)
+        result.calls, result.responses_429 = counted.calls, counted.responses_429
+        result.calls_by_ingest = final.payload.calls_used
+        console.print(f"the sandbox answered {counted.calls} calls for the run "
+                      f"({counted.responses_429} with 429, {counted.unauthorized} with 401); "
+                      f"ingest counted {final.payload.calls_used}")
+        failure = rate_limit_failure(counted, real_limits)
+        if failure:
+            raise FlowError(failure)
 
         console.rule("4. Reconciliation of the example sink's copy")
         if not await reconcile(system, console, ds, final):
