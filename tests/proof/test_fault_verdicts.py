@@ -73,7 +73,7 @@ def test_pages_fetched_again_beyond_one_per_interruption_fail() -> None:
     calls = [_call(1, "a"), _call(2, "b"), _call(3, "b"), _call(4, "c")]
     assert refetches(calls, interruptions=1).ok
     # a resume from an old checkpoint: pages a and b fetched again after one kill
-    again = calls + [_call(5, "a"), _call(6, "b")]
+    again = [*calls, _call(5, "a"), _call(6, "b")]
     judged = refetches(again, interruptions=1)
     assert not judged.ok and judged.extra == 3
     assert "3 pages fetched again, at most 1 allowed" in judged.failure()
