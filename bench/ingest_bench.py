@@ -12,7 +12,8 @@ process. Then, in one run, it reports:
    (every entity) of a 10,000-line division under Exact's real limits (60 calls a minute,
    5,000 a day), once at real speed (the sandbox's clock is real time, as Exact's is) and
    once with the sandbox clock running 10x (ingest must learn that clock from the headers).
-   The bound is the fixed-window minimum from the instant the run starts (the rest of the current minute, then whole minutes).
+   The bound is the fixed-window minimum from the instant the run starts (the rest of the
+   current minute, then whole minutes).
 2. rows/s of ingest vs a raw baseline on the same sandbox (httpx + json + aiokafka: page
    through sync/Financial/TransactionLines, one gzip message a page, acks awaited), with
    the rate limits lifted.
