@@ -16,7 +16,9 @@ from bench.provenance import (
     problem,
     same_suite_code,
     stamp,
+    stamp_after_run,
 )
+from bench.readme import update_block
 
 
 def test_readme_figure_blocks_are_from_the_current_code_or_labelled_stale() -> None:
@@ -88,3 +90,23 @@ def test_figures_without_a_commit_or_from_uncommitted_code_are_not_current(repo:
 def test_a_commit_missing_from_the_clone_cannot_be_compared(repo: Path) -> None:
     with pytest.raises(GitUnavailable, match="not in this clone"):
         same_suite_code("0" * 40, repo)
+
+
+def test_a_full_run_writes_its_commit_into_the_block(repo: Path) -> None:
+    readme = _readme(repo, "| old |", "R1 old")
+    _commit(repo, "bench/README.md", readme.read_text())
+    when = datetime(2026, 12, 6, tzinfo=UTC)
+    at_start = stamp("make faults", when, repo)
+    assert update_block("faults:results", f"{stamp_after_run('make faults', when, at_start, repo)}"
+                        f"\n\n```\nR1 kill -9: PASS\n```", readme)
+    block = blocks(readme)[1]
+    assert block.commit == _git(repo, "rev-parse", "HEAD") and block.state == "current"
+    assert "Measured by `make faults` on commit" in block.text and problem(block, repo) is None
+    # the code moved during the run: the figures are written, labelled stale
+    _commit(repo, "services/ingest/runner.py", "changed mid-run\n")
+    assert "state=stale" in stamp_after_run("make faults", when, at_start, repo)
+
+
+def test_outside_a_git_checkout_figures_are_written_labelled_stale(tmp_path: Path) -> None:
+    label = stamp("make bench", datetime(2026, 12, 6, tzinfo=UTC), tmp_path)
+    assert "commit=unknown" in label and "**Stale:**" in label

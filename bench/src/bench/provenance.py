@@ -81,9 +81,14 @@ def same_suite_code(commit: str, root: Path = ROOT) -> bool:
 
 def stamp(command: str, when: datetime, root: Path = ROOT) -> str:
     """The first lines of a block a full run of ``command`` writes now."""
-    commit = head(root)
     date = f"{when:%Y-%m-%d}"
-    if uncommitted(root):
+    try:
+        commit, changed = head(root), uncommitted(root)
+    except GitUnavailable as exc:
+        return (f"<!-- measured: commit=unknown date={date} state=stale -->\n"
+                f"**Stale:** measured by `{command}` on {date} outside a git checkout ({exc}), "
+                "so no commit is known to hold the code these figures come from.")
+    if changed:
         return (f"<!-- measured: commit={commit} date={date} state=stale -->\n"
                 f"**Stale:** measured by `{command}` on {date} with uncommitted changes on top "
                 f"of commit `{commit[:7]}`, so no commit holds the code these figures come "
@@ -95,10 +100,9 @@ def stamp(command: str, when: datetime, root: Path = ROOT) -> str:
 def stamp_after_run(command: str, when: datetime, at_start: str, root: Path = ROOT) -> str:
     """The stamp for a run that began with ``at_start``: stale if the code moved meanwhile."""
     now = stamp(command, when, root)
-    if now == at_start:
+    if now == at_start or "state=stale" in now:
         return now
-    commit = head(root)
-    return (f"<!-- measured: commit={commit} date={when:%Y-%m-%d} state=stale -->\n"
+    return (f"<!-- measured: commit={head(root)} date={when:%Y-%m-%d} state=stale -->\n"
             f"**Stale:** the code changed while `{command}` ran ({when:%Y-%m-%d}); rerun it.")
 
 
