@@ -118,9 +118,9 @@ async def test_bulk_paging_reaches_every_row_once(env: Env) -> None:
 async def test_filters_on_bulk_and_regular(env: Env) -> None:
     t = (await env.grant())["access_token"]
     first = (await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
-                           **{"$select": "ID,FinancialYear,Modified", "$top": "1",
-                              "$skip": "0"})).json()["d"]["results"][0]
-    by_id = await env.api("/api/v1/100001/financial/TransactionLines", t,
+                           **{"$select": "ID,FinancialYear,Modified", "$top": "1"})
+             ).json()["d"]["results"][0]
+    by_id = await env.api("/api/v1/100001/financialtransaction/TransactionLines", t,
                           **{"$filter": f"ID eq guid'{first['ID']}'"})
     assert [r["ID"] for r in by_id.json()["d"]["results"]] == [first["ID"]]
     year = await env.api("/api/v1/100001/bulk/Financial/TransactionLines", t,
@@ -202,3 +202,60 @@ def test_the_sandbox_imports_nothing_from_the_project() -> None:
                          re.MULTILINE)
     for path in Path(exact_sandbox.__file__).parent.glob("*.py"):
         assert not project.search(path.read_text()), path
+
+
+async def test_a_field_the_entity_lacks_is_exacts_400(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    r = await env.api("/api/v1/100001/budget/Budgets", t, **{"$select": "ID,CostCenter"})
+    assert r.status_code == 400
+    assert r.json()["error"]["message"]["value"] == (
+        "Could not find a property named 'CostCenter' on type 'Exact.Web.Api.Models.Budget'.")
+    ok = await env.api("/api/v1/100001/budget/Budgets", t, **{"$select": "ID,Costcenter"})
+    assert ok.status_code == 200
+
+
+async def test_odata_is_as_strict_as_exacts(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    sync = "/api/v1/100001/sync/Financial/TransactionLines"
+    regular = "/api/v1/100001/financial/Journals"
+    star = await env.api(sync, t, **{"$select": "*", "$filter": "Timestamp gt 1"})
+    assert star.status_code == 400
+    assert star.json()["error"]["message"]["value"] == SELECT_REQUIRED
+    for bad in ("Timestamp GT 1", "Timestamp gt 1 AND Timestamp gt 2", "(Timestamp gt 1",
+                "Timestamp gt 1)"):
+        r = await env.api(sync, t, **{"$select": "ID", "$filter": bad})
+        assert r.status_code == 400, bad
+    wrong_type = await env.api(regular, t, **{"$filter": "ID eq 'text'"})
+    assert wrong_type.status_code == 400
+    assert (await env.api(regular, t, **{"$filter": "Type eq '10'"})).status_code == 400
+    for option in ("$orderby", "$skip", "$expand", "$inlinecount"):
+        r = await env.api(regular, t, **{option: "ID"})
+        assert r.status_code == 400, option
+    assert (await env.api(regular, t, **{"$filter": "(Type eq 10) and (Type ne 20)"})
+            ).status_code == 200
+    assert (await env.api("/api/v1/100001/financial/TransactionLines", t)).status_code == 404
+
+
+async def test_int64_values_can_be_served_as_strings(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    sync = "/api/v1/100001/sync/Financial/GLAccounts"
+    params = {"$select": "ID,Code,Timestamp", "$filter": "Timestamp gt 1", "$top": "1"}
+    number = (await env.api(sync, t, **params)).json()["d"]["results"][0]
+    assert isinstance(number["Timestamp"], int)
+    await env.client.patch("/_sandbox/model", json={"int64_as_string": True})
+    text = (await env.api(sync, t, **params)).json()["d"]["results"][0]
+    assert text["Timestamp"] == str(number["Timestamp"])
+    assert text["Code"] == number["Code"]
+
+
+async def test_a_retired_field_and_a_refused_endpoint(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    await env.client.patch("/_sandbox/model", json={
+        "retired_fields": {"hrm/Costcenters": ["Active"]},
+        "refused_endpoints": {"budget/Budgets": 403}})
+    gone = await env.api("/api/v1/100001/hrm/Costcenters", t, **{"$select": "ID,Active"})
+    assert gone.status_code == 400
+    assert "named 'Active'" in gone.json()["error"]["message"]["value"]
+    rest = (await env.api("/api/v1/100001/hrm/Costcenters", t)).json()["d"]["results"]
+    assert rest and "Active" not in rest[0] and "EndDate" in rest[0]
+    assert (await env.api("/api/v1/100001/budget/Budgets", t)).status_code == 403

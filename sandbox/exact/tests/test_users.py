@@ -11,7 +11,6 @@ async def test_me_describes_the_signed_in_user(env: Env) -> None:
     assert me["UserName"] == "dirk.multi@demo.nl"
     assert me["CurrentDivision"] == 200002
     assert me["FullName"] == "Dirk van Dijk"
-    assert me["ServerTime"].startswith("/Date(")
     selected = (await env.api("/api/v1/current/Me", tokens["access_token"],
                               **{"$select": "UserID,CurrentDivision"})).json()
     assert set(selected["d"]["results"][0]) == {"UserID", "CurrentDivision"}
@@ -61,3 +60,25 @@ async def test_non_admin_user_has_access_but_no_administrator_role(env: Env) -> 
 async def test_other_instance_users_cannot_get_a_grant(env: Env) -> None:
     r = await env.client.post("/_sandbox/grants", json={"username": "lucas@demo.be"})
     assert r.status_code == 404
+
+
+async def test_rights_follow_the_role_and_the_endpoint(env: Env) -> None:
+    """A financial user may read the ledger but not CRM accounts; literals must be quoted."""
+    t = (await env.grant("carla.user@demo.nl"))["access_token"]
+
+    async def rights(endpoint: str, action: str = "'GET'") -> object:
+        r = await env.api("/api/v1/100001/users/UserHasRights", t, endpoint=endpoint,
+                          action=action)
+        return r.json()["d"]["UserHasRights"] if r.status_code == 200 else r.status_code
+
+    assert await rights("'financial/ReportingBalance'") is True
+    assert await rights("'sync/CRM/Accounts'") is False
+    assert await rights("'no/Such'") is False
+    assert await rights("financial/GLAccounts") == 400
+
+
+async def test_roles_carry_exacts_description_and_dates(env: Env) -> None:
+    t = (await env.grant("anna.admin@demo.nl"))["access_token"]
+    rows = (await env.api("/api/v1/100001/users/UserRolesPerDivision", t)).json()["d"]["results"]
+    assert rows and {"Description", "StartDate", "EndDate"} <= set(rows[0])
+    assert "RoleDescription" not in rows[0]

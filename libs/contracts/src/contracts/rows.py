@@ -74,6 +74,9 @@ class GLAccount(Row):
 
 
 class GLClassification(Row):
+    """``division``: Exact leaves it empty for its general taxonomies; ingest then fills in the
+    division the row was read from."""
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str | None = Field(default=None, validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
@@ -148,8 +151,13 @@ class Budget(Row):
     reporting_year: int = Field(validation_alias="ReportingYear")
     reporting_period: int = Field(validation_alias="ReportingPeriod")
     amount_dc: Decimal = Field(validation_alias="AmountDC")
-    cost_center: str | None = Field(default=None, validation_alias="CostCenter")
-    cost_unit: str | None = Field(default=None, validation_alias="CostUnit")
+    # Exact's Budget spells these Costcenter/Costunit (TransactionLines: CostCenter/CostUnit);
+    # the wire names stay snake_case and unchanged.
+    cost_center: str | None = Field(default=None, validation_alias="Costcenter")
+    cost_center_description: str | None = Field(default=None,
+                                                validation_alias="CostcenterDescription")
+    cost_unit: str | None = Field(default=None, validation_alias="Costunit")
+    cost_unit_description: str | None = Field(default=None, validation_alias="CostunitDescription")
     division: int = Field(validation_alias="Division")
     created: AwareDatetime | None = Field(default=None, validation_alias="Created")
     modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
@@ -160,6 +168,9 @@ class CostCenter(Row):
     code: str = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
     active: bool | None = Field(default=None, validation_alias="Active")
+    """Listed as obsolete by Exact (null once Exact retires it); ``end_date`` tells activity."""
+    end_date: dt.date | None = Field(default=None, validation_alias="EndDate")
+    """The cost centre is inactive from this date (None: active)."""
     division: int = Field(validation_alias="Division")
     created: AwareDatetime | None = Field(default=None, validation_alias="Created")
     modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
@@ -169,6 +180,8 @@ class CostUnit(Row):
     id: uuid.UUID = Field(validation_alias="ID")
     code: str = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
+    end_date: dt.date | None = Field(default=None, validation_alias="EndDate")
+    """The cost unit is inactive from this date (None: active)."""
     division: int = Field(validation_alias="Division")
     created: AwareDatetime | None = Field(default=None, validation_alias="Created")
     modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
@@ -184,6 +197,7 @@ class DivisionRow(Row):
     is_main_division: bool | None = Field(default=None, validation_alias="IsMainDivision")
     status: int | None = Field(default=None, validation_alias="Status")
     customer: uuid.UUID | None = Field(default=None, validation_alias="Customer")
+    customer_code: str | None = Field(default=None, validation_alias="CustomerCode")
     customer_name: str | None = Field(default=None, validation_alias="CustomerName")
     division_move_date: AwareDatetime | None = Field(default=None, validation_alias="DivisionMoveDate")
 

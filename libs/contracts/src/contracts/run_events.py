@@ -80,6 +80,8 @@ class EntityProgress(WireModel):
     rows: int
     pages: int
     done: bool
+    failed: bool = False
+    """The entity stopped with an error; the run goes on with the others (see RunCompleted)."""
 
 
 class RunProgressPayload(WireModel):
@@ -99,7 +101,7 @@ class RunProgressPayload(WireModel):
 
 
 class RunProgress(Message):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     type: Literal["RunProgress"] = "RunProgress"
     payload: RunProgressPayload
@@ -122,26 +124,57 @@ class EntityTotals(WireModel):
     for ``incremental`` runs they describe only the rows the run sent (changed or new)."""
 
 
+RunFailureCode = Literal[
+    "grant_revoked", "rate_limited", "exact_error", "invalid_data", "not_authorized", "internal"
+]
+
+
+class EntityFailure(WireModel):
+    """An entity a run could not import; the run finished the others."""
+
+    entity: Entity | Literal["Deleted"]
+    """``Deleted``: the log of deletions (``sync/Deleted``) could not be read this time."""
+    reason_code: RunFailureCode
+    reason: str
+    """Exact's answer or what did not fit, in plain words (no secrets)."""
+    retryable: bool = True
+    """Tried again by the next incremental sync and by any re-import of the entity."""
+
+
+class DroppedField(WireModel):
+    """A field Exact no longer knows on an endpoint (400 "Could not find a property named
+    'X'"): the run read the endpoint without it, so the rows' field is null."""
+
+    entity: Entity
+    endpoint: str
+    field: str
+    """Exact's field name as it was selected, e.g. ``Active``."""
+
+
+RunOutcome = Literal["completed", "completed_with_errors"]
+
+
 class RunCompletedPayload(WireModel):
     run_id: uuid.UUID
     kind: RunKind
     division: Division
     totals: tuple[EntityTotals, ...]
+    """Figures of the entities that were imported in full (failed ones are not listed)."""
     batches: int
     calls_used: int
     duration_seconds: float
+    outcome: RunOutcome = "completed"
+    """``completed_with_errors``: at least one entity failed (``failed_entities``); every
+    other entity was imported in full and reconciles with ``totals``."""
+    failed_entities: tuple[EntityFailure, ...] = ()
+    dropped_fields: tuple[DroppedField, ...] = ()
 
 
 class RunCompleted(Message):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
 
     type: Literal["RunCompleted"] = "RunCompleted"
     payload: RunCompletedPayload
-
-
-RunFailureCode = Literal[
-    "grant_revoked", "rate_limited", "exact_error", "invalid_data", "not_authorized", "internal"
-]
 
 
 class RunFailedPayload(WireModel):
@@ -150,9 +183,14 @@ class RunFailedPayload(WireModel):
     reason_code: RunFailureCode
     reason: str
     retryable: bool
+    failed_entities: tuple[EntityFailure, ...] = ()
+    """When no entity could be imported: each entity's own reason."""
+    dropped_fields: tuple[DroppedField, ...] = ()
 
 
 class RunFailed(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["RunFailed"] = "RunFailed"
     payload: RunFailedPayload
 
@@ -256,6 +294,8 @@ BATCH_MODELS: dict[Entity, type[_Batch]] = {
 
 
 class LedgerBatch(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["LedgerBatch"] = "LedgerBatch"
     payload: LedgerBatchPayload
 

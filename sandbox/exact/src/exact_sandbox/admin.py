@@ -17,7 +17,13 @@ from starlette.routing import Route
 
 from exact_sandbox.aggregates import expected
 from exact_sandbox.changes import ChangeError, apply_changes
-from exact_sandbox.config import FaultSettings, Limits, faults_from_dict
+from exact_sandbox.config import (
+    FaultSettings,
+    Limits,
+    ModelSettings,
+    faults_from_dict,
+    model_from_dict,
+)
 from exact_sandbox.runtime import Sandbox
 from exact_sandbox.seed import stable_guid
 
@@ -51,6 +57,7 @@ class Admin:
             r("/_sandbox/faults", self.faults, methods=["GET", "PUT", "PATCH", "DELETE"]),
             r("/_sandbox/limits", self.limits, methods=["GET", "PATCH"]),
             r("/_sandbox/limits/reset", self.limits_reset, methods=["POST"]),
+            r("/_sandbox/model", self.model, methods=["GET", "PATCH", "DELETE"]),
             r("/_sandbox/grants", self.grants, methods=["GET", "POST"]),
             r("/_sandbox/grants/withdraw", self.withdraw, methods=["POST"]),
             r("/_sandbox/tokens", self.tokens, methods=["GET"]),
@@ -118,6 +125,18 @@ class Admin:
             for key, value in body.items():
                 setattr(limits, key, value)
         return JSONResponse(dataclasses.asdict(limits))
+
+    async def model(self, request: Request) -> Response:
+        """Exact's data model as served: Int64 as strings, retired fields, refused endpoints."""
+        cfg = self.sb.config
+        try:
+            if request.method == "PATCH":
+                cfg.model = model_from_dict(await _json(request), cfg.model)
+            elif request.method == "DELETE":
+                cfg.model = ModelSettings()
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _bad(str(exc))
+        return JSONResponse(dataclasses.asdict(cfg.model))
 
     async def limits_reset(self, _request: Request) -> Response:
         self.sb.limiter.reset()

@@ -22,12 +22,17 @@ from exact_sandbox import endpoints as ep
 from exact_sandbox.aggregates import reporting_balance
 from exact_sandbox.dataset import EntityView, LogView
 from exact_sandbox.faults import FaultPlan
-from exact_sandbox.odata import ListRequest, envelope, render_rows, serve_list
-from exact_sandbox.query import QueryError, parse_select
+from exact_sandbox.odata import ListRequest, check_options, envelope, render_rows, serve_list
+from exact_sandbox.query import QueryError, parse_select, string_literal
 from exact_sandbox.runtime import Sandbox
 from exact_sandbox.tokens import AuthFailure, Grant
 
 _SINGLE = re.compile(r"(.+)\(guid'([0-9a-fA-F-]{36})'\)")
+_REFUSALS = {
+    400: "Bad request on {path} (sandbox: endpoint refused by /_sandbox/model).",
+    403: "Forbidden - Application Scope Violated",
+    404: "Resource not found: {path}",
+}
 
 
 def error_body(message: str) -> str:
@@ -66,6 +71,7 @@ class DataApi:
     async def me(self, request: Request) -> Response:
         async def handler(grant: Grant, _division: int) -> tuple[str, int]:
             table = ep.me_table(self.sb.directory, grant.user, self.sb.clock.now())
+            check_options(request.query_params)
             select = parse_select(request.query_params.get("$select"), table.schema,
                                   table.schema.names)
             rows = [r for _i, r in table.rows(0, 1)]
@@ -207,14 +213,21 @@ class DataApi:
                         ) -> tuple[str, int]:
         sb = self.sb
         params = dict(request.query_params)
+        model = sb.config.model
         if path in ep.FUNCTIONS:
             ok = ep.user_has_rights(sb.directory, grant.user, division,
-                                    params.get("endpoint", ""), params.get("action", "GET"))
+                                    string_literal(params, "endpoint"),
+                                    string_literal(params, "action").upper())
             return json.dumps({"d": {"UserHasRights": ok}}), 0
         single = _SINGLE.fullmatch(path)
-        resource = ep.RESOURCES.get(single.group(1) if single else path)
+        resource_path = single.group(1) if single else path
+        resource = ep.RESOURCES.get(resource_path)
         if resource is None or (single and resource.mode != "regular"):
             raise ApiError(404, f"Resource not found: {path}")
+        refused = model.refused_endpoints.get(resource_path)
+        if refused is not None:
+            raise ApiError(refused, _REFUSALS[refused].format(path=resource_path),
+                           {"Reason": "ScopeViolated"} if refused == 403 else None)
         view = await self._view(grant, division, resource.entity)
         if single:
             return self._single(view, single.group(2), params)
@@ -225,7 +238,9 @@ class DataApi:
             else limits.page_size_bulk,
             base_url=str(request.url.replace(query="")),
             require_filter=resource.sync_twin and sb.config.require_filter_with_sync_twin,
-            id_kind="int" if view.schema.fields[0][1] == "int" else "guid",
+            id_kind="int" if view.schema.fields[0][1] in ("int", "int64") else "guid",
+            retired=model.retired_fields.get(resource_path, ()),
+            int64_strings=model.int64_as_string,
         ))
         return page.body, page.rows
 
@@ -235,6 +250,7 @@ class DataApi:
         rows = [r for _i, r in view.scan(index, [])][:1] if index is not None else []
         if not rows:
             raise ApiError(404, "The requested entity was not found.")
+        check_options(params)
         select = parse_select(params.get("$select"), view.schema, view.schema.visible(False))
         return '{"d":' + render_rows(view.schema, select, rows) + "}", 1
 

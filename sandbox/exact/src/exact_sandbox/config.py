@@ -98,12 +98,44 @@ DEMO_APPS: tuple[AppRegistration, ...] = (
 
 
 @dataclass
+class ModelSettings:
+    """How Exact's data model looks today, so tests can change it as Exact does."""
+
+    int64_as_string: bool = False
+    """Serve Edm.Int64 values (Timestamp, Hid, ReportingBalance.ID) as JSON strings, as OData v2
+    JSON does; numbers otherwise."""
+    retired_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Endpoint path -> fields Exact no longer has there (selecting one is a 400)."""
+    refused_endpoints: dict[str, int] = field(default_factory=dict)
+    """Endpoint path -> status (400, 403 or 404) every call to it is answered with."""
+
+
+def model_from_dict(raw: dict[str, Any], base: ModelSettings | None = None) -> ModelSettings:
+    known = {f.name for f in dataclasses.fields(ModelSettings)}
+    if set(raw) - known:
+        raise ValueError(f"unknown model settings: {sorted(set(raw) - known)}")
+    values = dict(raw)
+    if "retired_fields" in values:
+        values["retired_fields"] = {str(k): tuple(str(f) for f in v)
+                                    for k, v in values["retired_fields"].items()}
+    if "refused_endpoints" in values:
+        values["refused_endpoints"] = {str(k): int(v)
+                                       for k, v in values["refused_endpoints"].items()}
+        if any(v not in (400, 403, 404) for v in values["refused_endpoints"].values()):
+            raise ValueError("refused_endpoints: a status is 400, 403 or 404")
+    if "int64_as_string" in values:
+        values["int64_as_string"] = bool(values["int64_as_string"])
+    return dataclasses.replace(base or ModelSettings(), **values)
+
+
+@dataclass
 class SandboxConfig:
     seed: int = 1
     # The sandbox plays one regional instance; users of other instances cannot sign in.
     instance: str = "NL"
     limits: Limits = field(default_factory=Limits)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
     apps: tuple[AppRegistration, ...] = DEMO_APPS
     # Overrides of the seeded TransactionLines count per division code.
     division_sizes: dict[int, int] = field(default_factory=dict)
@@ -124,6 +156,7 @@ class SandboxConfig:
         data = dict(data)
         limits = Limits(**data.pop("limits", {}))
         faults = faults_from_dict(data.pop("faults", {}))
+        model = model_from_dict(data.pop("model", {}))
         apps_raw = data.pop("apps", None)
         apps = DEMO_APPS if apps_raw is None else tuple(_app(a) for a in apps_raw)
         for key in ("division_sizes", "extra_divisions"):
@@ -131,7 +164,7 @@ class SandboxConfig:
                 data[key] = {int(k): int(v) for k, v in data[key].items()}
         if "admin_role_ids" in data:
             data["admin_role_ids"] = tuple(int(r) for r in data["admin_role_ids"])
-        return cls(limits=limits, faults=faults, apps=apps, **data)
+        return cls(limits=limits, faults=faults, model=model, apps=apps, **data)
 
 
 def _app(raw: dict[str, Any]) -> AppRegistration:

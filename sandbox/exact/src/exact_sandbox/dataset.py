@@ -64,7 +64,7 @@ class BaseTable:
 
     def index_of_int(self, key: int) -> int | None:
         """Row of an Int64/Int32 key (ReportingBalance ID, Division Code)."""
-        if self.schema.fields[0][1] != "int":
+        if self.schema.fields[0][1] not in ("int", "int64"):
             return None
         if self._ints is None:
             self._ints = {int(r[0]): i for i, r in enumerate(self._rows)}

@@ -7,6 +7,7 @@ Paths are matched case-sensitively, as Exact's are reported to be (`hrm/Costcent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from exact_sandbox.dataset import BaseTable, Row
 from exact_sandbox.ids import GuidCodec
@@ -16,13 +17,20 @@ from exact_sandbox.schema import (
     HRM_DIVISIONS,
     ME,
     USER_ROLES,
-    amsterdam_wall_ms,
+    date_ms,
     enc_bool,
     enc_date,
     enc_guid,
     enc_str,
 )
-from exact_sandbox.seed import ROLE_LEVEL_DIVISION, ROLE_NAMES, Directory, Division, User
+from exact_sandbox.seed import (
+    ROLE_LEVEL_DIVISION,
+    ROLE_NAMES,
+    ROLE_READS,
+    Directory,
+    Division,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,9 @@ RESOURCES: dict[str, Resource] = {
     "bulk/Financial/GLAccounts": Resource("GLAccounts", "bulk"),
     "bulk/Financial/GLClassifications": Resource("GLClassifications", "bulk"),
     "bulk/CRM/Accounts": Resource("Accounts", "bulk"),
-    "financial/TransactionLines": Resource("TransactionLines", "regular", sync_twin=True),
+    # the regular TransactionLines endpoint (PQ TransactionLine.php $url)
+    "financialtransaction/TransactionLines": Resource("TransactionLines", "regular",
+                                                      sync_twin=True),
     "financial/GLAccounts": Resource("GLAccounts", "regular", sync_twin=True),
     "financial/GLClassifications": Resource("GLClassifications", "regular", sync_twin=True),
     "crm/Accounts": Resource("Accounts", "regular", sync_twin=True),
@@ -60,11 +70,11 @@ RESOURCES: dict[str, Resource] = {
 FUNCTIONS = ("users/UserHasRights",)
 
 
-def _division_row(d: Division, current: int) -> Row:
+def _division_row(d: Division) -> Row:
     return (str(d.code), enc_str(d.description), str(d.hid), enc_str(d.country),
             enc_str(d.currency), enc_str(d.vat_number or None), enc_bool(d.is_main), "1",
             enc_guid(d.customer_id), enc_str(d.customer_code), enc_str(d.customer_name),
-            "null", enc_bool(d.code == current))
+            "null")
 
 
 def divisions_table(directory: Directory, user: User, granted: tuple[int, ...],
@@ -79,11 +89,12 @@ def divisions_table(directory: Directory, user: User, granted: tuple[int, ...],
                  enc_str(d.currency), enc_str(d.vat_number or None), enc_bool(d.is_main), "0",
                  enc_guid(d.customer_id), enc_str(d.customer_name)) for d in divs]
         return BaseTable(HRM_DIVISIONS, rows)
-    return BaseTable(DIVISIONS, [_division_row(d, user.current_division) for d in divs])
+    return BaseTable(DIVISIONS, [_division_row(d) for d in divs])
 
 
 def roles_table(directory: Directory, division: int) -> BaseTable:
     codec = GuidCodec(0, division, "roles")
+    started = enc_date(date_ms(date(directory.divisions[division].start_year - 1, 12, 1)))
     rows: list[Row] = []
     for user in directory.users_of_division(division):
         if user.instance != directory.instance:
@@ -91,7 +102,7 @@ def roles_table(directory: Directory, division: int) -> BaseTable:
         for role in user.roles[division]:
             rows.append((enc_guid(codec.encode(len(rows))), enc_guid(user.user_id), str(role),
                          enc_str(ROLE_NAMES.get(role, str(role))), str(ROLE_LEVEL_DIVISION),
-                         str(division)))
+                         started, "null", str(division)))
     return BaseTable(USER_ROLES, rows)
 
 
@@ -99,20 +110,22 @@ def me_table(directory: Directory, user: User, now: float) -> BaseTable:
     d = directory.divisions[user.current_division]
     row = (enc_guid(user.user_id), str(user.current_division), str(user.current_division),
            enc_str(user.username), enc_str(user.full_name), enc_str(user.email),
-           enc_str(user.language), enc_str(f"{d.country}0001"), enc_guid(d.customer_id),
-           enc_str(d.customer_code), enc_str(d.customer_name), "false",
-           enc_date(amsterdam_wall_ms(now)))
+           enc_str(user.language), enc_guid(d.customer_id),
+           enc_str(d.customer_code), enc_str(d.customer_name), "false")
     return BaseTable(ME, [row])
 
 
 def user_has_rights(directory: Directory, user: User, division: int, endpoint: str,
                     action: str) -> bool:
-    """Administrators may do anything; other users may read (GET) the known resources."""
-    endpoint = endpoint.strip("'\" ")
-    action = action.strip("'\" ").upper()
+    """By the user's roles in the division: administrators may do anything on every resource;
+    a role in ROLE_READS may GET the resources under its prefixes; nothing else."""
     if endpoint not in RESOURCES or division not in user.roles:
         return False
-    return directory.is_admin(user, division) or action == "GET"
+    if directory.is_admin(user, division):
+        return True
+    return action == "GET" and any(endpoint.startswith(prefix)
+                                   for role in user.roles[division]
+                                   for prefix in ROLE_READS.get(role, ()))
 
 
 def deleted_table(rows: list[Row]) -> BaseTable:

@@ -131,6 +131,7 @@ class MasterData:
         self.journal_rows = self._journals()
         self.cost_center_rows = self._simple(COST_CENTER_TEMPLATE, "cc", with_active=True)
         self.cost_unit_rows = self._simple(COST_UNIT_TEMPLATE, "cu", with_active=False)
+        # hrm/Costcenters and hrm/Costunits: an inactive one has an EndDate (the day it ended)
         self.period_rows = self._periods()
         self.budget_rows = self._budgets()
 
@@ -195,10 +196,13 @@ class MasterData:
                 with_active: bool) -> list[Row]:
         codec = GuidCodec(self.seed, self.code, tag)
         rows: list[Row] = []
+        ended = enc_date(date_ms(date(self.division.start_year, 1, 1)))
         for i, t in enumerate(template):
             head = (enc_guid(codec.encode(i)), enc_str(str(t[0])), enc_str(str(t[1])))
-            active = (enc_bool(bool(t[2])),) if with_active else ()
-            rows.append((*head, *active, self.div, self._created(i), self._created(i)))
+            is_active = len(t) < 3 or bool(t[2])
+            active = (enc_bool(is_active),) if with_active else ()
+            end = "null" if is_active else ended
+            rows.append((*head, *active, end, self.div, self._created(i), self._created(i)))
         return rows
 
     def _periods(self) -> list[Row]:
@@ -225,11 +229,12 @@ class MasterData:
                     cents = 100_000 + h % 5_000_000
                     if GL_TEMPLATE[g][3] == "C":
                         cents = -cents
-                    cc = COST_CENTER_TEMPLATE[h % 5][0] if (h >> 40) % 4 == 0 else None
+                    cc = COST_CENTER_TEMPLATE[h % 5] if (h >> 40) % 4 == 0 else None
                     rows.append((
                         enc_guid(codec.encode(n)), scenario, enc_str("BUDGET"),
                         enc_guid(self.gl_ids[g]), enc_str(GL_TEMPLATE[g][0]), str(y), str(p),
-                        enc_money(cents), enc_str(cc), "null", self.div,
+                        enc_money(cents), enc_str(str(cc[0]) if cc else None),
+                        enc_str(str(cc[1]) if cc else None), "null", "null", self.div,
                         self._created(n % 1000), self._created(n % 1000),
                     ))
         return rows

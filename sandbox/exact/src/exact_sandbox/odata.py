@@ -26,6 +26,8 @@ SELECT_REQUIRED = "Please add a $select or a $top=1 statement to the query strin
 FILTER_REQUIRED = ("A $filter is required on this endpoint. Use the sync endpoint to retrieve "
                    "all records.")
 
+SUPPORTED_OPTIONS = frozenset({"$select", "$filter", "$top", "$skiptoken"})
+
 Getter = Callable[[Row], tuple[str, ...]]
 _FORMATS: dict[tuple[str, tuple[str, ...]], tuple[str, Getter]] = {}
 
@@ -36,11 +38,16 @@ class Page:
     rows: int
 
 
-def row_format(schema: Schema, select: tuple[str, ...]) -> tuple[str, Getter]:
-    """`%`-template and getter rendering the selected fields of a fragment row (cached)."""
-    key = (schema.name, select)
+def row_format(schema: Schema, select: tuple[str, ...], int64_strings: bool = False
+               ) -> tuple[str, Getter]:
+    """`%`-template and getter rendering the selected fields of a fragment row (cached).
+
+    With ``int64_strings`` Edm.Int64 values are quoted, as OData v2 JSON writes them (a null
+    stays null: the fragment is unquoted by the getter below)."""
+    key = (schema.name, select, int64_strings)
     found = _FORMATS.get(key)
     if found is None:
+        quoted = {n for n in select if int64_strings and schema.kind(n) == "int64"}
         template = "{" + ",".join(f'"{n}":%s' for n in select) + "}"
         idx = [schema.index(n) for n in select]
         getter: Getter
@@ -49,12 +56,18 @@ def row_format(schema: Schema, select: tuple[str, ...]) -> tuple[str, Getter]:
             getter = lambda row: (row[only],)  # noqa: E731
         else:
             getter = itemgetter(*idx)
+        if quoted:
+            plain, marks = getter, tuple(n in quoted for n in select)
+            getter = lambda row: tuple(  # noqa: E731
+                f'"{v}"' if q and v != "null" else v for v, q in zip(plain(row), marks,
+                                                                     strict=True))
         found = _FORMATS[key] = (template, getter)
     return found
 
 
-def render_rows(schema: Schema, select: tuple[str, ...], rows: list[Row]) -> str:
-    template, getter = row_format(schema, select)
+def render_rows(schema: Schema, select: tuple[str, ...], rows: list[Row],
+                int64_strings: bool = False) -> str:
+    template, getter = row_format(schema, select, int64_strings)
     return ",".join([template % getter(r) for r in rows])
 
 
@@ -84,14 +97,27 @@ class ListRequest:
     base_url: str
     require_filter: bool = False
     id_kind: str = "guid"  # how $skiptoken names the last row: guid, int (ReportingBalance)
+    retired: tuple[str, ...] = ()
+    """Fields Exact no longer has on this endpoint (ModelSettings.retired_fields)."""
+    int64_strings: bool = False
+
+
+def check_options(params: Mapping[str, str]) -> None:
+    """Query options the sandbox does not implement are refused, never silently ignored."""
+    for name in params:
+        if name.startswith("$") and name not in SUPPORTED_OPTIONS:
+            raise QueryError(f"The query option '{name}' is not supported here.")
 
 
 def serve_list(req: ListRequest) -> Page:
     schema = req.view.schema
     params = req.params
-    allowed = schema.visible(req.mode == "sync")
+    check_options(params)
+    allowed = tuple(n for n in schema.visible(req.mode == "sync") if n not in req.retired)
     top = parse_top(params.get("$top"))
-    if req.mode in ("sync", "bulk") and "$select" not in params and top != 1:
+    chosen = params.get("$select", "").strip()
+    # sync and bulk endpoints want named fields: $select=* does not get around the rule
+    if req.mode in ("sync", "bulk") and chosen in ("", "*") and top != 1:
         raise QueryError(SELECT_REQUIRED)
     select = parse_select(params.get("$select"), schema, allowed)
     raw_filter = params.get("$filter")
@@ -111,7 +137,8 @@ def serve_list(req: ListRequest) -> Page:
     next_url = None
     if rows and more and (top_left is None or top_left > 0):
         next_url = next_link(req.base_url, params, key_of(rows[-1]), top_left)
-    return Page(envelope(render_rows(schema, select, rows), next_url), len(rows))
+    return Page(envelope(render_rows(schema, select, rows, req.int64_strings), next_url),
+                len(rows))
 
 
 def _sync_rows(view: EntityView, preds: list[Pred], token: str | int | None

@@ -13,8 +13,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# Field kinds: guid, str, int, money, rate, date, bool, num
+# Field kinds: guid, str, int, int64, money, rate, date, bool, num. int64 (Exact's Edm.Int64:
+# Timestamp, Hid, ReportingBalance.ID) may be served as a JSON string, as OData v2 JSON does.
 Kind = str
+
+EDM_KINDS: dict[str, tuple[str, ...]] = {
+    "Guid": ("guid",), "String": ("str",), "Int16": ("int",), "Int32": ("int",),
+    "Int64": ("int64",), "Double": ("money", "rate", "num"), "DateTime": ("date",),
+    "Boolean": ("bool",),
+}
+"""The sandbox's kinds of each Exact Edm type (tests hold the schemas to ingest's tables)."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,12 @@ class Schema:
     name: str
     fields: tuple[tuple[str, Kind], ...]
     sync_only: frozenset[str] = frozenset()
+    odata_type: str = ""
+    """The entity's type as Exact's errors name it."""
+
+    @property
+    def type_name(self) -> str:
+        return self.odata_type or f"Exact.Web.Api.Models.{self.name}"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -47,26 +61,26 @@ TRANSACTION_LINES = Schema("TransactionLines", (
     ("AmountFC", "money"), ("Currency", "str"), ("ExchangeRate", "rate"),
     ("JournalCode", "str"), ("JournalDescription", "str"), ("Description", "str"),
     ("CostCenter", "str"), ("CostUnit", "str"), ("Account", "guid"), ("AccountCode", "str"),
-    ("AccountName", "str"), ("Type", "int"), ("Status", "int"), ("Timestamp", "int"),
-), _TS)
+    ("AccountName", "str"), ("Type", "int"), ("Status", "int"), ("Timestamp", "int64"),
+), _TS, "Exact.Web.Api.Models.Financial.TransactionLine")
 
 GL_ACCOUNTS = Schema("GLAccounts", (
     ("ID", "guid"), ("Code", "str"), ("Description", "str"), ("BalanceSide", "str"),
     ("BalanceType", "str"), ("Type", "int"), ("Division", "int"), ("Created", "date"),
-    ("Modified", "date"), ("Timestamp", "int"),
-), _TS)
+    ("Modified", "date"), ("Timestamp", "int64"),
+), _TS, "Exact.Web.Api.Models.Financial.GLAccount")
 
 GL_CLASSIFICATIONS = Schema("GLClassifications", (
     ("ID", "guid"), ("Code", "str"), ("Description", "str"), ("Parent", "guid"),
     ("Abstract", "bool"), ("Division", "int"), ("Created", "date"), ("Modified", "date"),
-    ("Timestamp", "int"),
-), _TS)
+    ("Timestamp", "int64"),
+), _TS, "Exact.Web.Api.Models.Financial.GLClassification")
 
 ACCOUNTS = Schema("Accounts", (
     ("ID", "guid"), ("Code", "str"), ("Name", "str"), ("City", "str"), ("Country", "str"),
     ("VATNumber", "str"), ("Status", "str"), ("IsSupplier", "bool"), ("Division", "int"),
-    ("Created", "date"), ("Modified", "date"), ("Timestamp", "int"),
-), _TS)
+    ("Created", "date"), ("Modified", "date"), ("Timestamp", "int64"),
+), _TS, "Exact.Web.Api.Models.CRM.Account")
 
 JOURNALS = Schema("Journals", (
     ("ID", "guid"), ("Code", "str"), ("Description", "str"), ("Type", "int"),
@@ -79,7 +93,7 @@ FINANCIAL_PERIODS = Schema("FinancialPeriods", (
 ))
 
 REPORTING_BALANCE = Schema("ReportingBalance", (
-    ("ID", "int"), ("ReportingYear", "int"), ("ReportingPeriod", "int"), ("GLAccount", "guid"),
+    ("ID", "int64"), ("ReportingYear", "int"), ("ReportingPeriod", "int"), ("GLAccount", "guid"),
     ("GLAccountCode", "str"), ("GLAccountDescription", "str"), ("CostCenterCode", "str"),
     ("CostUnitCode", "str"), ("Amount", "money"), ("AmountDebit", "money"),
     ("AmountCredit", "money"), ("BalanceType", "str"), ("Type", "int"), ("Status", "int"),
@@ -89,48 +103,49 @@ REPORTING_BALANCE = Schema("ReportingBalance", (
 BUDGETS = Schema("Budgets", (
     ("ID", "guid"), ("BudgetScenario", "guid"), ("BudgetScenarioCode", "str"),
     ("GLAccount", "guid"), ("GLAccountCode", "str"), ("ReportingYear", "int"),
-    ("ReportingPeriod", "int"), ("AmountDC", "money"), ("CostCenter", "str"),
-    ("CostUnit", "str"), ("Division", "int"), ("Created", "date"), ("Modified", "date"),
-))
+    ("ReportingPeriod", "int"), ("AmountDC", "money"), ("Costcenter", "str"),
+    ("CostcenterDescription", "str"), ("Costunit", "str"), ("CostunitDescription", "str"),
+    ("Division", "int"), ("Created", "date"), ("Modified", "date"),
+), odata_type="Exact.Web.Api.Models.Budget")
 
 COST_CENTERS = Schema("CostCenters", (
     ("ID", "guid"), ("Code", "str"), ("Description", "str"), ("Active", "bool"),
-    ("Division", "int"), ("Created", "date"), ("Modified", "date"),
-))
+    ("EndDate", "date"), ("Division", "int"), ("Created", "date"), ("Modified", "date"),
+), odata_type="Exact.Web.Api.Models.HRM.Costcenter")
 
 COST_UNITS = Schema("CostUnits", (
-    ("ID", "guid"), ("Code", "str"), ("Description", "str"), ("Division", "int"),
-    ("Created", "date"), ("Modified", "date"),
-))
+    ("ID", "guid"), ("Code", "str"), ("Description", "str"), ("EndDate", "date"),
+    ("Division", "int"), ("Created", "date"), ("Modified", "date"),
+), odata_type="Exact.Web.Api.Models.HRM.Costunit")
 
 DIVISIONS = Schema("Divisions", (
-    ("Code", "int"), ("Description", "str"), ("Hid", "int"), ("Country", "str"),
+    ("Code", "int"), ("Description", "str"), ("Hid", "int64"), ("Country", "str"),
     ("Currency", "str"), ("VATNumber", "str"), ("IsMainDivision", "bool"), ("Status", "int"),
     ("Customer", "guid"), ("CustomerCode", "str"), ("CustomerName", "str"),
-    ("DivisionMoveDate", "date"), ("Current", "bool"),
+    ("DivisionMoveDate", "date"),
 ))
 
 HRM_DIVISIONS = Schema("HrmDivisions", (
-    ("Code", "int"), ("Description", "str"), ("HID", "int"), ("Country", "str"),
+    ("Code", "int"), ("Description", "str"), ("HID", "int64"), ("Country", "str"),
     ("Currency", "str"), ("VATNumber", "str"), ("Main", "bool"), ("Status", "int"),
     ("Customer", "guid"), ("CustomerName", "str"),
 ))
 
 DELETED = Schema("Deleted", (
-    ("Timestamp", "int"), ("ID", "guid"), ("EntityKey", "guid"), ("EntityType", "int"),
+    ("Timestamp", "int64"), ("ID", "guid"), ("EntityKey", "guid"), ("EntityType", "int"),
     ("DeletedBy", "guid"), ("DeletedDate", "date"), ("Division", "int"),
 ))
 
 USER_ROLES = Schema("UserRolesPerDivision", (
-    ("ID", "guid"), ("UserID", "guid"), ("Role", "int"), ("RoleDescription", "str"),
-    ("RoleLevel", "int"), ("Division", "int"),
+    ("ID", "guid"), ("UserID", "guid"), ("Role", "int"), ("Description", "str"),
+    ("RoleLevel", "int"), ("StartDate", "date"), ("EndDate", "date"), ("Division", "int"),
 ))
 
 ME = Schema("Me", (
     ("UserID", "guid"), ("CurrentDivision", "int"), ("AccountingDivision", "int"),
     ("UserName", "str"), ("FullName", "str"), ("Email", "str"), ("LanguageCode", "str"),
-    ("Legislation", "str"), ("DivisionCustomer", "guid"), ("DivisionCustomerCode", "str"),
-    ("DivisionCustomerName", "str"), ("IsClientUser", "bool"), ("ServerTime", "date"),
+    ("DivisionCustomer", "guid"), ("DivisionCustomerCode", "str"),
+    ("DivisionCustomerName", "str"), ("IsClientUser", "bool"),
 ))
 
 
@@ -166,6 +181,7 @@ _ENCODERS: dict[Kind, Callable[[Any], str]] = {
     "guid": enc_guid,
     "str": enc_str,
     "int": lambda v: "null" if v is None else str(int(v)),
+    "int64": lambda v: "null" if v is None else str(int(v)),
     "money": lambda v: "null" if v is None else f"{float(v):.2f}",
     "rate": lambda v: "null" if v is None else repr(float(v)),
     "num": lambda v: "null" if v is None else repr(v),

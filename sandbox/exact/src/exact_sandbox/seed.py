@@ -18,6 +18,12 @@ _NS = uuid.UUID("6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e")
 ROLE_ADMINISTRATOR = 1
 ROLE_FINANCIAL_USER = 20
 ROLE_NAMES = {ROLE_ADMINISTRATOR: "Administrator", ROLE_FINANCIAL_USER: "Financial user"}
+ROLE_READS: dict[int, tuple[str, ...]] = {
+    ROLE_FINANCIAL_USER: ("financial", "sync/Financial", "bulk/Financial", "budget/",
+                          "hrm/Cost", "system/Divisions"),
+}
+"""What a role other than administrator may read (UserHasRights with action GET): prefixes of
+the resources. A financial user cannot read CRM accounts, for instance."""
 ROLE_LEVEL_DIVISION = 3
 
 INSTANCE_HOSTS = {

@@ -30,7 +30,10 @@ def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter
             "entities": [
                 {"entity": cp.entity, "rows": cp.rows, "pages": cp.pages, "done": cp.done,
                  "next_batch_seq": cp.next_batch_seq, "id_hash": cp.id_hash_hex,
-                 "amount_sum": str(cp.amount_sum) if cp.amount_sum is not None else None}
+                 "amount_sum": str(cp.amount_sum) if cp.amount_sum is not None else None,
+                 "failed": {"code": cp.failed_code, "reason": cp.failed_reason}
+                 if cp.failed else None,
+                 "dropped_fields": list(cp.dropped_fields)}
                 for cp in run.ordered
             ],
         }

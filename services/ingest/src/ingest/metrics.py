@@ -57,6 +57,18 @@ ROWS_IMPORTED = Counter(
     "Rows published as LedgerBatch and checkpointed, per entity",
     ["entity"],
 )
+ENTITY_FAILURES = Counter(
+    "ingest_entity_failures_total",
+    "Entities a run could not import (the run went on with the others), per entity and "
+    "reason code",
+    ["entity", "reason"],
+)
+FIELDS_DROPPED = Counter(
+    "ingest_exact_fields_dropped_total",
+    "Selected fields Exact answered it does not know (400 'Could not find a property'), "
+    "dropped from the endpoint's $select, per entity and field",
+    ["entity", "field"],
+)
 BATCHES_PUBLISHED = Counter(
     "ingest_batches_published_total", "LedgerBatch messages acknowledged by the broker, per entity",
     ["entity"],

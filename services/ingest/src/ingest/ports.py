@@ -44,6 +44,8 @@ class Page:
     stats: PageStats
     calls: int
     budget: BudgetView | None = None
+    dropped: tuple[str, ...] = ()
+    """Fields of the entity's selection that Exact does not know: read without, left null."""
 
 
 @dataclass
@@ -67,6 +69,10 @@ class ExactApi(Protocol):
         """Pages of ``sync/Deleted`` after Timestamp ``since`` (or from ``cursor``)."""
 
     def page_size(self, entity: Entity) -> int: ...
+
+    def endpoint_path(self, entity: Entity, date_from: date | None, date_to: date | None
+                      ) -> str:
+        """The Exact endpoint an entity is read from (e.g. ``budget/Budgets``)."""
 
 
 class TokenSource(Protocol):

@@ -47,11 +47,12 @@ from contracts import (
     RunStarted,
     RunStartedPayload,
 )
-from contracts.run_events import RunFailureCode
+from contracts.run_events import DroppedField, EntityFailure, RunFailureCode
 from ingest import metrics
 from ingest.batching import build_batches, build_deletes, build_replaced, build_vanished
 from ingest.domain.budget import BudgetView
 from ingest.domain.errors import (
+    COMPANY_WIDE_403,
     AuthUnavailable,
     BudgetSpent,
     ExactError,
@@ -135,17 +136,24 @@ class RunExecutor:
             await self._fail(run, owner, "internal", f"internal error: {type(exc).__name__}",
                              retryable=True)
             return
+        if run.nothing_imported:
+            first = run.failed_entities[0]
+            await self._fail(run, owner, first.failed_code or "exact_error",
+                             f"no entity could be imported; first: {first.failed_reason}",
+                             retryable=False)
+            return
         completed = self._completed(run)
         await self._store.finish(run, owner, RunStatus.COMPLETED, [completed])
         metrics.run_entered(run.kind, RunStatus.COMPLETED)
         metrics.RUN_DURATION.labels(run.kind).observe(completed.payload.duration_seconds)
         log.info("run_completed", calls_used=run.calls_used, batches=run.batches,
+                 failed=[cp.entity for cp in run.failed_entities],
                  rows={cp.entity: cp.rows for cp in run.ordered})
 
     async def _import(self, run: Run, owner: str) -> None:
         reading = _Reading(ProgressThrottle(self._config.progress_interval))
         for cp in run.ordered:
-            while not cp.done:
+            while not cp.settled:
                 try:
                     if cp.entity == DELETED:
                         await self._read_deletions(run, cp, owner, reading)
@@ -157,6 +165,21 @@ class RunExecutor:
                         raise
                     log.info("run_uses_new_grant", grant_id=str(current))
                     run.grant_id = current
+                except (ExactRequestRejected, Forbidden, InvalidData) as exc:
+                    if not entity_scoped(exc):
+                        raise
+                    await self._entity_failed(run, cp, owner, reading, exc)
+
+    async def _entity_failed(self, run: Run, cp: EntityCheckpoint, owner: str,
+                             reading: _Reading, exc: ExactError) -> None:
+        """One entity cannot be imported: record why and go on with the others (the next
+        incremental run and any re-import read it again)."""
+        code, _ = _outcome(exc)
+        cp.fail(code, str(exc))
+        await self._store.save_page(run, cp, owner, [self._progress(run, reading.budget)])
+        metrics.ENTITY_FAILURES.labels(cp.entity, code).inc()
+        log.warning("entity_failed", entity=cp.entity, reason_code=code, reason=str(exc)[:300],
+                    status=exc.status)
 
     async def _read_entity(self, run: Run, cp: EntityCheckpoint, owner: str,
                            reading: _Reading) -> None:
@@ -194,6 +217,7 @@ class RunExecutor:
         if hashes is not None and hashes.sweep and run.incremental:
             gone, gone_messages = await self._send_vanished(run, hashes)
         cp.advance(stats, len(batches))
+        cp.dropped(page.dropped)
         cp.deleted += gone
         run.calls_used += page.calls
         run.batches += len(batches) + gone_messages
@@ -283,7 +307,7 @@ class RunExecutor:
         payload = RunProgressPayload(
             run_id=run.run_id, kind=run.kind,
             entities=tuple(EntityProgress(entity=Entity(cp.entity), rows=cp.rows, pages=cp.pages,
-                                          done=cp.done)
+                                          done=cp.done, failed=cp.failed)
                            for cp in run.ordered if cp.entity != DELETED),
             calls_used=run.calls_used,
             daily_budget_remaining=budget.daily_remaining if budget else None,
@@ -303,15 +327,39 @@ class RunExecutor:
                                       amount_dc_debit_sum=cp.debit_sum,
                                       id_hash=cp.id_hash_hex,
                                       deleted=cp.deleted if run.incremental else None)
-                    for cp in run.ordered if cp.entity != DELETED),
+                    for cp in run.ordered if cp.entity != DELETED and cp.done),
             batches=run.batches, calls_used=run.calls_used,
-            duration_seconds=round((self._clock.now() - started).total_seconds(), 3)))
+            duration_seconds=round((self._clock.now() - started).total_seconds(), 3),
+            outcome="completed_with_errors" if run.failed_entities else "completed",
+            failed_entities=_failures(run), dropped_fields=self._dropped(run)))
+
+    def _dropped(self, run: Run) -> tuple[DroppedField, ...]:
+        return tuple(
+            DroppedField(entity=Entity(cp.entity), field=name,
+                         endpoint=self._exact.endpoint_path(Entity(cp.entity), run.date_from,
+                                                            run.date_to))
+            for cp in run.ordered if cp.entity != DELETED for name in cp.dropped_fields)
 
     def _failed(self, run: Run, retryable: bool) -> Message:
         return self._event(run, RunFailed, RunFailedPayload(
             run_id=run.run_id, kind=run.kind,
             reason_code=cast("RunFailureCode", run.error_code or "internal"),
-            reason=run.error_reason or "", retryable=retryable))
+            reason=run.error_reason or "", retryable=retryable,
+            failed_entities=_failures(run), dropped_fields=self._dropped(run)))
+
+
+def _failures(run: Run) -> tuple[EntityFailure, ...]:
+    return tuple(EntityFailure(entity=cp.entity if cp.entity == DELETED else Entity(cp.entity),
+                               reason_code=cast("RunFailureCode", cp.failed_code),
+                               reason=cp.failed_reason or "", retryable=True)
+                 for cp in run.failed_entities)
+
+
+def entity_scoped(exc: ExactError) -> bool:
+    """Exact refused one endpoint (400/404, a 403 for a scope or right, rows that do not fit):
+    the other entities can still be imported. A 403 whose ``Reason`` bars the whole company
+    or user stops the run."""
+    return not (isinstance(exc, Forbidden) and exc.reason in COMPANY_WIDE_403)
 
 
 def _reauthorize(exc: GrantRevoked) -> str:

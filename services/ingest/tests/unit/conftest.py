@@ -6,7 +6,7 @@ import copy
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -203,6 +203,10 @@ class FakeExact:
 
     def page_size(self, entity: c.Entity) -> int:
         return 1000
+
+    def endpoint_path(self, entity: c.Entity, date_from: date | None, date_to: date | None
+                      ) -> str:
+        return f"fake/{entity}"
 
     async def pages(self, request: EntityRequest, cursor: str | None) -> AsyncGenerator[Page, None]:
         self.requests.append((request, cursor))

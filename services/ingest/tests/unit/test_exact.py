@@ -14,7 +14,12 @@ import pytest
 
 import contracts as c
 from ingest.adapters.exact import ExactClient, RetryPolicy
-from ingest.domain.errors import ExactRequestRejected, Forbidden, PageFailed
+from ingest.domain.errors import (
+    ExactRequestRejected,
+    Forbidden,
+    PageFailed,
+    RequiredFieldUnknown,
+)
 from ingest.ports import EntityRequest, Page
 
 BASE = "https://start.exactonline.nl"
@@ -244,3 +249,89 @@ def test_a_date_range_uses_bulk_lines_and_year_filters() -> None:
     assert "$filter" not in first_page_params(endpoint_for(c.Entity.JOURNALS, *span), 1, *span)
     sync = endpoint_for(c.Entity.GL_ACCOUNTS, *span)
     assert first_page_params(sync, 1, *span)["$filter"] == "Timestamp gt 1"
+
+
+def unknown(field: str, type_name: str = "Exact.Web.Api.Models.HRM.Costcenter") -> httpx.Response:
+    return error(400, f"Could not find a property named '{field}' on type '{type_name}'.")
+
+
+def cost_center(n: int) -> dict[str, Any]:
+    return {"ID": str(uuid.UUID(int=n + 1)), "Code": str(n), "Division": 100001}
+
+
+async def test_a_field_exact_no_longer_knows_is_dropped_and_the_page_asked_again(kit: Any) -> None:
+    nxt = f"{BASE}/api/v1/100001/hrm/Costcenters?$select=ID,Code&$skiptoken=guid'{uuid.UUID(int=2)}'"
+    answers = Recorder([unknown("Active"), page([cost_center(1)], nxt), page([cost_center(2)])])
+    exact, _, _, slept = client(answers, kit)
+    pages = await collect(exact, c.Entity.COST_CENTERS)
+    selects = [r.url.params.get("$select") or "" for r in answers.requests]
+    assert "Active" in selects[0].split(",") and "Active" not in selects[1].split(",")
+    assert selects[1] == ",".join(f for f in selects[0].split(",") if f != "Active")
+    assert [p.dropped for p in pages] == [("Active",), ("Active",)]
+    assert [r.active for p in pages for r in p.rows] == [None, None]  # type: ignore[attr-defined]
+    assert slept == []  # asked again at once
+    # the client remembers: the next read of the endpoint does not ask for Active at all
+    answers.answers = [page([cost_center(3)])]
+    await collect(exact, c.Entity.COST_CENTERS)
+    assert "Active" not in (answers.requests[-1].url.params.get("$select") or "")
+
+
+async def test_a_retired_field_on_a_next_link_is_dropped_from_the_link(kit: Any) -> None:
+    nxt = f"{BASE}/api/v1/100001/hrm/Costcenters?$select=ID,Code,Active&$skiptoken=guid'x'"
+    answers = Recorder([page([cost_center(1)], nxt), unknown("Active"), page([cost_center(2)])])
+    exact, _, _, _ = client(answers, kit)
+    pages = await collect(exact, c.Entity.COST_CENTERS)
+    assert answers.requests[2].url.params["$select"] == "ID,Code"
+    assert answers.requests[2].url.params["$skiptoken"] == "guid'x'"
+    assert [p.dropped for p in pages] == [(), ("Active",)]
+
+
+async def test_two_retired_fields_cost_one_extra_call_each(kit: Any) -> None:
+    answers = Recorder([unknown("Active"), unknown("EndDate"), page([cost_center(1)])])
+    exact, _, _, _ = client(answers, kit)
+    [only] = await collect(exact, c.Entity.COST_CENTERS)
+    assert only.dropped == ("Active", "EndDate") and len(answers.requests) == 3
+
+
+async def test_a_required_field_exact_does_not_know_fails_the_entity(kit: Any) -> None:
+    answers = Recorder([unknown("Code")])
+    exact, _, _, _ = client(answers, kit)
+    with pytest.raises(RequiredFieldUnknown, match="Code"):
+        await collect(exact, c.Entity.COST_CENTERS)
+    assert len(answers.requests) == 1
+
+
+async def test_an_unknown_field_we_did_not_select_is_an_ordinary_400(kit: Any) -> None:
+    answers = Recorder([unknown("Nonsense")])
+    exact, _, _, _ = client(answers, kit)
+    with pytest.raises(ExactRequestRejected):
+        await collect(exact, c.Entity.COST_CENTERS)
+
+
+async def test_int64_values_are_read_from_strings_and_numbers(kit: Any) -> None:
+    rows = [{**gl(1), "Timestamp": "101"}, {**gl(2), "Timestamp": 102}]
+    answers = Recorder([page(rows)])
+    exact, _, _, _ = client(answers, kit)
+    [only] = await collect(exact)
+    assert [r.timestamp for r in only.rows] == [101, 102]  # type: ignore[attr-defined]
+    assert only.stats.max_timestamp == 102
+
+
+async def test_entry_header_rows_of_sync_transaction_lines_are_not_lines(kit: Any) -> None:
+    def line(n: int, number: int) -> dict[str, Any]:
+        return {"ID": str(uuid.UUID(int=n)), "EntryID": str(uuid.UUID(int=99)), "Division": 1,
+                "LineNumber": number, "Date": "/Date(1672531200000)/", "FinancialYear": 2023,
+                "FinancialPeriod": 1, "AmountDC": "10.00", "Timestamp": str(200 + n)}
+    answers = Recorder([page([line(1, 0), line(2, 1), line(3, 2)])])
+    exact, _, _, _ = client(answers, kit)
+    [only] = await collect(exact, c.Entity.TRANSACTION_LINES)
+    assert [r.line_number for r in only.rows] == [1, 2]  # type: ignore[attr-defined]
+
+
+async def test_an_empty_division_of_a_general_taxonomy_is_the_division_read_from(kit: Any
+                                                                                  ) -> None:
+    row = {"ID": str(uuid.UUID(int=5)), "Code": "BS", "Division": None, "Timestamp": 7}
+    answers = Recorder([page([row])])
+    exact, _, _, _ = client(answers, kit)
+    [only] = await collect(exact, c.Entity.GL_CLASSIFICATIONS)
+    assert only.rows[0].division == 100001  # type: ignore[attr-defined]

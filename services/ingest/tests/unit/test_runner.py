@@ -12,6 +12,8 @@ import pytest
 import contracts as c
 from ingest.domain.errors import (
     BudgetSpent,
+    ExactRequestRejected,
+    Forbidden,
     GrantRevoked,
     InvalidData,
     PageFailed,
@@ -184,20 +186,71 @@ async def test_a_grant_replaced_meanwhile_is_used_instead_of_pausing(kit: Any, c
     assert exact.requests[1][0].grant_id == new_grant and exact.requests[1][1] == "page=1"
 
 
-@pytest.mark.parametrize("error,code,retryable", [
-    (PageFailed("sync/Financial/GLAccounts: page failed 6 times, last: HTTP 500"), "exact_error", True),
-    (InvalidData("a row does not fit GLAccount"), "invalid_data", False),
-])
 async def test_a_page_that_cannot_be_had_fails_the_run_with_the_reason(
-        kit: Any, clock: Any, error: Exception, code: str, retryable: bool) -> None:
+        kit: Any, clock: Any) -> None:
     run, store, _, exact, executor = setup(kit, clock)
+    error = PageFailed("sync/Financial/GLAccounts: page failed 6 times, last: HTTP 500")
     exact.raise_at[(GL, 1)] = error
     await executor.execute(run.run_id, OWNER)
     assert store.runs[run.run_id].status is RunStatus.FAILED
     [failed] = store.of(c.RunFailed)
-    assert (failed.payload.reason_code, failed.payload.retryable) == (code, retryable)
+    assert (failed.payload.reason_code, failed.payload.retryable) == ("exact_error", True)
     assert str(error) in failed.payload.reason
     assert store.runs[run.run_id].checkpoints[str(GL)].pages == 1
+
+
+@pytest.mark.parametrize("error,code", [
+    (InvalidData("a row does not fit GLAccount"), "invalid_data"),
+    (ExactRequestRejected("sync/Financial/GLAccounts: HTTP 400: bad", status=400), "exact_error"),
+    (Forbidden("HTTP 403: Forbidden - Application Scope Violated"), "not_authorized"),
+])
+async def test_one_entity_that_cannot_be_imported_does_not_sink_the_others(
+        kit: Any, clock: Any, error: Exception, code: str) -> None:
+    run, store, publisher, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 1)] = error
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.COMPLETED
+    [completed] = store.of(c.RunCompleted)
+    p = completed.payload
+    assert p.outcome == "completed_with_errors"
+    assert [(f.entity, f.reason_code) for f in p.failed_entities] == [(GL, code)]
+    assert str(error) in p.failed_entities[0].reason
+    assert [t.entity for t in p.totals] == [BUD]  # only entities read in full are reconciled
+    assert {b.payload.entity for b in publisher.sent} == {GL, BUD}
+    assert store.runs[run.run_id].checkpoints[str(GL)].failed_code == code
+    last = store.of(c.RunProgress)[-1].payload
+    assert {e.entity: e.failed for e in last.entities} == {GL: True, BUD: False}
+
+
+async def test_a_run_where_no_entity_could_be_imported_fails(kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 0)] = ExactRequestRejected("GL: HTTP 404: not found", status=404)
+    exact.raise_at[(BUD, 0)] = InvalidData("Budgets: a row does not fit Budget")
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.FAILED
+    [failed] = store.of(c.RunFailed)
+    assert (failed.payload.reason_code, failed.payload.retryable) == ("exact_error", False)
+    assert [f.entity for f in failed.payload.failed_entities] == [GL, BUD]
+    assert store.of(c.RunCompleted) == []
+
+
+async def test_a_403_that_bars_the_whole_company_stops_the_run(kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    exact.raise_at[(GL, 0)] = Forbidden("HTTP 403: blocked", reason="NoDivisionAccess")
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.FAILED
+    assert exact.requests[-1][0].entity == GL  # Budgets was not even tried
+
+
+async def test_fields_exact_dropped_are_reported_with_the_run(kit: Any, clock: Any) -> None:
+    run, store, _, exact, executor = setup(kit, clock)
+    for page in exact.script[BUD]:
+        page.dropped = ("Costcenter",)
+    await executor.execute(run.run_id, OWNER)
+    [completed] = store.of(c.RunCompleted)
+    assert completed.payload.outcome == "completed"
+    assert [(d.entity, d.endpoint, d.field) for d in completed.payload.dropped_fields] == [
+        (BUD, "fake/Budgets", "Costcenter")]
 
 
 async def test_a_run_whose_lease_was_taken_over_stops_without_writing(kit: Any, clock: Any) -> None:

@@ -1,7 +1,8 @@
 """Which Exact Online endpoint serves each entity, and how it is asked.
 
 Sync endpoints (1000 rows a page, ``Timestamp`` cursor) where Exact has them; regular
-endpoints (60 a page) otherwise. ``$select`` is always the contract's field list. A
+endpoints (60 a page) otherwise. ``$select`` is the endpoint's sourced field table
+(:mod:`ingest.adapters.exact_fields`). A
 reimport with a date range uses the bulk TransactionLines endpoint (sync endpoints accept
 only a Timestamp filter) and year filters where the entity has a year.
 """
@@ -12,17 +13,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from contracts import ROW_MODELS, Entity, Row, exact_fields
+from contracts import ROW_MODELS, Entity, Row
+from ingest.adapters import exact_fields as xf
 
 Mode = Literal["sync", "bulk", "regular"]
 PAGE_SIZES: dict[Mode, int] = {"sync": 1000, "bulk": 1000, "regular": 60}
-SYNC_ONLY_FIELDS = frozenset({"Timestamp"})
 
 
 @dataclass(frozen=True)
 class EndpointSpec:
     entity: Entity
-    path: str
+    table: xf.EndpointFields
+    """Exact's fields on the endpoint (sourced), all of them selected."""
     mode: Mode
     id_field: str = "ID"
     """Exact field whose values form the entity's id hash."""
@@ -31,6 +33,15 @@ class EndpointSpec:
     year_field: str | None = None
     """Field a date range filters on, by year (None: master data, never filtered)."""
     count_field: str | None = None
+    division_may_be_empty: bool = False
+    """Exact leaves ``Division`` empty on some rows (general taxonomies): the division the
+    rows were read from is filled in."""
+    header_rows: bool = False
+    """The endpoint mixes entry header rows (``LineNumber`` 0) with the lines: skipped."""
+
+    @property
+    def path(self) -> str:
+        return self.table.path
 
     @property
     def row_model(self) -> type[Row]:
@@ -39,11 +50,17 @@ class EndpointSpec:
 
     @property
     def select(self) -> str:
-        """The contract's fields; ``Timestamp`` exists on sync endpoints only."""
-        fields = exact_fields(self.row_model)
-        if self.mode != "sync":
-            fields = tuple(f for f in fields if f not in SYNC_ONLY_FIELDS)
-        return ",".join(fields)
+        return ",".join(self.table.names)
+
+    @property
+    def required(self) -> frozenset[str]:
+        """Fields the import cannot do without: the row model's required ones, the id, the
+        amount and year reconciled and filtered on, and the sync cursor."""
+        model = {str(info.validation_alias or name) for name, info
+                 in self.row_model.model_fields.items() if info.is_required()}
+        extra = {self.id_field, self.amount_field, self.year_field,
+                 "Timestamp" if self.mode == "sync" else None}
+        return frozenset(model | {f for f in extra if f is not None})
 
     @property
     def page_size(self) -> int:
@@ -51,28 +68,26 @@ class EndpointSpec:
 
 
 ENDPOINTS: dict[Entity, EndpointSpec] = {
-    Entity.TRANSACTION_LINES: EndpointSpec(Entity.TRANSACTION_LINES,
-                                           "sync/Financial/TransactionLines", "sync",
-                                           amount_field="AmountDC"),
-    Entity.GL_ACCOUNTS: EndpointSpec(Entity.GL_ACCOUNTS, "sync/Financial/GLAccounts", "sync"),
-    Entity.GL_CLASSIFICATIONS: EndpointSpec(Entity.GL_CLASSIFICATIONS,
-                                            "sync/Financial/GLClassifications", "sync"),
-    Entity.ACCOUNTS: EndpointSpec(Entity.ACCOUNTS, "sync/CRM/Accounts", "sync"),
-    Entity.JOURNALS: EndpointSpec(Entity.JOURNALS, "financial/Journals", "regular"),
-    Entity.FINANCIAL_PERIODS: EndpointSpec(Entity.FINANCIAL_PERIODS, "financial/FinancialPeriods",
+    Entity.TRANSACTION_LINES: EndpointSpec(Entity.TRANSACTION_LINES, xf.SYNC_TRANSACTION_LINES,
+                                           "sync", amount_field="AmountDC", header_rows=True),
+    Entity.GL_ACCOUNTS: EndpointSpec(Entity.GL_ACCOUNTS, xf.GL_ACCOUNTS, "sync"),
+    Entity.GL_CLASSIFICATIONS: EndpointSpec(Entity.GL_CLASSIFICATIONS, xf.GL_CLASSIFICATIONS,
+                                            "sync", division_may_be_empty=True),
+    Entity.ACCOUNTS: EndpointSpec(Entity.ACCOUNTS, xf.ACCOUNTS, "sync"),
+    Entity.JOURNALS: EndpointSpec(Entity.JOURNALS, xf.JOURNALS, "regular"),
+    Entity.FINANCIAL_PERIODS: EndpointSpec(Entity.FINANCIAL_PERIODS, xf.FINANCIAL_PERIODS,
                                            "regular", year_field="FinYear"),
-    Entity.REPORTING_BALANCE: EndpointSpec(Entity.REPORTING_BALANCE, "financial/ReportingBalance",
+    Entity.REPORTING_BALANCE: EndpointSpec(Entity.REPORTING_BALANCE, xf.REPORTING_BALANCE,
                                            "regular", amount_field="Amount",
                                            year_field="ReportingYear", count_field="Count"),
-    Entity.BUDGETS: EndpointSpec(Entity.BUDGETS, "budget/Budgets", "regular",
+    Entity.BUDGETS: EndpointSpec(Entity.BUDGETS, xf.BUDGETS, "regular",
                                  amount_field="AmountDC", year_field="ReportingYear"),
-    Entity.COST_CENTERS: EndpointSpec(Entity.COST_CENTERS, "hrm/Costcenters", "regular"),
-    Entity.COST_UNITS: EndpointSpec(Entity.COST_UNITS, "hrm/Costunits", "regular"),
-    Entity.DIVISIONS: EndpointSpec(Entity.DIVISIONS, "system/Divisions", "regular",
-                                   id_field="Code"),
+    Entity.COST_CENTERS: EndpointSpec(Entity.COST_CENTERS, xf.COST_CENTERS, "regular"),
+    Entity.COST_UNITS: EndpointSpec(Entity.COST_UNITS, xf.COST_UNITS, "regular"),
+    Entity.DIVISIONS: EndpointSpec(Entity.DIVISIONS, xf.DIVISIONS, "regular", id_field="Code"),
 }
 
-BULK_TRANSACTION_LINES = EndpointSpec(Entity.TRANSACTION_LINES, "bulk/Financial/TransactionLines",
+BULK_TRANSACTION_LINES = EndpointSpec(Entity.TRANSACTION_LINES, xf.BULK_TRANSACTION_LINES,
                                       "bulk", amount_field="AmountDC")
 
 

@@ -12,7 +12,12 @@ limiter), ``/Date(ms)/`` values and error bodies. Each page is asked until it ar
   the token source drop the token and tell auth, and the page is asked again once with a
   fresh token (a 401 after that counts as a failed attempt);
 * a 429 (which the limiter should prevent) waits for the reset the headers give;
-* 400/403/404 are not retried: :class:`ExactRequestRejected` / :class:`Forbidden`.
+* 400/403/404 are not retried: :class:`ExactRequestRejected` / :class:`Forbidden`; except
+  Exact's 400 "Could not find a property named 'X'" for a selected field (Exact retires
+  fields): X is dropped from the endpoint's ``$select`` for as long as this client lives, the
+  page is asked again at once, and every later page says X was dropped (its value is null).
+  A field the import cannot do without (ids, keys, amounts, cursor) fails the entity:
+  :class:`RequiredFieldUnknown`.
 
 Cursors are links relative to the base URL, so a token never goes to another host and a
 checkpoint survives a change of base URL.
@@ -22,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +41,7 @@ import structlog
 from connector_runtime.logs import redact_text
 from contracts import Entity, Row, id_hash_term
 from ingest import metrics
+from ingest.adapters import exact_fields as xf
 from ingest.adapters.endpoints import EndpointSpec, endpoint_for, first_page_params
 from ingest.adapters.odata import parse_page, to_row
 from ingest.domain.budget import BudgetView, RateHeaders
@@ -46,15 +54,19 @@ from ingest.domain.errors import (
     MalformedResponse,
     PageFailed,
     RateLimited,
+    RequiredFieldUnknown,
     Unauthorized,
 )
 from ingest.domain.model import DELETED_ENTITY_TYPES, ID_HASH_MODULUS, PageStats
 from ingest.ports import DeletionPage, EntityRequest, Page, RateLimiter, TokenSource
 
-DELETED_PATH = "sync/Deleted"
-DELETED_SELECT = "Timestamp,ID,EntityKey,EntityType,DeletedDate,Division"
+DELETED_PATH = xf.DELETED.path
+DELETED_SELECT = ",".join(xf.DELETED.names)
 
 log = structlog.get_logger("exact")
+
+_UNKNOWN_PROPERTY = re.compile(r"Could not find a property named '([^']+)'")
+"""Exact's 400 for a field the entity lacks (EXACT_API.md section 8, picqer Budget.php)."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +106,15 @@ class ExactClient:
         self._limiter = limiter
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._unknown: dict[str, set[str]] = {}
+        """Endpoint -> selected fields Exact answered it does not know."""
 
     def page_size(self, entity: Entity) -> int:
         return endpoint_for(entity, None, None).page_size
+
+    def endpoint_path(self, entity: Entity, date_from: date | None, date_to: date | None
+                      ) -> str:
+        return endpoint_for(entity, date_from, date_to).path
 
     async def pages(self, request: EntityRequest, cursor: str | None
                     ) -> AsyncGenerator[Page, None]:
@@ -108,11 +126,13 @@ class ExactClient:
             params = first_page_params(spec, request.division, request.date_from, request.date_to,
                                        since=request.since)
         while True:
-            answer = await self._fetch(request, spec.path, link, params)
-            rows = [to_row(spec.row_model, raw, spec.path) for raw in answer.results]
+            answer = await self._fetch(request, spec.path, link, params, spec)
+            rows = [to_row(spec.row_model, raw, spec.path)
+                    for raw in _lines(spec, answer.results, request.division)]
             next_cursor = self._relative(answer.next_link, spec.path) if answer.next_link else None
             yield Page(rows=rows, stats=_stats(spec, rows, next_cursor), calls=answer.calls,
-                       budget=answer.budget)
+                       budget=answer.budget,
+                       dropped=tuple(sorted(self._unknown.get(spec.path, ()))))
             if next_cursor is None:
                 return
             link, params = next_cursor, None
@@ -151,9 +171,11 @@ class ExactClient:
             link, params = next_cursor, None
 
     async def _fetch(self, request: EntityRequest, endpoint: str, link: str,
-                     params: dict[str, str] | None) -> _Answer:
+                     params: dict[str, str] | None, spec: EndpointSpec | None = None) -> _Answer:
         attempts = limited = calls = unauthorized = 0
         reasked = False
+        if self._unknown.get(endpoint):
+            link, params = _without(link, params, self._unknown[endpoint])
         while True:
             permit = await self._limiter.acquire(request.division, endpoint)
             try:
@@ -206,6 +228,11 @@ class ExactClient:
                 if limited >= self._retry.max_rate_limited:
                     raise error
                 continue  # the limiter now knows the window is spent and waits for its reset
+            unknown = _unknown_field(error, link, params)
+            if unknown is not None and spec is not None:
+                self._drop(spec, unknown, error)
+                link, params = _without(link, params, {unknown})
+                continue
             if isinstance(error, ExactRequestRejected | Forbidden):
                 raise error
             if error is None:  # not reachable: every path without an answer sets an error
@@ -235,6 +262,60 @@ class ExactClient:
                  division=request.division, attempt=retried + 1, retry_in=delay)
         await self._sleep(delay)
         return True
+
+
+    def _drop(self, spec: EndpointSpec, field: str, error: ExactError) -> None:
+        if field in spec.required:
+            raise RequiredFieldUnknown(f"{spec.path}: Exact no longer knows the field {field}, "
+                                       "which the import needs", endpoint=spec.path,
+                                       status=error.status) from error
+        self._unknown.setdefault(spec.path, set()).add(field)
+        metrics.FIELDS_DROPPED.labels(spec.entity.value, field).inc()
+        log.warning("exact_field_dropped", endpoint=spec.path, field=field,
+                    detail="Exact does not know the field; read without it (null in the rows)")
+
+
+def _lines(spec: EndpointSpec, results: list[dict[str, Any]], division: int
+           ) -> list[dict[str, Any]]:
+    """The rows of a page as the contract has them: entry header rows left out (sync
+    TransactionLines, ``LineNumber`` 0) and an empty ``Division`` (Exact's general taxonomies)
+    filled with the division the page was read from."""
+    if spec.header_rows:
+        results = [r for r in results if r.get("LineNumber") not in (0, "0")]
+    if spec.division_may_be_empty:
+        for raw in results:
+            if raw.get("Division") is None:
+                raw["Division"] = division
+    return results
+
+
+def _unknown_field(error: ExactError | None, link: str, params: dict[str, str] | None
+                   ) -> str | None:
+    """The selected field an Exact 400 says the entity does not have, if that is the error."""
+    if not isinstance(error, ExactRequestRejected) or error.status != 400:
+        return None
+    match = _UNKNOWN_PROPERTY.search(str(error))
+    if match is None:
+        return None
+    return match.group(1) if match.group(1) in _selected(link, params) else None
+
+
+def _selected(link: str, params: dict[str, str] | None) -> list[str]:
+    raw = params.get("$select") if params else httpx.URL(link).params.get("$select")
+    return [f for f in (raw or "").split(",") if f]
+
+
+def _without(link: str, params: dict[str, str] | None, fields: set[str]
+             ) -> tuple[str, dict[str, str] | None]:
+    """The request (first-page params, or a ``__next`` link) with ``fields`` left out of
+    ``$select``."""
+    kept = ",".join(f for f in _selected(link, params) if f not in fields)
+    if params is not None:
+        return link, {**params, "$select": kept} if "$select" in params else params
+    url = httpx.URL(link)
+    if "$select" not in url.params:
+        return link, None
+    return str(url.copy_set_param("$select", kept)), None
 
 
 def _message(response: httpx.Response) -> str:

@@ -63,7 +63,13 @@ class PostgresRunStore:
                                     runs.c.status == RunStatus.FAILED.value)
                 .values(status=RunStatus.PENDING.value, grant_id=p.grant_id, error_code=None,
                         error_reason=None, finished_at=None, owner=None, updated_at=sa.func.now()))
-            return "resumed" if resumed.rowcount else "duplicate"
+            if not resumed.rowcount:
+                return "duplicate"
+            # asked again: the entities that failed are tried again (from where they stopped)
+            await conn.execute(run_checkpoints.update()
+                               .where(run_checkpoints.c.run_id == p.run_id)
+                               .values(failed_code=None, failed_reason=None))
+            return "resumed"
 
     async def apply_recreate(self, consumer: str, message: RecreateAccepted) -> int:
         """The data source has a new grant: active runs use it; paused runs resume."""
@@ -146,7 +152,8 @@ class PostgresRunStore:
                 entity=cp.entity, cursor=cp.cursor, next_batch_seq=cp.next_batch_seq,
                 rows=cp.rows, pages=cp.pages, amount_sum=cp.amount_sum, debit_sum=cp.debit_sum,
                 id_hash=int(cp.id_hash), max_timestamp=cp.max_timestamp, count_sum=cp.count_sum,
-                deleted=cp.deleted, done=cp.done)
+                deleted=cp.deleted, done=cp.done, failed_code=cp.failed_code,
+                failed_reason=cp.failed_reason, dropped_fields=tuple(cp.dropped_fields))
         return run
 
     async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None:
@@ -281,4 +288,6 @@ def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:
     return {"cursor": cp.cursor, "next_batch_seq": cp.next_batch_seq, "rows": cp.rows,
             "pages": cp.pages, "amount_sum": cp.amount_sum, "debit_sum": cp.debit_sum,
             "id_hash": Decimal(cp.id_hash), "max_timestamp": cp.max_timestamp,
-            "count_sum": cp.count_sum, "deleted": cp.deleted, "done": cp.done}
+            "count_sum": cp.count_sum, "deleted": cp.deleted, "done": cp.done,
+            "failed_code": cp.failed_code, "failed_reason": cp.failed_reason,
+            "dropped_fields": list(cp.dropped_fields)}

@@ -10,7 +10,9 @@ On a slower schedule (``refresh_due_at``) an incremental run also re-reads the e
 without a sync endpoint in full, diffed against ``refresh_hashes`` (see
 :mod:`ingest.domain.refresh`). The next refresh is scheduled when a run that read them all
 completes (the initial run, or an incremental run with the refresh), so a failed refresh is
-tried again with the next incremental run.
+tried again with the next incremental run. An entity a run could not import (the run completed
+with errors) is read again by the next incremental run: a sync entity from its last good cursor,
+an entity without a sync endpoint in full (``retry_entities``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def run_cursors(run: Run) -> dict[str, int]:
     if run.date_from is not None or run.date_to is not None:
         return out
     for cp in run.checkpoints.values():
+        if cp.failed:  # read again from where the last good run left it
+            continue
         if (cp.entity in SYNC_ENTITIES or cp.entity == DELETED) and cp.max_timestamp:
             out[cp.entity] = cp.max_timestamp
     return out
@@ -53,7 +57,7 @@ async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedu
         cursors.setdefault(entity, 1)  # nothing read yet: from the start ("Timestamp gt 1")
     current = (await conn.execute(
         sa.select(sync_states.c.cursors, sync_states.c.interval_seconds,
-                  sync_states.c.refresh_interval_seconds)
+                  sync_states.c.refresh_interval_seconds, sync_states.c.retry_entities)
         .where(sync_states.c.datasource_id == run.datasource_id).with_for_update())).first()
     merged: dict[str, int] = dict(current.cursors) if current else {}
     for entity, ts in cursors.items():
@@ -63,7 +67,8 @@ async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedu
     values: dict[str, Any] = {
         "correlation_id": run.correlation_id, "division": run.division,
         "grant_id": run.grant_id, "cursors": merged, "next_due_at": due,
-        "last_run_id": run.run_id, "updated_at": sa.func.now()}
+        "last_run_id": run.run_id, "updated_at": sa.func.now(),
+        "retry_entities": retry_entities(run, tuple(current.retry_entities) if current else ())}
     if refreshed(run):
         values["refresh_due_at"] = schedule.next_refresh(
             now, current.refresh_interval_seconds if current else None)
@@ -71,6 +76,17 @@ async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedu
                                       **{"refresh_due_at": now, **values})
     await conn.execute(stmt.on_conflict_do_update(index_elements=[sync_states.c.datasource_id],
                                                   set_=values))
+
+
+def retry_entities(run: Run, before: tuple[str, ...]) -> list[str]:
+    """Entities without a sync endpoint that the next incremental run must read in full: those
+    this run could not import, and those still owed from before that it did not read in full.
+    (Sync entities need no list: every incremental run reads them from their cursor.)"""
+    whole = run.date_from is None and run.date_to is None
+    read = {cp.entity for cp in run.checkpoints.values() if cp.done and whole}
+    failed = {cp.entity for cp in run.checkpoints.values() if cp.failed}
+    owed = (set(before) | failed) - read
+    return sorted(e for e in owed if e in REFRESH_ENTITIES)
 
 
 def refreshed(run: Run) -> bool:
@@ -108,6 +124,7 @@ class SyncPlanner:
                 entities = [*SYNC_ENTITIES, DELETED]
                 if state.refresh_due_at <= now:
                     entities += REFRESH_ENTITIES
+                entities += [e for e in state.retry_entities if e not in entities]
                 await conn.execute(runs.insert().values(
                     run_id=run_id, datasource_id=state.datasource_id,
                     correlation_id=state.correlation_id, kind=INCREMENTAL,

@@ -77,6 +77,9 @@ run_checkpoints = sa.Table(
     sa.Column("done", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("deleted", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("failed_code", sa.Text, nullable=True),
+    sa.Column("failed_reason", sa.Text, nullable=True),
+    sa.Column("dropped_fields", ARRAY(sa.Text), nullable=False, server_default="{}"),
 )
 
 sync_states = sa.Table(
@@ -93,10 +96,12 @@ sync_states = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
     _ts("refresh_due_at", nullable=False),
     sa.Column("refresh_interval_seconds", sa.Float, nullable=True),
+    sa.Column("retry_entities", ARRAY(sa.Text), nullable=False, server_default="{}"),
 )
 """Per data source whose initial run completed: the Timestamp cursor per sync entity (and
 ``Deleted``), when its next incremental run is due, and an optional interval override;
-when the entities without a sync endpoint are next re-read in full (and an override)."""
+when the entities without a sync endpoint are next re-read in full (and an override); the
+entities a run could not import, read in full by the next incremental run."""
 
 refresh_hashes = sa.Table(
     "refresh_hashes",

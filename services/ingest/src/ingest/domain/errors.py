@@ -10,6 +10,7 @@ IngestError
 │   ├── Unauthorized            401 (the access token was refused)
 │   ├── Forbidden               403; carries Exact's ``Reason`` header
 │   ├── ExactRequestRejected    400/404/other 4xx: our request is wrong, retrying will not help
+│   │   └── RequiredFieldUnknown    Exact no longer knows a field the import cannot do without
 │   ├── InvalidData             a well-formed page whose rows do not fit the contract
 │   └── PageFailed              a page kept failing after every retry
 ├── BudgetSpent                 no call may be made now (daily budget or error budget); wait
@@ -61,6 +62,13 @@ class Unauthorized(ExactError):
     pass
 
 
+COMPANY_WIDE_403 = frozenset({"BlockedUser", "InactiveUser", "BlockedCustomer", "LicenseExpired",
+                              "DivisionBlocked", "NoDivisionAccess"})
+"""403 ``Reason`` values that bar the user or the whole company, not one endpoint (EXACT_API.md
+section 3, Exact's wording as reported in picqer PR #451); any other 403 (e.g. "Application
+Scope Violated", picqer issue #509) concerns the endpoint alone."""
+
+
 class Forbidden(ExactError):
     def __init__(self, message: str, *, endpoint: str = "", reason: str | None = None) -> None:
         super().__init__(message, endpoint=endpoint, status=403)
@@ -68,6 +76,10 @@ class Forbidden(ExactError):
 
 
 class ExactRequestRejected(ExactError):
+    pass
+
+
+class RequiredFieldUnknown(ExactRequestRejected):
     pass
 
 

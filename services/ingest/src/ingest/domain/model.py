@@ -103,10 +103,33 @@ class EntityCheckpoint:
     deleted: int = 0
     """Rows of this entity announced as deleted (LedgerDeletes) in this run."""
     done: bool = False
+    failed_code: str | None = None
+    """Set when the entity could not be imported; the run goes on with the others."""
+    failed_reason: str | None = None
+    dropped_fields: tuple[str, ...] = ()
+    """Selected fields Exact does not know (any more) on the entity's endpoint."""
 
     @property
     def started(self) -> bool:
         return self.pages > 0
+
+    @property
+    def failed(self) -> bool:
+        return self.failed_code is not None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to fetch in this run: read to the end, or failed."""
+        return self.done or self.failed
+
+    def fail(self, code: str, reason: str) -> None:
+        if self.done:
+            raise ValueError(f"{self.entity} is already complete")
+        self.failed_code, self.failed_reason = code, reason[:1000]
+
+    def dropped(self, fields: tuple[str, ...]) -> None:
+        """Record fields read without (kept across pages and resumes)."""
+        self.dropped_fields = tuple(sorted({*self.dropped_fields, *fields}))
 
     def advance(self, page: PageStats, batches: int) -> None:
         """Take in one acknowledged page that was sent as ``batches`` batches."""
@@ -184,6 +207,16 @@ class Run:
     @property
     def complete(self) -> bool:
         return all(cp.done for cp in self.checkpoints.values())
+
+    @property
+    def failed_entities(self) -> tuple[EntityCheckpoint, ...]:
+        return tuple(cp for cp in self.ordered if cp.failed)
+
+    @property
+    def nothing_imported(self) -> bool:
+        """Every data entity failed: the run fails as a whole (as a run with one entity did)."""
+        data = [self.checkpoints[e] for e in self.data_entities]
+        return bool(data) and all(cp.failed for cp in data)
 
     def expected_rows(self, entity: str) -> int | None:
         """Rows an entity will have, when another entity already told us (no count calls)."""

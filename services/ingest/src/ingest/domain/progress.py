@@ -19,7 +19,7 @@ DAY_SECONDS = 86_400
 def calls_left(run: Run, page_sizes: Mapping[str, int]) -> int:
     total = 0
     for cp in run.ordered:
-        if cp.done:
+        if cp.settled:
             continue
         expected = run.expected_rows(cp.entity)
         size = page_sizes.get(cp.entity, 60)

@@ -1,0 +1,152 @@
+"""Exact conformance: what ingest asks of Exact and what the sandbox serves both follow one
+sourced field table per endpoint (ingest.adapters.exact_fields), and the sandbox is as strict
+as Exact, so a misspelt field fails here instead of at the first customer.
+
+* every ``$select`` ingest sends is a subset of its endpoint's table, and every field of the
+  table lands in the contract's row (the row models carry the same names);
+* the sandbox serves exactly the table's fields on those endpoints, with matching types;
+* ingest's real client reads the first page of every entity from the (strict) sandbox;
+* docs/exact-entities.md is the table's current output.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+import contracts as c
+from exact_sandbox import endpoints as sandbox_endpoints
+from exact_sandbox.app import create_app
+from exact_sandbox.schema import (
+    ACCOUNTS,
+    BUDGETS,
+    COST_CENTERS,
+    COST_UNITS,
+    DELETED,
+    DIVISIONS,
+    EDM_KINDS,
+    FINANCIAL_PERIODS,
+    GL_ACCOUNTS,
+    GL_CLASSIFICATIONS,
+    JOURNALS,
+    REPORTING_BALANCE,
+    TRANSACTION_LINES,
+    Schema,
+)
+from exact_sandbox.testing import fast_config
+from ingest.adapters import exact_fields as xf
+from ingest.adapters.endpoints import BULK_TRANSACTION_LINES, ENDPOINTS, EndpointSpec
+from ingest.adapters.exact import DELETED_SELECT, ExactClient
+from ingest.domain.budget import BudgetView, RateHeaders
+from ingest.ports import EntityRequest, Permit
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS: tuple[EndpointSpec, ...] = (*ENDPOINTS.values(), BULK_TRANSACTION_LINES)
+SANDBOX_SCHEMAS: dict[str, Schema] = {
+    "TransactionLines": TRANSACTION_LINES, "GLAccounts": GL_ACCOUNTS,
+    "GLClassifications": GL_CLASSIFICATIONS, "Accounts": ACCOUNTS,
+    "Journals": JOURNALS, "FinancialPeriods": FINANCIAL_PERIODS,
+    "ReportingBalance": REPORTING_BALANCE, "Budgets": BUDGETS, "CostCenters": COST_CENTERS,
+    "CostUnits": COST_UNITS, "Divisions": DIVISIONS, "Deleted": DELETED,
+}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.path)
+def test_every_selected_field_is_in_the_endpoints_sourced_table(spec: EndpointSpec) -> None:
+    assert set(spec.select.split(",")) <= set(spec.table.names)
+    assert all(spec.table.source_of(f) for f in spec.table.fields)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.path)
+def test_the_row_model_carries_exactly_the_tables_fields(spec: EndpointSpec) -> None:
+    assert set(c.exact_fields(spec.row_model)) - {"Timestamp"} == \
+        set(spec.table.names) - {"Timestamp"}
+    if spec.mode == "sync":
+        assert "Timestamp" in spec.table.names
+
+
+def test_deletions_select_the_tables_fields() -> None:
+    assert DELETED_SELECT.split(",") == list(xf.DELETED.names)
+
+
+@pytest.mark.parametrize("table", xf.TABLES.values(), ids=lambda t: t.path)
+def test_the_sandbox_serves_exactly_the_tables_fields(table: xf.EndpointFields) -> None:
+    resource = sandbox_endpoints.RESOURCES[table.path]
+    schema = SANDBOX_SCHEMAS[resource.entity]
+    served = schema.visible(resource.mode == "sync")
+    assert served == table.names
+    for f in table.fields:
+        assert schema.kind(f.name) in EDM_KINDS[f.edm], f.name
+
+
+def test_the_docs_table_is_generated_from_the_code() -> None:
+    assert (ROOT / "docs" / "exact-entities.md").read_text() == xf.markdown()
+
+
+class _Tokens:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def access_token(self, grant_id: uuid.UUID) -> str:
+        return self.token
+
+    async def rejected(self, grant_id: uuid.UUID, access_token: str) -> None:
+        raise AssertionError("the sandbox refused the token")
+
+
+class _Limiter:
+    async def acquire(self, division: int, endpoint: str) -> Permit:
+        return Permit(division, endpoint, 0)
+
+    async def complete(self, permit: Permit, status: int | None,
+                       headers: RateHeaders | None) -> BudgetView:
+        return BudgetView(60, None, None, None, 1.0, None)
+
+
+@pytest.fixture
+async def exact() -> AsyncIterator[tuple[ExactClient, httpx.AsyncClient]]:
+    app = create_app(fast_config())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://sandbox") as http:
+        grant = (await http.post("/_sandbox/grants",
+                                 json={"username": "anna.admin@demo.nl"})).json()
+        yield ExactClient(http, _Tokens(grant["access_token"]), _Limiter()), http
+
+
+@pytest.mark.parametrize("int64_as_string", [False, True])
+async def test_ingest_reads_every_entity_from_the_strict_sandbox(
+        exact: tuple[ExactClient, httpx.AsyncClient], int64_as_string: bool) -> None:
+    client, http = exact
+    await http.patch("/_sandbox/model", json={"int64_as_string": int64_as_string})
+    for entity in ENDPOINTS:
+        request = EntityRequest(100001, uuid.uuid4(), entity)
+        async for page in client.pages(request, None):
+            assert page.rows and page.dropped == (), entity
+            break
+    dated = EntityRequest(100001, uuid.uuid4(), c.Entity.TRANSACTION_LINES,
+                          date(2024, 1, 1), date(2024, 3, 31))
+    async for page in client.pages(dated, None):
+        assert page.rows
+        break
+    async for deletions in client.deletions(100001, uuid.uuid4(), 1, None):
+        assert deletions.next_cursor is None or deletions.calls == 1
+        break
+
+
+async def test_a_field_retired_at_the_sandbox_is_dropped_once_and_reported(
+        exact: tuple[ExactClient, httpx.AsyncClient]) -> None:
+    client, http = exact
+    await http.patch("/_sandbox/model", json={"retired_fields": {"hrm/Costcenters": ["Active"]}})
+    request = EntityRequest(100001, uuid.uuid4(), c.Entity.COST_CENTERS)
+    pages = [p async for p in client.pages(request, None)]
+    assert pages and all(p.dropped == ("Active",) for p in pages)
+    assert all(r.active is None for p in pages for r in p.rows)  # type: ignore[attr-defined]
+    assert any(r.end_date is not None for p in pages for r in p.rows)  # type: ignore[attr-defined]
+    stats = (await http.get("/_sandbox/stats")).json()
+    assert stats["calls_by_endpoint"]["hrm/Costcenters"] == len(pages) + 1
+
