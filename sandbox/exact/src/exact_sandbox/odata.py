@@ -29,7 +29,7 @@ FILTER_REQUIRED = ("A $filter is required on this endpoint. Use the sync endpoin
 SUPPORTED_OPTIONS = frozenset({"$select", "$filter", "$top", "$skiptoken"})
 
 Getter = Callable[[Row], tuple[str, ...]]
-_FORMATS: dict[tuple[str, tuple[str, ...]], tuple[str, Getter]] = {}
+_FORMATS: dict[tuple[str, tuple[str, ...], bool], tuple[str, Getter]] = {}
 
 
 @dataclass

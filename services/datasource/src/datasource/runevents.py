@@ -46,7 +46,10 @@ async def apply_run_event(event: RunEvent, uow: UnitOfWork, now: datetime) -> li
                 run.division = q2.division
             run.completed(at, totals=[(t.entity.value, t.rows, t.pages) for t in q2.totals],
                           batches=q2.batches, calls_used=q2.calls_used,
-                          duration_seconds=q2.duration_seconds)
+                          duration_seconds=q2.duration_seconds,
+                          failed=[(str(f.entity), f"{f.reason_code}: {f.reason}")
+                                  for f in q2.failed_entities],
+                          dropped=[(d.entity.value, d.field) for d in q2.dropped_fields])
         case c.RunFailed():
             q3 = event.payload
             run.failed(at, code=q3.reason_code, reason=q3.reason, retryable=q3.retryable)

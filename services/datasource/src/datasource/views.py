@@ -18,7 +18,9 @@ from datasource.domain import (
 )
 
 RunStatusName = Literal["initial_run_pending", "run_pending", "running", "waiting", "completed",
-                        "failed"]
+                        "completed_with_errors", "failed"]
+RunOutcomeName = Literal["pending", "running", "waiting", "completed", "completed_with_errors",
+                         "failed"]
 
 
 class View(BaseModel):
@@ -75,6 +77,12 @@ class EntityProgressView(View):
     rows: int
     pages: int
     done: bool
+    failure: str | None = Field(
+        default=None, description="Why the entity could not be imported in this run (the next "
+        "sync and any re-import try it again); None when it was imported.")
+    dropped_fields: list[str] = Field(
+        default_factory=list, description="Fields Exact no longer knows on the entity's "
+        "endpoint: imported without them (null).")
 
 
 class RunErrorView(View):
@@ -87,9 +95,11 @@ class RunView(View):
     run_id: UUID
     datasource_id: UUID
     kind: str
-    status: Literal["pending", "running", "waiting", "completed", "failed"] = Field(
+    status: RunOutcomeName = Field(
         description="``waiting``: running, but nothing can be done until ``waiting_until`` "
-        "(a rate budget is spent, or Exact allows no new access token yet).")
+        "(a rate budget is spent, or Exact allows no new access token yet). "
+        "``completed_with_errors``: some entities could not be imported (see "
+        "``progress[].failure``).")
     division: int | None
     entities: list[str]
     date_from: date | None
@@ -115,7 +125,7 @@ class RunView(View):
 
 class LastSyncView(View):
     run_id: UUID
-    status: Literal["pending", "running", "completed", "failed"]
+    status: RunOutcomeName
     at: datetime = Field(description="When the sync finished (while running: last heard of).")
     error: RunErrorView | None
 
@@ -161,7 +171,8 @@ def domain_view(domain: CompanyDomain, datasource_count: int) -> CompanyDomainVi
 
 def run_view(run: Run) -> RunView:
     b, f = run.budget, run.failure
-    progress = [EntityProgressView(entity=p.entity, rows=p.rows, pages=p.pages, done=p.done)
+    progress = [EntityProgressView(entity=p.entity, rows=p.rows, pages=p.pages, done=p.done,
+                                   failure=p.failure, dropped_fields=list(p.dropped_fields))
                 for p in run.progress.values()]
     return RunView(
         run_id=run.run_id, datasource_id=run.datasource_id, kind=run.kind,
@@ -226,7 +237,8 @@ def last_sync_view(run: Run | None) -> LastSyncView | None:
         return None
     f = sync.failure
     return LastSyncView(
-        run_id=sync.run_id, status=sync.status.value, at=sync.at,
+        run_id=sync.run_id, status=run.shown_status if run else sync.status.value,
+        at=sync.at,
         error=RunErrorView(reason_code=f.code, reason=f.reason, retryable=f.retryable) if f else None)
 
 
@@ -256,4 +268,7 @@ def _last_problem(ds: DataSource, last_run: Run | None) -> str | None:
         problems.append((ds.reauthorization.at, ds.reauthorization.reason))
     if last_run and last_run.failure and last_run.finished_at:
         problems.append((last_run.finished_at, last_run.failure.reason))
+    if last_run and last_run.failed_entities and last_run.finished_at:
+        problems.append((last_run.finished_at, "not imported: " + "; ".join(
+            f"{p.entity} ({p.failure})" for p in last_run.failed_entities)))
     return max(problems)[1] if problems else None

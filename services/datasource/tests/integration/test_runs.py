@@ -57,7 +57,8 @@ async def test_run_events_move_the_run_from_pending_to_completed(service: Any) -
     last = detail["last_run"]
     assert last["eta_seconds"] == 42.0 and last["daily_budget_remaining"] == 4900
     rows = {p["entity"]: p for p in last["progress"]}
-    assert rows["TransactionLines"] == {"entity": "TransactionLines", "rows": 1000, "pages": 2, "done": False}
+    assert rows["TransactionLines"] == {"entity": "TransactionLines", "rows": 1000, "pages": 2,
+                                        "done": False, "failure": None, "dropped_fields": []}
     assert rows["GLAccounts"]["done"]
 
     completed = c.RunCompleted.create(datasource_id=ds_id, payload=c.RunCompletedPayload(
@@ -72,6 +73,29 @@ async def test_run_events_move_the_run_from_pending_to_completed(service: Any) -
     assert {p["entity"]: p["rows"] for p in run["progress"]}["TransactionLines"] == 2500
     summary = {d["id"]: d for d in await service.get("/datasources", state="connected")}[str(ds_id)]
     assert summary["run_status"] == "completed" and summary["last_run"]["run_id"] == str(run_id)
+
+
+async def test_a_run_completed_with_errors_shows_which_entities_are_missing_and_why(
+        service: Any) -> None:
+    ds_id, run_id, _ = await connected_with_run(service, division=805)
+    completed = c.RunCompleted.create(datasource_id=ds_id, payload=c.RunCompletedPayload(
+        run_id=run_id, kind="initial", division=805, batches=3, calls_used=4,
+        duration_seconds=12.0, totals=(c.EntityTotals(entity=TL, rows=2500, pages=3, id_hash="x"),),
+        outcome="completed_with_errors",
+        failed_entities=(c.EntityFailure(entity=c.Entity.BUDGETS, reason_code="not_authorized",
+                                         reason="budget/Budgets: HTTP 403: scope"),),
+        dropped_fields=(c.DroppedField(entity=c.Entity.COST_CENTERS, endpoint="hrm/Costcenters",
+                                       field="Active"),)))
+    await service.send(c.RUN_EVENTS, completed)
+    detail = await service.until_datasource(
+        ds_id, lambda d: d["run_status"] == "completed_with_errors")
+    run = await service.get(f"/runs/{run_id}")
+    assert run["status"] == "completed_with_errors"
+    by_entity = {p["entity"]: p for p in run["progress"]}
+    assert by_entity["Budgets"]["failure"] == "not_authorized: budget/Budgets: HTTP 403: scope"
+    assert by_entity["CostCenters"]["dropped_fields"] == ["Active"]
+    assert by_entity["TransactionLines"]["done"] and by_entity["TransactionLines"]["failure"] is None
+    assert "Budgets" in detail["last_failure_reason"]
 
 
 async def test_out_of_order_and_duplicate_run_events_do_not_regress_the_run(service: Any) -> None:

@@ -349,7 +349,7 @@ class RunExecutor:
 
 
 def _failures(run: Run) -> tuple[EntityFailure, ...]:
-    return tuple(EntityFailure(entity=cp.entity if cp.entity == DELETED else Entity(cp.entity),
+    return tuple(EntityFailure(entity="Deleted" if cp.entity == DELETED else Entity(cp.entity),
                                reason_code=cast("RunFailureCode", cp.failed_code),
                                reason=cp.failed_reason or "", retryable=True)
                  for cp in run.failed_entities)

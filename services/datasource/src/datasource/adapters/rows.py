@@ -110,7 +110,9 @@ def run_from_row(row: Row) -> Run:
         entities=tuple(row["entities"]), division=row["division"], grant_id=row["grant_id"],
         date_from=row["date_from"], date_to=row["date_to"], started_at=row["started_at"],
         finished_at=row["finished_at"], last_event_at=row["last_event_at"],
-        progress={p["entity"]: EntityProgress(p["entity"], p["rows"], p["pages"], p["done"])
+        progress={p["entity"]: EntityProgress(p["entity"], p["rows"], p["pages"], p["done"],
+                                              p.get("failure"),
+                                              tuple(p.get("dropped_fields", ())))
                   for p in row["progress"]},
         progress_at=row["progress_at"], budget=budget, batches=row["batches"],
         duration_seconds=row["duration_seconds"], failure=failure, resumed=row["resumed"],
@@ -126,7 +128,8 @@ def run_values(run: Run) -> dict[str, Any]:
         "entities": list(run.entities), "division": run.division, "grant_id": run.grant_id,
         "date_from": run.date_from, "date_to": run.date_to, "started_at": run.started_at,
         "finished_at": run.finished_at, "last_event_at": run.last_event_at,
-        "progress": [{"entity": p.entity, "rows": p.rows, "pages": p.pages, "done": p.done}
+        "progress": [{"entity": p.entity, "rows": p.rows, "pages": p.pages, "done": p.done,
+                      "failure": p.failure, "dropped_fields": list(p.dropped_fields)}
                      for p in run.progress.values()],
         "progress_at": run.progress_at,
         "calls_used": b.calls_used if b else None,

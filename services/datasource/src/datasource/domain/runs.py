@@ -37,6 +37,10 @@ class EntityProgress:
     rows: int = 0
     pages: int = 0
     done: bool = False
+    failure: str | None = None
+    """Why the entity could not be imported (``code: reason``); the run finished the others."""
+    dropped_fields: tuple[str, ...] = ()
+    """Fields Exact no longer knows on the entity's endpoint: read without them (null)."""
 
     def merge(self, rows: int, pages: int, done: bool) -> None:
         self.rows = max(self.rows, rows)
@@ -126,9 +130,18 @@ class Run:
             and self.budget.waiting_until is not None
 
     @property
+    def failed_entities(self) -> tuple[EntityProgress, ...]:
+        return tuple(p for p in self.progress.values() if p.failure is not None)
+
+    @property
     def shown_status(self) -> str:
-        """``status``, or ``waiting`` while a running run waits."""
-        return "waiting" if self.waiting else self.status.value
+        """``status``, or ``waiting`` while a running run waits, or ``completed_with_errors``
+        for a completed run that could not import every entity."""
+        if self.waiting:
+            return "waiting"
+        if self.status is RunStatus.COMPLETED and self.failed_entities:
+            return "completed_with_errors"
+        return self.status.value
 
     def started(self, at: datetime, *, division: int, entities: Iterable[str], resumed: bool) -> None:
         self._seen(at)
@@ -161,13 +174,22 @@ class Run:
         self._to_running(at)
 
     def completed(self, at: datetime, *, totals: Iterable[tuple[str, int, int]], batches: int,
-                  calls_used: int, duration_seconds: float) -> None:
+                  calls_used: int, duration_seconds: float,
+                  failed: Iterable[tuple[str, str]] = (),
+                  dropped: Iterable[tuple[str, str]] = ()) -> None:
+        """``failed``: (entity, why) of the entities that could not be imported (the run
+        completed with errors); ``dropped``: (entity, field) Exact did not know."""
         self._seen(at)
         if self.status is RunStatus.COMPLETED:
             return
         for entity, rows, pages in totals:
             progress = self.progress.setdefault(entity, EntityProgress(entity))
             progress.rows, progress.pages, progress.done = rows, pages, True
+        for entity, why in failed:
+            self.progress.setdefault(entity, EntityProgress(entity)).failure = why
+        for entity, name in dropped:
+            progress = self.progress.setdefault(entity, EntityProgress(entity))
+            progress.dropped_fields = tuple(sorted({*progress.dropped_fields, name}))
         self.status = RunStatus.COMPLETED
         self.started_at = self.started_at or at
         self.finished_at = at
@@ -258,8 +280,8 @@ def newest_by_role(runs: Iterable[Run]) -> tuple[Run | None, Run | None]:
 def datasource_run_status(latest: Run | None) -> str | None:
     """The run status shown on a data source, from its newest initial run or re-import
     (syncs never count, see :data:`SYNC_KINDS`): ``initial_run_pending``, ``run_pending``,
-    ``running``, ``waiting`` (until the time its ``last_run`` gives), ``completed`` or
-    ``failed`` (None before any such run)."""
+    ``running``, ``waiting`` (until the time its ``last_run`` gives), ``completed``,
+    ``completed_with_errors`` or ``failed`` (None before any such run)."""
     if latest is None or is_sync(latest):
         return None
     if latest.status is RunStatus.PENDING:

@@ -229,7 +229,7 @@ class ExactClient:
                     raise error
                 continue  # the limiter now knows the window is spent and waits for its reset
             unknown = _unknown_field(error, link, params)
-            if unknown is not None and spec is not None:
+            if unknown is not None and spec is not None and error is not None:
                 self._drop(spec, unknown, error)
                 link, params = _without(link, params, {unknown})
                 continue
