@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 import contracts as c
+from auth.adapters.exact import DIVISIONS_SELECT, ME_SELECT, ROLES_SELECT
 from exact_sandbox import endpoints as sandbox_endpoints
 from exact_sandbox.app import create_app
 from exact_sandbox.schema import (
@@ -34,8 +35,10 @@ from exact_sandbox.schema import (
     GL_ACCOUNTS,
     GL_CLASSIFICATIONS,
     JOURNALS,
+    ME,
     REPORTING_BALANCE,
     TRANSACTION_LINES,
+    USER_ROLES,
     Schema,
 )
 from exact_sandbox.testing import fast_config
@@ -82,6 +85,13 @@ def test_the_sandbox_serves_exactly_the_tables_fields(table: xf.EndpointFields) 
     assert served == table.names
     for f in table.fields:
         assert schema.kind(f.name) in EDM_KINDS[f.edm], f.name
+
+
+@pytest.mark.parametrize("select,schema", [(ME_SELECT, ME), (DIVISIONS_SELECT, DIVISIONS),
+                                           (ROLES_SELECT, USER_ROLES)],
+                         ids=["current/Me", "system/Divisions", "users/UserRolesPerDivision"])
+def test_auths_selects_are_served_by_the_sandbox(select: str, schema: Schema) -> None:
+    assert set(select.split(",")) <= set(schema.names)
 
 
 def test_the_docs_table_is_generated_from_the_code() -> None:

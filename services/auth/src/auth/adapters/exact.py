@@ -57,6 +57,15 @@ def _describe(exc: OAuthError) -> str:
     return f"{exc.error}: {description}"[:300] if description else str(exc.error)
 
 
+# Fields auth reads, with Exact's spelling (case-sensitive) and where each name comes from:
+# current/Me: Pi-Systems/exact-online src/Entity/System/Me.php, picqer Me.php;
+# system/Divisions: Pi-Systems src/Entity/System/Divisions.php, picqer SystemDivision.php;
+# users/UserRolesPerDivision: Pi-Systems src/Entity/Users/UserRolesPerDivision.php, picqer
+# UserRolesPerDivision.php. tests/test_exact_conformance.py checks the sandbox serves them.
+ME_SELECT = "UserID,UserName,FullName,CurrentDivision"
+DIVISIONS_SELECT = "Code,Description"
+ROLES_SELECT = "UserID,Role,Division"
+
 class ExactClient:
     """Implements the ExactOAuth and ExactApi ports for one registered app."""
 
@@ -199,7 +208,7 @@ class ExactClient:
 
     async def current_user(self, region: str, access_token: str) -> ExactUser:
         rows = await self._rows(region, access_token, "api/v1/current/Me",
-                                {"$select": "UserID,UserName,FullName,CurrentDivision"})
+                                {"$select": ME_SELECT})
         if not rows:
             raise ExactUnavailable("Exact Online returned no current user")
         me = rows[0]
@@ -213,7 +222,7 @@ class ExactClient:
         for via in candidates:
             try:
                 rows = await self._rows(region, access_token, f"api/v1/{via}/system/Divisions",
-                                        {"$select": "Code,Description"})
+                                        {"$select": DIVISIONS_SELECT})
             except ExactRejected as exc:
                 if exc.status != 403:
                     raise
@@ -229,7 +238,7 @@ class ExactClient:
                        user_id: uuid.UUID) -> set[int]:
         rows = await self._rows(
             region, access_token, f"api/v1/{division}/users/UserRolesPerDivision",
-            {"$filter": f"UserID eq guid'{user_id}'", "$select": "UserID,Role,Division"})
+            {"$filter": f"UserID eq guid'{user_id}'", "$select": ROLES_SELECT})
         return {int(r["Role"]) for r in rows
                 if str(r.get("UserID", user_id)).lower() == str(user_id)
                 and int(r.get("Division") or division) == division}
