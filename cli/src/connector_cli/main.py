@@ -170,6 +170,12 @@ def _print_final(final: Message | None) -> None:
                           "" if t.amount_dc_sum is None else str(t.amount_dc_sum), t.id_hash)
         console.print(table)
         console.print(f"{final.payload.calls_used} Exact API calls, {final.payload.batches} batches")
+        for f in final.payload.failed_entities:
+            console.print(f"[yellow]not imported: {f.entity} ({f.reason_code}): {f.reason}; the "
+                          "next sync tries again[/yellow]")
+        for d in final.payload.dropped_fields:
+            console.print(f"[yellow]Exact no longer knows {d.endpoint} field {d.field}: "
+                          "imported without it (null)[/yellow]")
 
 
 @app.command()

@@ -45,7 +45,9 @@ async def follow_run(watch: EventWatch, console: Console, run_id: uuid.UUID | No
                 bars.update(overall, completed=share,
                             info=f"{p.calls_used} calls  {eta}  {budget}")
             elif isinstance(event, RunCompleted):
-                bars.update(overall, completed=100, info="completed")
+                missing = ", ".join(str(f.entity) for f in event.payload.failed_entities)
+                bars.update(overall, completed=100, info=f"[yellow]completed with errors: not "
+                            f"imported {missing}[/yellow]" if missing else "completed")
                 for task in tasks.values():
                     bars.update(task, completed=1)
                 return event

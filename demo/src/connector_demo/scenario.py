@@ -135,6 +135,9 @@ async def _scenario(system: LocalSystem, console: Console, admin: Admin, result:
         final = await follow_run(events, console, None, timeout=3600)
         if not isinstance(final, RunCompleted):
             raise FlowError(f"the initial run did not complete: {final}")
+        if final.payload.failed_entities:
+            raise FlowError("the initial run completed with errors: " + "; ".join(
+                f"{f.entity}: {f.reason}" for f in final.payload.failed_entities))
         result.run_seconds = time.monotonic() - started
         result.rows = sum(t.rows for t in final.payload.totals)
         # the run's calls as Exact (the sandbox) saw them: from the connection to the end
