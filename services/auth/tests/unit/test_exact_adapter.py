@@ -147,6 +147,15 @@ async def test_roles_are_read_for_the_user_in_the_division() -> None:
     assert seen[0].url.params["$filter"] == f"UserID eq guid'{user}'"
 
 
+async def test_a_role_that_has_ended_does_not_count() -> None:
+    user = uuid.uuid4()
+    exact = api({"/api/v1/9/users/UserRolesPerDivision": {"d": {"results": [
+        {"UserID": str(user), "Role": 1, "Division": 9, "EndDate": "/Date(946684800000)/"},
+        {"UserID": str(user), "Role": 20, "Division": 9, "EndDate": "/Date(32503680000000)/"},
+        {"UserID": str(user), "Role": 30, "Division": 9, "EndDate": None}]}}})
+    assert await exact.role_ids("NL", "AT", 9, user) == {20, 30}
+
+
 @pytest.mark.parametrize(("body", "expected"), [
     ({"d": {"UserHasRights": True}}, True),
     ({"d": {"UserHasRights": False}}, False),

@@ -64,7 +64,9 @@ def _describe(exc: OAuthError) -> str:
 # UserRolesPerDivision.php. tests/test_exact_conformance.py checks the sandbox serves them.
 ME_SELECT = "UserID,UserName,FullName,CurrentDivision"
 DIVISIONS_SELECT = "Code,Description"
-ROLES_SELECT = "UserID,Role,Division"
+ROLES_SELECT = "UserID,Role,Division,EndDate"
+"""``EndDate``: a role is active until then (Pi-Systems UserRolesPerDivision.php: "StartDate,
+EndDate"); a role that has ended does not make an administrator."""
 
 class ExactClient:
     """Implements the ExactOAuth and ExactApi ports for one registered app."""
@@ -239,9 +241,11 @@ class ExactClient:
         rows = await self._rows(
             region, access_token, f"api/v1/{division}/users/UserRolesPerDivision",
             {"$filter": f"UserID eq guid'{user_id}'", "$select": ROLES_SELECT})
+        now_ms = self._clock().timestamp() * 1000
         return {int(r["Role"]) for r in rows
                 if str(r.get("UserID", user_id)).lower() == str(user_id)
-                and int(r.get("Division") or division) == division}
+                and int(r.get("Division") or division) == division
+                and not _ended(r.get("EndDate"), now_ms)}
 
     async def has_rights(self, region: str, access_token: str, division: int,
                          endpoint: str) -> bool:
@@ -252,3 +256,13 @@ class ExactClient:
             body = (body["results"] or [{}])[0]
         value = body.get("UserHasRights") if isinstance(body, dict) else None
         return value is True or str(value).lower() == "true"
+
+
+def _ended(end: object, now_ms: float) -> bool:
+    """A ``/Date(ms)/`` end date that has passed (no end date: the role goes on)."""
+    if not isinstance(end, str) or not end.startswith("/Date("):
+        return False
+    try:
+        return int(end[6:].split(")")[0].split("+")[0].split("-")[0] or 0) <= now_ms
+    except ValueError:
+        return False
