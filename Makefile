@@ -43,6 +43,6 @@ docs: setup
 bench: setup
 	@$(UV) run --frozen python -m bench
 
-## make faults: the fault suite R1-R8 on the embedded stack (~15 min); bench/faults.json.
+## make faults: the fault suite R1-R12 on the embedded stack (~30 min); bench/faults.json.
 faults: setup
 	@$(UV) run --frozen python -m bench.faults

@@ -52,6 +52,27 @@ async def test_r8_twenty_concurrent_token_requests_on_two_auth_processes_one_ref
     assert result.figures["refresh_calls"] == 1 and result.figures["served"] == 20
 
 
+async def test_r9_everyday_faults_and_a_spurious_401_cost_seconds_not_minutes(harness: Harness, stack: FaultStack) -> None:
+    result = await scenario(harness, stack, 9)
+    assert result.figures["spurious_401_cost_s"] < 10 and result.figures["mix_ratio"] <= 1.5
+
+
+async def test_r10_sign_in_through_transient_faults_succeeds_without_the_person_retrying(harness: Harness, stack: FaultStack) -> None:
+    result = await scenario(harness, stack, 10)
+    assert result.figures["success_pct"] >= 99
+
+
+async def test_r11_a_withdrawn_grant_needs_reauthorization_within_a_minute(harness: Harness, stack: FaultStack) -> None:
+    result = await scenario(harness, stack, 11)
+    assert result.figures["withdrawal_to_needs_reauthorization_s"] < 60
+
+
+async def test_r12_a_long_run_refreshes_on_time_without_idling_or_breaking_token_rules(harness: Harness, stack: FaultStack) -> None:
+    result = await scenario(harness, stack, 12)
+    lifetime = f"{stack.scale.token_lifetime_s}s"
+    assert result.figures[f"{lifetime}_rule_violations"] == 0
+
+
 async def test_r7_no_secret_in_logs_topics_or_database_dump(harness: Harness, stack: FaultStack) -> None:
     """Last: it looks through everything the scenarios above left behind."""
     result = await scenario(harness, stack, 7)

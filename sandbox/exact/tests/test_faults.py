@@ -88,6 +88,21 @@ async def test_401_on_a_valid_token_once_then_by_runtime_rate(make_env: MakeEnv)
     assert stats["faults_injected"]["unauthorized"] == 2
 
 
+async def test_a_division_may_have_faults_of_its_own(env: Env) -> None:
+    t = (await env.grant("dirk.multi@demo.nl"))["access_token"]
+    await env.client.put("/_sandbox/faults", json={"error_5xx_rate": 1.0, "divisions": [200001]})
+    own = await env.client.put("/_sandbox/faults/divisions/200002",
+                               json={"unauthorized_next": 1})
+    assert own.json()["unauthorized_next"] == 1
+    assert await _statuses(env, t, 1, "/api/v1/200001/financial/Journals") == [500]
+    assert await _statuses(env, t, 2, "/api/v1/200002/financial/Journals") == [401, 200]
+    await env.client.delete("/_sandbox/faults/divisions/200002")
+    assert await _statuses(env, t, 1, "/api/v1/200002/financial/Journals") == [200]
+    await env.client.put("/_sandbox/faults/divisions/200002", json={"error_5xx_rate": 1.0})
+    await env.client.delete("/_sandbox/faults")  # clears every division's own faults too
+    assert await _statuses(env, t, 1, "/api/v1/200002/financial/Journals") == [200]
+
+
 async def test_unknown_fault_setting_is_refused(env: Env) -> None:
     r = await env.client.patch("/_sandbox/faults", json={"nope": 1})
     assert r.status_code == 400

@@ -1,4 +1,4 @@
-"""make faults: the fault suite R1-R8 on the embedded stack; writes bench/faults.json.
+"""make faults: the fault suite R1-R12 on the embedded stack; writes bench/faults.json.
 
 Starts everything itself (Kafka behind a cuttable proxy, PostgreSQL, the sandbox, the
 three services, the sink), runs every scenario, prints one line per scenario and stops

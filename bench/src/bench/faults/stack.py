@@ -34,6 +34,9 @@ R4_DIVISION = 200002  # Dirk's: R4 withdraws every grant of his
 R5_DIVISION = 930005
 R6_DIVISION = 100001  # Anna's
 R8_DIVISION = 100001
+R9_DIVISIONS = (930009, 930019, 930029)  # fault-free, one spurious 401, fault mix + 401
+R11_DIVISION = 930011
+R12_DIVISIONS = (930012, 930022)  # 60 s tokens, 600 s tokens
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,19 @@ class Scale:
     token_lifetime_s: int = 60
     """Access token lifetime at the sandbox; auth may refresh ``REFRESH_WINDOW_S`` before."""
     run_timeout: float = 900.0
+    mix_rows: int = 20_000
+    """TransactionLines of the divisions of R9, R11 and R12 (the issue's 20,000-line run)."""
+    signins: int = 100
+    """Sign-ins of R10."""
+    long_tokens: bool = True
+    """R12 also runs with Exact's 600 s tokens (a run of over ten minutes)."""
 
 
 FULL = Scale("full", run_rows=100_000, minutely_limit=600, ingest_kills=20, partition_cuts=5,
              cut_seconds=10.0, hostile_messages=1000)
 SMALL = Scale("small", run_rows=10_000, minutely_limit=600, ingest_kills=3, partition_cuts=2,
-              cut_seconds=3.0, hostile_messages=120, token_lifetime_s=40, run_timeout=300.0)
+              cut_seconds=3.0, hostile_messages=120, token_lifetime_s=40, run_timeout=300.0,
+              mix_rows=5_000, signins=20, long_tokens=False)
 
 
 @dataclass
@@ -76,7 +86,8 @@ class FaultStack:
 
 def sandbox_args(scale: Scale) -> list[str]:
     sizes = {R1_DIVISION: scale.run_rows, R2_DIVISION: scale.run_rows,
-             R3_DIVISION: scale.run_rows, R5_DIVISION: 3000}
+             R3_DIVISION: scale.run_rows, R5_DIVISION: 3000, R11_DIVISION: scale.mix_rows,
+             **{d: scale.mix_rows for d in (*R9_DIVISIONS, *R12_DIVISIONS)}}
     args = ["--minutely-limit", str(scale.minutely_limit), "--daily-limit", "10000000",
             "--token-daily-limit", "1000000",
             "--access-token-lifetime", str(scale.token_lifetime_s),

@@ -5,7 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.faults import exact_faults, hostile, kill, leaks, links, partition, refresh, revoke
+from bench.faults import (
+    everyday,
+    exact_faults,
+    hostile,
+    kill,
+    leaks,
+    lifetimes,
+    links,
+    partition,
+    refresh,
+    revoke,
+    revoke_fast,
+    signin,
+)
 from bench.faults.result import ScenarioResult
 from bench.faults.stack import FaultStack
 from bench.harness import Harness
@@ -20,6 +33,10 @@ SCENARIOS: dict[int, tuple[str, Scenario]] = {
     5: (hostile.NAME, hostile.run),
     6: (links.NAME, links.run),
     8: (refresh.NAME, refresh.run),
+    9: (everyday.NAME, everyday.run),
+    10: (signin.NAME, signin.run),
+    11: (revoke_fast.NAME, revoke_fast.run),
+    12: (lifetimes.NAME, lifetimes.run),
     7: (leaks.NAME, leaks.run),  # last: it looks through everything the others left
 }
 

@@ -55,6 +55,8 @@ class Admin:
             r("/_sandbox/expected/{division:int}", self.expected, methods=["GET"]),
             r("/_sandbox/clock", self.clock, methods=["GET", "POST"]),
             r("/_sandbox/faults", self.faults, methods=["GET", "PUT", "PATCH", "DELETE"]),
+            r("/_sandbox/faults/divisions/{division:int}", self.division_faults,
+              methods=["GET", "PUT", "PATCH", "DELETE"]),
             r("/_sandbox/limits", self.limits, methods=["GET", "PATCH"]),
             r("/_sandbox/limits/reset", self.limits_reset, methods=["POST"]),
             r("/_sandbox/model", self.model, methods=["GET", "PATCH", "DELETE"]),
@@ -106,14 +108,33 @@ class Admin:
         injector = self.sb.faults
         try:
             if request.method == "PUT":
-                injector.configure(faults_from_dict(await _json(request)))
+                injector.configure(faults_from_dict(await _json(request)), keep_divisions=True)
             elif request.method == "PATCH":
-                injector.configure(faults_from_dict(await _json(request), injector.settings))
+                injector.configure(faults_from_dict(await _json(request), injector.settings),
+                                   keep_divisions=True)
             elif request.method == "DELETE":
                 injector.configure(FaultSettings(seed=injector.settings.seed))
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))
         return JSONResponse(dataclasses.asdict(injector.settings))
+
+    async def division_faults(self, request: Request) -> Response:
+        """One division's own faults (replacing the general ones for its calls)."""
+        injector = self.sb.faults
+        division: int = request.path_params["division"]
+        own = injector.by_division.get(division)
+        try:
+            if request.method == "PUT":
+                injector.configure_division(division, faults_from_dict(await _json(request)))
+            elif request.method == "PATCH":
+                base = own.settings if own else None
+                injector.configure_division(division, faults_from_dict(await _json(request), base))
+            elif request.method == "DELETE":
+                injector.configure_division(division, None)
+        except (ValueError, TypeError) as exc:
+            return _bad(str(exc))
+        own = injector.by_division.get(division)
+        return JSONResponse(dataclasses.asdict(own.settings) if own else None)
 
     async def limits(self, request: Request) -> Response:
         limits = self.sb.config.limits

@@ -1,5 +1,8 @@
 """Injected faults: decided per call by a seeded hash of (kind, division, endpoint, call number),
 so a sequential client sees the same faults on every run with the same seed.
+
+One division may have faults of its own (``by_division``): they replace the general ones
+for that division's calls, so runs of several companies at once can meet different faults.
 """
 
 from __future__ import annotations
@@ -31,11 +34,20 @@ class FaultInjector:
     def __init__(self, settings: FaultSettings) -> None:
         self.configure(settings)
 
-    def configure(self, settings: FaultSettings) -> None:
+    def configure(self, settings: FaultSettings, *, keep_divisions: bool = False) -> None:
         self.settings = settings
         self._calls: Counter[tuple[int, str]] = Counter()
         self._unauthorized_left = settings.unauthorized_next
         self._keys = {k: derive_key(settings.seed, "fault", k) for k in _KINDS}
+        if not keep_divisions:
+            self.by_division: dict[int, FaultInjector] = {}
+
+    def configure_division(self, division: int, settings: FaultSettings | None) -> None:
+        """Faults of ``division`` alone (None: the general ones again)."""
+        if settings is None:
+            self.by_division.pop(division, None)
+        else:
+            self.by_division[division] = FaultInjector(settings)
 
     def in_scope(self, division: int | None, endpoint: str) -> bool:
         s = self.settings
@@ -55,6 +67,9 @@ class FaultInjector:
 
     def plan(self, division: int | None, endpoint: str, grant_calls: int) -> FaultPlan:
         """Decide the faults of one call. `grant_calls` counts in-scope calls of its grant."""
+        own = self.by_division.get(division) if division is not None else None
+        if own is not None:
+            return own.plan(division, endpoint, grant_calls)
         s = self.settings
         plan = FaultPlan()
         if not s.active() or not self.in_scope(division, endpoint):

@@ -28,6 +28,7 @@ from ingest.adapters.publisher import KafkaBatchPublisher
 from ingest.adapters.ratelimit import PostgresRateLimiter
 from ingest.adapters.repository import PostgresRunStore
 from ingest.adapters.sync_states import SyncPlanner
+from ingest.adapters.timeouts import CallTimeouts
 from ingest.api import runs_router
 from ingest.domain.schedule import SyncSchedule
 from ingest.runner import RunExecutor, RunnerConfig
@@ -81,7 +82,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 backoff_base=settings.exact_backoff_seconds,
                 backoff_max=settings.exact_backoff_max_seconds,
                 same_token_delays=(settings.exact_unauthorized_retry_seconds,
-                                   2 * settings.exact_unauthorized_retry_seconds)))
+                                   2 * settings.exact_unauthorized_retry_seconds)),
+                timeouts=CallTimeouts(ceiling=settings.exact_timeout_seconds))
             publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers)
             await publisher.start()
             executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(

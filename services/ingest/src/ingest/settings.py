@@ -23,11 +23,14 @@ class IngestSettings(ServiceSettings):
         validation_alias=AliasChoices("EXACT_BASE_URL", "exact_base_url"),
         description="Exact Online instance (only the Netherlands one is supported).",
     )
-    exact_timeout_seconds: float = Field(default=60.0, gt=0,
-                                         description="Per-call timeout towards Exact.")
-    exact_max_attempts: int = Field(default=6, ge=1,
+    exact_timeout_seconds: float = Field(
+        default=60.0, gt=0,
+        description="Per-call timeout towards Exact: of every retry, and of a first attempt "
+                    "until the endpoint's usual answer time is known (then 8x the slowest "
+                    "recent answer, at least 1 s).")
+    exact_max_attempts: int = Field(default=8, ge=1,
                                     description="Failed attempts of one page before a run fails.")
-    exact_backoff_seconds: float = Field(default=0.5, gt=0,
+    exact_backoff_seconds: float = Field(default=0.2, gt=0,
                                          description="First retry delay; doubles per attempt.")
     exact_backoff_max_seconds: float = Field(default=30.0, gt=0)
     exact_unauthorized_retry_seconds: float = Field(

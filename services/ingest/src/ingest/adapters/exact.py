@@ -5,7 +5,9 @@ and their ``$skiptoken``, ``X-RateLimit-*`` headers (every answer goes to the sh
 limiter), ``/Date(ms)/`` values and error bodies. Each page is asked until it arrives:
 
 * 5xx, timeouts, dropped connections and broken JSON are retried with exponential backoff
-  (bounded; then :class:`PageFailed` - a page is never skipped);
+  (bounded; then :class:`PageFailed` - a page is never skipped); a first attempt waits
+  for its answer about as long as the endpoint usually needs, a retry the full timeout
+  (:mod:`ingest.adapters.timeouts`);
 * a 401 is first taken for one of Exact's short 401 bursts: while the token is not near its
   expiry the page is asked again with the same token after a few seconds, at most twice
   (401s count toward Exact's error budget, so never more). Only a 401 that persists makes
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +47,7 @@ from ingest import metrics
 from ingest.adapters import exact_fields as xf
 from ingest.adapters.endpoints import EndpointSpec, endpoint_for, first_page_params
 from ingest.adapters.odata import parse_page, to_row
+from ingest.adapters.timeouts import CallTimeouts
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.errors import (
     ExactError,
@@ -71,9 +75,11 @@ _UNKNOWN_PROPERTY = re.compile(r"Could not find a property named '([^']+)'")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 6
-    """Failed attempts (5xx, timeout, broken JSON, repeated 401) before a page fails."""
-    backoff_base: float = 0.5
+    max_attempts: int = 8
+    """Failed attempts (5xx, timeout, broken JSON, repeated 401) before a page fails: with
+    the backoff below, about 25 s of waiting in all, so an outage of that long is ridden
+    out, while a single fault costs a fifth of a second."""
+    backoff_base: float = 0.2
     backoff_max: float = 30.0
     max_rate_limited: int = 20
     """429 answers in a row before giving up (each one is waited out first)."""
@@ -100,7 +106,8 @@ class _Answer:
 class ExactClient:
     def __init__(self, http: httpx.AsyncClient, tokens: TokenSource, limiter: RateLimiter, *,
                  retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 timeouts: CallTimeouts | None = None) -> None:
         self._http = http
         self._tokens = tokens
         self._limiter = limiter
@@ -108,6 +115,7 @@ class ExactClient:
         self._sleep = sleep
         self._unknown: dict[str, set[str]] = {}
         """Endpoint -> selected fields Exact answered it does not know."""
+        self._timeouts = timeouts
 
     def page_size(self, entity: Entity) -> int:
         return endpoint_for(entity, None, None).page_size
@@ -187,9 +195,11 @@ class ExactClient:
             headers: RateHeaders | None = None
             error: ExactError | None = None
             response: httpx.Response | None = None
+            sent = time.monotonic()
             try:
                 response = await self._http.get(link, params=params, headers={
-                    "Accept": "application/json", "Authorization": f"Bearer {token}"})
+                    "Accept": "application/json", "Authorization": f"Bearer {token}"},
+                    timeout=self._timeout(endpoint, attempts + 1))
                 status, headers = response.status_code, RateHeaders.parse(response.headers)
             except httpx.TimeoutException as exc:
                 error = ExactTransportError(f"{endpoint}: no answer in time ({type(exc).__name__})",
@@ -206,6 +216,8 @@ class ExactClient:
                 if status == 200:
                     try:
                         results, next_link = parse_page(response.content, endpoint)
+                        if self._timeouts is not None:
+                            self._timeouts.observe(endpoint, time.monotonic() - sent)
                         return _Answer(results, next_link, calls, budget)
                     except MalformedResponse as exc:
                         error = exc
@@ -246,6 +258,11 @@ class ExactClient:
                         error=type(error).__name__, status=error.status, attempt=attempts,
                         retry_in=round(delay, 2))
             await self._sleep(delay)
+
+    def _timeout(self, endpoint: str, attempt: int) -> httpx.Timeout:
+        if self._timeouts is None:
+            return self._http.timeout
+        return httpx.Timeout(self._timeouts.for_attempt(endpoint, attempt))
 
     async def _same_token_again(self, request: EntityRequest, endpoint: str, token: str,
                                 retried: int) -> bool:
