@@ -37,6 +37,10 @@ R8_DIVISION = 100001
 R9_DIVISIONS = (930009, 930019, 930029)  # fault-free, one spurious 401, fault mix + 401
 R11_DIVISION = 930011
 R12_DIVISIONS = (930012, 930022)  # 60 s tokens, 600 s tokens
+R10_DIVISIONS = (300001, 300002, R1_DIVISION, R2_DIVISION, R3_DIVISION, R5_DIVISION,
+                 *R9_DIVISIONS, R11_DIVISION, *R12_DIVISIONS)
+"""Eva's companies R10 signs in to in turn: a sign-in makes some 13 calls in its company,
+so 100 of them in one company within a minute or two would spend its minutely limit."""
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,23 @@ def test_exacts_words_of_a_decline_are_kept_cleaned_and_bounded() -> None:
     long = declined_reason("x" * 5000)
     assert "x" * EXACT_WORDS_MAX not in long and "x" * (EXACT_WORDS_MAX - 1) + "…" in long
     assert "another country" in declined_reason(None) and "said" not in declined_reason(None)
+
+
+async def test_a_429_is_waited_out_when_the_window_resets_soon() -> None:
+    slept: list[float] = []
+    reset_ms = str(int((NOW.timestamp() + 12) * 1000))
+    limited = httpx.Response(429, json={"error": {}},
+                             headers={"X-RateLimit-Minutely-Reset": reset_ms})
+    exact, seen = client([limited, httpx.Response(200, json=ME)], slept)
+    assert (await exact.current_user("NL", "AT")).user_name == "anna"
+    assert len(seen) == 2 and 12 <= slept[0] <= 13
+
+
+async def test_a_429_for_longer_fails_at_once() -> None:
+    slept: list[float] = []
+    reset_ms = str(int((NOW.timestamp() + 3600) * 1000))
+    limited = httpx.Response(429, json={"error": {}}, headers={"X-RateLimit-Reset": reset_ms})
+    exact, seen = client([limited], slept)
+    with pytest.raises(ExactUnavailable):
+        await exact.current_user("NL", "AT")
+    assert len(seen) == 1 and slept == []

@@ -21,7 +21,14 @@ from urllib.parse import urljoin
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from auth.adapters.retry import NO_RETRY, RetryPolicy, Sleep, retried
+from auth.adapters.retry import (
+    NO_RETRY,
+    RateLimitedFor,
+    RetryPolicy,
+    Sleep,
+    retried,
+    seconds_to_reset,
+)
 from auth.domain.errors import (
     CodeAnswerLost,
     ExactRefused,
@@ -183,7 +190,10 @@ class ExactClient:
                 url, params=params, headers={"Authorization": f"Bearer {access_token}"})
         except httpx.HTTPError as exc:
             raise ExactUnavailable(f"Exact Online did not answer: {type(exc).__name__}") from None
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429:
+            raise RateLimitedFor(f"Exact Online answered 429 on {path.split('?')[0]}",
+                                 seconds_to_reset(response.headers, self._clock()))
+        if response.status_code >= 500:
             raise ExactUnavailable(f"Exact Online answered {response.status_code}")
         if response.status_code >= 400:
             raise ExactRejected(f"Exact Online answered {response.status_code} on {path.split('?')[0]}",
