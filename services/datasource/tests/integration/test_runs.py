@@ -137,3 +137,22 @@ async def test_read_api_answers_404_for_unknown_ids_and_validates_queries(servic
     assert (await service.client.get("/datasources/not-a-uuid")).status_code == 422
     assert (await service.client.get("/datasources", params={"state": "bogus"})).status_code == 422
     assert await service.get("/datasources", company_domain_id=str(uuid.uuid4())) == []
+
+
+async def test_a_run_that_waits_for_a_token_shows_waiting_and_until_when(service: Any) -> None:
+    from datetime import UTC, datetime
+
+    ds_id, run_id, _ = await connected_with_run(service, division=806)
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=9)
+    waiting = c.RunProgress.create(datasource_id=ds_id, payload=c.RunProgressPayload(
+        run_id=run_id, kind="initial", calls_used=3, entities=(),
+        waiting_until=until, waiting_reason="Exact Online allows a new access token later"))
+    await service.send(c.RUN_EVENTS, waiting)
+    detail = await service.until_datasource(ds_id, lambda d: d["run_status"] == "waiting")
+    last = detail["last_run"]
+    assert last["status"] == "waiting"
+    assert datetime.fromisoformat(last["waiting_until"].replace("Z", "+00:00")) == until
+    assert "access token" in last["waiting_reason"]
+    await service.send(c.RUN_EVENTS, progress(ds_id, run_id, 1000))  # resumed
+    detail = await service.until_datasource(ds_id, lambda d: d["run_status"] == "running")
+    assert detail["last_run"]["waiting_until"] is None
