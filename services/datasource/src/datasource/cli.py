@@ -98,7 +98,7 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
             ("authorized by", d["authorized_by"] or "-"),
             ("pending authorization",
              f"{pending['purpose']} ({pending['mode']}) since {pending['requested_at']}" if pending else "-"),
-            ("run status", d["run_status"] or "-"),
+            ("run status", _run_status(d)),
             ("last problem", d["last_failure_reason"] or "-"),
         ):
             facts.add_row(label, str(value))
@@ -112,6 +112,14 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
         console.print(table)
 
     return cli
+
+
+def _run_status(d: dict[str, Any]) -> str:
+    """The run status, and while the run waits: until when and why."""
+    last = d.get("last_run") or {}
+    if d["run_status"] == "waiting" and last.get("waiting_until"):
+        return f"waiting until {last['waiting_until']}: {last.get('waiting_reason') or ''}"
+    return str(d["run_status"] or "-")
 
 
 app = build_cli()

@@ -62,3 +62,12 @@ def test_show_prints_the_data_source_and_its_runs_or_json() -> None:
 def test_an_unknown_data_source_exits_with_1_and_says_so() -> None:
     code, out = run("show", str(uuid.uuid4()))
     assert code == 1 and "no data source" in out
+
+
+def test_a_waiting_run_is_shown_with_until_when_and_why() -> None:
+    from datasource.cli import _run_status
+
+    waiting = {"run_status": "waiting", "last_run": {
+        "waiting_until": "2026-01-05T09:09:00Z", "waiting_reason": "no new token yet"}}
+    assert _run_status(waiting) == "waiting until 2026-01-05T09:09:00Z: no new token yet"
+    assert _run_status({"run_status": None, "last_run": None}) == "-"
