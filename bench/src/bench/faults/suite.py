@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 
 from bench.faults import (
@@ -47,7 +48,9 @@ async def run_scenario(h: Harness, stack: FaultStack, number: int) -> ScenarioRe
     try:
         result = await scenario(h, stack)
     except Exception as exc:  # a scenario that cannot finish is a FAIL with the reason
-        result = ScenarioResult(number, name, failures=[f"{type(exc).__name__}: {exc}"[:500]])
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        result = ScenarioResult(number, name, failures=[
+            f"{type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"[:500]])
     result.seconds = time.monotonic() - started
     return result
 

@@ -14,6 +14,7 @@ import contracts as c
 from auth.adapters.signing import ItsDangerousSigner
 from auth.domain.errors import (
     ExactRefused,
+    ExactRejected,
     ExactTooEarly,
     ExactUnavailable,
     GrantGone,
@@ -121,6 +122,8 @@ class FakeExact:
     refresh_error: Exception | None = None
     calls: list[str] = field(default_factory=list)
     issued: int = 0
+    expired: set[str] = field(default_factory=set)
+    """Access tokens Exact answers 401 to."""
 
     def authorization_url(self, region: str, state: str) -> str:
         return f"https://exact.test/api/oauth2/auth?state={state}"
@@ -149,6 +152,8 @@ class FakeExact:
     async def role_ids(self, region: str, access_token: str, division: int,
                        user_id: uuid.UUID) -> set[int]:
         self.calls.append("roles")
+        if access_token in self.expired:
+            raise ExactRejected("Exact Online answered 401", 401)
         return self.roles
 
     async def has_rights(self, region: str, access_token: str, division: int, endpoint: str
@@ -453,3 +458,16 @@ async def test_an_idle_grant_exact_refuses_is_revoked(world) -> None:
     assert (await keepalive.keep_alive(deps)).outcomes == {"refused": [grant_id]}
     assert isinstance(store.outbox[-1], c.GrantRevoked)
     assert store.grants[grant_id].status is GrantStatus.REVOKED
+
+
+async def test_a_token_that_runs_out_during_the_administrator_checks_is_renewed_once(world
+                                                                                   ) -> None:
+    store, exact, deps = world
+    exact.expired = {"A1"}  # slow, retried answers: the sign-in's token expired meanwhile
+    message = await _sign_in(deps)
+    authorized = store.outbox[-1]
+    assert isinstance(authorized, c.ExactAuthorized), authorized
+    assert message.payload.authorization_id == authorized.payload.authorization_id
+    assert exact.calls.count("roles") == 2 and "refresh:R1" in exact.calls
+    grant = store.grants[authorized.payload.grant_id]
+    assert grant.current_tokens().access_token == "A2"

@@ -193,14 +193,17 @@ async def _complete(deps: Dependencies, uow: UnitOfWork, session: AuthorizationS
     if tokens.remaining(now) <= deps.config.refresh.margin:
         tokens = await deps.oauth.refresh(region, tokens.refresh_token)
         session.pending_tokens = tokens
-    roles = await deps.exact.role_ids(region, tokens.access_token, division.code, user.user_id)
-    rights: dict[str, bool] = {}
-    if set(roles) & set(deps.config.admin_role_ids):
-        answers = await asyncio.gather(*(
-            deps.exact.has_rights(region, tokens.access_token, division.code, endpoint)
-            for endpoint in deps.config.rights_endpoints
-        ))
-        rights = dict(zip(deps.config.rights_endpoints, answers, strict=True))
+    try:
+        roles, rights = await _administrator_checks(deps, region, tokens.access_token,
+                                                    division.code, user.user_id)
+    except ExactRejected as exc:
+        if exc.status != 401:
+            raise
+        # the token ran out during the checks (slow answers were retried): renew it once
+        tokens = await deps.oauth.refresh(region, tokens.refresh_token)
+        session.pending_tokens = tokens
+        roles, rights = await _administrator_checks(deps, region, tokens.access_token,
+                                                    division.code, user.user_id)
     decision = administrator_decision(roles, deps.config.admin_role_ids, rights)
     if not decision.allowed:
         session.fail("not_administrator", decision.explanation, now, division)
@@ -220,6 +223,21 @@ async def _complete(deps: Dependencies, uow: UnitOfWork, session: AuthorizationS
     session.connect(grant.grant_id, division, now)
     log.info("exact_authorized", authorization_id=str(session.authorization_id),
              grant_id=str(grant.grant_id), division=division.code, purpose=session.purpose)
+
+
+async def _administrator_checks(deps: Dependencies, region: str, access_token: str,
+                                division: int, user_id: uuid.UUID
+                                ) -> tuple[set[int], dict[str, bool]]:
+    """The user's role ids in the division and, for an administrator, GET rights per endpoint."""
+    roles = await deps.exact.role_ids(region, access_token, division, user_id)
+    rights: dict[str, bool] = {}
+    if set(roles) & set(deps.config.admin_role_ids):
+        answers = await asyncio.gather(*(
+            deps.exact.has_rights(region, access_token, division, endpoint)
+            for endpoint in deps.config.rights_endpoints
+        ))
+        rights = dict(zip(deps.config.rights_endpoints, answers, strict=True))
+    return roles, rights
 
 
 async def _save(deps: Dependencies, uow: UnitOfWork, session: AuthorizationSession) -> None:
