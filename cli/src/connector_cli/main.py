@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_cli import api
+from connector_cli import api, dlq_cmd
 from connector_cli import replay as replay_io
 from connector_cli.kafka_io import publish, watch
 from connector_cli.progress import follow_run
@@ -43,6 +43,7 @@ from contracts import (
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
+app.add_typer(dlq_cmd.app, name="dlq")
 
 
 def settings() -> CliSettings:
