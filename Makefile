@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup test demo stack lint typecheck sandbox schemas docs bench faults
+.PHONY: setup test test-containers demo stack lint typecheck sandbox schemas docs bench faults
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -12,6 +12,13 @@ setup:
 ## make test: every test suite, against the embedded broker and database (or yours, via env).
 test: setup
 	@$(UV) run --frozen pytest
+
+## make test-containers: every suite on Apache Kafka (KRaft) and PostgreSQL containers (testcontainers);
+## one line and success where no Docker engine is reachable.
+test-containers: setup
+	@why=$$($(UV) run --frozen python -c "from connector_runtime.containers import docker_unavailable; print(docker_unavailable() or '')"); \
+	if [ -n "$$why" ]; then echo "make test-containers: skipped: $$why"; exit 0; fi; \
+	CONNECTOR_TEST_INFRA=containers $(UV) run --frozen pytest
 
 ## make demo: the whole connector on the embedded stack and the seed's story end to end.
 demo: setup

@@ -168,6 +168,30 @@ def test_alert_rules_use_only_series_the_services_expose() -> None:
             assert used <= known, f"{rule['alert']}: unknown {used - known}"
 
 
+def test_the_grafana_dashboard_charts_only_series_the_services_expose_and_is_provisioned() -> None:
+    import json
+    import re
+
+    known = registered_metric_names()
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "exact-connector.json").read_text())
+    charted: set[str] = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used = set(re.findall(r"\b((?:connector|ingest|auth|datasource)_[a-z_]+)\b\s*[{(\[)]",
+                                  target["expr"] + " "))
+            assert used and used <= known, f"{panel['title']}: unknown {used - known}"
+            charted |= used
+    # what the issue asks the dashboard for: runs, rows/s, 429s, lag, dead letters
+    for series in ("ingest_run_transitions_total", "ingest_rows_imported_total",
+                   "ingest_exact_rate_limited_total", "connector_consumer_lag_messages",
+                   "connector_messages_dead_lettered_total"):
+        assert series in charted, series
+    mounts = compose()["services"]["grafana"]["volumes"]
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounts
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/exact-connector.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
 def test_operations_doc_lists_every_series() -> None:
     doc = (ROOT / "docs" / "operations.md").read_text()
     ours = ("connector_", "ingest_", "auth_", "datasource_")

@@ -1,6 +1,9 @@
-"""One whole system per test module: embedded Kafka and PostgreSQL (or the environment's),
-the sandbox, and the three services, each in its own process, reached only over HTTP and Kafka."""
+"""One whole system per test module: its own embedded Kafka and PostgreSQL, or, on the
+containers path or given addresses (``CONNECTOR_TEST_INFRA``, see connector_runtime.testing),
+the session's broker and a fresh database on its server; the sandbox and the three services,
+each in its own process, reached only over HTTP and Kafka."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import pytest
 from connector_cli.settings import CliSettings
 from connector_demo.scenario import cli_settings
 from connector_demo.system import LocalSystem
+from connector_runtime.testing import Infra, infra_choice
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +20,13 @@ def system(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     marker = request.node.get_closest_marker("system")
     options = dict(marker.kwargs) if marker else {}
     work_dir: Path = tmp_path_factory.mktemp("system")
+    shared: dict[str, str] = {}
+    if infra_choice() == "containers" or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        infra: Infra = request.getfixturevalue("infra")  # the session's broker, a fresh database
+        shared = {"bootstrap": infra.kafka_bootstrap_servers,
+                  "database_url": infra.fresh_database("system")}
     local = LocalSystem(
+        bootstrap=shared.get("bootstrap", ""), database_url=shared.get("database_url", ""),
         work_dir=work_dir,
         sandbox_args=options.get("sandbox_args", ["--minutely-limit", "3000",
                                                   "--division-size", "300001=3000"]),

@@ -176,6 +176,47 @@ async def test_consumer_lag_is_measured_per_group_and_drains_to_zero(system: Loc
         await eventually(drained, timeout=30, interval=0.5)
 
 
+async def test_status_shows_the_whole_system_at_a_glance(system: LocalSystem, flow: Flow,
+                                                         cfg: CliSettings) -> None:
+    from connector_cli import status  # the CLI's status, against the running processes
+
+    raw = b'{"type": "RequestReimport", "payload": "not an object"}'
+    await send_raw(cfg.kafka_bootstrap_servers, DATASOURCE_COMMANDS, raw, str(uuid.uuid4()).encode())
+
+    async def settled() -> dict[str, Any] | None:
+        data = await status.gather(cfg)
+        ds = next(d for d in data["datasources"] if d["id"] == str(flow.datasource_id))
+        dead = {d["topic"]: d for d in data["dead_letters"]}
+        done = (ds["last_run"] or {}).get("status") == "completed" and bool(dead)
+        return data if done and not any(r["lag"] for r in data["consumer_lag"]) else None
+
+    data = await eventually(settled, timeout=40, interval=1.0)
+    assert data["errors"] == {}
+    ds = next(d for d in data["datasources"] if d["id"] == str(flow.datasource_id))
+    assert ds["state"] == "connected" and ds["division"] == int(DIVISION) and ds["company"]
+    assert ds["last_run"]["kind"] == "initial" and ds["last_run"]["rows"] > 3000
+    groups = {(r["group"], r["topic"]) for r in data["consumer_lag"]}
+    assert {("exact-ingest.run-requests", INGEST_REQUESTS), ("exact-auth", AUTH_REQUESTS),
+            ("exact-datasource.commands", DATASOURCE_COMMANDS)} <= groups
+    dead = {d["topic"]: d for d in data["dead_letters"]}[DATASOURCE_COMMANDS + ".dlq"]
+    assert dead["dead_letters"] == 1 and dead["redriven"] == 0 and dead["oldest_waiting"]
+    budget = next(b for b in data["exact_budget_today"] if b["division"] == int(DIVISION))
+    assert budget["company"] == ds["company"]
+    assert 0 < budget["calls_left_today"] <= budget["daily_limit"] - flow.completed.payload.calls_used
+    assert data["grants_expiring"] == []
+
+
+async def send_raw(bootstrap: str, topic: str, value: bytes, key: bytes) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
 async def test_one_correlation_id_from_the_command_to_the_last_ledger_batch(
     system: LocalSystem, flow: Flow
 ) -> None:

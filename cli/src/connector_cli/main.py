@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_cli import api, dlq_cmd
+from connector_cli import api, dlq_cmd, status
 from connector_cli import replay as replay_io
 from connector_cli.kafka_io import publish, watch
 from connector_cli.progress import follow_run
@@ -204,6 +204,19 @@ def show(datasource_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")
         table.add_row(key, _cell(value))
     console.print(table)
     _print_rows(runs, "Runs")
+
+
+@app.command("status")
+def status_cmd(as_json: bool = typer.Option(False, "--json", help="One JSON document, for scripts.")
+               ) -> None:
+    """The system at a glance: data sources, consumer lag, dead letters, Exact budget, grants."""
+    data = asyncio.run(status.gather(settings()))
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        status.render(data, console)
+    if data["errors"]:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -13,6 +13,8 @@ class CliSettings(BaseSettings):
         default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
     datasource_url: str = Field(
         default="http://127.0.0.1:8002", validation_alias=AliasChoices("CONNECTOR_DATASOURCE_URL"))
+    ingest_url: str = Field(
+        default="http://127.0.0.1:8003", validation_alias=AliasChoices("CONNECTOR_INGEST_URL"))
     auth_url: str = Field(
         default="http://127.0.0.1:8001", validation_alias=AliasChoices("CONNECTOR_AUTH_URL"))
     internal_api_token: SecretStr = Field(

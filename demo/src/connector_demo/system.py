@@ -153,6 +153,7 @@ class LocalSystem:
             "DATABASE_URL": self.database_url,
             "CONNECTOR_DATASOURCE_URL": self.url("datasource"),
             "CONNECTOR_AUTH_URL": self.url("auth"),
+            "CONNECTOR_INGEST_URL": self.url("ingest"),
             "CONNECTOR_INTERNAL_API_TOKEN": self.secrets.internal_api_token,
             "EXACT_SANDBOX_URL": self.url("sandbox"),
         }

@@ -1,9 +1,18 @@
 """Pytest fixtures for tests that need the real broker and database.
 
-Registered from the root ``conftest.py``. One broker and one database per test
-run: from ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` when set, otherwise the
-embedded ones, started once. Tests use fresh ids (and fresh schemas or topics
-where needed), so they never clean up after each other.
+Registered from the root ``conftest.py``. One broker and one database per test run, chosen
+by one switch, ``CONNECTOR_TEST_INFRA``:
+
+* ``embedded`` (default): the embedded Kafka-protocol broker and PostgreSQL, no Docker;
+* ``containers``: Apache Kafka (KRaft) and PostgreSQL images via testcontainers, started
+  once per session (``make test-containers``); skipped with the reason when no Docker
+  engine is reachable;
+
+and, in either case, a part given by address wins: ``KAFKA_BOOTSTRAP_SERVERS`` /
+``DATABASE_URL``. Every test gets the same :class:`Infra` whichever path started it; only
+tests of Kafka features the embedded broker lacks (idempotent producer, transactions) look
+at :attr:`Infra.kafka` and run on real Kafka only. Tests use fresh ids (and fresh schemas or
+topics where needed), so they never clean up after each other.
 """
 
 from __future__ import annotations
@@ -13,39 +22,88 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres
 
+KafkaKind = Literal["embedded", "containers", "given"]
+INFRA_SETTING = "CONNECTOR_TEST_INFRA"
+
 
 @dataclass(frozen=True)
 class Infra:
     kafka_bootstrap_servers: str
     database_url: str
+    kafka: KafkaKind = "embedded"
+    """Which broker: the embedded one, an Apache Kafka container, or one given by address."""
+
+    @property
+    def real_kafka(self) -> bool:
+        """Apache Kafka (idempotent producer, transactions), not the embedded broker."""
+        return self.kafka != "embedded"
+
+    def fresh_database(self, prefix: str = "db") -> str:
+        """A new empty database on the same server (its URL), for a whole system's services."""
+        import psycopg
+
+        name = unique(prefix)
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.database_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def infra_choice() -> str:
+    choice = os.environ.get(INFRA_SETTING, "embedded").strip().lower() or "embedded"
+    if choice not in ("embedded", "containers"):
+        raise pytest.UsageError(f"{INFRA_SETTING} is embedded or containers, not {choice!r}")
+    return choice
 
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    kafka: EmbeddedKafka | None = None
-    pg: EmbeddedPostgres | None = None
+    choice = infra_choice()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     database_url = os.environ.get("DATABASE_URL")
+    started: list[Any] = []
+    if choice == "containers" and not (bootstrap and database_url):
+        from connector_runtime.containers import docker_unavailable
+
+        if (why := docker_unavailable()) is not None:
+            pytest.skip(f"{INFRA_SETTING}=containers: {why}")
     try:
         if not bootstrap:
-            kafka = EmbeddedKafka().start()
+            kafka = _kafka(choice).start()
+            started.append(kafka)
             bootstrap = kafka.bootstrap_servers
         if not database_url:
-            pg = EmbeddedPostgres().start()
+            pg = _postgres(choice).start()
+            started.append(pg)
             database_url = pg.url
-        yield Infra(bootstrap, database_url)
+        kind: KafkaKind = "given" if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else (
+            "containers" if choice == "containers" else "embedded")
+        yield Infra(bootstrap, database_url, kind)
     finally:
-        if pg is not None:
-            pg.stop()
-        if kafka is not None:
-            kafka.stop()
+        for part in reversed(started):
+            part.stop()
+
+
+def _kafka(choice: str) -> Any:
+    if choice == "containers":
+        from connector_runtime.containers import ContainerKafka
+
+        return ContainerKafka()
+    return EmbeddedKafka()
+
+
+def _postgres(choice: str) -> Any:
+    if choice == "containers":
+        from connector_runtime.containers import ContainerPostgres
+
+        return ContainerPostgres()
+    return EmbeddedPostgres()
 
 
 def unique(prefix: str) -> str:
