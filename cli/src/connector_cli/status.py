@@ -178,7 +178,7 @@ async def gather(cfg: CliSettings) -> dict[str, Any]:
 
 
 def _when(value: str | None) -> str:
-    return value[:19].replace("T", " ") if value else ""
+    return value[:16].replace("T", " ") if value else ""
 
 
 def render(data: dict[str, Any], console: Console) -> None:
@@ -191,7 +191,7 @@ def render(data: dict[str, Any], console: Console) -> None:
         table.add_row(str(d["id"])[:8], f"{d['company'] or ''} ({d['division'] or '-'})", d["state"],
                       f"{run.get('kind', '')} {run.get('status', '')} {_when(run.get('at'))}".strip(),
                       f"{sync.get('status', '')} {_when(sync.get('at'))}".strip(),
-                      (d["problem"] or "")[:60])
+                      (d["problem"] or "")[:48])
     console.print(table)
     table = Table(title="Consumer lag (messages)")
     for col in ("group", "topic", "lag"):
