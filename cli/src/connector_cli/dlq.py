@@ -110,12 +110,7 @@ class Selection:
 
 
 async def dead_letter_topics(bootstrap: str) -> list[str]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return sorted(t for t in await consumer.topics() if t.endswith(DLQ_SUFFIX))
-    finally:
-        await consumer.stop()
+    return sorted(t for t in await _topics(bootstrap) if t.endswith(DLQ_SUFFIX))
 
 
 async def _read_all(bootstrap: str, topics: Sequence[str]) -> list[tuple[str, int, int, bytes | None,
