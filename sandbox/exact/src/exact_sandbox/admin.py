@@ -66,6 +66,8 @@ class Admin:
             r("/_sandbox/divisions", self.divisions, methods=["GET"]),
             r("/_sandbox/divisions/{division:int}/changes", self.changes, methods=["POST"]),
             r("/_sandbox/users", self.users, methods=["GET"]),
+            r("/_sandbox/webhooks", self.webhooks, methods=["GET", "PATCH"]),
+            r("/_sandbox/webhooks/drain", self.webhooks_drain, methods=["POST"]),
         ]
 
     async def health(self, _request: Request) -> Response:
@@ -208,7 +210,23 @@ class Admin:
                                    self.sb.clock.now(), stable_guid("user:sandbox-admin"))
         except (ChangeError, ValueError, TypeError) as exc:
             return _bad(str(exc))
-        return JSONResponse(result.as_dict())
+        base = str(request.base_url).rstrip("/")
+        planned = self.sb.webhooks.notify(base, code, str(body.get("entity", "TransactionLines")),
+                                          result, self.sb.clock.now())
+        return JSONResponse({**result.as_dict(), "webhook_deliveries": planned})
+
+    async def webhooks(self, request: Request) -> Response:
+        """Subscriptions, delivery counts and faults; PATCH {"faults": {...}} sets the faults."""
+        if request.method == "PATCH":
+            try:
+                self.sb.webhooks.configure(dict((await _json(request)).get("faults", {})))
+            except (ValueError, TypeError) as exc:
+                return _bad(str(exc))
+        return JSONResponse(self.sb.webhooks.as_dict())
+
+    async def webhooks_drain(self, _request: Request) -> Response:
+        await self.sb.webhooks.drain()
+        return JSONResponse(self.sb.webhooks.as_dict())
 
     async def users(self, _request: Request) -> Response:
         d = self.sb.directory

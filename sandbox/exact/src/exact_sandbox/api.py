@@ -26,7 +26,10 @@ from exact_sandbox.odata import ListRequest, check_options, envelope, render_row
 from exact_sandbox.query import QueryError, parse_select, string_literal
 from exact_sandbox.runtime import Sandbox
 from exact_sandbox.tokens import AuthFailure, Grant
+from exact_sandbox.webhooks import SubscriptionError
 
+Handled = tuple[str, int] | tuple[str, int, int]
+"""A resource's answer: body, rows served and, when not 200, the status."""
 _SINGLE = re.compile(r"(.+)\(guid'([0-9a-fA-F-]{36})'\)")
 _REFUSALS = {
     400: "Bad request on {path} (sandbox: endpoint refused by /_sandbox/model).",
@@ -65,6 +68,10 @@ class DataApi:
     def routes(self) -> list[Route]:
         return [
             Route("/api/v1/current/Me", self.me, methods=["GET"]),
+            Route("/api/v1/{division:int}/webhooks/WebhookSubscriptions", self.webhooks,
+                  methods=["GET", "POST"]),
+            Route("/api/v1/{division:int}/webhooks/WebhookSubscriptions(guid'{sub_id}')",
+                  self.webhooks, methods=["GET", "DELETE"]),
             Route("/api/v1/{division:int}/{path:path}", self.resource, methods=["GET"]),
         ]
 
@@ -88,10 +95,47 @@ class DataApi:
 
         return await self._call(request, division, path, handler)
 
+    async def webhooks(self, request: Request) -> Response:
+        """WebhookSubscriptions (see :mod:`exact_sandbox.webhooks`): counted like any call."""
+        division: int = request.path_params["division"]
+        sub_id: str | None = request.path_params.get("sub_id")
+        endpoint = "webhooks/WebhookSubscriptions"
+        hooks = self.sb.webhooks
+
+        async def handler(grant: Grant, div: int) -> Handled:
+            try:
+                if request.method == "POST":
+                    raw = json.loads(await request.body() or b"{}")
+                    sub = hooks.subscribe(grant.client_id, grant.user.user_id,
+                                          grant.user.full_name, div,
+                                          raw if isinstance(raw, dict) else {},
+                                          self.sb.clock.now())
+                    return json.dumps({"d": sub.as_exact(self._app_name(grant))}), 0, 201
+                if request.method == "DELETE" and sub_id is not None:
+                    hooks.unsubscribe(grant.client_id, div, sub_id)
+                    return "", 0, 204
+            except SubscriptionError as exc:
+                raise ApiError(exc.status, str(exc)) from None
+            except ValueError:
+                raise ApiError(400, "The request body is not valid JSON.") from None
+            subs = [s.as_exact(self._app_name(grant)) for s in hooks.listed(grant.client_id, div)
+                    if sub_id is None or s.id == sub_id.lower()]
+            if sub_id is not None:
+                if not subs:
+                    raise ApiError(404, "The requested entity was not found.")
+                return json.dumps({"d": subs[0]}), 1
+            return json.dumps({"d": {"results": subs}}), len(subs)
+
+        return await self._call(request, division, endpoint, handler)
+
+    def _app_name(self, grant: Grant) -> str:
+        app = self.sb.tokens.apps.get(grant.client_id)
+        return app.name if app is not None else ""
+
     # ---- the pipeline --------------------------------------------------------------------
 
     async def _call(self, request: Request, division: int | None, endpoint: str,
-                    handler: Callable[[Grant, int], Awaitable[tuple[str, int]]]) -> Response:
+                    handler: Callable[[Grant, int], Awaitable[Handled]]) -> Response:
         sb = self.sb
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
@@ -119,7 +163,7 @@ class DataApi:
 
     async def _guarded(self, request: Request, grant: Grant, div: int, division: int | None,
                        endpoint: str,
-                       handler: Callable[[Grant, int], Awaitable[tuple[str, int]]]) -> Response:
+                       handler: Callable[[Grant, int], Awaitable[Handled]]) -> Response:
         sb = self.sb
         err_key = (grant.client_id, grant.user.user_id, div, endpoint)
         if division is not None and division not in grant.divisions:
@@ -145,19 +189,24 @@ class DataApi:
             return self._finish(err_key, self._error(
                 406, "The sandbox serves JSON only: send 'Accept: application/json'.", headers))
         try:
-            body, rows = await handler(grant, div)
+            handled = await handler(grant, div)
         except QueryError as exc:
             return self._finish(err_key, self._error(400, str(exc), headers))
         except ApiError as exc:
             return self._finish(err_key, self._error(exc.status, exc.message,
                                                      {**headers, **exc.headers}))
+        body, rows = handled[0], handled[1]
+        status = handled[2] if len(handled) > 2 else 200
         if rows:
             sb.stats.rows_served[endpoint] += rows
         if plan.malformed:
             body = body[: max(1, len(body) * 2 // 3)] + ',"'
         if plan.drop:
             return DroppedResponse(body, media_type="application/json", headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        if status == 204:
+            return Response(status_code=204, headers=headers)
+        return Response(body, status_code=status, media_type="application/json",
+                        headers=headers)
 
     async def _apply_faults(self, request: Request, plan: FaultPlan, grant: Grant,
                             headers: dict[str, str]) -> Response | None:

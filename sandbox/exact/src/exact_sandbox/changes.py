@@ -26,6 +26,9 @@ class ChangeResult:
     updated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     max_timestamp: int = 0
+    changed: dict[str, str] = field(default_factory=dict)
+    """Webhook key -> "Update" or "Delete": the transaction (EntryID) of a changed line, else
+    the row's ID (see :mod:`exact_sandbox.webhooks`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"inserted": self.inserted, "updated": self.updated, "deleted": self.deleted,
@@ -79,6 +82,12 @@ class Changer:
         self.ov.put(i, tuple(row), ts)
         self.result.max_timestamp = ts
 
+    def _changed(self, row: list[str] | Row, action: str) -> None:
+        key_field = "EntryID" if self.entity == "TransactionLines" else "ID"
+        key = row[self._ix[key_field]][1:-1]
+        if self.result.changed.get(key) != "Delete":
+            self.result.changed[key] = action
+
     def _touch(self, row: list[str]) -> None:
         row[self._ix["Modified"]] = enc_date(self.now_ms)
 
@@ -103,6 +112,7 @@ class Changer:
                 self.ov.ids[guid] = index
                 self._store(index, row)
                 self.result.inserted.append(guid)
+                self._changed(row, "Update")
 
     def _fresh_fields(self, row: list[str], n: int, entry_id: str) -> None:
         ix = self._ix
@@ -139,6 +149,7 @@ class Changer:
             self._touch(row)
             self._store(i, row)
             self.result.updated.append(row[0][1:-1])
+            self._changed(row, "Update")
 
     def delete(self, indexes: list[int]) -> None:
         etype = str(SYNC_ENTITY_TYPES[self.entity])
@@ -146,6 +157,7 @@ class Changer:
             if i in self.ov.deleted:
                 continue
             guid = self._row(i)[0]
+            self._changed(list(self._row(i)), "Delete")
             self.ov.delete(i)
             ts = self.data.bump_ts()
             record_id = enc_guid(GuidCodec(0, self.data.division.code, "deleted").encode(ts))

@@ -19,6 +19,9 @@ class AppRegistration:
     client_secret: str
     redirect_uris: tuple[str, ...]
     name: str = "Sandbox app"
+    # The app's webhook secret, shown in Exact's App Center beside the client secret: the key of
+    # the HashCode HMAC on every webhook delivery (picqer Webhook/Authenticatable.php).
+    webhook_secret: str = ""
 
 
 @dataclass
@@ -87,12 +90,14 @@ DEMO_APPS: tuple[AppRegistration, ...] = (
             "http://localhost:8000/oauth/callback",
         ),
         name="Connector (sandbox demo)",
+        webhook_secret="sandbox-webhook-secret",
     ),
     AppRegistration(
         client_id="9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
         client_secret="sandbox-second-secret",
         redirect_uris=("http://127.0.0.1:9999/callback",),
         name="Second app (sandbox)",
+        webhook_secret="sandbox-second-webhook-secret",
     ),
 )
 
@@ -149,6 +154,9 @@ class SandboxConfig:
     old_refresh_reuse_kills_grant: bool = True
     # Role ids that count as administrator in users/UserRolesPerDivision.
     admin_role_ids: tuple[int, ...] = (1,)
+    # Exact accepts only https:// callback URLs (EXACT_API.md section 7); local runs and tests
+    # have no certificate, so they may allow http:// on loopback hosts only.
+    webhook_http_loopback: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxConfig:
@@ -173,6 +181,7 @@ def _app(raw: dict[str, Any]) -> AppRegistration:
         client_secret=raw["client_secret"],
         redirect_uris=tuple(raw["redirect_uris"]),
         name=raw.get("name", "Sandbox app"),
+        webhook_secret=raw.get("webhook_secret", ""),
     )
 
 

@@ -16,6 +16,7 @@ from exact_sandbox.ratelimit import RateLimiter
 from exact_sandbox.seed import Directory
 from exact_sandbox.stats import Stats
 from exact_sandbox.tokens import TokenService
+from exact_sandbox.webhooks import Webhooks
 
 
 class Sandbox:
@@ -29,6 +30,8 @@ class Sandbox:
         self.faults = FaultInjector(config.faults)
         self.tokens = TokenService(config.limits, self.clock, config.apps, self.stats,
                                    config.old_refresh_reuse_kills_grant)
+        self.webhooks = Webhooks({a.client_id: a for a in config.apps},
+                                 config.webhook_http_loopback)
         self._data: dict[int, DivisionData] = {}
         self._lock = threading.Lock()
 
