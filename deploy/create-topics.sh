@@ -29,6 +29,7 @@ create exact.datasource.events $((30 * DAY))
 create exact.ingest.requests $((7 * DAY))
 create exact.ingest.runs $((30 * DAY))
 create exact.ledger.batches -1
+create exact.webhooks.notifications $((7 * DAY))
 # re-drive log of `exact-connector dlq redrive` (which dead letters went back; kept as long as them)
 $T --bootstrap-server "$B" --create --if-not-exists --topic exact.dlq.redriven --partitions 1 \
    --replication-factor 1 --config retention.ms=$((30 * DAY))

@@ -139,7 +139,8 @@ def registered_metric_names() -> set[str]:
     import auth.metrics  # noqa: F401 - registers the series
     import connector_runtime.metrics  # noqa: F401
     import datasource.metrics  # noqa: F401
-    import ingest.metrics  # noqa: F401
+    import ingest.metrics
+    import ingest.webhook_metrics  # noqa: F401
 
     return set(REGISTRY._names_to_collectors)
 

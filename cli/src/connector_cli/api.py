@@ -1,4 +1,5 @@
-"""The HTTP side the portal backend uses: datasource's read API and auth's link endpoint."""
+"""The HTTP side the portal backend uses: datasource's read API and auth's link endpoint (and,
+for operators, ingest's webhook subscriptions)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ async def datasources(settings: CliSettings, company_domain_id: uuid.UUID | None
 
 async def datasource(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
     return await _get(f"{settings.datasource_url}/datasources/{datasource_id}")
+
+
+async def webhooks(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
+    """The data source's Exact webhook subscriptions, from ingest's operator API."""
+    return await _get(f"{settings.ingest_url}/datasources/{datasource_id}/webhooks")
 
 
 async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str, Any]:

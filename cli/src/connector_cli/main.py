@@ -220,6 +220,18 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="One JSON docu
 
 
 @app.command()
+def webhooks(datasource_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show the data source's Exact webhook subscriptions (topic, state, last check, error)."""
+    data = asyncio.run(api.webhooks(settings(), datasource_id))
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    listening = "on" if data.get("listener") else "off (INGEST_WEBHOOK_SECRET not set)"
+    console.print(f"webhook listener: {listening}")
+    _print_rows(data.get("subscriptions", []), "Webhook subscriptions")
+
+
+@app.command()
 def replay(
     datasource_id: uuid.UUID,
     since: dt.datetime | None = typer.Option(None, help="From this time (ISO 8601; UTC if no zone)."),

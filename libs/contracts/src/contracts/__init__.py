@@ -75,6 +75,7 @@ from contracts.topics import (
     ALL_TOPICS,
     AUTH_EVENTS,
     AUTH_REQUESTS,
+    CHANGE_NOTIFICATIONS,
     DATASOURCE_COMMANDS,
     DATASOURCE_EVENTS,
     DEAD_LETTER_TOPICS,
@@ -86,6 +87,7 @@ from contracts.topics import (
     TOPICS,
     dead_letter_topic,
 )
+from contracts.webhook_events import ExactChangeNotified, ExactChangeNotifiedPayload, WebhookAction
 
 __all__ = [
     "ALL_ENTITIES",
@@ -93,6 +95,7 @@ __all__ = [
     "AUTH_EVENTS",
     "AUTH_REQUESTS",
     "BATCH_MODELS",
+    "CHANGE_NOTIFICATIONS",
     "DATASOURCE_COMMANDS",
     "DATASOURCE_EVENTS",
     "DEAD_LETTER_TOPICS",
@@ -133,6 +136,8 @@ __all__ = [
     "EntityTotals",
     "ExactAuthorized",
     "ExactAuthorizedPayload",
+    "ExactChangeNotified",
+    "ExactChangeNotifiedPayload",
     "GrantExpiring",
     "GrantExpiringPayload",
     "GrantRevoked",
@@ -165,6 +170,7 @@ __all__ = [
     "RunProgressPayload",
     "RunStarted",
     "RunStartedPayload",
+    "WebhookAction",
     "WireModel",
     "dead_letter_topic",
     "exact_fields",

@@ -36,6 +36,7 @@ from contracts.run_events import (
     RunProgress,
     RunStarted,
 )
+from contracts.webhook_events import ExactChangeNotified
 
 DATASOURCE_COMMANDS: Final = "exact.datasource.commands"
 """Portal backend -> datasource."""
@@ -51,6 +52,8 @@ RUN_EVENTS: Final = "exact.ingest.runs"
 """Ingest -> datasource and the portal (run progress)."""
 LEDGER_BATCHES: Final = "exact.ledger.batches"
 """Ingest -> downstream consumers of accounting data."""
+CHANGE_NOTIFICATIONS: Final = "exact.webhooks.notifications"
+"""Ingest's webhook receiver -> ingest (and any consumer that wants to know early)."""
 
 DLQ_SUFFIX: Final = ".dlq"
 
@@ -71,6 +74,7 @@ TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
     INGEST_REQUESTS: (InitialRunRequested,),
     RUN_EVENTS: (RunStarted, RunProgress, RunCompleted, RunFailed),
     LEDGER_BATCHES: (LedgerBatch, LedgerDeletes),
+    CHANGE_NOTIFICATIONS: (ExactChangeNotified,),
 }
 
 TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_MESSAGES)

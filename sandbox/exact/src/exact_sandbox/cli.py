@@ -65,6 +65,9 @@ def serve(
         "--app", help="client_id,client_secret,redirect_uri[,redirect_uri...]")] = None,
     clock_speed: float = 1.0,
     require_filter: bool = True,
+    webhook_http_loopback: Annotated[bool, typer.Option(
+        help="Accept http:// webhook callbacks on 127.0.0.1/localhost (Exact: https only)")
+    ] = False,
     log_level: str = "warning",
 ) -> None:
     """Start the sandbox (when no subcommand is given)."""
@@ -90,6 +93,7 @@ def serve(
             extra_divisions=_pairs(extra_division or []),
             clock_speed=clock_speed,
             require_filter_with_sync_twin=require_filter,
+            webhook_http_loopback=webhook_http_loopback,
         )
         if register_app:
             config.apps = (*config.apps, *(parse_app(a) for a in register_app))

@@ -1,4 +1,5 @@
-"""Read-only HTTP view of runs for operators: ``GET /runs/{run_id}``."""
+"""Read-only HTTP views for operators: ``GET /runs/{run_id}`` and
+``GET /datasources/{datasource_id}/webhooks`` (the data source's webhook subscriptions)."""
 
 from __future__ import annotations
 
@@ -37,5 +38,17 @@ def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter
                 for cp in run.ordered
             ],
         }
+
+    return router
+
+
+def webhooks_router(load: Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]],
+                    listening: Callable[[], bool]) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/datasources/{datasource_id}/webhooks")
+    async def get_webhooks(datasource_id: uuid.UUID) -> dict[str, Any]:
+        return {"datasource_id": str(datasource_id), "listener": listening(),
+                "subscriptions": await load(datasource_id)}
 
     return router

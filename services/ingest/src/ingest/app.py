@@ -5,10 +5,13 @@ Wiring only: adapters are built here, use cases and subscribers get them as argu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import structlog
@@ -24,13 +27,17 @@ from ingest.adapters import stats, tables
 from ingest.adapters.auth_tokens import AuthTokenSource
 from ingest.adapters.clock import SystemClock
 from ingest.adapters.exact import ExactClient, RetryPolicy
+from ingest.adapters.exact_webhooks import ExactWebhooks
+from ingest.adapters.notifications import NotificationStore
 from ingest.adapters.publisher import KafkaBatchPublisher
 from ingest.adapters.ratelimit import PostgresRateLimiter
 from ingest.adapters.repository import PostgresRunStore
+from ingest.adapters.subscriptions import SubscriptionKeeper, subscriptions_of
 from ingest.adapters.sync_states import SyncPlanner
 from ingest.adapters.timeouts import CallTimeouts
-from ingest.api import runs_router
+from ingest.api import runs_router, webhooks_router
 from ingest.domain.schedule import SyncSchedule
+from ingest.receiver import WebhookListener, receiver_app
 from ingest.runner import RunExecutor, RunnerConfig
 from ingest.scheduler import RunScheduler
 from ingest.settings import IngestSettings
@@ -50,12 +57,14 @@ class Ingest:
     scheduler: RunScheduler
     publisher: KafkaBatchPublisher
     limiter: PostgresRateLimiter
+    notifications: NotificationStore
+    webhooks: WebhookListener | None
 
 
 def create_host(settings: IngestSettings) -> ServiceHost:
     return ServiceHost(settings, name=NAME, schema=tables.SCHEMA, migrations=MIGRATIONS,
                        outbox=tables.outbox, group_id=settings.consumer_group,
-                       publishes=(c.RUN_EVENTS, c.LEDGER_BATCHES))
+                       publishes=(c.RUN_EVENTS, c.LEDGER_BATCHES, c.CHANGE_NOTIFICATIONS))
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -77,7 +86,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             limiter = PostgresRateLimiter(host.engine, default_limit=settings.exact_minutely_limit,
                                           error_budget=settings.exact_error_budget,
                                           stale_after_seconds=settings.exact_timeout_seconds + 60)
-            exact = ExactClient(exact_http, AuthTokenSource(auth_http), limiter, retry=RetryPolicy(
+            tokens = AuthTokenSource(auth_http)
+            exact = ExactClient(exact_http, tokens, limiter, retry=RetryPolicy(
                 max_attempts=settings.exact_max_attempts,
                 backoff_base=settings.exact_backoff_seconds,
                 backoff_max=settings.exact_backoff_max_seconds,
@@ -90,25 +100,45 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 max_batch_bytes=settings.max_batch_bytes,
                 progress_interval=settings.progress_interval_seconds,
                 default_minutely_limit=settings.exact_minutely_limit))
+            notifications = NotificationStore(
+                host.engine, notify=host.relay.notify,
+                debounce=timedelta(seconds=settings.webhook_debounce_seconds),
+                max_wait=timedelta(seconds=settings.webhook_max_wait_seconds))
             scheduler = RunScheduler(store, executor.execute,
                                      max_concurrent=settings.max_concurrent_runs,
                                      lease_seconds=settings.lease_seconds,
                                      poll_interval=settings.scheduler_interval_seconds,
-                                     plan=planner.plan)
+                                     plan=_planning(planner, notifications, settings))
             metrics.RUNS_EXECUTING.set_function(lambda: len(scheduler.running))
 
             async def run_gauges() -> None:
                 metrics.runs_by_status(await stats.runs_by_status(host.engine))
 
             host.on_scrape(run_gauges)
-            handlers = Handlers(store=store, wake=scheduler.wake)
+            handlers = Handlers(store=store, wake=scheduler.wake, changes=notifications)
             host.include(build_router(settings, host.group_id, handlers=lambda: handlers))
-            app.state.ingest = Ingest(store, scheduler, publisher, limiter)
+            listener = _webhook_listener(settings, notifications)
+            app.state.ingest = Ingest(store, scheduler, publisher, limiter, notifications,
+                                      listener)
             await host.start_consuming()
             scheduler.start()
+            keeper: asyncio.Task[None] | None = None
+            if listener is not None:
+                await listener.start()
+                if settings.webhook_callback_url:
+                    keeper = asyncio.create_task(SubscriptionKeeper(
+                        host.engine, ExactWebhooks(exact_http, tokens, limiter),
+                        settings.webhook_callback_url,
+                        check_every=timedelta(seconds=settings.webhook_subscription_check_seconds)
+                    ).run(every=min(5.0, settings.webhook_subscription_check_seconds)))
             try:
                 yield
             finally:
+                if keeper is not None:
+                    keeper.cancel()
+                    await asyncio.gather(keeper, return_exceptions=True)
+                if listener is not None:
+                    await listener.stop()
                 await scheduler.stop()
                 await publisher.stop()
 
@@ -116,7 +146,38 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.add_middleware(RequestLogContext)
     app.include_router(health_router(host))
     app.include_router(runs_router(lambda run_id: app.state.ingest.store.load(run_id)))
+    app.include_router(webhooks_router(lambda ds: subscriptions_of(host.engine, ds),
+                                       lambda: app.state.ingest.webhooks is not None))
     return app
+
+
+def _webhook_listener(settings: IngestSettings, notifications: NotificationStore
+                      ) -> WebhookListener | None:
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        log.info("webhook_listener_off", detail="INGEST_WEBHOOK_SECRET is not set: changes "
+                                                "arrive with the scheduled sync only")
+        return None
+    app = receiver_app(notifications, settings.webhook_secret,
+                       timedelta(seconds=settings.webhook_max_age_seconds))
+    return WebhookListener(app, settings.http_host, settings.webhook_port)
+
+
+def _planning(planner: SyncPlanner, notifications: NotificationStore,
+              settings: IngestSettings) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Each scheduler pass: due scheduled syncs, then notified changes that are quiet; now and
+    then the digests too old to guard against a replay are dropped."""
+    keep = timedelta(seconds=2 * settings.webhook_max_age_seconds)
+    purged = [datetime.now(UTC)]
+
+    async def plan() -> None:
+        await planner.plan()
+        await notifications.plan()
+        now = datetime.now(UTC)
+        if now - purged[0] > timedelta(minutes=1):
+            purged[0] = now
+            await notifications.forget_before(now - keep)
+
+    return plan
 
 
 @asynccontextmanager

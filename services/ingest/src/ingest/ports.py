@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from contracts import Entity, InitialRunRequested, Message, RecreateAccepted, Row
+from contracts import (
+    Entity,
+    ExactChangeNotified,
+    InitialRunRequested,
+    Message,
+    RecreateAccepted,
+    Row,
+)
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.refresh import PageHashes
@@ -149,3 +156,9 @@ class RunRequests(Protocol):
     async def record_request(self, consumer: str, message: InitialRunRequested) -> str: ...
 
     async def apply_recreate(self, consumer: str, message: RecreateAccepted) -> int: ...
+
+
+class PendingChanges(Protocol):
+    """Exact's change notifications waiting to be coalesced into a targeted run."""
+
+    async def record(self, message: ExactChangeNotified) -> bool: ...

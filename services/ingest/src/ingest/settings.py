@@ -67,3 +67,29 @@ class IngestSettings(ServiceSettings):
         description="Fraction of the interval each due time is moved at random.")
     max_batch_bytes: int = Field(default=900_000, ge=10_000, le=1_000_000,
                                  description="Largest serialized LedgerBatch (broker limit 1 MB).")
+
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The app's webhook secret from Exact's App Center (HashCode key); without "
+                    "it the webhook listener does not start and only scheduled sync runs.")
+    webhook_port: int = Field(default=8013, ge=0,
+                              description="Port of the public webhook listener (0: any free).")
+    webhook_callback_url: str | None = Field(
+        default=None,
+        description="The https URL at which Exact reaches the listener's /webhooks/exact "
+                    "(behind a TLS-terminating proxy); without it no subscription is made.")
+    webhook_max_age_seconds: float = Field(
+        default=900.0, gt=0,
+        description="A notification whose EventCreatedOn is further than this from now is "
+                    "refused as stale (digests are kept twice as long against replays).")
+    webhook_debounce_seconds: float = Field(
+        default=2.0, ge=0,
+        description="Quiet time after a data source's last notification before its targeted "
+                    "incremental run.")
+    webhook_max_wait_seconds: float = Field(
+        default=10.0, gt=0,
+        description="Longest a notification waits for a quiet moment in a steady stream.")
+    webhook_subscription_check_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="How often each data source's subscriptions are checked at Exact and "
+                    "missing ones re-created.")

@@ -1,6 +1,8 @@
 """Kafka subscribers of the ingest service: typed contract in, bind log context, one use case.
 
 ``INGEST_REQUESTS``: InitialRunRequested (initial runs and reimports) is recorded, not run.
+``CHANGE_NOTIFICATIONS``: ExactChangeNotified is folded into the data source's pending
+changes (a targeted incremental run reads them once they are quiet).
 ``DATASOURCE_EVENTS``: RecreateAccepted switches the data source's runs to the new grant
 (a run paused because its grant was revoked resumes); the other events are not ingest's.
 Each topic has its own consumer group. Unreadable messages go to the dead-letter topic
@@ -18,7 +20,7 @@ from pydantic import Field
 import contracts as c
 from connector_runtime.messaging import subscriber_options
 from ingest import usecases
-from ingest.ports import RunRequests
+from ingest.ports import PendingChanges, RunRequests
 from ingest.settings import IngestSettings
 
 DatasourceEvent = Annotated[
@@ -36,6 +38,7 @@ class Handlers:
 
     store: RunRequests
     wake: Callable[[], None]
+    changes: PendingChanges | None = None
 
 
 def _not_started() -> Handlers:
@@ -62,5 +65,11 @@ def build_router(settings: IngestSettings, group_id: str, *,
         if isinstance(message, c.RecreateAccepted):
             h = handlers()
             await usecases.switch_to_new_grant(h.store, message, h.wake)
+
+    @router.subscriber(c.CHANGE_NOTIFICATIONS, **options(c.CHANGE_NOTIFICATIONS, "notifications"))  # type: ignore[untyped-decorator]
+    async def on_change_notified(message: c.ExactChangeNotified) -> None:
+        h = handlers()
+        if h.changes is not None:
+            await usecases.record_change(h.changes, message)
 
     return router

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import structlog
 
-from contracts import InitialRunRequested, RecreateAccepted
-from ingest.ports import RunRequests
+from contracts import ExactChangeNotified, InitialRunRequested, RecreateAccepted
+from ingest.ports import PendingChanges, RunRequests
 
 log = structlog.get_logger("usecases")
 
@@ -38,3 +38,12 @@ async def switch_to_new_grant(store: RunRequests, message: RecreateAccepted,
     if resumed:
         wake()
     return resumed
+
+
+async def record_change(changes: PendingChanges, message: ExactChangeNotified) -> bool:
+    """An Exact change notification: wait for its burst to end, then sync what it touched."""
+    first = await changes.record(message)
+    p = message.payload
+    log.info("change_notified", topic=p.topic, action=p.action, division=p.division,
+             duplicate=not first)
+    return first

@@ -92,7 +92,7 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     stack = contextlib.ExitStack()
 
     def factory(lines: int = 2_500, *, limits: Limits | None = None,
-                faults: FaultSettings | None = None, clock_start: float = T0,
+                faults: FaultSettings | None = None, clock_start: float | None = T0,
                 clock_speed: float = 0.0, division: int | None = None) -> Sandbox:
         """A sandbox whose extra division (random code unless given) has ``lines`` lines;
         a given code makes the injected faults the same on every run."""
@@ -100,7 +100,7 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
         config = SandboxConfig(
             limits=limits or Limits(minutely=1_000_000, daily=1_000_000_000),
             faults=faults or FaultSettings(), extra_divisions={division: lines},
-            clock_start=clock_start, clock_speed=clock_speed)
+            clock_start=clock_start, clock_speed=clock_speed, webhook_http_loopback=True)
         app = create_sandbox(config)
         url = stack.enter_context(serve_in_thread(app))
         return Sandbox(url, app, division, httpx.AsyncClient(base_url=url, timeout=30))

@@ -10,9 +10,12 @@ On a slower schedule (``refresh_due_at``) an incremental run also re-reads the e
 without a sync endpoint in full, diffed against ``refresh_hashes`` (see
 :mod:`ingest.domain.refresh`). The next refresh is scheduled when a run that read them all
 completes (the initial run, or an incremental run with the refresh), so a failed refresh is
-tried again with the next incremental run. An entity a run could not import (the run completed
-with errors) is read again by the next incremental run: a sync entity from its last good cursor,
-an entity without a sync endpoint in full (``retry_entities``).
+tried again with the next incremental run. A targeted incremental run (the entities Exact's
+webhooks notified, :mod:`ingest.adapters.notifications`) moves their cursors but not the next
+scheduled sync, which stays the safety net for lost notifications. An entity a run could not
+import (the run completed with errors) is read again by the next incremental run: a sync
+entity from its last good cursor, an entity without a sync endpoint in full
+(``retry_entities``).
 """
 
 from __future__ import annotations
@@ -66,14 +69,17 @@ async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedu
     due = schedule.next_due(now, current.interval_seconds if current else None)
     values: dict[str, Any] = {
         "correlation_id": run.correlation_id, "division": run.division,
-        "grant_id": run.grant_id, "cursors": merged, "next_due_at": due,
+        "grant_id": run.grant_id, "cursors": merged,
         "last_run_id": run.run_id, "updated_at": sa.func.now(),
         "retry_entities": retry_entities(run, tuple(current.retry_entities) if current else ())}
+    if all(e in run.checkpoints for e in SYNC_ENTITIES):
+        # a targeted run (notified entities only) leaves the safety-net sync where it was
+        values["next_due_at"] = due
     if refreshed(run):
         values["refresh_due_at"] = schedule.next_refresh(
             now, current.refresh_interval_seconds if current else None)
     stmt = insert(sync_states).values(datasource_id=run.datasource_id,
-                                      **{"refresh_due_at": now, **values})
+                                      **{"refresh_due_at": now, "next_due_at": due, **values})
     await conn.execute(stmt.on_conflict_do_update(index_elements=[sync_states.c.datasource_id],
                                                   set_=values))
 

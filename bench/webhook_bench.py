@@ -1,0 +1,233 @@
+"""Benchmark of Exact's webhooks path (not a test; run it alone, by hand):
+
+    uv run python bench/webhook_bench.py                  # 20 bookings, a burst of 500, 1,000 forgeries
+    uv run python bench/webhook_bench.py --bookings 10
+
+Starts the broker and PostgreSQL (embedded, or from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL),
+the sandbox (real-time clock, limits lifted, http callbacks on loopback allowed) and the ingest
+service with its webhook listener as separate processes, and auth's token API as a stand-in in
+this process (``ingest_bench.TokenStandIn``). After the initial run of a 10,000-line division
+and once ingest's subscriptions are active at the sandbox, it measures:
+
+1. latency: a booking (one new entry) made at the sandbox -> the LedgerBatch carrying its lines
+   read from Kafka (what a sink consumes); one booking at a time; p50/p95/max;
+2. a burst: 500 new entries in one change (500 notifications) -> every line in a LedgerBatch;
+   the API calls the sandbox answered for it vs 500 (one fetch of each notification's
+   ExactOnlineEndpoint, the naive reaction);
+3. 1,000 hostile deliveries straight to the listener: forged (wrong secret), replays of an
+   accepted one, unsigned; the share refused and the ExactChangeNotified events they caused
+   (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+import contracts as c
+from connector_runtime.messaging import ensure_topics
+from exact_sandbox.testing import serve_in_thread
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ingest_bench import TOKEN, TokenStandIn, free_port, infrastructure, wait_http
+
+DIVISION = 790_101
+SECRET = "sandbox-webhook-secret"  # the sandbox's demo app (sandbox README)
+
+
+@contextlib.contextmanager
+def sandbox_process() -> Iterator[str]:
+    port = free_port()
+    cmd = [sys.executable, "-c", "from exact_sandbox.cli import app; app()", "--port", str(port),
+           "--minutely-limit", "1000000000", "--daily-limit", "1000000000",
+           "--extra-division", f"{DIVISION}=10000", "--webhook-http-loopback"]
+    proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/_sandbox/health")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str
+                   ) -> Iterator[tuple[str, str]]:
+    port, hook_port = free_port(), free_port()
+    hook = f"http://127.0.0.1:{hook_port}/webhooks/exact"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
+           "EXACT_BASE_URL": sandbox, "INGEST_AUTH_INTERNAL_URL": auth,
+           "INGEST_AUTH_INTERNAL_TOKEN": TOKEN, "INGEST_HTTP_PORT": str(port),
+           "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+           "INGEST_WEBHOOK_SECRET": SECRET, "INGEST_WEBHOOK_PORT": str(hook_port),
+           "INGEST_WEBHOOK_CALLBACK_URL": hook, "INGEST_INCREMENTAL_INTERVAL_SECONDS": "3600",
+           "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
+    proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield f"http://127.0.0.1:{port}", hook
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+class Reader:
+    """Everything on one topic from now on."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                         fetch_max_bytes=50 * 1024 * 1024)
+
+    async def start(self) -> Reader:
+        await self.consumer.start()
+        tps = [TopicPartition(self.topic, p)
+               for p in self.consumer.partitions_for_topic(self.topic) or ()]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
+        return self
+
+    async def poll(self, timeout: float = 0.2) -> list[c.Message]:
+        out: list[c.Message] = []
+        batch = await self.consumer.getmany(timeout_ms=int(timeout * 1000))
+        for records in batch.values():
+            out += [c.parse_message(self.topic, r.value or b"") for r in records]
+        return out
+
+
+async def wait_lines(batches: Reader, ids: set[str], timeout: float = 120.0) -> float:
+    """Seconds until every line id was seen in a LedgerBatch."""
+    start, left = time.monotonic(), set(ids)
+    while left:
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"{len(left)} lines never arrived")
+        for m in await batches.poll():
+            if isinstance(m, c.LedgerBatch):
+                left -= {str(r.id) for r in m.payload.rows}  # type: ignore[union-attr]
+    return time.monotonic() - start
+
+
+def delivery(secret: str, division: int) -> bytes:
+    now = datetime.now(UTC).astimezone(ZoneInfo("Europe/Amsterdam")).replace(tzinfo=None)
+    content = json.dumps({"Topic": "FinancialTransactions", "ClientId": str(uuid.uuid4()),
+                          "Division": division, "Action": "Update", "Key": str(uuid.uuid4()),
+                          "ExactOnlineEndpoint": "https://start.exactonline.nl/",
+                          "EventCreatedOn": now.isoformat(timespec="milliseconds")},
+                         separators=(",", ":")).encode()
+    code = hmac.new(secret.encode(), content, hashlib.sha256).hexdigest().upper()
+    return b'{"Content":' + content + b',"HashCode":"' + code.encode() + b'"}'
+
+
+async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
+    with infrastructure() as (bootstrap, database), sandbox_process() as sandbox:
+        await ensure_topics(bootstrap, c.ALL_TOPICS, 6)
+        tokens = TokenStandIn(sandbox)
+        grant_id = tokens.add(DIVISION)
+        with serve_in_thread(tokens.app()) as auth, \
+                ingest_process(bootstrap, database, sandbox, auth) as (_api, hook):
+            runs = await Reader(bootstrap, c.RUN_EVENTS).start()
+            batches = await Reader(bootstrap, c.LEDGER_BATCHES).start()
+            notes = await Reader(bootstrap, c.CHANGE_NOTIFICATIONS).start()
+            request = c.InitialRunRequested.create(
+                datasource_id=uuid.uuid4(), payload=c.InitialRunRequestedPayload(
+                    run_id=uuid.uuid4(), division=DIVISION, grant_id=grant_id,
+                    entities=c.ALL_ENTITIES))
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+            await producer.start()
+            await producer.send_and_wait(c.INGEST_REQUESTS, request.to_bytes(), key=request.key)
+            await producer.stop()
+            while not any(isinstance(m, c.RunCompleted) for m in await runs.poll()):
+                pass
+            async with httpx.AsyncClient(base_url=sandbox, timeout=60) as http:
+                deadline = time.monotonic() + 60
+                while len((await http.get("/_sandbox/webhooks")).json()["subscriptions"]) < 2:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("ingest did not subscribe")
+                    await asyncio.sleep(0.5)
+                await batches.poll(1.0)  # drain the initial run's batches
+                latencies = []
+                for _ in range(bookings):
+                    t0 = time.monotonic()
+                    change = (await http.post(f"/_sandbox/divisions/{DIVISION}/changes", json={
+                        "entity": "TransactionLines", "insert": 1})).json()
+                    await wait_lines(batches, set(change["inserted"]))
+                    latencies.append(time.monotonic() - t0)
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(3)
+                await batches.poll(1.0)
+                (await http.post("/_sandbox/stats/reset")).raise_for_status()
+                t0 = time.monotonic()
+                change = (await http.post(f"/_sandbox/divisions/{DIVISION}/changes", json={
+                    "entity": "TransactionLines", "insert": burst})).json()
+                await wait_lines(batches, set(change["inserted"]), timeout=300)
+                burst_seconds = time.monotonic() - t0
+                await asyncio.sleep(3)  # stragglers' runs, if any, are counted too
+                calls = (await http.get("/_sandbox/stats")).json()["calls_by_endpoint"]
+                notified = change["webhook_deliveries"]
+            for _ in range(10):
+                await notes.poll(0.5)  # the burst's events, before counting
+            refused = accepted = 0
+            async with httpx.AsyncClient(timeout=30) as client:
+                good = delivery(SECRET, DIVISION)
+                assert (await client.post(hook, content=good)).status_code == 200
+                bodies = [delivery("forged-secret", DIVISION) for _ in range(hostile // 3)]
+                bodies += [good] * (hostile // 3)
+                unsigned = json.dumps({"Content": json.loads(good)["Content"]}).encode()
+                bodies += [unsigned] * (hostile - len(bodies))
+                for body in bodies:
+                    status = (await client.post(hook, content=body)).status_code
+                    refused += status >= 400
+                    accepted += status < 400
+            keys = {json.loads(b)["Content"]["Key"] for b in bodies}
+            published = 0
+            for _ in range(10):
+                published += sum(str(m.payload.key) in keys for m in await notes.poll(0.5)
+                                 if isinstance(m, c.ExactChangeNotified))
+            for reader in (runs, batches, notes):
+                await reader.consumer.stop()
+    lat = sorted(latencies)
+    return {
+        "date": datetime.now(UTC).date().isoformat(),
+        "latency_seconds": {"n": len(lat), "p50": round(statistics.median(lat), 2),
+                            "p95": round(lat[max(0, int(len(lat) * 0.95) - 1)], 2),
+                            "max": round(lat[-1], 2)},
+        "burst": {"entries": burst, "notifications": notified, "calls": calls,
+                  "calls_total": sum(calls.values()),
+                  "share_of_single_fetches": round(sum(calls.values()) / notified, 4),
+                  "seconds_to_last_line": round(burst_seconds, 2)},
+        "hostile": {"sent": hostile, "refused": refused, "accepted": accepted,
+                    "published": published - 1},  # the one good delivery itself is not one
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bookings", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--hostile", type=int, default=1000)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(bench(args.bookings, args.burst, args.hostile)), indent=2))
+
+
+if __name__ == "__main__":
+    main()

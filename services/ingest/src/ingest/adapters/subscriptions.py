@@ -1,0 +1,147 @@
+"""Keeps each data source's webhook subscriptions at Exact as they should be.
+
+Subscription management lives in ingest: ingest alone makes the company's data calls, so
+these calls share its rate limiter and its tokens, and ingest knows which data sources it
+syncs (``sync_states``) and which grant each uses.
+
+Each pass (:meth:`SubscriptionKeeper.keep`):
+
+* a data source ingest syncs gets a ``wanted`` row per topic that covers an imported entity
+  (:data:`ingest.domain.notifications.TOPIC_ENTITIES`): after its initial run, so also after
+  a recreate that needed one;
+* a data source re-authorized with another grant gets its rows marked ``renew``: the old
+  subscription (made by the person who lost access) is deleted and a new one made with the
+  new grant;
+* rows that are due - ``wanted``/``renew`` at once, ``failed`` after ``retry``, ``active`` every
+  ``check_every`` - are settled against Exact's list: a missing one is created again, ours is
+  recorded ``active``; a failed call leaves the reason in ``error``.
+
+Replicas share the work: rows are taken ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
+from ingest.adapters.notification_tables import webhook_subscriptions as subs
+from ingest.adapters.tables import sync_states
+from ingest.domain.errors import BudgetSpent, ExactError, TokenError
+from ingest.domain.notifications import TOPIC_ENTITIES
+
+log = structlog.get_logger("webhook_subscriptions")
+
+ACTIVE, WANTED, RENEW, FAILED = "active", "wanted", "renew", "failed"
+
+
+class SubscriptionKeeper:
+    def __init__(self, engine: AsyncEngine, exact: ExactWebhooks, callback_url: str, *,
+                 check_every: timedelta = timedelta(hours=1),
+                 retry: timedelta = timedelta(minutes=1)) -> None:
+        self._engine = engine
+        self._exact = exact
+        self._url = callback_url
+        self._check_every = check_every
+        self._retry = retry
+
+    async def keep(self) -> int:
+        """One pass; returns how many data sources were settled with Exact."""
+        await self._want()
+        settled = 0
+        while await self._settle_one():
+            settled += 1
+        return settled
+
+    async def run(self, every: float) -> None:
+        """Keep subscriptions until cancelled; a database or Exact outage is tried again."""
+        while True:
+            try:
+                await self.keep()
+            except (OSError, sa.exc.SQLAlchemyError) as exc:
+                log.warning("webhook_subscriptions_pass_failed", error=type(exc).__name__)
+            await asyncio.sleep(every)
+
+    async def _want(self) -> None:
+        async with self._engine.begin() as conn:
+            for topic in TOPIC_ENTITIES:
+                stmt = insert(subs).from_select(
+                    ["datasource_id", "topic", "division", "grant_id", "callback_url", "state"],
+                    sa.select(sync_states.c.datasource_id, sa.literal(topic),
+                              sync_states.c.division, sync_states.c.grant_id,
+                              sa.literal(self._url), sa.literal(WANTED)))
+                await conn.execute(stmt.on_conflict_do_nothing())
+            newer = sa.select(sync_states.c.grant_id).where(
+                sync_states.c.datasource_id == subs.c.datasource_id).scalar_subquery()
+            await conn.execute(subs.update().where(subs.c.grant_id != newer)
+                               .values(grant_id=newer, state=RENEW, updated_at=sa.func.now()))
+            await conn.execute(subs.update().where(subs.c.callback_url != self._url,
+                                                   subs.c.state != RENEW)
+                               .values(state=RENEW, updated_at=sa.func.now()))
+
+    async def _settle_one(self) -> bool:
+        now = datetime.now(UTC)
+        due = sa.or_(subs.c.state.in_([WANTED, RENEW]),
+                     sa.and_(subs.c.state == FAILED, subs.c.checked_at <= now - self._retry),
+                     sa.and_(subs.c.state == ACTIVE,
+                             subs.c.checked_at <= now - self._check_every))
+        async with self._engine.begin() as conn:
+            first = (await conn.execute(sa.select(subs.c.datasource_id).where(due).limit(1)
+                                        .with_for_update(skip_locked=True))).first()
+            if first is None:
+                return False
+            rows = (await conn.execute(sa.select(subs).where(
+                subs.c.datasource_id == first.datasource_id).with_for_update())).all()
+            try:
+                await self._settle(conn, rows, now)
+            except (ExactError, TokenError, BudgetSpent) as exc:
+                log.warning("webhook_subscription_failed", datasource_id=str(first.datasource_id),
+                            error=type(exc).__name__, detail=str(exc)[:200])
+                await conn.execute(subs.update().where(
+                    subs.c.datasource_id == first.datasource_id, subs.c.state != ACTIVE)
+                    .values(state=FAILED, error=str(exc)[:300], checked_at=now,
+                            updated_at=sa.func.now()))
+                await conn.execute(subs.update().where(
+                    subs.c.datasource_id == first.datasource_id, subs.c.state == ACTIVE)
+                    .values(error=str(exc)[:300], checked_at=now, updated_at=sa.func.now()))
+            return True
+
+    async def _settle(self, conn: AsyncConnection, rows: Sequence[Any], now: datetime) -> None:
+        division, grant_id = rows[0].division, rows[0].grant_id
+        for row in rows:  # the old grant's subscriptions go first
+            if row.state == RENEW and row.subscription_id is not None:
+                await self._exact.delete(division, grant_id, row.subscription_id)
+        at_exact = await self._exact.list(division, grant_id)
+        for row in rows:
+            mine = _ours(at_exact, row.topic, self._url)
+            if mine is None:
+                mine = await self._exact.create(division, grant_id, row.topic, self._url)
+                log.info("webhook_subscribed", datasource_id=str(row.datasource_id),
+                         topic=row.topic, division=division, renewed=row.state == RENEW)
+            await conn.execute(subs.update().where(
+                subs.c.datasource_id == row.datasource_id, subs.c.topic == row.topic)
+                .values(state=ACTIVE, subscription_id=mine.id, callback_url=self._url,
+                        error=None, checked_at=now, updated_at=sa.func.now()))
+
+
+def _ours(found: list[ExactSubscription], topic: str, url: str) -> ExactSubscription | None:
+    return next((s for s in found if s.topic == topic and s.callback_url == url), None)
+
+
+async def subscriptions_of(engine: AsyncEngine, datasource_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The read model: one entry per topic with its state at Exact."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(subs).where(subs.c.datasource_id == datasource_id)
+                                   .order_by(subs.c.topic))).all()
+    return [{"topic": r.topic, "division": r.division, "state": r.state,
+             "subscription_id": str(r.subscription_id) if r.subscription_id else None,
+             "callback_url": r.callback_url, "error": r.error,
+             "checked_at": r.checked_at.isoformat() if r.checked_at else None} for r in rows]
