@@ -100,11 +100,13 @@ def infrastructure() -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def sandbox_process(large: int) -> Iterator[str]:
+def sandbox_process(large: int, options: tuple[str, ...] | None = None) -> Iterator[str]:
+    """The sandbox with limits lifted and the SMALL and LARGE divisions (or ``options``)."""
     port = free_port()
+    if options is None:
+        options = ("--extra-division", f"{SMALL}=10000", "--extra-division", f"{LARGE}={large}")
     cmd = [sys.executable, "-c", "from exact_sandbox.cli import app; app()", "--port", str(port),
-           "--minutely-limit", "1000000000", "--daily-limit", "1000000000",
-           "--extra-division", f"{SMALL}=10000", "--extra-division", f"{LARGE}={large}"]
+           "--minutely-limit", "1000000000", "--daily-limit", "1000000000", *options]
     proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
     url = f"http://127.0.0.1:{port}"
     try:

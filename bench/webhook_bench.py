@@ -46,26 +46,17 @@ from connector_runtime.messaging import ensure_topics
 from exact_sandbox.testing import serve_in_thread
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ingest_bench import TOKEN, TokenStandIn, free_port, infrastructure, wait_http
+from ingest_bench import (
+    TOKEN,
+    TokenStandIn,
+    free_port,
+    infrastructure,
+    sandbox_process,
+    wait_http,
+)
 
 DIVISION = 790_101
 SECRET = "sandbox-webhook-secret"  # the sandbox's demo app (sandbox README)
-
-
-@contextlib.contextmanager
-def sandbox_process() -> Iterator[str]:
-    port = free_port()
-    cmd = [sys.executable, "-c", "from exact_sandbox.cli import app; app()", "--port", str(port),
-           "--minutely-limit", "1000000000", "--daily-limit", "1000000000",
-           "--extra-division", f"{DIVISION}=10000", "--webhook-http-loopback"]
-    proc = subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and module
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_sandbox/health")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -139,7 +130,8 @@ def delivery(secret: str, division: int) -> bytes:
 
 
 async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
-    with infrastructure() as (bootstrap, database), sandbox_process() as sandbox:
+    with infrastructure() as (bootstrap, database), sandbox_process(0, (
+            "--extra-division", f"{DIVISION}=10000", "--webhook-http-loopback")) as sandbox:
         await ensure_topics(bootstrap, c.ALL_TOPICS, 6)
         tokens = TokenStandIn(sandbox)
         grant_id = tokens.add(DIVISION)

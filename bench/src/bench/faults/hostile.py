@@ -32,6 +32,7 @@ from contracts import (
     ALL_ENTITIES,
     AUTH_EVENTS,
     AUTH_REQUESTS,
+    CHANGE_NOTIFICATIONS,
     DATASOURCE_COMMANDS,
     DATASOURCE_EVENTS,
     INGEST_REQUESTS,
@@ -44,6 +45,8 @@ from contracts import (
     EntityProgress,
     ExactAuthorized,
     ExactAuthorizedPayload,
+    ExactChangeNotified,
+    ExactChangeNotifiedPayload,
     InitialRunRequested,
     InitialRunRequestedPayload,
     Message,
@@ -80,6 +83,11 @@ def _templates() -> dict[str, Message]:
         RUN_EVENTS: RunProgress.create(datasource_id=ds, payload=RunProgressPayload(
             run_id=any_id(), kind="initial", calls_used=1,
             entities=(EntityProgress(entity=ALL_ENTITIES[0], rows=1, pages=1, done=False),))),
+        CHANGE_NOTIFICATIONS: ExactChangeNotified.create(
+            datasource_id=ds, payload=ExactChangeNotifiedPayload(
+                division=300001, topic="FinancialTransactions", action="Update", key=any_id(),
+                exact_endpoint="https://start.exactonline.nl/api/v1/300001/x",
+                event_created_on=datetime.now(UTC), received_at=datetime.now(UTC))),
     }
 
 

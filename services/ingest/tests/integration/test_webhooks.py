@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
+from connector_runtime.db import create_engine
 from connector_runtime.testing import Infra, eventually
 
 from .conftest import Tail
@@ -63,6 +65,18 @@ async def _subscribed(world: Any, app: Any, ds: uuid.UUID, topics: set[str]) -> 
     return mine == active == topics and view["listener"] is True
 
 
+async def next_due(infra: Infra, datasource_id: uuid.UUID) -> datetime:
+    engine = create_engine(infra.database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            due: datetime = await conn.scalar(sa.text(
+                "SELECT next_due_at FROM ingest.sync_states WHERE datasource_id = :d"),
+                {"d": datasource_id})
+            return due
+    finally:
+        await engine.dispose()
+
+
 async def _initial(world: Any, runs: Tail) -> uuid.UUID:
     request = await world.request_run()
     await runs.until(lambda m: any(isinstance(x, c.RunCompleted)
@@ -86,6 +100,7 @@ async def test_a_burst_of_changes_reaches_the_sink_through_one_targeted_run(
     await eventually(lambda: _subscribed(world, app, ds, {"FinancialTransactions", "Accounts"}),
                      timeout=30)
     (await http.post("/_sandbox/stats/reset")).raise_for_status()
+    safety_net = await next_due(infra, ds)
 
     change = (await http.post(f"/_sandbox/divisions/{division}/changes", json={
         "entity": "TransactionLines", "insert": 150, "update": 10, "delete": 2})).json()
@@ -104,6 +119,7 @@ async def test_a_burst_of_changes_reaches_the_sink_through_one_targeted_run(
     # notified entity (and sync/Deleted) - never the other sync endpoints
     assert set(stats["calls_by_endpoint"]) == {"sync/Financial/TransactionLines", "sync/Deleted"}
     assert sum(stats["calls_by_endpoint"].values()) <= notified // 10
+    assert await next_due(infra, ds) == safety_net  # the scheduled sync stays where it was
     [first, *_] = [m for m in runs.messages if isinstance(m, c.RunCompleted)
                    and m.datasource_id == ds and m.payload.kind == "incremental"]
     await batches.until(lambda m: any(x.payload.run_id == first.payload.run_id for x in m))
