@@ -175,3 +175,28 @@ def test_redrive_refuses_to_send_everything_without_a_selection() -> None:
     result = CliRunner().invoke(app, ["dlq", "redrive"])
     assert result.exit_code != 0
     assert "select what to re-drive" in result.output
+
+
+async def test_a_record_dead_lettered_twice_goes_back_once(infra: Infra) -> None:
+    """A group that re-reads a failed record (after a restart, say) dead-letters it again."""
+    topic = unique("dlq.twice")
+    dead_topic = c.dead_letter_topic(topic)
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic, dead_topic], 1)
+    headers = [("message_type", b"AuthorizationRequested"), ("dlq_reason", b"handler failed 3 times: X"),
+               ("dlq_source_topic", topic.encode()), ("dlq_source_partition", b"0"),
+               ("dlq_source_offset", b"41")]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for _ in range(2):
+            await producer.send_and_wait(dead_topic, b"{}", key=b"ds-1", headers=headers)
+    finally:
+        await producer.stop()
+    letters = await dlq.read_dead_letters(infra.kafka_bootstrap_servers, [dead_topic])
+    assert len(letters) == 2 and letters[0].source_ref == letters[1].source_ref == f"{topic}:0:41"
+    first = await dlq.redrive(infra.kafka_bootstrap_servers, letters)
+    assert (len(first.sent), len(first.already)) == (1, 1)
+    again = await dlq.redrive(infra.kafka_bootstrap_servers, letters)
+    assert (len(again.sent), len(again.already)) == (0, 2)
+    sent = await read_records(infra.kafka_bootstrap_servers, topic, lambda rs: len(rs) >= 2, timeout=3)
+    assert len(sent) == 1

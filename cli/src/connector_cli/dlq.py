@@ -9,11 +9,12 @@ their source topic, with the original key (so the same partition and order per d
 and headers, and ``dlq_redriven_from`` naming the dead letter.
 
 Re-driving is idempotent: every record sent is noted in :data:`REDRIVE_LOG` (keyed by the
-dead letter's ``topic:partition:offset``) right after the broker acknowledged it, and a
-later redrive skips what is noted there. Should the tool die between the two writes, the
-record goes out twice; the consumers deduplicate on ``message_id`` (their inbox), so it is
-still handled once. Every group of the source topic receives the re-driven record; the
-groups that handled it the first time drop it in the same way.
+dead letter's ``topic:partition:offset``, with the failed record's own ``topic:partition:offset``)
+right after the broker acknowledged it, and a later redrive skips what is noted there; a
+record dead-lettered twice (its group re-read it) goes back once. Should the tool die
+between the two writes, the record goes out twice; the consumers deduplicate on
+``message_id`` (their inbox), so it is still handled once. Every group of the source topic
+receives the re-driven record; the groups that handled it the first time drop it so too.
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ class DeadLetter:
     def original_headers(self) -> list[tuple[str, str]]:
         """The headers the record had on its source topic (without the dead-letter ones)."""
         return [(k, v) for k, v in self.headers if not k.startswith("dlq_")]
+
+    @property
+    def source_ref(self) -> str:
+        """The record that failed, ``topic:partition:offset`` on its source topic: a group that
+        re-read it (say after a restart) dead-letters it again, and it goes back once."""
+        partition, offset = self.header("dlq_source_partition"), self.header("dlq_source_offset")
+        if partition is None or offset is None:
+            return f"dead letter {self.ref}"
+        return f"{self.source_topic}:{partition}:{offset}"
 
     @property
     def key_text(self) -> str:
@@ -202,8 +212,15 @@ async def redrive(bootstrap: str, letters: Sequence[DeadLetter], *, dry_run: boo
                   on_each: Callable[[DeadLetter, bool], None] | None = None) -> RedriveResult:
     """Send ``letters`` back to their source topics, skipping those re-driven before."""
     done = await redriven(bootstrap)
-    todo = [d for d in letters if d.ref not in done]
-    already = [d for d in letters if d.ref in done]
+    sources = {str(note.get("of")) for note in done.values() if note.get("of")}
+    todo: list[DeadLetter] = []
+    already: list[DeadLetter] = []
+    for d in letters:
+        if d.ref in done or d.source_ref in sources:
+            already.append(d)
+        else:
+            todo.append(d)
+            sources.add(d.source_ref)
     for d in already:
         if on_each is not None:
             on_each(d, False)
@@ -219,7 +236,8 @@ async def redrive(bootstrap: str, letters: Sequence[DeadLetter], *, dry_run: boo
             headers = [(k, v.encode()) for k, v in d.original_headers]
             headers.append((REDRIVEN_FROM, d.ref.encode()))
             meta = await producer.send_and_wait(d.source_topic, d.value, key=d.key, headers=headers)
-            note = {"source_topic": d.source_topic, "partition": meta.partition, "offset": meta.offset,
+            note = {"of": d.source_ref, "source_topic": d.source_topic, "partition": meta.partition,
+                    "offset": meta.offset,
                     "reason": d.reason, "by": by,
                     "at": dt.datetime.now(dt.UTC).isoformat()}
             await producer.send_and_wait(REDRIVE_LOG, json.dumps(note).encode(), key=d.ref.encode())
