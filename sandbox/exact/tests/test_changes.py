@@ -108,3 +108,34 @@ async def test_reporting_balance_agrees_with_transaction_lines(env: Env) -> None
     tl = (await env.client.get("/_sandbox/expected/100001")).json()["entities"]["TransactionLines"]
     assert count == tl["count"]
     assert debit == round(float(tl["sum_debit_dc"]) * 100)
+
+
+async def _balances(env: Env, token: str) -> dict[tuple[int, int, str], int]:
+    """Cents of ReportingBalance per (year, period, G/L account code)."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    url: str | None = ("/api/v1/100001/financial/ReportingBalance?$select="
+                       "ReportingYear,ReportingPeriod,GLAccountCode,Amount")
+    out: dict[tuple[int, int, str], int] = {}
+    while url:
+        d = (await env.client.get(url, headers=headers)).json()["d"]
+        for r in d["results"]:
+            key = (r["ReportingYear"], r["ReportingPeriod"], r["GLAccountCode"])
+            out[key] = out.get(key, 0) + round(r["Amount"] * 100)
+        url = d.get("__next")
+    return out
+
+
+async def test_an_unreported_line_is_missing_from_exactly_its_balance(env: Env) -> None:
+    t = (await env.grant())["access_token"]
+    line = (await _sync(env, t, "Financial/TransactionLines", 1,
+                        "ID,FinancialYear,FinancialPeriod,GLAccountCode,AmountDC,Timestamp"))[5]
+    before = await _balances(env, t)
+    r = await env.client.patch("/_sandbox/faults", json={"unreported_lines": [line["ID"].upper()]})
+    assert r.status_code == 200 and r.json()["unreported_lines"] == [line["ID"].lower()]
+    after = await _balances(env, t)
+    key = (line["FinancialYear"], line["FinancialPeriod"], line["GLAccountCode"])
+    assert before[key] - after[key] == round(line["AmountDC"] * 100)
+    assert {k: v for k, v in after.items() if k != key} == \
+        {k: v for k, v in before.items() if k != key}
+    await env.client.delete("/_sandbox/faults")
+    assert await _balances(env, t) == before

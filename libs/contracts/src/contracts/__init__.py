@@ -87,6 +87,13 @@ from contracts.topics import (
     TOPICS,
     dead_letter_topic,
 )
+from contracts.trial_balance import (
+    OpeningBalancePeriod,
+    TrialBalanceBasis,
+    TrialBalanceChecked,
+    TrialBalanceCheckedPayload,
+    TrialBalanceDifference,
+)
 from contracts.webhook_events import ExactChangeNotified, ExactChangeNotifiedPayload, WebhookAction
 
 __all__ = [
@@ -150,6 +157,7 @@ __all__ = [
     "LedgerDeletes",
     "LedgerDeletesPayload",
     "Message",
+    "OpeningBalancePeriod",
     "RecreateAccepted",
     "RecreateAcceptedPayload",
     "RecreateDataSource",
@@ -170,6 +178,10 @@ __all__ = [
     "RunProgressPayload",
     "RunStarted",
     "RunStartedPayload",
+    "TrialBalanceBasis",
+    "TrialBalanceChecked",
+    "TrialBalanceCheckedPayload",
+    "TrialBalanceDifference",
     "WebhookAction",
     "WireModel",
     "dead_letter_topic",

@@ -36,6 +36,7 @@ from contracts.run_events import (
     RunProgress,
     RunStarted,
 )
+from contracts.trial_balance import TrialBalanceChecked
 from contracts.webhook_events import ExactChangeNotified
 
 DATASOURCE_COMMANDS: Final = "exact.datasource.commands"
@@ -72,7 +73,7 @@ TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
         CommandRejected,
     ),
     INGEST_REQUESTS: (InitialRunRequested,),
-    RUN_EVENTS: (RunStarted, RunProgress, RunCompleted, RunFailed),
+    RUN_EVENTS: (RunStarted, RunProgress, RunCompleted, RunFailed, TrialBalanceChecked),
     LEDGER_BATCHES: (LedgerBatch, LedgerDeletes),
     CHANGE_NOTIFICATIONS: (ExactChangeNotified,),
 }

@@ -85,7 +85,8 @@ class Admin:
         if code not in self.sb.directory.divisions:
             return _bad(f"unknown division {code}", 404)
         data = self.sb.data(code)
-        figures = await asyncio.get_running_loop().run_in_executor(None, expected, data)
+        figures = await asyncio.get_running_loop().run_in_executor(
+            None, expected, data, self.sb.faults.settings.unreported_lines)
         return JSONResponse({"division": code, "data_version": data.version,
                              "entities": figures})
 

@@ -115,12 +115,41 @@ def ledger_totals(data: DivisionData) -> LedgerTotals:
     return tot
 
 
-def reporting_balance(data: DivisionData) -> BaseTable:
-    """ReportingBalance rows for the current data version (cached per version)."""
-    cached: tuple[int, BaseTable] | None = data.cache.get("reporting_balance")
-    if cached is not None and cached[0] == data.version:
+def _line_row(data: DivisionData, guid: str) -> tuple[str, ...] | None:
+    """The current row of a TransactionLine (an admin change wins), or None if unknown."""
+    i = data.ledger.index_of_id(guid)
+    if i is None or i in data.overlays["TransactionLines"].deleted:
+        return None
+    changed = data.overlays["TransactionLines"].rows.get(i)
+    if changed is not None:
+        return changed
+    return next((row for _i, row in data.ledger.rows(i, i + 1)), None)
+
+
+def reporting_balance(data: DivisionData, unreported: tuple[str, ...] = ()) -> BaseTable:
+    """ReportingBalance rows for the current data version (cached per version).
+
+    Exact groups them by "Division, ReportingYear, ReportingPeriod, G/L account, Cost center,
+    Cost unit, Type, Status" and ``Amount`` is "the sum of the amounts of all transactions in
+    the grouping" (Exact's ReportingBalance page, as copied by Pi-Systems/exact-online
+    ``src/Entity/Financial/ReportingBalance.php``): :data:`GroupKey` is that grouping within a
+    division, each line counted in its own FinancialYear/FinancialPeriod.
+
+    ``unreported``: TransactionLine IDs the balance leaves out - a planted mismatch (the
+    fault setting ``unreported_lines``), so a trial-balance check has something to find.
+    """
+    version = (data.version, unreported)
+    cached: tuple[object, BaseTable] | None = data.cache.get("reporting_balance")
+    if cached is not None and cached[0] == version:
         return cached[1]
     tot = ledger_totals(data)
+    if unreported:
+        tot = tot.copy()
+        for guid in unreported:
+            row = _line_row(data, guid)
+            if row is not None:
+                key, cents, line_id = _row_key(row)
+                tot.add(key, cents, line_id, -1)
     gl = {t[0]: (enc_guid(data.master.gl_ids[i]), enc_str(t[0]), enc_str(t[1]), enc_str(t[2]))
           for i, t in enumerate(GL_TEMPLATE)}
     rows: list[tuple[str, ...]] = []
@@ -136,12 +165,13 @@ def reporting_balance(data: DivisionData) -> BaseTable:
                      enc_str(key[4]), enc_money(amount), enc_money(debit), enc_money(credit),
                      g[3], str(key[5]), str(key[6]), str(count), div))
     table = BaseTable(REPORTING_BALANCE, rows)
-    data.cache["reporting_balance"] = (data.version, table)
+    data.cache["reporting_balance"] = (version, table)
     return table
 
 
-def expected(data: DivisionData) -> dict[str, object]:
-    """Per-entity expected figures for reconciliation (see the README for definitions)."""
+def expected(data: DivisionData, unreported: tuple[str, ...] = ()) -> dict[str, object]:
+    """Per-entity expected figures for reconciliation (see the README for definitions);
+    ReportingBalance's as served (with the ``unreported`` lines left out)."""
     tot = ledger_totals(data)
     out: dict[str, object] = {
         "TransactionLines": {
@@ -165,7 +195,7 @@ def expected(data: DivisionData) -> dict[str, object]:
         if name == "Budgets":
             entry["sum_amount_dc"] = cents_str(sum(round(float(r[7]) * 100) for r in rows))
         out[name] = entry
-    rb = reporting_balance(data)
+    rb = reporting_balance(data, unreported)
     rb_rows = [r for _i, r in rb.rows(0, rb.size)]
     out["ReportingBalance"] = {
         "count": len(rb_rows),

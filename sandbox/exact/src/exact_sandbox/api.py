@@ -315,5 +315,7 @@ class DataApi:
             return LogView(ep.deleted_table(data.deleted_rows), data.deleted_ts)
         if entity == "ReportingBalance":
             loop = asyncio.get_running_loop()
-            return EntityView(await loop.run_in_executor(None, reporting_balance, data), None)
+            unreported = sb.faults.settings.unreported_lines
+            return EntityView(await loop.run_in_executor(None, reporting_balance, data,
+                                                         unreported), None)
         return data.view(entity)

@@ -63,6 +63,10 @@ class FaultSettings:
     divisions: tuple[int, ...] | None = None
     endpoints: tuple[str, ...] | None = None
     include_token_endpoint: bool = False
+    unreported_lines: tuple[str, ...] = ()
+    """TransactionLine IDs that ReportingBalance leaves out (the lines are still served): a
+    planted mismatch between the ledger and Exact's own balance, for the trial-balance check.
+    A data fault, not a per-call one, so it does not count in ``active``."""
 
     def active(self) -> bool:
         return any(
@@ -196,6 +200,9 @@ def faults_from_dict(raw: dict[str, Any], base: FaultSettings | None = None) -> 
         if values.get(key) is not None:
             conv = int if key == "divisions" else str
             values[key] = tuple(conv(v) for v in values[key])
+    if "unreported_lines" in values:
+        values["unreported_lines"] = tuple(sorted(str(v).lower()
+                                                  for v in values["unreported_lines"] or ()))
     return dataclasses.replace(base or FaultSettings(), **values)
 
 

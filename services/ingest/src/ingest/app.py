@@ -35,13 +35,16 @@ from ingest.adapters.repository import PostgresRunStore
 from ingest.adapters.subscriptions import SubscriptionKeeper, subscriptions_of
 from ingest.adapters.sync_states import SyncPlanner
 from ingest.adapters.timeouts import CallTimeouts
+from ingest.adapters.trial_store import PostgresTrialStore
 from ingest.api import runs_router, webhooks_router
 from ingest.domain.schedule import SyncSchedule
+from ingest.domain.trial_balance import TrialRules
 from ingest.receiver import WebhookListener, receiver_app
 from ingest.runner import RunExecutor, RunnerConfig
 from ingest.scheduler import RunScheduler
 from ingest.settings import IngestSettings
 from ingest.subscribers import Handlers, build_router
+from ingest.trial_check import TrialBalanceCheck
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 NAME = "ingest"
@@ -99,7 +102,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(
                 max_batch_bytes=settings.max_batch_bytes,
                 progress_interval=settings.progress_interval_seconds,
-                default_minutely_limit=settings.exact_minutely_limit))
+                default_minutely_limit=settings.exact_minutely_limit),
+                trial=TrialBalanceCheck(PostgresTrialStore(host.engine), exact, TrialRules(
+                    basis=settings.trial_balance_basis,
+                    opening_period=settings.trial_balance_opening_period,
+                    tolerance=settings.trial_balance_tolerance)))
             notifications = NotificationStore(
                 host.engine, notify=host.relay.notify,
                 debounce=timedelta(seconds=settings.webhook_debounce_seconds),

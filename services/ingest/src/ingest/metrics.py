@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from contracts import ALL_ENTITIES
+from contracts import ALL_ENTITIES, TrialBalanceCheckedPayload
 from ingest.domain.budget import BudgetView
 from ingest.domain.model import RunStatus
 
@@ -80,11 +80,30 @@ RUN_DURATION = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400, 172800,
              604800),
 )
+TRIAL_BALANCE_CHECKS = Counter(
+    "ingest_trial_balance_checks_total",
+    "Trial-balance checks of completed runs against Exact's ReportingBalance, per result "
+    "(matching, differences, not_checked)",
+    ["result"],
+)
+TRIAL_BALANCE_DIFFERING_KEYS = Gauge(
+    "ingest_trial_balance_differing_keys",
+    "Keys (reporting year, period, G/L account) whose ledger total differs from Exact's "
+    "ReportingBalance at the company's last check",
+    ["division"],
+)
+TRIAL_BALANCE_ABS_DIFFERENCE = Gauge(
+    "ingest_trial_balance_abs_difference",
+    "Sum of the absolute differences (default currency) at the company's last check",
+    ["division"],
+)
 
 for _entity in ALL_ENTITIES:
     ROWS_IMPORTED.labels(_entity.value)
 for _status in RunStatus:
     RUNS.labels(_status.value)
+for _result in ("matching", "differences", "not_checked"):
+    TRIAL_BALANCE_CHECKS.labels(_result)
 
 
 def exact_call(division: int, status: int | None) -> None:
@@ -114,3 +133,14 @@ def runs_by_status(counts: Mapping[str, int]) -> None:
     """Set ``ingest_runs``; a status without runs is 0, not missing."""
     for status in RunStatus:
         RUNS.labels(status.value).set(counts.get(status.value, 0))
+
+
+def trial_balance_checked(payload: TrialBalanceCheckedPayload) -> None:
+    if not payload.checked:
+        TRIAL_BALANCE_CHECKS.labels("not_checked").inc()
+        return
+    differing = payload.keys_compared - payload.keys_matching
+    TRIAL_BALANCE_CHECKS.labels("differences" if differing else "matching").inc()
+    TRIAL_BALANCE_DIFFERING_KEYS.labels(str(payload.division)).set(differing)
+    TRIAL_BALANCE_ABS_DIFFERENCE.labels(str(payload.division)).set(
+        float(payload.total_abs_difference))

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
 from contracts import (
@@ -19,6 +20,7 @@ from contracts import (
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.refresh import PageHashes
+from ingest.domain.trial_balance import TrialKey, TrialPage, TrialRules
 
 
 class Clock(Protocol):
@@ -131,9 +133,11 @@ class RunStore(Protocol):
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
                         events: Sequence[Message],
                         also: Sequence[EntityCheckpoint] = (),
-                        hashes: PageHashes | None = None) -> None:
+                        hashes: PageHashes | None = None,
+                        trial: TrialPage | None = None) -> None:
         """Commit ``checkpoint`` (and the ``also`` ones, e.g. deletion counts) with events,
-        and the page's refresh ``hashes`` (entities without a sync endpoint)."""
+        the page's refresh ``hashes`` (entities without a sync endpoint) and what the page
+        leaves in the trial balance."""
 
     async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
         """Row ids of ``page`` that are new or whose hash differs from the stored one."""
@@ -148,6 +152,20 @@ class RunStore(Protocol):
         """Leave RUNNING: completed, failed, paused (grant gone) or waiting (until not_before)."""
 
     async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None: ...
+
+
+class TrialStore(Protocol):
+    """The trial-balance state of each data source (written with pages by ``RunStore``)."""
+
+    async def touched_years(self, run_id: uuid.UUID) -> set[int]:
+        """Reporting years whose ledger totals the run changed."""
+
+    async def save_balances(self, run: Run, page: TrialPage) -> None:
+        """ReportingBalance rows the check read again (and the sweep of their year)."""
+
+    async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
+                     ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:
+        """(ledger, Exact) sums per (year, period, G/L account code) over the rules' statuses."""
 
 
 class RunRequests(Protocol):

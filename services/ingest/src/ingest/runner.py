@@ -46,6 +46,7 @@ from contracts import (
     RunProgressPayload,
     RunStarted,
     RunStartedPayload,
+    TrialBalanceChecked,
 )
 from contracts.run_events import DroppedField, EntityFailure, RunFailureCode
 from ingest import metrics
@@ -69,7 +70,9 @@ from ingest.domain.errors import (
 from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
 from ingest.domain.refresh import DELETES_PER_MESSAGE, REFRESH_ENTITIES, PageHashes, row_key
+from ingest.domain.trial_balance import TrialPage
 from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Outgoing, Page, RunStore
+from ingest.trial_check import TrialBalanceCheck, trial_page
 
 log = structlog.get_logger("runner")
 
@@ -91,12 +94,14 @@ class RunnerConfig:
 
 class RunExecutor:
     def __init__(self, store: RunStore, exact: ExactApi, publisher: BatchPublisher, clock: Clock,
-                 config: RunnerConfig | None = None) -> None:
+                 config: RunnerConfig | None = None, trial: TrialBalanceCheck | None = None
+                 ) -> None:
         self._store = store
         self._exact = exact
         self._publisher = publisher
         self._clock = clock
         self._config = config or RunnerConfig()
+        self._trial = trial
 
     async def execute(self, run_id: uuid.UUID, owner: str) -> None:
         """Run (or resume) ``run_id`` while ``owner`` holds its lease."""
@@ -142,8 +147,9 @@ class RunExecutor:
                              f"no entity could be imported; first: {first.failed_reason}",
                              retryable=False)
             return
+        checked = await self._checked(run)
         completed = self._completed(run)
-        await self._store.finish(run, owner, RunStatus.COMPLETED, [completed])
+        await self._store.finish(run, owner, RunStatus.COMPLETED, [*checked, completed])
         metrics.run_entered(run.kind, RunStatus.COMPLETED)
         metrics.RUN_DURATION.labels(run.kind).observe(completed.payload.duration_seconds)
         log.info("run_completed", calls_used=run.calls_used, batches=run.batches,
@@ -223,7 +229,8 @@ class RunExecutor:
         run.batches += len(batches) + gone_messages
         due = reading.throttle.due(self._clock.monotonic()) or last
         events = [self._progress(run, reading.budget)] if due else []
-        await self._store.save_page(run, cp, owner, events, hashes=hashes)
+        await self._store.save_page(run, cp, owner, events, hashes=hashes,
+                                    trial=trial_page(run, cp.entity, page.rows, last))
         metrics.ROWS_IMPORTED.labels(cp.entity).inc(stats.rows)
 
     async def _send_vanished(self, run: Run, page: PageHashes) -> tuple[int, int]:
@@ -261,7 +268,9 @@ class RunExecutor:
                 run.batches += len(out)
                 due = reading.throttle.due(self._clock.monotonic()) or page.next_cursor is None
                 events = [self._progress(run, reading.budget)] if due else []
-                await self._store.save_page(run, cp, owner, events, also=list(touched.values()))
+                lines = [i.lower() for e, i in gone if e == Entity.TRANSACTION_LINES.value]
+                await self._store.save_page(run, cp, owner, events, also=list(touched.values()),
+                                            trial=TrialPage([], [], lines) if lines else None)
 
     # ---- leaving RUNNING -------------------------------------------------------------------
 
@@ -317,6 +326,14 @@ class RunExecutor:
             waiting_reason=waiting[1] if waiting else None,
         )
         return self._event(run, RunProgress, payload)
+
+    async def _checked(self, run: Run) -> list[Message]:
+        """The run's trial-balance check (never fails the run: a difference is reported)."""
+        if self._trial is None:
+            return []
+        payload = await self._trial.check(run)
+        metrics.trial_balance_checked(payload)
+        return [self._event(run, TrialBalanceChecked, payload)]
 
     def _completed(self, run: Run) -> Message:
         started = run.started_at or self._clock.now()

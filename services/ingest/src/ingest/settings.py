@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -93,3 +96,14 @@ class IngestSettings(ServiceSettings):
         default=3600.0, gt=0,
         description="How often each data source's subscriptions are checked at Exact and "
                     "missing ones re-created.")
+    trial_balance_basis: Literal["processed", "after_entry"] = Field(
+        default="processed",
+        description="Entries the trial-balance check counts on both sides: processed (Status "
+                    "50) or after_entry (open 20 and processed 50, ReportingBalance's default).")
+    trial_balance_opening_period: Literal["as_booked", "zero"] = Field(
+        default="as_booked",
+        description="Where opening-balance lines (Type 10) are expected in ReportingBalance: "
+                    "the period they are booked in, or period 0 (Exact does not document it).")
+    trial_balance_tolerance: Decimal = Field(
+        default=Decimal("0.005"), ge=0,
+        description="Largest difference per key still counted as equal (Exact sums doubles).")

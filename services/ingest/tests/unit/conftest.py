@@ -17,6 +17,7 @@ from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.errors import LeaseLost
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.refresh import PageHashes
+from ingest.domain.trial_balance import TrialPage
 from ingest.ports import EntityRequest, Outgoing, Page, Permit
 
 VIEW = BudgetView(minutely_limit=60, minutely_remaining=50, daily_limit=5000,
@@ -85,6 +86,7 @@ class FakeStore:
     hashes: dict[tuple[uuid.UUID, str], dict[str, tuple[bytes, uuid.UUID]]] = field(
         default_factory=dict)
     """Refresh hashes: (datasource, entity) -> row id -> (hash, run that last saw the row)."""
+    trial_pages: list[TrialPage] = field(default_factory=list)
 
     def add(self, run: Run, owner: str) -> None:
         self.runs[run.run_id] = copy.deepcopy(run)
@@ -107,8 +109,11 @@ class FakeStore:
 
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
                         events: Sequence[c.Message], also: Sequence[EntityCheckpoint] = (),
-                        hashes: PageHashes | None = None) -> None:
+                        hashes: PageHashes | None = None,
+                        trial: TrialPage | None = None) -> None:
         stored = self._fence(run, owner)
+        if trial is not None:
+            self.trial_pages.append(trial)
         for cp in (checkpoint, *also):
             stored.checkpoints[cp.entity] = copy.deepcopy(cp)
         stored.calls_used, stored.batches = run.calls_used, run.batches

@@ -23,10 +23,12 @@ from connector_runtime.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
 from ingest.adapters.sync_states import record_completed, switch_grant
 from ingest.adapters.tables import inbox, outbox, refresh_hashes, run_checkpoints, runs
+from ingest.adapters.trial_store import write_trial
 from ingest.domain.errors import LeaseLost
 from ingest.domain.model import ACTIVE, CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, RunStatus
 from ingest.domain.refresh import PageHashes
 from ingest.domain.schedule import SyncSchedule
+from ingest.domain.trial_balance import TrialPage
 
 _CLAIMABLE = [s.value for s in CLAIMABLE]
 _ACTIVE = [s.value for s in ACTIVE]
@@ -175,7 +177,8 @@ class PostgresRunStore:
     async def save_page(self, run: Run, checkpoint: EntityCheckpoint, owner: str,
                         events: Sequence[Message],
                         also: Sequence[EntityCheckpoint] = (),
-                        hashes: PageHashes | None = None) -> None:
+                        hashes: PageHashes | None = None,
+                        trial: TrialPage | None = None) -> None:
         async with self._engine.begin() as conn:
             await self._fenced(conn, run, owner, calls_used=run.calls_used, batches=run.batches)
             for cp in (checkpoint, *also):
@@ -186,6 +189,8 @@ class PostgresRunStore:
                     .values(**_checkpoint_values(cp), updated_at=sa.func.now()))
             if hashes is not None:
                 await _write_hashes(conn, run, hashes)
+            if trial is not None:
+                await write_trial(conn, run, trial)
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
         self._sent(events)
 

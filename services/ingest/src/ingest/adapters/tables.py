@@ -6,6 +6,8 @@ and the running totals - written only after the broker acknowledged a page's bat
 ``sync_states``: per data source, the incremental-sync cursors and schedule (and the slower
 full-refresh schedule of the entities without a sync endpoint).
 ``refresh_hashes``: per data source, entity and row, the content hash consumers last got.
+``trial_lines``, ``trial_exact``, ``trial_touched``: the trial-balance state (see
+:mod:`ingest.adapters.trial_store`).
 ``rate_budgets``: per Exact company (division), the call budget every run and replica
 shares (minute and day windows, calls in flight, Exact's clock, errors per endpoint).
 """
@@ -122,3 +124,42 @@ rate_budgets = sa.Table(
     sa.Column("state", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
 )
+
+trial_lines = sa.Table(
+    "trial_lines",
+    metadata,
+    sa.Column("datasource_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("line_id", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("gl_code", sa.Text, nullable=False),
+    sa.Column("type", sa.Integer, nullable=True),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("amount", sa.Numeric, nullable=False),
+    sa.Column("on_date", sa.Date, nullable=False),
+    sa.Column("seen_run_id", UUID(as_uuid=True), nullable=False),
+)
+"""Per data source, each TransactionLine streamed as consumers now hold it: what it adds to
+the trial balance (written with the page's checkpoint; deleted lines are removed)."""
+
+trial_exact = sa.Table(
+    "trial_exact",
+    metadata,
+    sa.Column("datasource_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("row_id", sa.BigInteger, primary_key=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("gl_code", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("amount", sa.Numeric, nullable=False),
+    sa.Column("seen_run_id", UUID(as_uuid=True), nullable=False),
+)
+"""Per data source, Exact's ReportingBalance rows as last read (in full, or a year again)."""
+
+trial_touched = sa.Table(
+    "trial_touched",
+    metadata,
+    sa.Column("run_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+)
+"""Reporting years whose ledger totals a run changed (the check reads them from Exact again)."""
