@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import TypeAlias
 
 import contracts as c
-from datasource.domain import Budget, Run
+from datasource.domain import BalanceDifference, Budget, Run, TrialBalance
 from datasource.domain.errors import NotCurrentGrant, UnknownSubject
 from datasource.domain.events import Event
 from datasource.ports import UnitOfWork
 
-RunEvent: TypeAlias = c.RunStarted | c.RunProgress | c.RunCompleted | c.RunFailed
+RunEvent: TypeAlias = (c.RunStarted | c.RunProgress | c.RunCompleted | c.RunFailed
+                       | c.TrialBalanceChecked)
 
 
 async def apply_run_event(event: RunEvent, uow: UnitOfWork, now: datetime) -> list[Event]:
@@ -53,6 +54,8 @@ async def apply_run_event(event: RunEvent, uow: UnitOfWork, now: datetime) -> li
         case c.RunFailed():
             q3 = event.payload
             run.failed(at, code=q3.reason_code, reason=q3.reason, retryable=q3.retryable)
+        case c.TrialBalanceChecked():
+            run.trial_balance_checked(trial_balance(at, event.payload))
     if is_new:
         await uow.runs.add(run)
     else:
@@ -73,3 +76,14 @@ async def _grant_dead(run: Run, reason: str, now: datetime, uow: UnitOfWork) -> 
         return []
     await uow.datasources.update(ds)
     return list(ds.events)
+
+
+def trial_balance(at: datetime, p: c.TrialBalanceCheckedPayload) -> TrialBalance:
+    return TrialBalance(
+        at=at, checked=p.checked, reason=p.reason, basis=p.basis,
+        opening_balance_period=p.opening_balance_period, keys_compared=p.keys_compared,
+        keys_matching=p.keys_matching, total_abs_difference=p.total_abs_difference,
+        tolerance=p.tolerance, years_reread=p.years_reread,
+        largest_differences=tuple(
+            BalanceDifference(d.reporting_year, d.reporting_period, d.gl_account_code,
+                              d.ledger_amount, d.exact_amount) for d in p.largest_differences))

@@ -54,7 +54,8 @@ def build_router(settings: DatasourceSettings, group_id: str, *,
 
     @router.subscriber(c.RUN_EVENTS, **options(c.RUN_EVENTS, "run-events"))  # type: ignore[untyped-decorator]
     async def on_run_event(
-        message: c.RunStarted | c.RunProgress | c.RunCompleted | c.RunFailed,
+        message: c.RunStarted | c.RunProgress | c.RunCompleted | c.RunFailed
+        | c.TrialBalanceChecked,
     ) -> None:
         with structlog.contextvars.bound_contextvars(run_id=str(message.payload.run_id)):
             await usecases.handle_run_event(message, uow())

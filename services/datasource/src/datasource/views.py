@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from datasource.domain import (
     DataSource,
     LastSync,
     Run,
+    TrialBalance,
     datasource_run_status,
     newest_by_role,
 )
@@ -91,6 +93,30 @@ class RunErrorView(View):
     retryable: bool
 
 
+class BalanceDifferenceView(View):
+    reporting_year: int
+    reporting_period: int
+    gl_account_code: str
+    ledger_amount: Decimal = Field(description="Sum of AmountDC of the lines streamed.")
+    exact_amount: Decimal = Field(description="Sum of Amount of Exact's ReportingBalance.")
+    difference: Decimal = Field(description="exact_amount - ledger_amount")
+
+
+class TrialBalanceView(View):
+    checked_at: datetime
+    checked: bool = Field(description="False: the check could not be made (see ``reason``).")
+    reason: str | None
+    basis: str = Field(description="processed (Status 50) or after_entry (20 and 50).")
+    opening_balance_period: str
+    keys_compared: int = Field(description="(reporting year, period, G/L account) keys.")
+    keys_matching: int
+    keys_matching_percent: float | None
+    total_abs_difference: Decimal
+    tolerance: Decimal
+    largest_differences: list[BalanceDifferenceView]
+    years_reread: list[int]
+
+
 class RunView(View):
     run_id: UUID
     datasource_id: UUID
@@ -121,6 +147,9 @@ class RunView(View):
     duration_seconds: float | None
     resumed: int
     error: RunErrorView | None
+    trial_balance: TrialBalanceView | None = Field(
+        default=None, description="The ledger streamed against Exact's ReportingBalance, "
+        "checked when the run completed (differences never fail a run).")
 
 
 class LastSyncView(View):
@@ -189,7 +218,26 @@ def run_view(run: Run) -> RunView:
         waiting_reason=b.waiting_reason if b and run.waiting else None, batches=run.batches,
         duration_seconds=run.duration_seconds, resumed=run.resumed,
         error=RunErrorView(reason_code=f.code, reason=f.reason, retryable=f.retryable) if f else None,
+        trial_balance=trial_balance_view(run.trial_balance),
     )
+
+
+def trial_balance_view(t: TrialBalance | None) -> TrialBalanceView | None:
+    if t is None:
+        return None
+    return TrialBalanceView(
+        checked_at=t.at, checked=t.checked, reason=t.reason, basis=t.basis,
+        opening_balance_period=t.opening_balance_period, keys_compared=t.keys_compared,
+        keys_matching=t.keys_matching,
+        keys_matching_percent=round(100 * t.keys_matching / t.keys_compared, 2)
+        if t.keys_compared else None,
+        total_abs_difference=t.total_abs_difference, tolerance=t.tolerance,
+        years_reread=list(t.years_reread),
+        largest_differences=[BalanceDifferenceView(
+            reporting_year=d.reporting_year, reporting_period=d.reporting_period,
+            gl_account_code=d.gl_account_code, ledger_amount=d.ledger_amount,
+            exact_amount=d.exact_amount, difference=d.difference)
+            for d in t.largest_differences])
 
 
 def summary_view(ds: DataSource, domain_name: str, last_run: Run | None,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from datasource.domain import (
     AuthorizationFailure,
     AuthorizationLink,
+    BalanceDifference,
     Binding,
     Budget,
     CompanyDomain,
@@ -20,6 +23,7 @@ from datasource.domain import (
     RunFailure,
     RunStatus,
     State,
+    TrialBalance,
 )
 from datasource.domain import events as ev
 
@@ -116,7 +120,7 @@ def run_from_row(row: Row) -> Run:
                   for p in row["progress"]},
         progress_at=row["progress_at"], budget=budget, batches=row["batches"],
         duration_seconds=row["duration_seconds"], failure=failure, resumed=row["resumed"],
-        resumed_at=row["resumed_at"],
+        resumed_at=row["resumed_at"], trial_balance=_trial_balance(row["trial_balance"]),
     )
 
 
@@ -142,7 +146,37 @@ def run_values(run: Run) -> dict[str, Any]:
         "failure_code": f.code if f else None, "failure_reason": f.reason if f else None,
         "failure_retryable": f.retryable if f else None,
         "resumed": run.resumed, "resumed_at": run.resumed_at,
+        "trial_balance": _trial_balance_values(run.trial_balance),
     }
+
+
+def _trial_balance_values(t: TrialBalance | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {"at": t.at.isoformat(), "checked": t.checked, "reason": t.reason, "basis": t.basis,
+            "opening_balance_period": t.opening_balance_period,
+            "keys_compared": t.keys_compared, "keys_matching": t.keys_matching,
+            "total_abs_difference": str(t.total_abs_difference), "tolerance": str(t.tolerance),
+            "years_reread": list(t.years_reread),
+            "largest_differences": [
+                {"reporting_year": d.reporting_year, "reporting_period": d.reporting_period,
+                 "gl_account_code": d.gl_account_code, "ledger_amount": str(d.ledger_amount),
+                 "exact_amount": str(d.exact_amount)} for d in t.largest_differences]}
+
+
+def _trial_balance(raw: dict[str, Any] | None) -> TrialBalance | None:
+    if raw is None:
+        return None
+    return TrialBalance(
+        at=datetime.fromisoformat(raw["at"]), checked=raw["checked"], reason=raw["reason"],
+        basis=raw["basis"], opening_balance_period=raw["opening_balance_period"],
+        keys_compared=raw["keys_compared"], keys_matching=raw["keys_matching"],
+        total_abs_difference=Decimal(raw["total_abs_difference"]),
+        tolerance=Decimal(raw["tolerance"]), years_reread=tuple(raw["years_reread"]),
+        largest_differences=tuple(
+            BalanceDifference(d["reporting_year"], d["reporting_period"], d["gl_account_code"],
+                              Decimal(d["ledger_amount"]), Decimal(d["exact_amount"]))
+            for d in raw["largest_differences"]))
 
 
 def _binding(row: Row) -> Binding | None:

@@ -3,12 +3,14 @@
 from datasource.domain import errors, events
 from datasource.domain.model import DataSource
 from datasource.domain.runs import (
+    BalanceDifference,
     Budget,
     EntityProgress,
     LastSync,
     Run,
     RunFailure,
     RunStatus,
+    TrialBalance,
     datasource_run_status,
     is_sync,
     newest_by_role,
@@ -30,6 +32,7 @@ __all__ = [
     "DIVISION_ALREADY_CONNECTED",
     "AuthorizationFailure",
     "AuthorizationLink",
+    "BalanceDifference",
     "Binding",
     "Budget",
     "CompanyDomain",
@@ -44,6 +47,7 @@ __all__ = [
     "RunFailure",
     "RunStatus",
     "State",
+    "TrialBalance",
     "datasource_run_status",
     "errors",
     "events",

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
@@ -68,6 +69,38 @@ class Budget:
     waiting_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class BalanceDifference:
+    """A key whose ledger total differs from Exact's ReportingBalance."""
+
+    reporting_year: int
+    reporting_period: int
+    gl_account_code: str
+    ledger_amount: Decimal
+    exact_amount: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.exact_amount - self.ledger_amount
+
+
+@dataclass(frozen=True)
+class TrialBalance:
+    """The run's trial-balance check (ingest's ``TrialBalanceChecked``)."""
+
+    at: datetime
+    checked: bool
+    reason: str | None
+    basis: str
+    opening_balance_period: str
+    keys_compared: int
+    keys_matching: int
+    total_abs_difference: Decimal
+    tolerance: Decimal
+    largest_differences: tuple[BalanceDifference, ...] = ()
+    years_reread: tuple[int, ...] = ()
+
+
 @dataclass(eq=False)
 class Run:
     run_id: UUID
@@ -91,6 +124,7 @@ class Run:
     failure: RunFailure | None = None
     resumed: int = 0
     resumed_at: datetime | None = None
+    trial_balance: TrialBalance | None = None
 
     @classmethod
     def requested(
@@ -199,6 +233,12 @@ class Run:
         last = self.budget
         self.budget = Budget(calls_used, last.daily_remaining if last else None,
                              last.minutely_remaining if last else None, 0.0)
+
+    def trial_balance_checked(self, check: TrialBalance) -> None:
+        """Keep the newest check (a run is checked once; a redelivery changes nothing)."""
+        self._seen(check.at)
+        if self.trial_balance is None or check.at >= self.trial_balance.at:
+            self.trial_balance = check
 
     def failed(self, at: datetime, *, code: str, reason: str, retryable: bool) -> None:
         self._seen(at)

@@ -1,0 +1,122 @@
+"""The trial-balance check against the sandbox's ReportingBalance, with the real broker and
+database: a clean run matches on every key, a line Exact's balance leaves out is found with
+its key and amount, and after changes in Exact the next sync's check follows them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import contracts as c
+from connector_runtime.testing import Infra
+
+pytestmark = pytest.mark.integration
+
+LINE_FIELDS = "ID,FinancialYear,FinancialPeriod,GLAccountCode,AmountDC,Status,Timestamp"
+
+
+async def processed_line(sandbox: Any) -> dict[str, Any]:
+    """A processed (Status 50) TransactionLine of the sandbox's division, read over its API."""
+    token = (await sandbox.grant())["access_token"]
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=30) as http:
+        r = await http.get(f"/api/v1/{sandbox.division}/sync/Financial/TransactionLines",
+                           params={"$select": LINE_FIELDS, "$filter": "Timestamp gt 1L"},
+                           headers={"Authorization": f"Bearer {token}",
+                                    "Accept": "application/json"})
+    r.raise_for_status()
+    lines: list[dict[str, Any]] = r.json()["d"]["results"]
+    return next(x for x in lines[7:] if x["Status"] == 50 and x["AmountDC"] != 0)
+
+
+def checked_of(runs: Any, run_id: uuid.UUID) -> c.TrialBalanceCheckedPayload:
+    [checked] = runs.of_run(run_id, c.TrialBalanceChecked)
+    payload: c.TrialBalanceCheckedPayload = checked.payload
+    return payload
+
+
+async def test_a_clean_run_matches_on_every_key_and_the_check_comes_before_completion(
+        make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, _batches = tails
+    world = make_world(make_sandbox(lines=2_000))
+    await world.start_app()
+    request = await world.request_run()
+    run_id = request.payload.run_id
+    await runs.until(lambda m: len(runs.of_run(run_id, c.RunCompleted)) == 1)
+    check = checked_of(runs, run_id)
+    assert check.checked and check.reason is None
+    assert check.basis == "processed" and check.opening_balance_period == "as_booked"
+    assert check.keys_compared > 50
+    assert check.keys_matching == check.keys_compared
+    assert check.total_abs_difference == 0 and check.largest_differences == ()
+    assert check.years_reread == ()  # ReportingBalance was read in full by the run itself
+    kinds = [type(m) for m in runs.of_run(run_id)]
+    assert kinds.index(c.TrialBalanceChecked) == kinds.index(c.RunCompleted) - 1
+
+
+async def test_a_line_missing_from_exacts_balance_is_found_with_its_key_and_amount(
+        make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, _batches = tails
+    world = make_world(make_sandbox(lines=2_000))
+    line = await processed_line(world.sandbox)
+    await world.sandbox.faults(unreported_lines=[line["ID"]])
+    await world.start_app()
+    request = await world.request_run()
+    run_id = request.payload.run_id
+    await runs.until(lambda m: len(runs.of_run(run_id, c.RunCompleted)) == 1)
+    [completed] = runs.of_run(run_id, c.RunCompleted)
+    assert completed.payload.outcome == "completed"  # a difference never fails a run
+    check = checked_of(runs, run_id)
+    assert check.checked
+    assert check.keys_matching == check.keys_compared - 1
+    amount = Decimal(str(line["AmountDC"]))
+    [diff] = check.largest_differences
+    assert (diff.reporting_year, diff.reporting_period, diff.gl_account_code) == (
+        line["FinancialYear"], line["FinancialPeriod"], line["GLAccountCode"])
+    assert diff.difference == -amount
+    assert diff.ledger_amount - diff.exact_amount == amount
+    assert check.total_abs_difference == abs(amount)
+
+
+async def test_after_changes_in_exact_the_next_sync_rereads_the_touched_years_and_matches(
+        infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, _batches = tails
+    world = make_world(make_sandbox(lines=2_000))
+    await world.start_app(incremental_interval_seconds=3600, incremental_jitter=0)
+    request = await world.request_run()
+    ds = request.datasource_id
+    await runs.until(lambda m: len(runs.of_run(request.payload.run_id, c.RunCompleted)) == 1)
+
+    division = world.sandbox.division
+    changes = (await world.sandbox.http.post(f"/_sandbox/divisions/{division}/changes", json={
+        "entity": "TransactionLines", "insert": 3, "update": 4, "delete": 2})).json()
+    assert changes["updated"]
+    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
+    engine = create_async_engine(infra.database_url.replace("postgresql://",
+                                                            "postgresql+psycopg://"))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE ingest.sync_states SET next_due_at = now() "
+                                       "WHERE datasource_id = :d"), {"d": ds})
+    finally:
+        await engine.dispose()
+
+    def sync_checked(msgs: list[c.Message]) -> bool:
+        return any(isinstance(m, c.TrialBalanceChecked) and m.datasource_id == ds
+                   and m.payload.kind == "incremental" for m in msgs)
+
+    await runs.until(sync_checked)
+    [check] = [m.payload for m in runs.messages if isinstance(m, c.TrialBalanceChecked)
+               and m.datasource_id == ds and m.payload.kind == "incremental"]
+    assert check.checked
+    assert check.keys_matching == check.keys_compared
+    assert check.total_abs_difference == 0
+    assert check.years_reread  # the years the changed lines are in, read from Exact again
+    calls = (await world.sandbox.stats())["calls_by_endpoint"]
+    assert calls["financial/ReportingBalance"] >= len(check.years_reread)
