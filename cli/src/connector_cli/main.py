@@ -19,6 +19,7 @@ from rich.table import Table
 
 from connector_cli import api, dlq_cmd, status
 from connector_cli import replay as replay_io
+from connector_cli import trial_balance as trial
 from connector_cli.kafka_io import publish, watch
 from connector_cli.progress import follow_run
 from connector_cli.settings import CliSettings
@@ -203,7 +204,24 @@ def show(datasource_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")
     for key, value in (data.items() if isinstance(data, dict) else []):
         table.add_row(key, _cell(value))
     console.print(table)
-    _print_rows(runs, "Runs")
+    _print_rows([{**r, "trial balance": trial.summary(r.get("trial_balance"))} for r in runs],
+                "Runs")
+
+
+@app.command("trial-balance")
+def trial_balance_cmd(
+    datasource_id: uuid.UUID,
+    run_id: uuid.UUID | None = typer.Option(None, help="This run (default: the newest checked)."),
+) -> None:
+    """A run's trial-balance check: the ledger streamed against Exact's ReportingBalance."""
+    data = asyncio.run(api.datasource(settings(), datasource_id))
+    runs = [r for r in data.get("runs", []) if r.get("trial_balance")
+            and (run_id is None or r["run_id"] == str(run_id))]
+    if not runs:
+        console.print("no checked run found")
+        raise typer.Exit(1)
+    if not trial.print_check(console, runs[0]):
+        raise typer.Exit(1)
 
 
 @app.command("status")

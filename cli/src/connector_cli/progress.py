@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from connector_cli.kafka_io import EventWatch
-from contracts import Message, RunCompleted, RunFailed, RunProgress, RunStarted
+from connector_cli.trial_balance import summary_of_event
+from contracts import Message, RunCompleted, RunFailed, RunProgress, RunStarted, TrialBalanceChecked
 
 
 async def follow_run(watch: EventWatch, console: Console, run_id: uuid.UUID | None,
@@ -44,6 +45,8 @@ async def follow_run(watch: EventWatch, console: Console, run_id: uuid.UUID | No
                 share = 100 * done / max(len(p.entities), 1)
                 bars.update(overall, completed=share,
                             info=f"{p.calls_used} calls  {eta}  {budget}")
+            elif isinstance(event, TrialBalanceChecked):
+                console.print(summary_of_event(event.payload))
             elif isinstance(event, RunCompleted):
                 missing = ", ".join(str(f.entity) for f in event.payload.failed_entities)
                 bars.update(overall, completed=100, info=f"[yellow]completed with errors: not "

@@ -18,6 +18,7 @@ from contracts import Entity
 from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import Check, against_expected, against_last_run, figures
 from ledger_sink.store import SCHEMA, in_schema
+from ledger_sink.trial_balance import TrialBalanceReport, trial_balance
 
 app = typer.Typer(add_completion=False, help=__doc__)
 console = Console()
@@ -78,6 +79,58 @@ def report(
 
     if not asyncio.run(main()):
         raise typer.Exit(1)
+
+
+@app.command("trial-balance")
+def trial_balance_cmd(
+    datasource_id: uuid.UUID,
+    basis: str = typer.Option("processed", help="processed (Status 50) or after_entry (20 and 50)"),
+    opening_period: str = typer.Option("as_booked", help="as_booked or zero: where opening "
+                                       "balances (Type 10) are expected in ReportingBalance"),
+    show_all: bool = typer.Option(False, "--all", help="Every key, not only the differing ones"),
+    schema: str = typer.Option(SCHEMA, help="PostgreSQL schema of the store"),
+) -> None:
+    """The trial balance from the sink's TransactionLines against its ReportingBalance rows."""
+    if basis not in ("processed", "after_entry") or opening_period not in ("as_booked", "zero"):
+        raise typer.BadParameter("basis: processed|after_entry; opening-period: as_booked|zero")
+
+    async def main() -> TrialBalanceReport:
+        engine = create_async_engine(_engine_url())
+        try:
+            async with in_schema(engine, schema).connect() as conn:
+                return await trial_balance(conn, datasource_id, basis=basis,  # type: ignore[arg-type]
+                                           opening_period=opening_period)  # type: ignore[arg-type]
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(main())
+    if not print_trial_balance(report, show_all):
+        raise typer.Exit(1)
+
+
+def print_trial_balance(report: TrialBalanceReport, show_all: bool = False,
+                        out: Console | None = None) -> bool:
+    """Print the report; True when every key matches."""
+    out = out or console
+    shown = report.keys if show_all else report.differing
+    table = Table(title="Trial balance: TransactionLines vs ReportingBalance "
+                  f"({'every key' if show_all else 'differing keys'})")
+    for col in ("year", "period", "G/L account", "ledger (AmountDC)", "Exact (Amount)",
+                "difference", "match"):
+        table.add_column(col, justify="right")
+    for k in shown:
+        ok = report.matches(k)
+        table.add_row(str(k.year), str(k.period), k.gl_account_code, f"{k.ledger:,.2f}",
+                      f"{k.exact:,.2f}", f"{k.difference:,.2f}",
+                      "[green]yes[/green]" if ok else "[red]NO[/red]")
+    if shown:
+        out.print(table)
+    matching = len(report.keys) - len(report.differing)
+    share = f"{100 * matching / len(report.keys):.1f}%" if report.keys else "-"
+    out.print(f"trial balance: {matching:,} of {len(report.keys):,} keys (year, period, "
+              f"G/L account) match ({share}); total absolute difference "
+              f"{report.total_abs_difference:,.2f}")
+    return bool(report.keys) and not report.differing
 
 
 def sandbox_expected(raw: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -96,6 +97,28 @@ async def test_a_run_completed_with_errors_shows_which_entities_are_missing_and_
     assert by_entity["CostCenters"]["dropped_fields"] == ["Active"]
     assert by_entity["TransactionLines"]["done"] and by_entity["TransactionLines"]["failure"] is None
     assert "Budgets" in detail["last_failure_reason"]
+
+
+async def test_a_runs_trial_balance_check_is_shown_next_to_the_run(service: Any) -> None:
+    ds_id, run_id, _ = await connected_with_run(service, division=807)
+    checked = c.TrialBalanceChecked.create(datasource_id=ds_id, payload=c.TrialBalanceCheckedPayload(
+        run_id=run_id, kind="initial", division=807, checked=True, basis="processed",
+        opening_balance_period="as_booked", keys_compared=829, keys_matching=828,
+        total_abs_difference=Decimal("114.08"), tolerance=Decimal("0.005"),
+        largest_differences=(c.TrialBalanceDifference(
+            reporting_year=2024, reporting_period=7, gl_account_code="8000",
+            ledger_amount=Decimal("-418.45"), exact_amount=Decimal("-532.53"),
+            difference=Decimal("-114.08")),)))
+    await service.send(c.RUN_EVENTS, checked)
+    await service.until_datasource(ds_id, lambda d: d["runs"][0]["trial_balance"] is not None)
+    check = (await service.get(f"/runs/{run_id}"))["trial_balance"]
+    assert check["checked"] and check["keys_matching_percent"] == 99.88
+    assert (check["keys_compared"], check["keys_matching"]) == (829, 828)
+    assert Decimal(check["total_abs_difference"]) == Decimal("114.08")
+    [diff] = check["largest_differences"]
+    assert (diff["reporting_year"], diff["reporting_period"], diff["gl_account_code"]) == (
+        2024, 7, "8000")
+    assert Decimal(diff["difference"]) == Decimal("-114.08")
 
 
 async def test_out_of_order_and_duplicate_run_events_do_not_regress_the_run(service: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from datasource.domain.errors import (
     UnknownCompanyDomain,
     UnknownDataSource,
 )
+from datasource.views import run_view
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -346,6 +348,26 @@ async def test_run_events_drive_the_run_and_tolerate_disorder(uow: Any, clock: A
     run = uow.state.runs[run_id]
     assert run.status is RunStatus.COMPLETED and run.progress[ent.value].rows == 2500
     assert run.batches == 3
+
+
+async def test_a_runs_trial_balance_check_is_kept_and_shown_next_to_the_run(uow: Any, clock: Any) -> None:
+    ds_id, _ = await connect(uow, clock)
+    run_id = uow.published(c.InitialRunRequested)[-1].payload.run_id
+    checked = c.TrialBalanceChecked.create(datasource_id=ds_id, payload=c.TrialBalanceCheckedPayload(
+        run_id=run_id, kind="initial", division=101, checked=True, basis="processed",
+        opening_balance_period="as_booked", keys_compared=4, keys_matching=3,
+        total_abs_difference=Decimal("12.50"), tolerance=Decimal("0.005"),
+        largest_differences=(c.TrialBalanceDifference(
+            reporting_year=2024, reporting_period=3, gl_account_code="8000",
+            ledger_amount=Decimal("100"), exact_amount=Decimal("87.50"),
+            difference=Decimal("-12.50")),)))
+    await usecases.handle_run_event(checked, uow, clock=clock)
+    await usecases.handle_run_event(checked, uow, clock=clock)  # redelivered
+    view = run_view(uow.state.runs[run_id]).trial_balance
+    assert view is not None and view.checked and view.keys_matching_percent == 75.0
+    [diff] = view.largest_differences
+    assert (diff.reporting_year, diff.reporting_period, diff.gl_account_code, diff.difference) == (
+        2024, 3, "8000", Decimal("-12.50"))
 
 
 async def test_a_run_nobody_requested_is_recorded_when_its_events_arrive(uow: Any, clock: Any) -> None:

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +39,7 @@ from exact_sandbox.config import FaultSettings, Limits, SandboxConfig
 from exact_sandbox.testing import CLIENT_ID, CLIENT_SECRET, serve_in_thread
 from ingest.app import create_app
 from ingest.settings import IngestSettings
+from ledger_sink.consumer import LedgerSink
 
 INTERNAL_TOKEN = "ingest-tests-internal-token-5b1e"
 T0 = 1_740_996_000.0  # 2025-03-03 10:00:00 UTC
@@ -300,6 +302,20 @@ async def make_world(infra: Infra, fake_auth: tuple[FakeAuth, str]
     for world in worlds:
         await world.close()
         await world.sandbox.http.aclose()
+
+
+@pytest.fixture
+async def sink(infra: Infra) -> AsyncIterator[AsyncEngine]:
+    """The example ledger sink consuming the topics into the test database."""
+    engine = create_async_engine(infra.database_url.replace("postgresql://",
+                                                            "postgresql+psycopg://"))
+    consumer = LedgerSink(engine, infra.kafka_bootstrap_servers, session_timeout_ms=2000,
+                          group_id=f"sink-{uuid.uuid4().hex[:8]}")
+    task = asyncio.create_task(consumer.run())
+    yield engine
+    consumer.stop()
+    await task
+    await engine.dispose()
 
 
 # ---- Kafka ---------------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ instead of duplicating, and the example sink reconciles exactly with the sandbox
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,25 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import contracts as c
 from connector_runtime.testing import Infra, eventually
 from ledger_sink.cli import sandbox_expected
-from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import against_expected, figures
 
 pytestmark = pytest.mark.integration
 
 SYNCED = ("TransactionLines", "GLAccounts", "GLClassifications", "Accounts")
-
-
-@pytest.fixture
-async def sink(infra: Infra) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(infra.database_url.replace("postgresql://",
-                                                            "postgresql+psycopg://"))
-    consumer = LedgerSink(engine, infra.kafka_bootstrap_servers, session_timeout_ms=2000,
-                          group_id=f"sink-{uuid.uuid4().hex[:8]}")
-    task = asyncio.create_task(consumer.run())
-    yield engine
-    consumer.stop()
-    await task
-    await engine.dispose()
 
 
 async def sink_matches(engine: AsyncEngine, datasource_id: uuid.UUID, sandbox: Any) -> bool:

@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
-from connector_runtime.testing import Infra
+from connector_runtime.testing import Infra, eventually
+from ledger_sink.reconcile import against_last_run
+from ledger_sink.trial_balance import TrialBalanceReport, trial_balance
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +64,7 @@ async def test_a_clean_run_matches_on_every_key_and_the_check_comes_before_compl
 
 
 async def test_a_line_missing_from_exacts_balance_is_found_with_its_key_and_amount(
-        make_sandbox: Any, make_world: Any, tails: Any) -> None:
+        make_sandbox: Any, make_world: Any, tails: Any, sink: AsyncEngine) -> None:
     runs, _batches = tails
     world = make_world(make_sandbox(lines=2_000))
     line = await processed_line(world.sandbox)
@@ -82,6 +85,23 @@ async def test_a_line_missing_from_exacts_balance_is_found_with_its_key_and_amou
     assert diff.difference == -amount
     assert diff.ledger_amount - diff.exact_amount == amount
     assert check.total_abs_difference == abs(amount)
+
+    # the example sink finds the same difference in its own tables
+    async def sink_report() -> TrialBalanceReport:
+        async with sink.connect() as conn:
+            return await trial_balance(conn, request.datasource_id)
+
+    async def sink_caught_up() -> bool:
+        try:
+            async with sink.connect() as conn:
+                checks = await against_last_run(conn, request.datasource_id)
+        except ProgrammingError:
+            return False  # the sink has not created its tables yet
+        return bool(checks) and all(ch.ok for ch in checks)
+    await eventually(sink_caught_up, timeout=30)
+    report = await sink_report()
+    assert [(k.year, k.period, k.gl_account_code, k.difference) for k in report.differing] == [
+        (diff.reporting_year, diff.reporting_period, diff.gl_account_code, diff.difference)]
 
 
 async def test_after_changes_in_exact_the_next_sync_rereads_the_touched_years_and_matches(

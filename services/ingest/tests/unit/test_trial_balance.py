@@ -1,0 +1,159 @@
+"""The trial-balance comparison, what pages leave in its state, and the check at a run's end."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import contracts as c
+from ingest.domain.errors import ExactServerError
+from ingest.domain.model import Run
+from ingest.domain.trial_balance import (
+    LedgerLine,
+    LineScope,
+    TrialKey,
+    TrialPage,
+    TrialRules,
+    YearScope,
+    compare,
+    touched_years,
+)
+from ingest.trial_check import TrialBalanceCheck, trial_page
+
+D = Decimal
+
+
+def line(n: int, year: int = 2024, period: int = 3, amount: str = "10.00", gl: str = "8000",
+         status: int = 50) -> LedgerLine:
+    return LedgerLine(f"line-{n}", year, period, gl, 20, status, D(amount), date(year, period, 1))
+
+
+def test_equal_sides_match_on_every_key() -> None:
+    sides = {(2024, 1, "8000"): D("-100.10"), (2024, 1, "1300"): D("100.10")}
+    result = compare(sides, dict(sides), D("0.005"))
+    assert (result.keys_compared, result.keys_matching) == (2, 2)
+    assert result.total_abs_difference == 0 and result.largest == () and result.all_match
+
+
+def test_a_key_on_one_side_only_counts_as_zero_on_the_other() -> None:
+    result = compare({(2024, 1, "8000"): D("5")}, {(2024, 2, "8000"): D("7")}, D(0))
+    assert (result.keys_compared, result.keys_matching) == (2, 0)
+    assert result.total_abs_difference == D("12")
+    assert [(d.key, d.ledger, d.exact, d.difference) for d in result.largest] == [
+        ((2024, 2, "8000"), D(0), D("7"), D("7")), ((2024, 1, "8000"), D("5"), D(0), D("-5"))]
+
+
+def test_differences_within_the_tolerance_match_and_the_largest_come_first() -> None:
+    ledger: dict[TrialKey, Decimal] = {(2024, p, "8000"): D("1.000") for p in range(1, 30)}
+    exact = {k: v + D("0.004") for k, v in ledger.items()}  # float noise of Exact's doubles
+    exact[(2024, 5, "8000")] = D("4")
+    exact[(2024, 6, "8000")] = D("-9")
+    result = compare(ledger, exact, D("0.005"), largest=1)
+    assert result.keys_matching == 27
+    assert [d.key for d in result.largest] == [(2024, 6, "8000")]  # |-10| before |3|
+    assert result.total_abs_difference == D("13")
+
+
+def test_a_page_touches_the_years_of_new_lines_and_of_changed_lines_before_and_after() -> None:
+    before = {"line-1": line(1, 2023), "line-2": line(2, 2024)}
+    page = [line(1, 2025), line(2, 2024), line(3, 2022)]
+    assert touched_years(before, page) == {2023, 2025, 2022}
+    assert touched_years({"line-2": line(2, 2024)}, [line(2, 2024)]) == set()
+
+
+def _lines_page(run: Run, last: bool) -> TrialPage:
+    row = c.ROW_MODELS[c.Entity.TRANSACTION_LINES].model_validate({
+        "ID": uuid.UUID(int=5), "EntryID": uuid.uuid4(), "Division": 100001,
+        "Date": date(2024, 3, 4), "FinancialYear": 2024, "FinancialPeriod": 3,
+        "GLAccountCode": "8000", "AmountDC": D("12.50"), "Type": 20, "Status": 50})
+    page = trial_page(run, "TransactionLines", [row], last)
+    assert page is not None
+    return page
+
+
+def test_a_full_read_sweeps_its_scope_after_the_last_page_and_a_sync_never(kit: Any) -> None:
+    initial = kit.new_run((c.Entity.TRANSACTION_LINES,))
+    assert _lines_page(initial, last=False).sweep_lines is None
+    page = _lines_page(initial, last=True)
+    assert page.sweep_lines == LineScope()
+    assert page.lines == [LedgerLine(str(uuid.UUID(int=5)), 2024, 3, "8000", 20, 50, D("12.50"),
+                                     date(2024, 3, 4))]
+    reimport = kit.new_run((c.Entity.TRANSACTION_LINES,), date_from=date(2024, 1, 1))
+    reimport.kind = "reimport"
+    assert _lines_page(reimport, last=True).sweep_lines == LineScope(date(2024, 1, 1), None)
+    sync = kit.new_run((c.Entity.TRANSACTION_LINES,))
+    sync.kind = "incremental"
+    assert _lines_page(sync, last=True).sweep_lines is None
+    assert trial_page(sync, "GLAccounts", [kit.gl_row(1)], True) is None
+
+
+class FakeTrialStore:
+    def __init__(self, touched: set[int], ledger: dict[TrialKey, Decimal],
+                 exact: dict[TrialKey, Decimal]) -> None:
+        self.touched, self.ledger, self.exact = touched, ledger, exact
+        self.saved: list[TrialPage] = []
+
+    async def touched_years(self, run_id: uuid.UUID) -> set[int]:
+        return self.touched
+
+    async def save_balances(self, run: Run, page: TrialPage) -> None:
+        self.saved.append(page)
+        for b in page.balances:
+            self.exact[(b.year, b.period, b.gl_code)] = b.amount
+
+    async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
+                     ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:
+        return self.ledger, self.exact
+
+
+def rb_row(n: int, year: int, amount: str) -> c.Row:
+    return c.ROW_MODELS[c.Entity.REPORTING_BALANCE].model_validate({
+        "ID": n, "ReportingYear": year, "ReportingPeriod": 3, "GLAccountCode": "8000",
+        "Amount": D(amount), "Status": 50, "Division": 100001})
+
+
+async def test_a_sync_rereads_the_years_it_changed_and_then_compares(kit: Any) -> None:
+    run = kit.new_run((c.Entity.TRANSACTION_LINES,))
+    run.kind = "incremental"
+    store = FakeTrialStore({2024}, {(2024, 3, "8000"): D("25")}, {(2024, 3, "8000"): D("20")})
+    exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [
+        kit.page_of([rb_row(1, 2024, "25")], None)]})
+    check = await TrialBalanceCheck(store, exact).check(run)
+    [(request, _cursor)] = exact.requests
+    assert (request.entity, request.date_from, request.date_to) == (
+        c.Entity.REPORTING_BALANCE, date(2024, 1, 1), date(2024, 12, 31))
+    assert store.saved[-1].sweep_balances == YearScope(2024, 2024)
+    assert check.checked and check.years_reread == (2024,)
+    assert (check.keys_compared, check.keys_matching) == (1, 1)
+    assert run.calls_used == 1
+
+
+async def test_a_run_that_read_reportingbalance_in_full_rereads_nothing(kit: Any) -> None:
+    run = kit.new_run((c.Entity.REPORTING_BALANCE, c.Entity.TRANSACTION_LINES))
+    run.checkpoints["ReportingBalance"].done = True
+    store = FakeTrialStore({2023, 2024}, {(2024, 3, "8000"): D("1")}, {})
+    exact = kit.FakeExact({})
+    check = await TrialBalanceCheck(store, exact, TrialRules(basis="after_entry")).check(run)
+    assert exact.requests == [] and check.years_reread == ()
+    assert check.basis == "after_entry"
+    [diff] = check.largest_differences
+    assert (diff.reporting_year, diff.reporting_period, diff.gl_account_code,
+            diff.ledger_amount, diff.exact_amount, diff.difference) == (
+        2024, 3, "8000", D("1"), D(0), D("-1"))
+
+
+async def test_the_check_is_not_made_when_an_entity_failed_or_exact_refuses_the_reread(
+        kit: Any) -> None:
+    run = kit.new_run((c.Entity.REPORTING_BALANCE, c.Entity.TRANSACTION_LINES))
+    run.checkpoints["TransactionLines"].fail("exact_error", "400 bad request")
+    check = await TrialBalanceCheck(FakeTrialStore(set(), {}, {}), kit.FakeExact({})).check(run)
+    assert not check.checked and "TransactionLines could not be imported" in (check.reason or "")
+
+    sync = kit.new_run((c.Entity.TRANSACTION_LINES,))
+    exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [kit.page_of([], None)]})
+    exact.raise_at[(c.Entity.REPORTING_BALANCE, 0)] = ExactServerError("503 from Exact")
+    check = await TrialBalanceCheck(FakeTrialStore({2025}, {}, {}), exact).check(sync)
+    assert not check.checked and check.keys_compared == 0
+    assert check.reason == "ReportingBalance 2025 could not be read again: 503 from Exact"
