@@ -49,3 +49,8 @@ async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str,
     """The link for the portal user or the Exact administrator (it holds a secret token)."""
     result: dict[str, Any] = await _get(fetch_url, settings.internal_api_token.get_secret_value())
     return result
+
+
+async def datasource_run(settings: CliSettings, run_id: uuid.UUID) -> dict[str, Any]:
+    result: dict[str, Any] = await _get(f"{settings.datasource_url}/runs/{run_id}")
+    return result

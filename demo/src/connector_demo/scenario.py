@@ -8,7 +8,9 @@
 3. The initial data run starts automatically; progress bars follow it.
 4. The example sink's copy is reconciled with the run's totals and with the
    figures the sandbox knows.
-5. Recreate with the same company: accepted. Recreate with another company:
+5. The trial balance: the connector's check of the ledger against Exact's own
+   ReportingBalance, and the same trial balance computed by the example sink.
+6. Recreate with the same company: accepted. Recreate with another company:
    rejected, and the data source is unchanged.
 """
 
@@ -35,6 +37,7 @@ from connector_demo.browser import Browser
 from connector_demo.flows import FlowError, create_command, expect, recreate_command, send_for_link
 from connector_demo.sandbox_counts import access_mark, count_calls, rate_limit_failure
 from connector_demo.system import LocalSystem
+from connector_demo.trial_balance import show_trial_balance
 from connector_runtime.testing import eventually
 from contracts import (
     AUTH_EVENTS,
@@ -157,7 +160,11 @@ async def _scenario(system: LocalSystem, console: Console, admin: Admin, result:
         if not await reconcile(system, console, ds, final):
             raise FlowError("reconciliation found differences")
 
-        console.rule("5. Recreate: same company accepted, another company rejected")
+        console.rule("5. Trial balance: the ledger against Exact's own ReportingBalance")
+        if not await show_trial_balance(system, console, cfg, ds, final.payload.run_id):
+            raise FlowError("the trial balance does not match Exact's ReportingBalance")
+
+        console.rule("6. Recreate: same company accepted, another company rejected")
         link = await send_for_link(cfg, events, recreate_command(ds, "self"))
         await authorize(link, admin, admin.division, console)
         accepted = await expect(events, (RecreateAccepted, RecreateRejected))

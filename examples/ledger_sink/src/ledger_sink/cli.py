@@ -109,11 +109,11 @@ def trial_balance_cmd(
 
 
 def print_trial_balance(report: TrialBalanceReport, show_all: bool = False,
-                        out: Console | None = None) -> bool:
+                        out: Console | None = None, title: str | None = None) -> bool:
     """Print the report; True when every key matches."""
     out = out or console
     shown = report.keys if show_all else report.differing
-    table = Table(title="Trial balance: TransactionLines vs ReportingBalance "
+    table = Table(title=title or "Trial balance: TransactionLines vs ReportingBalance "
                   f"({'every key' if show_all else 'differing keys'})")
     for col in ("year", "period", "G/L account", "ledger (AmountDC)", "Exact (Amount)",
                 "difference", "match"):
