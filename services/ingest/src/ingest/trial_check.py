@@ -48,7 +48,8 @@ LINES, BALANCES = Entity.TRANSACTION_LINES.value, Entity.REPORTING_BALANCE.value
 def trial_page(run: Run, entity: str, rows: list[Row], last: bool) -> TrialPage | None:
     """What a page of ``entity`` leaves in the trial-balance state (None: nothing)."""
     if entity == LINES:
-        page = TrialPage([ledger_line(r) for r in rows if isinstance(r, TransactionLine)], [], [])
+        page = TrialPage([ledger_line(r) for r in rows if isinstance(r, TransactionLine)], [], [],
+                         track_years=not reads_balances_in_full(run))
         if last and not run.incremental:  # a full read: lines in scope it did not see are gone
             page.sweep_lines = LineScope(run.date_from, run.date_to)
         return page
@@ -59,6 +60,11 @@ def trial_page(run: Run, entity: str, rows: list[Row], last: bool) -> TrialPage 
             page.sweep_balances = balance_scope(run)
         return page
     return None
+
+
+def reads_balances_in_full(run: Run) -> bool:
+    """The run reads all of ReportingBalance itself: the check needs no year again."""
+    return (BALANCES in run.checkpoints and run.date_from is None and run.date_to is None)
 
 
 def ledger_line(row: TransactionLine) -> LedgerLine:

@@ -86,6 +86,10 @@ def test_a_full_read_sweeps_its_scope_after_the_last_page_and_a_sync_never(kit: 
     sync = kit.new_run((c.Entity.TRANSACTION_LINES,))
     sync.kind = "incremental"
     assert _lines_page(sync, last=True).sweep_lines is None
+    # the years a page changes matter only when the run does not read ReportingBalance whole
+    assert _lines_page(sync, last=False).track_years
+    full = kit.new_run((c.Entity.REPORTING_BALANCE, c.Entity.TRANSACTION_LINES))
+    assert not _lines_page(full, last=False).track_years
     assert trial_page(sync, "GLAccounts", [kit.gl_row(1)], True) is None
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.adapters.tables import trial_exact, trial_lines, trial_touched
@@ -32,24 +32,47 @@ from ingest.domain.trial_balance import (
     touched_years,
 )
 
+_UPSERT_LINES = sa.text("""
+    INSERT INTO ingest.trial_lines AS t (datasource_id, line_id, year, period, gl_code, type,
+                                         status, amount, on_date, seen_run_id)
+    SELECT :ds, * , :run FROM unnest(CAST(:ids AS text[]), CAST(:years AS int[]),
+        CAST(:periods AS int[]), CAST(:gls AS text[]), CAST(:types AS int[]),
+        CAST(:statuses AS int[]), CAST(:amounts AS numeric[]), CAST(:dates AS date[]))
+    ON CONFLICT (datasource_id, line_id) DO UPDATE SET year = excluded.year,
+        period = excluded.period, gl_code = excluded.gl_code, type = excluded.type,
+        status = excluded.status, amount = excluded.amount, on_date = excluded.on_date,
+        seen_run_id = excluded.seen_run_id""")
+_UPSERT_BALANCES = sa.text("""
+    INSERT INTO ingest.trial_exact AS t (datasource_id, row_id, year, period, gl_code, status,
+                                         amount, seen_run_id)
+    SELECT :ds, *, :run FROM unnest(CAST(:ids AS bigint[]), CAST(:years AS int[]),
+        CAST(:periods AS int[]), CAST(:gls AS text[]), CAST(:statuses AS int[]),
+        CAST(:amounts AS numeric[]))
+    ON CONFLICT (datasource_id, row_id) DO UPDATE SET year = excluded.year,
+        period = excluded.period, gl_code = excluded.gl_code, status = excluded.status,
+        amount = excluded.amount, seen_run_id = excluded.seen_run_id""")
+"""One statement per page with one array per column (a page is up to 1000 rows: a
+multi-row VALUES would bind 10,000 parameters and cost far more than the page's own work)."""
+
 
 async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
     ds = run.datasource_id
     touched: set[int] = set()
     if page.lines:
-        ids = [line.line_id for line in page.lines]
-        before = {r.line_id: _line(r) for r in (await conn.execute(
-            sa.select(trial_lines).where(trial_lines.c.datasource_id == ds,
-                                         trial_lines.c.line_id.in_(ids)))).all()}
-        touched |= touched_years(before, page.lines)
-        stmt = insert(trial_lines).values([
-            {"datasource_id": ds, "line_id": x.line_id, "year": x.year, "period": x.period,
-             "gl_code": x.gl_code, "type": x.type, "status": x.status, "amount": x.amount,
-             "on_date": x.on, "seen_run_id": run.run_id} for x in _last_per_id(page.lines)])
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=[trial_lines.c.datasource_id, trial_lines.c.line_id],
-            set_={c: stmt.excluded[c] for c in ("year", "period", "gl_code", "type", "status",
-                                                "amount", "on_date", "seen_run_id")}))
+        lines = _last_per_id(page.lines)
+        ids = [x.line_id for x in lines]
+        if page.track_years:
+            before = {r.line_id: _line(r) for r in (await conn.execute(
+                sa.select(trial_lines).where(trial_lines.c.datasource_id == ds,
+                                             trial_lines.c.line_id == sa.func.any(
+                                                 sa.bindparam("ids", ids, type_=ARRAY(sa.Text))))
+            )).all()}
+            touched |= touched_years(before, lines)
+        await conn.execute(_UPSERT_LINES, {
+            "ds": ds, "run": run.run_id, "ids": ids, "years": [x.year for x in lines],
+            "periods": [x.period for x in lines], "gls": [x.gl_code for x in lines],
+            "types": [x.type for x in lines], "statuses": [x.status for x in lines],
+            "amounts": [x.amount for x in lines], "dates": [x.on for x in lines]})
     if page.deleted_lines:
         gone = await conn.execute(trial_lines.delete().where(
             trial_lines.c.datasource_id == ds, trial_lines.c.line_id.in_(page.deleted_lines))
@@ -61,7 +84,7 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
             trial_lines.c.seen_run_id != run.run_id).returning(trial_lines.c.year))
         touched.update(gone.scalars())
     await _write_balances(conn, run, page)
-    if touched:
+    if touched and page.track_years:
         await conn.execute(insert(trial_touched).values(
             [{"run_id": run.run_id, "year": y} for y in sorted(touched)]).on_conflict_do_nothing())
 
@@ -69,15 +92,12 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
 async def _write_balances(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
     ds = run.datasource_id
     if page.balances:
-        rows = {b.row_id: b for b in page.balances}
-        stmt = insert(trial_exact).values([
-            {"datasource_id": ds, "row_id": b.row_id, "year": b.year, "period": b.period,
-             "gl_code": b.gl_code, "status": b.status, "amount": b.amount,
-             "seen_run_id": run.run_id} for b in rows.values()])
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=[trial_exact.c.datasource_id, trial_exact.c.row_id],
-            set_={c: stmt.excluded[c] for c in ("year", "period", "gl_code", "status", "amount",
-                                                "seen_run_id")}))
+        rows = list({b.row_id: b for b in page.balances}.values())
+        await conn.execute(_UPSERT_BALANCES, {
+            "ds": ds, "run": run.run_id, "ids": [b.row_id for b in rows],
+            "years": [b.year for b in rows], "periods": [b.period for b in rows],
+            "gls": [b.gl_code for b in rows], "statuses": [b.status for b in rows],
+            "amounts": [b.amount for b in rows]})
     if page.sweep_balances is not None:
         await conn.execute(trial_exact.delete().where(
             *_year_scope(page.sweep_balances), trial_exact.c.datasource_id == ds,

@@ -115,6 +115,9 @@ class TrialPage:
     sweep_lines: LineScope | None = None
     """After the entity's last page of a full read: lines in scope the run did not see are gone."""
     sweep_balances: YearScope | None = None
+    track_years: bool = True
+    """Record the years whose totals the page changes (the check reads them from Exact
+    again); not needed when the run reads ReportingBalance in full itself."""
 
     @classmethod
     def empty(cls) -> TrialPage:
