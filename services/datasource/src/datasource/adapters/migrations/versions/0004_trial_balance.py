@@ -1,15 +1,15 @@
 """Runs keep their trial-balance check (ingest's TrialBalanceChecked).
 
-Revision ID: 0003_trial_balance
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0003_trial_balance"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
