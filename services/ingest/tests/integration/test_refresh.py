@@ -6,10 +6,8 @@ matches the sandbox for every entity, and a refresh without changes sends nothin
 
 from __future__ import annotations
 
-import asyncio
 import math
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +19,6 @@ import contracts as c
 from connector_runtime.testing import Infra, eventually
 from ingest.domain.refresh import REFRESH_ENTITIES
 from ledger_sink.cli import sandbox_expected
-from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import against_expected, figures
 from ledger_sink.store import ENTITY_TABLES
 
@@ -34,18 +31,6 @@ SYNC_PATHS = ("sync/Financial/TransactionLines", "sync/Financial/GLAccounts",
 
 def _url(infra: Infra) -> str:
     return infra.database_url.replace("postgresql://", "postgresql+psycopg://")
-
-
-@pytest.fixture
-async def sink(infra: Infra) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(_url(infra))
-    consumer = LedgerSink(engine, infra.kafka_bootstrap_servers, session_timeout_ms=2000,
-                          group_id=f"sink-{uuid.uuid4().hex[:8]}")
-    task = asyncio.create_task(consumer.run())
-    yield engine
-    consumer.stop()
-    await task
-    await engine.dispose()
 
 
 async def sink_matches(engine: AsyncEngine, datasource_id: uuid.UUID, sandbox: Any) -> bool:
