@@ -16,6 +16,11 @@ every full read writes them with its checkpoints; an incremental run that carrie
 refresh sends only the rows whose hash changed and, after the entity's last page, the rows
 it did not see as LedgerDeletes ``deleted``.
 
+Each page of TransactionLines or ReportingBalance (and each deletion of a line) also leaves its
+share in the data source's trial-balance state in the checkpoint's transaction; when every
+entity is settled the run is checked against Exact's ReportingBalance
+(:mod:`ingest.trial_check`) and ``TrialBalanceChecked`` goes out just before ``RunCompleted``.
+
 How a run leaves RUNNING: RunCompleted; waiting (daily or error budget spent: claimable
 again after the reset, RunProgress says until when; the same while Exact allows no new
 access token yet after one was refused); paused with RunFailed(grant_revoked,
