@@ -1,16 +1,16 @@
 """Trial balance: per data source the ledger lines streamed and Exact's ReportingBalance rows
 (what each adds to the trial balance), and the years a run changed.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
