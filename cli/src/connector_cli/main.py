@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_cli import api, dlq_cmd, status
+from connector_cli import api, connection, dlq_cmd, status
 from connector_cli import replay as replay_io
 from connector_cli import trial_balance as trial
 from connector_cli.kafka_io import publish, watch
@@ -79,6 +79,8 @@ def create(
     mode: str = typer.Option("self", help="self: sign in yourself; share: a link for an Exact admin."),
     by: str = typer.Option("cli-user", help="Who asks (portal user)."),
     timeout: float = typer.Option(30.0),
+    expect_division: int | None = connection.EXPECT_DIVISION,
+    expect_vat: str | None = connection.EXPECT_VAT,
 ) -> None:
     """Create an Exact Online data source and print its authorization link."""
     if mode not in ("self", "share"):
@@ -88,6 +90,7 @@ def create(
         payload = CreateDataSourcePayload(
             company_domain_id=domain_id, new_company_domain_name=new_domain,
             authorization_mode=cast(AuthorizationMode, mode), requested_by=by,
+            expected_company=connection.expected_company(expect_division, expect_vat),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -101,6 +104,8 @@ def recreate(
     mode: str = typer.Option("self"),
     by: str = typer.Option("cli-user"),
     timeout: float = typer.Option(30.0),
+    expect_division: int | None = connection.EXPECT_DIVISION,
+    expect_vat: str | None = connection.EXPECT_VAT,
 ) -> None:
     """Reconnect a data source (same Exact company required) and print the link."""
     if mode not in ("self", "share"):
@@ -108,8 +113,9 @@ def recreate(
     cfg = settings()
     command = RecreateDataSource.create(
         datasource_id=datasource_id,
-        payload=RecreateDataSourcePayload(authorization_mode=cast(AuthorizationMode, mode),
-                                          requested_by=by),
+        payload=RecreateDataSourcePayload(
+            authorization_mode=cast(AuthorizationMode, mode), requested_by=by,
+            expected_company=connection.expected_company(expect_division, expect_vat)),
     )
     asyncio.run(_send_and_wait_for_link(cfg, command, timeout))
 
@@ -299,6 +305,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)[:120]
     return str(value)
+
+
+app.command()(connection.confirm)
+app.command()(connection.disown)
 
 
 @app.callback()

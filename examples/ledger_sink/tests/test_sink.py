@@ -77,3 +77,40 @@ async def test_batches_are_applied_once_and_reconcile_with_run_completed(infra: 
     assert tl.amount_dc_debit_sum == Decimal("112.45")
     assert {k: (v.rows, v.amount_dc_sum) for k, v in tl.per_period.items()} == {
         (2024, 1): (2, Decimal("0.00")), (2024, 2): (3, Decimal("0.01"))}
+
+
+async def test_a_purge_drops_the_runs_rows_and_ignores_their_late_batches(infra: Infra) -> None:
+    ds, purged_run, kept_run = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    purge = c.DataSourcePurged.create(datasource_id=ds, payload=c.DataSourcePurgedPayload(
+        run_ids=(purged_run,), division=7, reason="not my company"))
+    messages = [batch(ds, purged_run, 0, [line("1.00"), line("-1.00")]), purge,
+                batch(ds, purged_run, 1, [line("5.00")]),  # late: still on its way
+                batch(ds, kept_run, 0, [line("7.00", period=3)])]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for m in messages:
+            await producer.send_and_wait(c.LEDGER_BATCHES, m.to_bytes(), key=m.key)
+    finally:
+        await producer.stop()
+    engine = create_async_engine(infra.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    sink = LedgerSink(engine, infra.kafka_bootstrap_servers, group_id=f"sink-{uuid.uuid4().hex[:8]}",
+                      session_timeout_ms=2000)
+    await sink.prepare()
+    task = asyncio.create_task(sink.run())
+
+    async def kept_only() -> bool:
+        async with engine.connect() as conn:
+            figs = await figures(conn, ds)
+        tl = figs.get(c.Entity.TRANSACTION_LINES)
+        return tl is not None and sink.applied_batches >= 3 and tl.rows == 1
+
+    try:
+        await eventually(kept_only, timeout=30)
+        async with engine.connect() as conn:
+            tl = (await figures(conn, ds))[c.Entity.TRANSACTION_LINES]
+    finally:
+        sink.stop()
+        await task
+        await engine.dispose()
+    assert (tl.rows, tl.amount_dc_sum) == (1, Decimal("7.00"))

@@ -119,3 +119,13 @@ def test_removing_a_ledger_row_field_is_detected() -> None:
     new = json.loads(json.dumps(old))
     del new["$defs"]["TransactionLine"]["properties"]["amount_dc"]
     assert any("amount_dc: removed" in p for p in breaking_changes(old, new))
+
+
+def test_a_new_code_is_allowed_and_a_removed_one_detected() -> None:
+    old = current_schema(c.AuthorizationFailed)
+    new = json.loads(json.dumps(old))
+    codes = new["$defs"]["AuthorizationFailedPayload"]["properties"]["reason_code"]["enum"]
+    codes.append("another_code")
+    assert breaking_changes(old, new) == []
+    codes.remove("access_denied")
+    assert any("values removed" in p for p in breaking_changes(old, new))

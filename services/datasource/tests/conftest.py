@@ -88,6 +88,10 @@ class FakeRuns:
     async def get(self, run_id: uuid.UUID) -> Run | None:
         return _stored(self.state.runs.get(run_id))
 
+    async def ids_of(self, datasource_id: uuid.UUID) -> list[uuid.UUID]:
+        found = [r for r in self.state.runs.values() if r.datasource_id == datasource_id]
+        return [r.run_id for r in sorted(found, key=lambda r: r.requested_at)]
+
     async def add(self, run: Run) -> None:
         assert run.run_id not in self.state.runs
         self.state.runs[run.run_id] = _stored(run)

@@ -17,6 +17,7 @@ from contracts import (
     LEDGER_BATCHES,
     RUN_EVENTS,
     ContractError,
+    DataSourcePurged,
     LedgerBatch,
     LedgerDeletes,
     RunCompleted,
@@ -26,6 +27,7 @@ from ledger_sink.store import (
     SCHEMA,
     apply_batch,
     apply_deletes,
+    apply_purge,
     create_schema,
     in_schema,
     record_rejection,
@@ -95,5 +97,9 @@ class LedgerSink:
                         self.on_applied(message)
             elif isinstance(message, LedgerDeletes):
                 await apply_deletes(conn, message)
+            elif isinstance(message, DataSourcePurged):
+                dropped = await apply_purge(conn, message)
+                log.info("datasource_purged", datasource_id=str(message.datasource_id),
+                         runs=len(message.payload.run_ids), rows=dropped)
             elif isinstance(message, RunCompleted):
                 await record_run_completed(conn, message)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts import Entity, LedgerBatch, LedgerDeletes, RunCompleted
+from contracts import DataSourcePurged, Entity, LedgerBatch, LedgerDeletes, RunCompleted
 
 SCHEMA = "ledger_sink"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -66,6 +66,16 @@ completed_runs = sa.Table(
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("totals", JSONB, nullable=False),
 )
+
+purged_runs = sa.Table(
+    "purged_runs",
+    metadata,
+    sa.Column("run_id", sa.Uuid, primary_key=True),
+    sa.Column("datasource_id", sa.Uuid, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("purged_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+"""Runs whose rows came from a company that was not the customer's (DataSourcePurged)."""
 
 rejected_messages = sa.Table(
     "rejected_messages",
@@ -119,7 +129,7 @@ async def apply_batch(conn: AsyncConnection, batch: LedgerBatch) -> bool:
     )
     if first.first() is None:
         return False
-    if not p.rows:
+    if not p.rows or await _purged(conn, p.run_id):
         return True
     table = ENTITY_TABLES[p.entity]
     values = [
@@ -144,6 +154,29 @@ async def apply_batch(conn: AsyncConnection, batch: LedgerBatch) -> bool:
         )
     )
     return True
+
+
+async def _purged(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
+    found = await conn.execute(sa.select(purged_runs.c.run_id).where(purged_runs.c.run_id == run_id))
+    return found.first() is not None
+
+
+async def apply_purge(conn: AsyncConnection, message: DataSourcePurged) -> int:
+    """Drop every row the purged runs wrote, and remember the runs so that their batches still
+    on the way are ignored. Idempotent; returns the number of rows dropped."""
+    p = message.payload
+    if not p.run_ids:
+        return 0
+    await conn.execute(insert(purged_runs).values([
+        {"run_id": run_id, "datasource_id": message.datasource_id, "reason": p.reason}
+        for run_id in p.run_ids]).on_conflict_do_nothing())
+    dropped = 0
+    for table in ENTITY_TABLES.values():
+        result = await conn.execute(table.delete().where(
+            table.c.datasource_id == message.datasource_id, table.c.run_id.in_(p.run_ids)))
+        dropped += result.rowcount or 0
+    await conn.execute(completed_runs.delete().where(completed_runs.c.run_id.in_(p.run_ids)))
+    return dropped
 
 
 async def apply_deletes(conn: AsyncConnection, message: LedgerDeletes) -> bool:
@@ -191,6 +224,8 @@ async def apply_deletes(conn: AsyncConnection, message: LedgerDeletes) -> bool:
 
 async def record_run_completed(conn: AsyncConnection, event: RunCompleted) -> None:
     p = event.payload
+    if await _purged(conn, p.run_id):
+        return
     await conn.execute(
         insert(completed_runs)
         .values(run_id=p.run_id, datasource_id=event.datasource_id, division=p.division,

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime
 
-from contracts.common import AuthorizationMode, AuthorizationPurpose, Division, NonEmptyStr
+from contracts.common import (
+    AuthorizationMode,
+    AuthorizationPurpose,
+    Division,
+    ExpectedCompany,
+    NonEmptyStr,
+)
 from contracts.envelope import Message, WireModel
 
 
@@ -26,9 +32,13 @@ class AuthorizationRequestedPayload(WireModel):
     requested_by: NonEmptyStr
     bound_division: Division | None = None
     """For a recreate: the division the data source is bound to (preselected, not enforced)."""
+    expected_company: ExpectedCompany | None = None
+    """When set, the link connects only this company; auth refuses any other."""
 
 
 class AuthorizationRequested(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["AuthorizationRequested"] = "AuthorizationRequested"
     payload: AuthorizationRequestedPayload
 
@@ -66,9 +76,15 @@ class ExactAuthorizedPayload(WireModel):
     exact_user_id: uuid.UUID
     exact_user_name: str
     authorized_at: datetime
+    vat_number: str | None = None
+    """The division's VAT number as Exact holds it (system/Divisions.VATNumber), if any."""
+    company_verified: bool = False
+    """True when the request named an expected company and this is it."""
 
 
 class ExactAuthorized(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["ExactAuthorized"] = "ExactAuthorized"
     payload: ExactAuthorizedPayload
 
@@ -81,6 +97,7 @@ AuthorizationFailureCode = Literal[
     "link_expired",
     "link_revoked",
     "exact_error",
+    "unexpected_company",
 ]
 
 
@@ -95,6 +112,8 @@ class AuthorizationFailedPayload(WireModel):
 
 
 class AuthorizationFailed(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["AuthorizationFailed"] = "AuthorizationFailed"
     payload: AuthorizationFailedPayload
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from contracts.common import AuthorizationMode, Entity, NonEmptyStr
+from contracts.common import AuthorizationMode, Entity, ExpectedCompany, NonEmptyStr
 from contracts.envelope import Message, WireModel
 
 
@@ -25,6 +25,10 @@ class CreateDataSourcePayload(WireModel):
     new_company_domain_id: uuid.UUID | None = None
     authorization_mode: AuthorizationMode
     requested_by: NonEmptyStr
+    expected_company: ExpectedCompany | None = None
+    """The company the authorization must connect (recommended for ``share`` links): any
+    other company is refused. Without it, the data source's unverified-company policy applies
+    (``notify``: connect and tell; ``confirm``: the initial run waits for ConfirmConnection)."""
 
     @model_validator(mode="after")
     def _one_domain(self) -> CreateDataSourcePayload:
@@ -37,6 +41,8 @@ class CreateDataSourcePayload(WireModel):
 
 
 class CreateDataSource(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["CreateDataSource"] = "CreateDataSource"
     payload: CreateDataSourcePayload
 
@@ -46,9 +52,13 @@ class RecreateDataSourcePayload(WireModel):
 
     authorization_mode: AuthorizationMode
     requested_by: NonEmptyStr
+    expected_company: ExpectedCompany | None = None
+    """As for CreateDataSource; checked on top of the same-division rule."""
 
 
 class RecreateDataSource(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["RecreateDataSource"] = "RecreateDataSource"
     payload: RecreateDataSourcePayload
 
@@ -71,3 +81,29 @@ class RequestReimportPayload(WireModel):
 class RequestReimport(Message):
     type: Literal["RequestReimport"] = "RequestReimport"
     payload: RequestReimportPayload
+
+
+class ConfirmConnectionPayload(WireModel):
+    """The customer confirms that the connected company is theirs; the initial run starts.
+
+    Only for a data source awaiting confirmation (policy ``confirm``, no expected company)."""
+
+    requested_by: NonEmptyStr
+
+
+class ConfirmConnection(Message):
+    type: Literal["ConfirmConnection"] = "ConfirmConnection"
+    payload: ConfirmConnectionPayload
+
+
+class DisownConnectionPayload(WireModel):
+    """"Not my company": disconnect the company that was connected, revoke its grant and
+    tell downstream consumers to drop the data source's rows (DataSourcePurged)."""
+
+    requested_by: NonEmptyStr
+    reason: NonEmptyStr | None = None
+
+
+class DisownConnection(Message):
+    type: Literal["DisownConnection"] = "DisownConnection"
+    payload: DisownConnectionPayload

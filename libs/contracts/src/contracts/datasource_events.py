@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from contracts.auth_events import AuthorizationFailureCode
 from contracts.common import AuthorizationMode, AuthorizationPurpose, Division, Entity, NonEmptyStr
@@ -26,15 +26,28 @@ class DataSourceCreated(Message):
 
 
 class DataSourceConnectedPayload(WireModel):
-    """The data source is bound to this division from now on."""
+    """The data source is bound to this division from now on.
+
+    ``company_verified`` is False when no expected company was given: then the portal should
+    show the customer which company was connected and by whom (``authorized_by``), so they
+    can say "not my company" (DisownConnection). ``awaiting_confirmation``: the initial run
+    waits for ConfirmConnection (policy ``confirm``).
+    """
 
     company_domain_id: uuid.UUID
     division: Division
     division_name: str
     grant_id: uuid.UUID
+    authorized_by: str | None = None
+    """The Exact Online user name of who connected it."""
+    vat_number: str | None = None
+    company_verified: bool | None = None
+    awaiting_confirmation: bool = False
 
 
 class DataSourceConnected(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["DataSourceConnected"] = "DataSourceConnected"
     payload: DataSourceConnectedPayload
 
@@ -110,6 +123,8 @@ class DataSourceAuthorizationFailedPayload(WireModel):
 
 
 class DataSourceAuthorizationFailed(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["DataSourceAuthorizationFailed"] = "DataSourceAuthorizationFailed"
     payload: DataSourceAuthorizationFailedPayload
 
@@ -156,3 +171,49 @@ class InitialRunRequestedPayload(WireModel):
 class InitialRunRequested(Message):
     type: Literal["InitialRunRequested"] = "InitialRunRequested"
     payload: InitialRunRequestedPayload
+
+
+class ConnectionConfirmedPayload(WireModel):
+    """The customer confirmed the connected company; the initial run is requested."""
+
+    division: Division
+    grant_id: uuid.UUID
+    run_id: uuid.UUID
+    confirmed_by: str
+
+
+class ConnectionConfirmed(Message):
+    type: Literal["ConnectionConfirmed"] = "ConnectionConfirmed"
+    payload: ConnectionConfirmedPayload
+
+
+class DataSourceDisownedPayload(WireModel):
+    """"Not my company": the company is disconnected and its grant must be revoked (auth
+    deletes the tokens). The data source is back to ``authorization_failed``; a recreate
+    connects it again. Downstream consumers get DataSourcePurged on the ledger topic."""
+
+    division: Division
+    division_name: str
+    grant_id: uuid.UUID
+    disowned_by: str
+    reason: str
+    state: DataSourceState
+
+
+class DataSourceDisowned(Message):
+    type: Literal["DataSourceDisowned"] = "DataSourceDisowned"
+    payload: DataSourceDisownedPayload
+
+
+class DataSourcePurgedPayload(WireModel):
+    """Drop every row of these runs of the data source, and ignore their batches that are
+    still to come: the company they came from was not the customer's."""
+
+    run_ids: tuple[uuid.UUID, ...]
+    division: Division
+    reason: str
+
+
+class DataSourcePurged(Message):
+    type: Literal["DataSourcePurged"] = "DataSourcePurged"
+    payload: DataSourcePurgedPayload

@@ -4,8 +4,9 @@ a change to it must follow: additive only.
 * never allowed: a field removed, a field's type changed, a new field that is required (a
   consumer reading an older stored message would not find it: consumers do not branch on
   ``schema_version``, they ignore unknown fields);
-* an additive change (a new optional field, a new message) is recorded with a higher
-  ``SCHEMA_VERSION`` on the message class.
+* an additive change (a new optional field, a new message, a new value of a code list such
+  as a reason code, every earlier value kept) is recorded with a higher ``SCHEMA_VERSION`` on
+  the message class. Consumers are deployed before the producers that use a new code.
 
 The contract test only compares and never writes. ``make schemas`` (``python -m
 contracts.schema_history``) records the current schemas, and refuses to record a breaking
@@ -50,7 +51,11 @@ def _type_of(schema: dict[str, Any], root: dict[str, Any]) -> Any:
         return ("array", _type_of(schema.get("items", {}), root))
     if schema.get("type") == "object" and "properties" in schema:
         return ("object",)
-    return (schema.get("type"), schema.get("format"), schema.get("const"), schema.get("enum"))
+    return (schema.get("type"), schema.get("format"), schema.get("const"), "enum" in schema)
+
+
+def _enum(schema: dict[str, Any], root: dict[str, Any]) -> set[str]:
+    return {json.dumps(v) for v in _resolve(schema, root).get("enum", [])}
 
 
 def _variant_tag(schema: dict[str, Any], root: dict[str, Any]) -> str | None:
@@ -85,6 +90,9 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 continue
             if _type_of(o_field, old) != _type_of(n_props[name], new):
                 problems.append(f"{path}.{name}: type changed")
+            lost = _enum(o_field, old) - _enum(n_props[name], new)
+            if lost:
+                problems.append(f"{path}.{name}: values removed {sorted(lost)}")
             walk(o_field, n_props[name], f"{path}.{name}")
         o_required = set(o.get("required", []))
         for name in set(n.get("required", [])) - o_required:

@@ -16,13 +16,22 @@ from contracts.auth_events import (
     GrantExpiring,
     GrantRevoked,
 )
-from contracts.commands import CreateDataSource, RecreateDataSource, RequestReimport
+from contracts.commands import (
+    ConfirmConnection,
+    CreateDataSource,
+    DisownConnection,
+    RecreateDataSource,
+    RequestReimport,
+)
 from contracts.datasource_events import (
     CommandRejected,
+    ConnectionConfirmed,
     DataSourceAuthorizationFailed,
     DataSourceConnected,
     DataSourceCreated,
+    DataSourceDisowned,
     DataSourceNeedsReauthorization,
+    DataSourcePurged,
     InitialRunRequested,
     RecreateAccepted,
     RecreateRejected,
@@ -52,14 +61,15 @@ INGEST_REQUESTS: Final = "exact.ingest.requests"
 RUN_EVENTS: Final = "exact.ingest.runs"
 """Ingest -> datasource and the portal (run progress)."""
 LEDGER_BATCHES: Final = "exact.ledger.batches"
-"""Ingest -> downstream consumers of accounting data."""
+"""Ingest -> downstream consumers of accounting data (and datasource's DataSourcePurged)."""
 CHANGE_NOTIFICATIONS: Final = "exact.webhooks.notifications"
 """Ingest's webhook receiver -> ingest (and any consumer that wants to know early)."""
 
 DLQ_SUFFIX: Final = ".dlq"
 
 TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
-    DATASOURCE_COMMANDS: (CreateDataSource, RecreateDataSource, RequestReimport),
+    DATASOURCE_COMMANDS: (CreateDataSource, RecreateDataSource, RequestReimport, ConfirmConnection,
+                          DisownConnection),
     AUTH_REQUESTS: (AuthorizationRequested,),
     AUTH_EVENTS: (AuthorizationLinkIssued, ExactAuthorized, AuthorizationFailed, GrantRevoked,
                   GrantExpiring),
@@ -71,10 +81,12 @@ TOPIC_MESSAGES: Final[dict[str, tuple[type[Message], ...]]] = {
         DataSourceNeedsReauthorization,
         DataSourceAuthorizationFailed,
         CommandRejected,
+        ConnectionConfirmed,
+        DataSourceDisowned,
     ),
     INGEST_REQUESTS: (InitialRunRequested,),
     RUN_EVENTS: (RunStarted, RunProgress, RunCompleted, RunFailed, TrialBalanceChecked),
-    LEDGER_BATCHES: (LedgerBatch, LedgerDeletes),
+    LEDGER_BATCHES: (LedgerBatch, LedgerDeletes, DataSourcePurged),
     CHANGE_NOTIFICATIONS: (ExactChangeNotified,),
 }
 

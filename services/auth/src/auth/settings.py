@@ -81,8 +81,11 @@ class AuthSettings(ServiceSettings):
     link_signing_key: SecretStr = Field(description="Key that signs links and OAuth state.")
     internal_api_token: SecretStr = Field(description="Bearer token of the internal API.")
 
-    share_link_ttl_seconds: int = Field(default=7 * 86400, gt=0)
-    self_link_ttl_seconds: int = Field(default=86400, gt=0)
+    share_link_ttl_seconds: int = Field(
+        default=86400, gt=0, description="How long a share link works (a day: a forwarded or "
+        "leaked link is useless soon; the portal can ask for a new one).")
+    self_link_ttl_seconds: int = Field(
+        default=3600, gt=0, description="How long a sign-in link for the portal user works.")
     admin_role_ids: tuple[int, ...] = Field(
         default=(1,), description="users/UserRolesPerDivision role ids that mean administrator."
     )

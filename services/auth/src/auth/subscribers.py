@@ -37,5 +37,7 @@ def build_router(settings: AuthSettings, group_id: str,
             await recreate.recreate_rejected(deps(), message)
         elif isinstance(message, c.DataSourceAuthorizationFailed) and message.payload.offered_grant_id:
             await recreate.offered_grant_refused(deps(), message)
+        elif isinstance(message, c.DataSourceDisowned):
+            await recreate.grant_disowned(deps(), message)
 
     return router

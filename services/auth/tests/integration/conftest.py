@@ -227,13 +227,15 @@ class Flow:
 
     async def request(self, *, mode: str = "share", purpose: str = "create",
                       bound_division: int | None = None,
-                      datasource_id: uuid.UUID | None = None) -> c.AuthorizationRequested:
+                      datasource_id: uuid.UUID | None = None,
+                      expected: c.ExpectedCompany | None = None) -> c.AuthorizationRequested:
         message = c.AuthorizationRequested.create(
             datasource_id=datasource_id or uuid.uuid4(),
             payload=c.AuthorizationRequestedPayload(
                 authorization_id=uuid.uuid4(), purpose=purpose, mode=mode,  # type: ignore[arg-type]
                 company_domain_id=uuid.uuid4(), company_domain_name="Bakkerij Groep",
                 requested_by="maria@bakkerij.example", bound_division=bound_division,
+                expected_company=expected,
             ),
         )
         await self.producer.send_and_wait(c.AUTH_REQUESTS, message.to_bytes(), key=message.key)

@@ -206,6 +206,28 @@ async def test_sign_in_succeeds_through_exacts_transient_faults(flow) -> None:
     assert sum(injected.values()) >= 2, injected
 
 
+async def test_a_forwarded_link_refuses_another_companys_administrator(flow) -> None:
+    message = await flow.request(expected=c.ExpectedCompany(vat_number="NL001234567B01"))
+    page = await flow.through_exact(flow.person(), await flow.link(message), "dirk.multi@demo.nl")
+
+    assert page.status_code == 200 and "The company was not connected" in page.text
+    assert "may only connect the Exact Online company with VAT number NL001234567B01" in page.text
+    failed = await flow.event(message.datasource_id, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "unexpected_company"
+    assert not [e for e in await flow.events(message.datasource_id)
+                if isinstance(e, c.ExactAuthorized)]
+
+
+async def test_a_link_for_one_company_connects_it_by_its_vat_number(flow) -> None:
+    message = await flow.request(expected=c.ExpectedCompany(vat_number="nl 0023.45678 b03"))
+    page = await flow.through_exact(flow.person(), await flow.link(message), "dirk.multi@demo.nl")
+
+    assert "Van Dijk Vastgoed B.V. (division 200003)" in page.text  # no choice among the others
+    authorized = await flow.event(message.datasource_id, c.ExactAuthorized)
+    assert (authorized.payload.division, authorized.payload.company_verified) == (200003, True)
+    assert authorized.payload.vat_number == "NL002345678B03"
+
+
 async def test_no_secret_reached_a_log_line_an_event_or_the_outbox(flow, secrets_seen,
                                                                    captured_logs) -> None:
     """Runs last in the auth suite: greps everything logged and sent so far for every token,

@@ -7,7 +7,7 @@ import pytest
 
 from auth.domain.errors import ForgedState, LinkExpired, LinkInvalid, LinkRevoked, LinkUsed, WrongStep
 from auth.domain.events import Authorized, Failed, LinkIssued
-from auth.domain.exact import DivisionChoice, ExactUser
+from auth.domain.exact import DivisionChoice, ExactUser, ExpectedCompany
 from auth.domain.model import AuthorizationSession, Status
 from auth.domain.tokens import TokenSet, sha256_hex
 
@@ -17,8 +17,9 @@ USER = ExactUser(uuid.uuid4(), "anna.admin@demo.nl", "Anna de Vries", 100001)
 DIV = DivisionChoice(100001, "Bakkerij De Molen B.V.")
 
 
-def session(purpose: str = "create") -> AuthorizationSession:
-    return AuthorizationSession.open(
+def session(purpose: str = "create", expected: ExpectedCompany | None = None
+            ) -> AuthorizationSession:
+    return AuthorizationSession.open(expected=expected,
         link_nonce="n", link_token_sha256=sha256_hex(TOKEN),
         link_expires_at=NOW + timedelta(days=7), now=NOW,
         authorization_id=uuid.uuid4(), datasource_id=uuid.uuid4(), correlation_id=uuid.uuid4(),
@@ -163,3 +164,33 @@ def test_repr_shows_no_secret() -> None:
     s.signed_in(USER, (DIV, DivisionChoice(2, "x")), tokens(), NOW)
     shown = repr(s) + repr(s.pending_tokens)
     assert "SECRET" not in shown and "link_nonce" not in shown and "browser_sha256" not in shown
+
+
+def test_a_link_for_an_expected_division_refuses_another_company() -> None:
+    s = started(session(expected=ExpectedCompany(division=100001)))
+    other = DivisionChoice(200001, "Van Dijk Holding B.V.")
+    assert s.signed_in(USER, (other,), tokens(), NOW) is None
+    assert (s.status, s.failure_code) == (Status.FAILED, "unexpected_company")
+    assert "division 100001" in (s.failure_reason or "")
+    assert isinstance(s.events[-1], Failed) and s.events[-1].code == "unexpected_company"
+
+
+def test_a_link_for_an_expected_company_offers_only_that_company() -> None:
+    s = started(session(expected=ExpectedCompany(vat_number="NL 0012.34567.B01")))
+    ours = DivisionChoice(100001, "Bakkerij De Molen B.V.", "nl001234567b01")
+    other = DivisionChoice(200001, "Van Dijk Holding B.V.", "NL999999999B01")
+    assert s.signed_in(USER, (other, ours), tokens(), NOW) == ours
+    assert s.choices == (ours,)
+    with pytest.raises(WrongStep):
+        s.choose(200001, "b1")
+    s.connect(uuid.uuid4(), ours, NOW)
+    event = s.events[-1]
+    assert isinstance(event, Authorized)
+    assert (event.company_verified, event.vat_number) == (True, "nl001234567b01")
+
+
+def test_a_division_without_a_vat_number_never_matches_an_expected_vat_number() -> None:
+    expected = ExpectedCompany(vat_number="NL001234567B01")
+    assert not expected.matches(DivisionChoice(1, "x", None))
+    assert not ExpectedCompany(division=1, vat_number="NL1").matches(DivisionChoice(1, "x", "NL2"))
+    assert ExpectedCompany(division=1).matches(DivisionChoice(1, "x"))

@@ -189,14 +189,15 @@ def world() -> tuple[Store, FakeExact, Dependencies]:
     return store, exact, deps
 
 
-def request(purpose: str = "create", datasource_id: uuid.UUID | None = None
-            ) -> c.AuthorizationRequested:
+def request(purpose: str = "create", datasource_id: uuid.UUID | None = None,
+            expected: c.ExpectedCompany | None = None) -> c.AuthorizationRequested:
     return c.AuthorizationRequested.create(
         datasource_id=datasource_id or uuid.uuid4(),
         payload=c.AuthorizationRequestedPayload(
             authorization_id=uuid.uuid4(), purpose=purpose, mode="share",
             company_domain_id=uuid.uuid4(), company_domain_name="Bakkerij Groep",
-            requested_by="maria", bound_division=100001 if purpose == "recreate" else None))
+            requested_by="maria", bound_division=100001 if purpose == "recreate" else None,
+            expected_company=expected))
 
 
 async def test_a_request_opens_a_session_and_announces_where_its_link_is(world) -> None:
@@ -235,8 +236,9 @@ async def test_a_newer_request_revokes_the_open_link_of_the_same_data_source(wor
         await authorizations.link_for_portal(deps, first.payload.authorization_id)
 
 
-async def _sign_in(deps: Dependencies, purpose: str = "create") -> c.AuthorizationRequested:
-    message = request(purpose)
+async def _sign_in(deps: Dependencies, purpose: str = "create",
+                   expected: c.ExpectedCompany | None = None) -> c.AuthorizationRequested:
+    message = request(purpose, expected=expected)
     await authorizations.open_authorization(deps, message)
     link = await authorizations.link_for_portal(deps, message.payload.authorization_id)
     started = await signin.start_sign_in(deps, link.url.rsplit("/", 1)[1], "browser", "NL")
@@ -471,3 +473,31 @@ async def test_a_token_that_runs_out_during_the_administrator_checks_is_renewed_
     assert exact.calls.count("roles") == 2 and "refresh:R1" in exact.calls
     grant = store.grants[authorized.payload.grant_id]
     assert grant.current_tokens().access_token == "A2"
+
+
+async def test_a_link_for_another_company_connects_nothing(world) -> None:
+    store, exact, deps = world
+    await _sign_in(deps, expected=c.ExpectedCompany(division=200001))
+    failed = store.outbox[-1]
+    assert isinstance(failed, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "unexpected_company"
+    assert store.grants == {} and "roles" not in exact.calls
+
+
+async def test_a_link_for_the_expected_company_connects_it_verified(world) -> None:
+    store, _exact, deps = world
+    await _sign_in(deps, expected=c.ExpectedCompany(division=100001))
+    authorized = store.outbox[-1]
+    assert isinstance(authorized, c.ExactAuthorized) and authorized.payload.company_verified
+
+
+async def test_a_disowned_grant_hands_out_no_token_any_more(world) -> None:
+    store, _exact, deps = world
+    message = await _sign_in(deps)
+    grant_id = store.outbox[-1].payload.grant_id
+    disowned = message.caused(c.DataSourceDisowned, c.DataSourceDisownedPayload(
+        division=100001, division_name="Bakkerij", grant_id=grant_id, disowned_by="maria",
+        reason="not my company", state="authorization_failed"))
+    await recreate.grant_disowned(deps, disowned)
+    assert (store.grants[grant_id].status, store.grants[grant_id].tokens) == (
+        GrantStatus.DISCARDED, None)

@@ -32,11 +32,27 @@ def _message(e: ev.Event, correlation_id: UUID) -> tuple[str, c.Message]:
             return c.AUTH_REQUESTS, make(c.AuthorizationRequested, c.AuthorizationRequestedPayload(
                 authorization_id=e.authorization_id, purpose=e.purpose, mode=e.mode,
                 company_domain_id=e.company_domain_id, company_domain_name=e.company_domain_name,
-                requested_by=e.requested_by, bound_division=e.bound_division))
+                requested_by=e.requested_by, bound_division=e.bound_division,
+                expected_company=None if e.expected_division is None and e.expected_vat_number is None
+                else c.ExpectedCompany(division=e.expected_division, vat_number=e.expected_vat_number)))
         case ev.DataSourceConnected():
             return c.DATASOURCE_EVENTS, make(c.DataSourceConnected, c.DataSourceConnectedPayload(
                 company_domain_id=e.company_domain_id, division=e.division,
-                division_name=e.division_name, grant_id=e.grant_id))
+                division_name=e.division_name, grant_id=e.grant_id, authorized_by=e.authorized_by,
+                vat_number=e.vat_number, company_verified=e.company_verified,
+                awaiting_confirmation=e.awaiting_confirmation))
+        case ev.ConnectionConfirmed():
+            return c.DATASOURCE_EVENTS, make(c.ConnectionConfirmed, c.ConnectionConfirmedPayload(
+                division=e.division, grant_id=e.grant_id, run_id=e.run_id,
+                confirmed_by=e.confirmed_by))
+        case ev.Disowned():
+            return c.DATASOURCE_EVENTS, make(c.DataSourceDisowned, c.DataSourceDisownedPayload(
+                division=e.division, division_name=e.division_name, grant_id=e.grant_id,
+                disowned_by=e.disowned_by, reason=e.reason,
+                state=e.state))  # type: ignore[arg-type]
+        case ev.Purged():
+            return c.LEDGER_BATCHES, make(c.DataSourcePurged, c.DataSourcePurgedPayload(
+                run_ids=e.run_ids, division=e.division, reason=e.reason))
         case ev.RunRequested():
             return c.INGEST_REQUESTS, make(c.InitialRunRequested, c.InitialRunRequestedPayload(
                 run_id=e.run_id, kind=e.kind, division=e.division,  # type: ignore[arg-type]

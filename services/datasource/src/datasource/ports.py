@@ -44,6 +44,10 @@ class RunRepository(Protocol):
 
     async def add(self, run: Run) -> None: ...
 
+    async def ids_of(self, datasource_id: UUID) -> list[UUID]:
+        """Every run of the data source, oldest first."""
+        ...
+
     async def update(self, run: Run) -> None: ...
 
 

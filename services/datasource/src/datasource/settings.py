@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -15,4 +17,10 @@ class DatasourceSettings(ServiceSettings):
     group_id: str = Field(
         default="exact-datasource",
         description="Prefix of the consumer groups (<group_id>.commands, .auth-events, .run-events).",
+    )
+    unverified_company_policy: Literal["notify", "confirm"] = Field(
+        default="notify",
+        description="When no expected company was named: notify (connect, start the run and "
+        "tell the portal who connected which company; DisownConnection undoes it) or confirm "
+        "(the initial run waits for ConfirmConnection).",
     )

@@ -37,7 +37,8 @@ def build_router(settings: DatasourceSettings, group_id: str, *,
 
     @router.subscriber(c.DATASOURCE_COMMANDS, **options(c.DATASOURCE_COMMANDS, "commands"))  # type: ignore[untyped-decorator]
     async def on_command(
-        message: c.CreateDataSource | c.RecreateDataSource | c.RequestReimport,
+        message: c.CreateDataSource | c.RecreateDataSource | c.RequestReimport
+        | c.ConfirmConnection | c.DisownConnection,
     ) -> None:
         try:
             await usecases.handle_command(message, uow())
@@ -50,7 +51,9 @@ def build_router(settings: DatasourceSettings, group_id: str, *,
         | c.GrantExpiring,
     ) -> None:
         with structlog.contextvars.bound_contextvars(**_auth_context(message)):
-            await usecases.handle_auth_event(message, uow())
+            await usecases.handle_auth_event(
+                message, uow(),
+                confirm_unverified=settings.unverified_company_policy == "confirm")
 
     @router.subscriber(c.RUN_EVENTS, **options(c.RUN_EVENTS, "run-events"))  # type: ignore[untyped-decorator]
     async def on_run_event(

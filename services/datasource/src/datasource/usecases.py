@@ -18,7 +18,7 @@ import structlog
 
 import contracts as c
 from datasource import metrics, outgoing
-from datasource.domain import CompanyDomain, DataSource, OfferedGrant, Run
+from datasource.domain import CompanyDomain, DataSource, ExpectedCompany, OfferedGrant, Run
 from datasource.domain.errors import (
     CommandRefused,
     CompanyDomainExists,
@@ -46,7 +46,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-Command: TypeAlias = c.CreateDataSource | c.RecreateDataSource | c.RequestReimport
+Command: TypeAlias = (c.CreateDataSource | c.RecreateDataSource | c.RequestReimport
+                      | c.ConfirmConnection | c.DisownConnection)
 AuthEvent: TypeAlias = (c.AuthorizationLinkIssued | c.ExactAuthorized | c.AuthorizationFailed
                         | c.GrantRevoked | c.GrantExpiring)
 
@@ -65,6 +66,10 @@ async def handle_command(command: Command, uow: UnitOfWork, *, clock: Clock = ut
                 ds = await _recreate(command, uow, clock(), new_id)
             case c.RequestReimport():
                 ds = await _reimport(command, uow, clock(), new_id)
+            case c.ConfirmConnection():
+                ds = await _confirm(command, uow, clock(), new_id)
+            case c.DisownConnection():
+                ds = await _disown(command, uow, clock())
         await _publish(uow, ds.events, command.correlation_id)
         await uow.commit()
     metrics.command(command.type, "applied")
@@ -84,7 +89,9 @@ async def reject_command(command: Command, refusal: CommandRefused, uow: UnitOfW
 
 
 async def handle_auth_event(event: AuthEvent, uow: UnitOfWork, *, clock: Clock = utcnow,
-                            new_id: NewId = uuid4) -> None:
+                            new_id: NewId = uuid4, confirm_unverified: bool = False) -> None:
+    """``confirm_unverified``: the policy ``confirm`` (a company nobody named in advance waits
+    for ConfirmConnection before its initial run)."""
     async with uow:
         if not await uow.first_delivery(AUTH_EVENTS, event.message_id):
             log.info("duplicate_message_skipped", consumer=AUTH_EVENTS)
@@ -103,7 +110,7 @@ async def handle_auth_event(event: AuthEvent, uow: UnitOfWork, *, clock: Clock =
                     ds.link_issued(event.payload.authorization_id, fetch_url=event.payload.fetch_url,
                                    expires_at=event.payload.expires_at, now=clock())
                 case c.ExactAuthorized():
-                    ds = await _authorized(event, uow, clock(), new_id)
+                    ds = await _authorized(event, uow, clock(), new_id, confirm_unverified)
                 case c.AuthorizationFailed():
                     ds = await _datasource(uow, event.datasource_id)
                     ds.authorization_failed(event.payload.authorization_id,
@@ -160,7 +167,8 @@ async def _create(command: c.CreateDataSource, uow: UnitOfWork, now: datetime,
         created = True
     ds = DataSource.create(datasource_id=command.datasource_id, domain=domain,
                            domain_created=created, mode=p.authorization_mode,
-                           requested_by=p.requested_by, authorization_id=new_id(), now=now)
+                           requested_by=p.requested_by, authorization_id=new_id(), now=now,
+                           expected=_expected(p.expected_company))
     await uow.datasources.add(ds)
     return ds
 
@@ -174,7 +182,8 @@ async def _recreate(command: c.RecreateDataSource, uow: UnitOfWork, now: datetim
     if domain is None:  # a foreign key makes this impossible
         raise UnknownCompanyDomain(f"There is no company domain with id {ds.company_domain_id}.")
     ds.request_recreate(authorization_id=new_id(), mode=command.payload.authorization_mode,
-                        requested_by=command.payload.requested_by, domain=domain, now=now)
+                        requested_by=command.payload.requested_by, domain=domain, now=now,
+                        expected=_expected(command.payload.expected_company))
     await uow.datasources.update(ds)
     return ds
 
@@ -193,18 +202,49 @@ async def _reimport(command: c.RequestReimport, uow: UnitOfWork, now: datetime,
     return ds
 
 
+async def _confirm(command: c.ConfirmConnection, uow: UnitOfWork, now: datetime,
+                   new_id: NewId) -> DataSource:
+    ds = await _existing(uow, command.datasource_id)
+    run = ds.confirm(run_id=new_id(), entities=ALL_ENTITY_NAMES,
+                     confirmed_by=command.payload.requested_by, now=now)
+    await uow.runs.add(run)
+    await uow.datasources.update(ds)
+    return ds
+
+
+async def _disown(command: c.DisownConnection, uow: UnitOfWork, now: datetime) -> DataSource:
+    ds = await _existing(uow, command.datasource_id)
+    ds.disown(disowned_by=command.payload.requested_by, reason=command.payload.reason,
+              run_ids=tuple(await uow.runs.ids_of(ds.id)), now=now)
+    await uow.datasources.update(ds)
+    return ds
+
+
+async def _existing(uow: UnitOfWork, datasource_id: UUID) -> DataSource:
+    ds = await uow.datasources.get(datasource_id)
+    if ds is None:
+        raise UnknownDataSource(f"There is no data source with id {datasource_id}.")
+    return ds
+
+
+def _expected(company: c.ExpectedCompany | None) -> ExpectedCompany | None:
+    return None if company is None else ExpectedCompany(company.division, company.vat_number)
+
+
 # -- auth events ------------------------------------------------------------------------------
 
 async def _authorized(event: c.ExactAuthorized, uow: UnitOfWork, now: datetime,
-                      new_id: NewId) -> DataSource:
+                      new_id: NewId, confirm_unverified: bool) -> DataSource:
     p = event.payload
     ds = await _datasource(uow, event.datasource_id)
     # Serializes binding divisions within the company domain across consumers and replicas.
     await uow.domains.get(ds.company_domain_id, lock=True)
     conflict = await uow.datasources.bound_to(ds.company_domain_id, p.division, other_than=ds.id)
-    offer = OfferedGrant(p.authorization_id, p.grant_id, p.division, p.division_name, p.exact_user_name)
+    offer = OfferedGrant(p.authorization_id, p.grant_id, p.division, p.division_name,
+                         p.exact_user_name, p.vat_number, p.company_verified)
     run: Run | None = ds.authorized(offer, conflicting_datasource=conflict, run_id=new_id(),
-                                    entities=ALL_ENTITY_NAMES, now=now)
+                                    entities=ALL_ENTITY_NAMES, now=now,
+                                    confirm_unverified=confirm_unverified)
     if run is not None:
         await uow.runs.add(run)
     return ds

@@ -186,6 +186,9 @@ class DataSourceSummaryView(View):
 class DataSourceView(DataSourceSummaryView):
     authorized_by: str | None
     connected_at: datetime | None
+    vat_number: str | None = None
+    company_verified: bool | None = None
+    """False: nobody named the company in advance; show who connected which company."""
     pending_authorization: PendingAuthorizationView | None
     last_authorization_failure: AuthorizationFailureView | None
     last_recreate_rejection: RecreateRejectionView | None
@@ -257,6 +260,8 @@ def datasource_view(ds: DataSource, domain_name: str, runs: list[Run], *,
         **_summary_fields(ds, domain_name, last_run, last_sync),
         authorized_by=ds.binding.authorized_by if ds.binding else None,
         connected_at=ds.binding.connected_at if ds.binding else None,
+        vat_number=ds.binding.vat_number if ds.binding else None,
+        company_verified=ds.binding.verified if ds.binding else None,
         pending_authorization=PendingAuthorizationView(
             authorization_id=p.authorization_id, purpose=p.purpose, mode=p.mode,
             requested_by=p.requested_by, requested_at=p.requested_at,

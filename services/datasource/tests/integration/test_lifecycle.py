@@ -237,3 +237,20 @@ async def test_reimport_of_a_connected_data_source_requests_a_reimport_run(servi
     assert (p.kind, p.entities, p.grant_id, p.division) == ("reimport", (c.Entity.GL_ACCOUNTS,), grant, 610)
     detail = await service.until_datasource(ds_id, lambda d: len(d["runs"]) == 2)
     assert detail["runs"][0]["kind"] == "reimport" and detail["run_status"] == "run_pending"
+
+
+async def test_not_my_company_disconnects_and_tells_auth_and_downstream(service: Any) -> None:
+    datasource_id, grant, _request = await connected(service, division=4712)
+    run_request = await service.one(c.INGEST_REQUESTS, datasource_id, c.InitialRunRequested)
+    disown = c.DisownConnection.create(datasource_id=datasource_id, payload=c.DisownConnectionPayload(
+        requested_by="anna@portal"))
+    await service.send(c.DATASOURCE_COMMANDS, disown, disown)
+
+    disowned = await service.one(c.DATASOURCE_EVENTS, datasource_id, c.DataSourceDisowned)
+    assert (disowned.payload.grant_id, disowned.payload.division) == (grant, 4712)
+    purged = await service.one(c.LEDGER_BATCHES, datasource_id, c.DataSourcePurged)
+    assert purged.payload.run_ids == (run_request.payload.run_id,)
+    detail = await service.until_datasource(datasource_id,
+                                            lambda d: d["state"] == "authorization_failed")
+    assert detail["division"] is None and detail["grant_id"] is None
+    assert detail["last_authorization_failure"]["reason_code"] == "not_my_company"

@@ -70,7 +70,8 @@ def _describe(exc: OAuthError) -> str:
 # users/UserRolesPerDivision: Pi-Systems src/Entity/Users/UserRolesPerDivision.php, picqer
 # UserRolesPerDivision.php. tests/test_exact_conformance.py checks the sandbox serves them.
 ME_SELECT = "UserID,UserName,FullName,CurrentDivision"
-DIVISIONS_SELECT = "Code,Description"
+DIVISIONS_SELECT = "Code,Description,VATNumber"
+"""``VATNumber``: system/Divisions (EXACT_API.md section 2); an expected company may be named by it."""
 ROLES_SELECT = "UserID,Role,Division,EndDate"
 """``EndDate``: a role is active until then (Pi-Systems UserRolesPerDivision.php: "StartDate,
 EndDate"); a role that has ended does not make an administrator."""
@@ -240,7 +241,9 @@ class ExactClient:
                     raise
                 last = exc
                 continue
-            return tuple(sorted((DivisionChoice(int(r["Code"]), str(r.get("Description") or ""))
+            # VATNumber: system/Divisions field (EXACT_API.md section 2; picqer Division.php).
+            return tuple(sorted((DivisionChoice(int(r["Code"]), str(r.get("Description") or ""),
+                                                r.get("VATNumber") or None)
                                  for r in rows), key=lambda d: d.code))
         if last is not None:
             raise last

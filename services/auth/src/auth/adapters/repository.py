@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.tables import authorizations as A
 from auth.adapters.tables import grants as G
-from auth.domain.exact import DivisionChoice, ExactUser
+from auth.domain.exact import DivisionChoice, ExactUser, ExpectedCompany
 from auth.domain.grants import Grant, GrantStatus
 from auth.domain.model import OPEN_STATUSES, AuthorizationSession, Status
 from auth.domain.tokens import TokenSet
@@ -49,7 +49,8 @@ class SqlSessionRepository:
             "exact_user": None if user is None else {
                 "user_id": str(user.user_id), "user_name": user.user_name,
                 "full_name": user.full_name, "current_division": user.current_division},
-            "choices": [{"code": c.code, "name": c.name} for c in s.choices],
+            "choices": [{"code": c.code, "name": c.name, "vat_number": c.vat_number}
+                        for c in s.choices],
             "pending_tokens_enc": None if s.pending_tokens is None
             else self._cipher.encrypt(_tokens_to_json(s.pending_tokens)),
             "grant_id": s.grant_id,
@@ -65,6 +66,8 @@ class SqlSessionRepository:
             correlation_id=s.correlation_id, purpose=s.purpose, mode=s.mode,
             company_domain_id=s.company_domain_id, company_domain_name=s.company_domain_name,
             requested_by=s.requested_by, bound_division=s.bound_division,
+            expected_division=s.expected.division if s.expected else None,
+            expected_vat_number=s.expected.vat_number if s.expected else None,
             link_nonce=s.link_nonce, link_token_sha256=s.link_token_sha256,
             link_expires_at=s.link_expires_at, created_at=s.created_at, **self._values(s),
         ))
@@ -113,7 +116,8 @@ class SqlSessionRepository:
             exact_user=None if user is None else ExactUser(
                 uuid.UUID(user["user_id"]), user["user_name"], user["full_name"],
                 user["current_division"]),
-            choices=tuple(DivisionChoice(c["code"], c["name"]) for c in r["choices"]),
+            choices=tuple(DivisionChoice(c["code"], c["name"], c.get("vat_number"))
+                          for c in r["choices"]),
             pending_tokens=None if r["pending_tokens_enc"] is None
             else _tokens_from_json(self._cipher.decrypt(r["pending_tokens_enc"])),
             grant_id=r["grant_id"],
@@ -121,6 +125,8 @@ class SqlSessionRepository:
             else DivisionChoice(r["division"], r["division_name"] or ""),
             failure_code=r["failure_code"], failure_reason=r["failure_reason"],
             finished_at=r["finished_at"],
+            expected=None if r["expected_division"] is None and r["expected_vat_number"] is None
+            else ExpectedCompany(r["expected_division"], r["expected_vat_number"]),
         )
 
 

@@ -25,6 +25,8 @@ class Authorized:
     exact_user_id: uuid.UUID
     exact_user_name: str
     authorized_at: datetime
+    vat_number: str | None = None
+    company_verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,33 @@ class ExactUser:
 class DivisionChoice:
     code: int
     name: str
+    vat_number: str | None = None
+    """system/Divisions.VATNumber (EXACT_API.md section 2), as Exact holds it."""
+
+
+def normal_vat(value: str | None) -> str:
+    """A VAT number compared without case, spaces, dots and dashes ("NL 1234.56" == "nl123456")."""
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class ExpectedCompany:
+    """The company a link may connect (division code and/or VAT number)."""
+
+    division: int | None = None
+    vat_number: str | None = None
+
+    def matches(self, choice: DivisionChoice) -> bool:
+        if self.division is not None and choice.code != self.division:
+            return False
+        return self.vat_number is None or (
+            bool(normal_vat(choice.vat_number))
+            and normal_vat(choice.vat_number) == normal_vat(self.vat_number))
+
+    def describe(self) -> str:
+        parts = ([f"division {self.division}"] if self.division is not None else []) + (
+            [f"VAT number {self.vat_number}"] if self.vat_number else [])
+        return " with ".join(parts)
 
 
 @dataclass(frozen=True)

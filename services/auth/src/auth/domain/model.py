@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from auth.domain.errors import ForgedState, LinkExpired, LinkInvalid, LinkRevoked, LinkUsed, WrongStep
 from auth.domain.events import Authorized, DomainEvent, Failed, LinkIssued
-from auth.domain.exact import DivisionChoice, ExactUser
+from auth.domain.exact import DivisionChoice, ExactUser, ExpectedCompany
 from auth.domain.tokens import TokenSet
 
 
@@ -64,6 +64,8 @@ class AuthorizationSession:
     failure_code: str | None = None
     failure_reason: str | None = None
     finished_at: datetime | None = None
+    expected: ExpectedCompany | None = None
+    """When set, only this company may be connected with the link."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -148,11 +150,27 @@ class AuthorizationSession:
 
     def signed_in(self, user: ExactUser, choices: tuple[DivisionChoice, ...], tokens: TokenSet,
                   now: datetime) -> DivisionChoice | None:
-        """Remember who signed in; the division when there is only one to choose."""
+        """Remember who signed in; the division when there is only one to choose.
+
+        With an expected company, only that company is offered; when the user gave access to
+        no such company the authorization fails (``unexpected_company``): a forwarded link
+        cannot connect anyone else's company.
+        """
         if not choices:
             self.fail("no_division", "The Exact Online user who signed in gave access to no "
                       "company. Sign in again and allow access to the company to connect.", now)
             return None
+        if self.expected is not None:
+            allowed = tuple(c for c in choices if self.expected.matches(c))
+            if not allowed:
+                offered = ", ".join(f"{c.code} ({c.name})" for c in choices)
+                self.fail("unexpected_company",
+                          f"This link may only connect the Exact Online company with "
+                          f"{self.expected.describe()}, but the user who signed in gave access "
+                          f"to {offered}. Nothing was connected. If you are not an administrator "
+                          "of that company, you were sent this link by mistake.", now)
+                return None
+            choices = allowed
         self.status = Status.CHOOSING
         self.exact_user = user
         self.choices = choices
@@ -184,7 +202,8 @@ class AuthorizationSession:
         self.finished_at = now
         self.events.append(Authorized(self.authorization_id, self.purpose, grant_id,
                                       division.code, division.name, self.exact_user.user_id,
-                                      self.exact_user.user_name, now))
+                                      self.exact_user.user_name, now, division.vat_number,
+                                      self.expected is not None and self.expected.matches(division)))
 
     def fail(self, code: str, reason: str, now: datetime,
              division: DivisionChoice | None = None) -> None:
@@ -206,9 +225,9 @@ class AuthorizationSession:
                   "was completed. Start the authorization again to get a new link.", now)
         return True
 
-    def revoke(self, now: datetime) -> bool:
+    def revoke(self, now: datetime, reason: str = "A newer authorization for this data source "
+               "replaced this link.") -> bool:
         if not self.is_open:
             return False
-        self.fail("link_revoked", "A newer authorization for this data source replaced "
-                  "this link.", now)
+        self.fail("link_revoked", reason, now)
         return True

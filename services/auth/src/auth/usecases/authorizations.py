@@ -11,6 +11,7 @@ import structlog
 
 import contracts as c
 from auth.domain.errors import AuthorizationNotFound
+from auth.domain.exact import ExpectedCompany
 from auth.domain.model import AuthorizationSession
 from auth.domain.tokens import sha256_hex
 from auth.ports import Dependencies
@@ -56,6 +57,8 @@ async def open_authorization(deps: Dependencies, message: c.AuthorizationRequest
             correlation_id=message.correlation_id, purpose=p.purpose, mode=p.mode,
             company_domain_id=p.company_domain_id, company_domain_name=p.company_domain_name,
             requested_by=p.requested_by, bound_division=p.bound_division,
+            expected=None if p.expected_company is None else ExpectedCompany(
+                p.expected_company.division, p.expected_company.vat_number),
         )
         await uow.sessions.add(session)
         await publish_events(uow, session, deps.config.internal_base_url)
@@ -83,6 +86,26 @@ async def link_for_portal(deps: Dependencies, authorization_id: uuid.UUID) -> Po
     session.link_fetchable(deps.clock())
     token = deps.signer.link_token(session.authorization_id, session.link_nonce)
     return PortalLink(share_url(deps, token), session.mode, session.link_expires_at)
+
+
+async def revoke_link(deps: Dependencies, authorization_id: uuid.UUID) -> bool:
+    """The portal withdraws a link it sent (e.g. to the wrong person): it stops working at once
+    and the authorization fails with ``link_revoked``. False when it had already ended."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        session = await uow.sessions.get(authorization_id, for_update=True)
+        if session is None:
+            raise AuthorizationNotFound(str(authorization_id))
+        bind(authorization_id=session.authorization_id, datasource_id=session.datasource_id,
+             correlation_id=session.correlation_id)
+        revoked = session.revoke(now, "The link was withdrawn by the person who sent it.")
+        if revoked:
+            await uow.sessions.save(session)
+            await publish_events(uow, session, deps.config.internal_base_url)
+        await uow.commit()
+    log.info("authorization_link_withdrawn" if revoked else "authorization_link_already_ended",
+             authorization_id=str(authorization_id))
+    return revoked
 
 
 async def expire_links(deps: Dependencies, batch: int = 100) -> int:

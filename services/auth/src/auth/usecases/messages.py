@@ -43,6 +43,8 @@ def to_message(event: DomainEvent, *, datasource_id: uuid.UUID, correlation_id: 
             exact_user_id=event.exact_user_id,
             exact_user_name=event.exact_user_name,
             authorized_at=event.authorized_at,
+            vat_number=event.vat_number,
+            company_verified=event.company_verified,
         ))
     if isinstance(event, Failed):
         return c.AuthorizationFailed.create(**envelope, payload=c.AuthorizationFailedPayload(

@@ -47,6 +47,12 @@ async def offered_grant_refused(deps: Dependencies, message: c.DataSourceAuthori
                        message.payload.reason)
 
 
+async def grant_disowned(deps: Dependencies, message: c.DataSourceDisowned) -> None:
+    """"Not my company": the customer disowned the connected company; its tokens are deleted
+    and the grant hands out no access token any more."""
+    await _discard(deps, message.message_id, message.payload.grant_id, message.payload.reason)
+
+
 async def _discard(deps: Dependencies, message_id: uuid.UUID, grant_id: uuid.UUID, reason: str) -> None:
     async with deps.uow() as uow:
         if not await uow.first_delivery(CONSUMER, message_id):

@@ -4,6 +4,7 @@ GET  /internal/grants/{grant_id}/access-token           -> 200 | 404 | 410 | 503
      (503 ``error``: ``refresh_not_yet_allowed`` - Exact's 570 s rule - or ``exact_unavailable``)
 POST /internal/grants/{grant_id}/access-token/rejected  -> 202 | 404
 GET  /internal/authorizations/{authorization_id}/link   -> 200 | 404 | 410
+POST /internal/authorizations/{authorization_id}/revoke -> 200 {"revoked": bool} | 404
 """
 
 from __future__ import annotations
@@ -121,5 +122,13 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
         return JSONResponse(
             LinkOut(url=found.url, mode=found.mode, expires_at=_iso(found.expires_at)).model_dump(),
             headers={"Cache-Control": "no-store"})
+
+    @router.post("/authorizations/{authorization_id}/revoke", responses={404: {}})
+    async def revoke(authorization_id: uuid.UUID, deps: Deps) -> Any:
+        try:
+            revoked = await authorizations.revoke_link(deps, authorization_id)
+        except AuthorizationNotFound:
+            return _error(404, "unknown_authorization", "No authorization with this id.")
+        return JSONResponse({"revoked": revoked}, headers={"Cache-Control": "no-store"})
 
     return router

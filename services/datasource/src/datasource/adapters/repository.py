@@ -82,6 +82,12 @@ class SqlRuns:
         ).mappings().first()
         return rows.run_from_row(row) if row else None
 
+    async def ids_of(self, datasource_id: UUID) -> list[UUID]:
+        result = await self._conn.execute(
+            sa.select(runs.c.run_id).where(runs.c.datasource_id == datasource_id)
+            .order_by(runs.c.requested_at))
+        return [row[0] for row in result]
+
     async def add(self, run: Run) -> None:
         await self._conn.execute(runs.insert().values(rows.run_values(run)))
 

@@ -16,6 +16,7 @@ from datasource.domain import (
     CompanyDomain,
     DataSource,
     EntityProgress,
+    ExpectedCompany,
     PendingAuthorization,
     Reauthorization,
     RecreateRejection,
@@ -72,12 +73,16 @@ def datasource_values(ds: DataSource) -> dict[str, Any]:
         "grant_id": b.grant_id if b else None,
         "authorized_by": b.authorized_by if b else None,
         "connected_at": b.connected_at if b else None,
+        "vat_number": b.vat_number if b else None,
+        "company_verified": b.verified if b else None,
         "pending_authorization_id": p.authorization_id if p else None,
         "pending_purpose": p.purpose if p else None,
         "pending_mode": p.mode if p else None,
         "pending_requested_by": p.requested_by if p else None,
         "pending_requested_at": p.requested_at if p else None,
         "pending_resume_state": p.resume_state.value if p else None,
+        "pending_expected_division": p.expected.division if p and p.expected else None,
+        "pending_expected_vat_number": p.expected.vat_number if p and p.expected else None,
         "link_fetch_url": link.fetch_url if link else None,
         "link_expires_at": link.expires_at if link else None,
         "link_issued_at": link.issued_at if link else None,
@@ -183,7 +188,7 @@ def _binding(row: Row) -> Binding | None:
     if row["division"] is None:
         return None
     return Binding(row["division"], row["division_name"], row["grant_id"], row["authorized_by"],
-                   row["connected_at"])
+                   row["connected_at"], row["vat_number"], bool(row["company_verified"]))
 
 
 def _pending(row: Row) -> PendingAuthorization | None:
@@ -196,6 +201,9 @@ def _pending(row: Row) -> PendingAuthorization | None:
         row["pending_authorization_id"], cast(ev.Purpose, row["pending_purpose"]),
         cast(ev.Mode, row["pending_mode"]), row["pending_requested_by"],
         row["pending_requested_at"], State(row["pending_resume_state"]), link,
+        None if row["pending_expected_division"] is None
+        and row["pending_expected_vat_number"] is None
+        else ExpectedCompany(row["pending_expected_division"], row["pending_expected_vat_number"]),
     )
 
 

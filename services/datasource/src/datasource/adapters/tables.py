@@ -48,6 +48,8 @@ datasources = sa.Table(
     sa.Column("grant_id", UUID(as_uuid=True), unique=True),
     sa.Column("authorized_by", sa.Text),
     sa.Column("connected_at", TZ),
+    sa.Column("vat_number", sa.Text),
+    sa.Column("company_verified", sa.Boolean),
     # pending authorization
     sa.Column("pending_authorization_id", UUID(as_uuid=True), unique=True),
     sa.Column("pending_purpose", sa.Text),
@@ -55,6 +57,8 @@ datasources = sa.Table(
     sa.Column("pending_requested_by", sa.Text),
     sa.Column("pending_requested_at", TZ),
     sa.Column("pending_resume_state", sa.Text),
+    sa.Column("pending_expected_division", sa.Integer),
+    sa.Column("pending_expected_vat_number", sa.Text),
     sa.Column("link_fetch_url", sa.Text),
     sa.Column("link_expires_at", TZ),
     sa.Column("link_issued_at", TZ),
@@ -78,7 +82,7 @@ datasources = sa.Table(
     sa.Column("reauthorization_at", TZ),
     sa.CheckConstraint(
         "state IN ('awaiting_authorization', 'authorization_failed', 'connected', "
-        "'recreating', 'needs_reauthorization')",
+        "'recreating', 'needs_reauthorization', 'awaiting_confirmation')",
         name="ck_datasources_state",
     ),
     sa.Index("uq_datasources_domain_division", "company_domain_id", "division", unique=True,

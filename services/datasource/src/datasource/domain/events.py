@@ -34,6 +34,8 @@ class AuthorizationRequested:
     company_domain_name: str
     requested_by: str
     bound_division: int | None
+    expected_division: int | None = None
+    expected_vat_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,42 @@ class DataSourceConnected:
     division: int
     division_name: str
     grant_id: UUID
+    authorized_by: str | None = None
+    vat_number: str | None = None
+    company_verified: bool = False
+    awaiting_confirmation: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectionConfirmed:
+    datasource_id: UUID
+    division: int
+    grant_id: UUID
+    run_id: UUID
+    confirmed_by: str
+
+
+@dataclass(frozen=True)
+class Disowned:
+    """"Not my company": disconnected; auth revokes the grant."""
+
+    datasource_id: UUID
+    division: int
+    division_name: str
+    grant_id: UUID
+    disowned_by: str
+    reason: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Purged:
+    """Downstream consumers drop the rows of these runs."""
+
+    datasource_id: UUID
+    run_ids: tuple[UUID, ...]
+    division: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -105,4 +143,7 @@ Event = (
     | RecreateRejected
     | AuthorizationFailed
     | NeedsReauthorization
+    | ConnectionConfirmed
+    | Disowned
+    | Purged
 )

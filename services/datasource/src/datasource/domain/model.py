@@ -21,6 +21,8 @@
 * ``recreating``: a recreate's authorization is in progress; the data source keeps
   its division and grant, and remembers the state to return to (``connected`` or
   ``needs_reauthorization``).
+* ``awaiting_confirmation``: connected to a company nobody named in advance, with the
+  policy ``confirm``: the initial run waits for ``ConfirmConnection``.
 * ``needs_reauthorization``: the current grant was revoked (auth's ``GrantRevoked``,
   or a run failed with ``grant_revoked``); only a recreate helps.
 
@@ -29,7 +31,13 @@ the old one, no data is re-imported); for another division it is rejected and th
 data source stays exactly as it was. One authorization is in progress at a time:
 a recreate while one is pending is refused, because the first one's link may
 still be completed. Authorization outcomes for any other authorization id are
-stale and ignored. The methods below check these rules, change state and record
+stale and ignored.
+
+An authorization may name the company it must connect (``ExpectedCompany``); auth refuses
+any other, and an ``ExactAuthorized`` that does not match it fails here too. Without one, the
+connection is *unverified*: the portal is told who connected which company, and "not my
+company" (``disown``) disconnects it, has auth revoke the grant and tells downstream consumers
+to purge the rows. The methods below check these rules, change state and record
 the domain events that announce each change.
 """
 
@@ -44,10 +52,13 @@ from datasource.domain.errors import InvalidState, NotConnected, NotCurrentGrant
 from datasource.domain.runs import Run
 from datasource.domain.values import (
     DIVISION_ALREADY_CONNECTED,
+    NOT_MY_COMPANY,
+    UNEXPECTED_COMPANY,
     AuthorizationFailure,
     AuthorizationLink,
     Binding,
     CompanyDomain,
+    ExpectedCompany,
     OfferedGrant,
     PendingAuthorization,
     Reauthorization,
@@ -74,18 +85,20 @@ class DataSource:
 
     @classmethod
     def create(cls, *, datasource_id: UUID, domain: CompanyDomain, domain_created: bool,
-               mode: ev.Mode, requested_by: str, authorization_id: UUID, now: datetime) -> DataSource:
+               mode: ev.Mode, requested_by: str, authorization_id: UUID, now: datetime,
+               expected: ExpectedCompany | None = None) -> DataSource:
         ds = cls(id=datasource_id, company_domain_id=domain.id,
                  state=State.AWAITING_AUTHORIZATION, authorization_mode=mode,
                  requested_by=requested_by, created_at=now, updated_at=now)
         ds.events.append(ev.DataSourceCreated(ds.id, domain.id, domain.name, domain_created, mode,
                                               requested_by))
         ds._request_authorization(authorization_id, "create", mode, requested_by, domain, now,
-                                  resume_state=State.AUTHORIZATION_FAILED)
+                                  resume_state=State.AUTHORIZATION_FAILED, expected=expected)
         return ds
 
     def request_recreate(self, *, authorization_id: UUID, mode: ev.Mode, requested_by: str,
-                         domain: CompanyDomain, now: datetime) -> None:
+                         domain: CompanyDomain, now: datetime,
+                         expected: ExpectedCompany | None = None) -> None:
         if self.state is State.AWAITING_AUTHORIZATION:
             raise NotConnected(
                 "This data source was never connected: its first authorization is still in "
@@ -96,14 +109,19 @@ class DataSource:
                 "A recreate of this data source is already in progress. Complete that "
                 "authorization, or wait until it fails or its link expires."
             )
+        if self.state is State.AWAITING_CONFIRMATION:
+            raise InvalidState(
+                "This data source waits for the customer to confirm the connected company. "
+                "Confirm it, or say it is not the customer's company (disown), first."
+            )
         if self.state is State.AUTHORIZATION_FAILED:
             self.authorization_mode = mode
             self._request_authorization(authorization_id, "create", mode, requested_by, domain, now,
-                                        resume_state=State.AUTHORIZATION_FAILED)
+                                        resume_state=State.AUTHORIZATION_FAILED, expected=expected)
             self.state = State.AWAITING_AUTHORIZATION
             return
         self._request_authorization(authorization_id, "recreate", mode, requested_by, domain, now,
-                                    resume_state=self.state)
+                                    resume_state=self.state, expected=expected)
         self.state = State.RECREATING
 
     def link_issued(self, authorization_id: UUID, *, fetch_url: str, expires_at: datetime,
@@ -113,15 +131,28 @@ class DataSource:
         self.updated_at = now
 
     def authorized(self, offer: OfferedGrant, *, conflicting_datasource: UUID | None,
-                   run_id: UUID, entities: tuple[str, ...], now: datetime) -> Run | None:
+                   run_id: UUID, entities: tuple[str, ...], now: datetime,
+                   confirm_unverified: bool = False) -> Run | None:
         """Apply ``ExactAuthorized``; returns the initial run when a create got connected.
 
         ``conflicting_datasource`` is another data source of the same company domain
-        already bound to ``offer.division``, if any.
+        already bound to ``offer.division``, if any. ``confirm_unverified``: a company that
+        was not named in advance waits for the customer's confirmation before the run.
         """
         pending = self._pending_for(offer.authorization_id)
+        if pending.expected is not None and not pending.expected.matches(offer.division,
+                                                                         offer.vat_number):
+            # Auth refuses this before issuing a grant; checked again so no grant for another
+            # company can ever bind a data source.
+            self._fail(pending, code=UNEXPECTED_COMPANY, now=now, offer=offer, reason=(
+                f"The authorization was for Exact Online division {offer.division} "
+                f"({offer.division_name}), which is not the company this link was made for. "
+                "Nothing was connected."))
+            return None
+        offer = replace(offer, company_verified=pending.expected is not None)
         if pending.purpose == "create":
-            return self._connect(pending, offer, conflicting_datasource, run_id, entities, now)
+            return self._connect(pending, offer, conflicting_datasource, run_id, entities, now,
+                                 confirm_unverified and not offer.company_verified)
         self._finish_recreate(pending, offer, now)
         return None
 
@@ -146,6 +177,44 @@ class DataSource:
         self.updated_at = now
         self.events.append(ev.NeedsReauthorization(self.id, binding.division, grant_id, reason))
 
+    def confirm(self, *, run_id: UUID, entities: tuple[str, ...], confirmed_by: str,
+                now: datetime) -> Run:
+        """The customer confirms the connected company is theirs: the initial run starts."""
+        if self.state is not State.AWAITING_CONFIRMATION or self.binding is None:
+            raise InvalidState(f"Only a data source awaiting confirmation can be confirmed; "
+                               f"this one is {self.state.value}.")
+        self.state = State.CONNECTED
+        self.binding = replace(self.binding, verified=True)
+        self.updated_at = now
+        self.events.append(ev.ConnectionConfirmed(self.id, self.binding.division,
+                                                  self.binding.grant_id, run_id, confirmed_by))
+        return self._request_run("initial", self.binding, run_id, entities, now)
+
+    def disown(self, *, disowned_by: str, reason: str | None, run_ids: tuple[UUID, ...],
+               now: datetime) -> None:
+        """"Not my company": disconnect, have auth revoke the grant, purge the rows downstream.
+
+        The data source goes back to ``authorization_failed``: a recreate connects it again
+        (the first company authorized is bound, as for a create).
+        """
+        binding = self.binding
+        if binding is None:
+            raise NotConnected("This data source is not connected to any company.")
+        if self.state not in (State.CONNECTED, State.AWAITING_CONFIRMATION,
+                              State.NEEDS_REAUTHORIZATION):
+            raise InvalidState(f"A data source that is {self.state.value} cannot be disowned "
+                               "now; wait until the authorization in progress ends.")
+        why = reason or (f"{disowned_by} said Exact Online division {binding.division} "
+                         f"({binding.division_name}) is not their company.")
+        self.binding = self.reauthorization = self.last_rejection = None
+        self.state = State.AUTHORIZATION_FAILED
+        self.last_failure = AuthorizationFailure(UUID(int=0), "create", NOT_MY_COMPANY, why, now,
+                                                 binding.division)
+        self.updated_at = now
+        self.events.append(ev.Disowned(self.id, binding.division, binding.division_name,
+                                       binding.grant_id, disowned_by, why, self.state.value))
+        self.events.append(ev.Purged(self.id, run_ids, binding.division, why))
+
     def request_reimport(self, *, run_id: UUID, entities: tuple[str, ...], date_from: date | None,
                          date_to: date | None, now: datetime) -> Run:
         if self.binding is None:
@@ -160,16 +229,18 @@ class DataSource:
 
     def _request_authorization(self, authorization_id: UUID, purpose: ev.Purpose, mode: ev.Mode,
                                requested_by: str, domain: CompanyDomain, now: datetime, *,
-                               resume_state: State) -> None:
+                               resume_state: State, expected: ExpectedCompany | None) -> None:
         self.pending = PendingAuthorization(authorization_id, purpose, mode, requested_by, now,
-                                            resume_state)
+                                            resume_state, expected=expected)
         self.updated_at = now
         bound = self.binding.division if self.binding and purpose == "recreate" else None
         self.events.append(ev.AuthorizationRequested(
-            self.id, authorization_id, purpose, mode, domain.id, domain.name, requested_by, bound))
+            self.id, authorization_id, purpose, mode, domain.id, domain.name, requested_by, bound,
+            expected.division if expected else None, expected.vat_number if expected else None))
 
     def _connect(self, pending: PendingAuthorization, offer: OfferedGrant, conflict: UUID | None,
-                 run_id: UUID, entities: tuple[str, ...], now: datetime) -> Run | None:
+                 run_id: UUID, entities: tuple[str, ...], now: datetime,
+                 await_confirmation: bool) -> Run | None:
         if conflict is not None:
             reason = (
                 f"Exact Online division {offer.division} ({offer.division_name}) is already "
@@ -179,13 +250,16 @@ class DataSource:
             self._fail(pending, code=DIVISION_ALREADY_CONNECTED, reason=reason, now=now, offer=offer)
             return None
         self.binding = Binding(offer.division, offer.division_name, offer.grant_id,
-                               offer.authorized_by, now)
-        self.state = State.CONNECTED
+                               offer.authorized_by, now, offer.vat_number, offer.company_verified)
+        self.state = State.AWAITING_CONFIRMATION if await_confirmation else State.CONNECTED
         self.authorization_mode = pending.mode
         self.pending = self.last_failure = self.last_rejection = self.reauthorization = None
         self.updated_at = now
-        self.events.append(ev.DataSourceConnected(self.id, self.company_domain_id, offer.division,
-                                                  offer.division_name, offer.grant_id))
+        self.events.append(ev.DataSourceConnected(
+            self.id, self.company_domain_id, offer.division, offer.division_name, offer.grant_id,
+            offer.authorized_by, offer.vat_number, offer.company_verified, await_confirmation))
+        if await_confirmation:
+            return None
         return self._request_run("initial", self.binding, run_id, entities, now)
 
     def _finish_recreate(self, pending: PendingAuthorization, offer: OfferedGrant,
@@ -210,7 +284,8 @@ class DataSource:
             return
         previous = binding.grant_id if binding.grant_id != offer.grant_id else None
         self.binding = replace(binding, division_name=offer.division_name, grant_id=offer.grant_id,
-                               authorized_by=offer.authorized_by)
+                               authorized_by=offer.authorized_by, vat_number=offer.vat_number,
+                               verified=binding.verified or offer.company_verified)
         self.state = State.CONNECTED
         self.authorization_mode = pending.mode
         self.pending = self.last_failure = self.last_rejection = self.reauthorization = None

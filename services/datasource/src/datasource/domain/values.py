@@ -10,6 +10,8 @@ from uuid import UUID
 from datasource.domain import events as ev
 
 DIVISION_ALREADY_CONNECTED = "division_already_connected"
+UNEXPECTED_COMPANY = "unexpected_company"
+NOT_MY_COMPANY = "not_my_company"
 
 
 class State(StrEnum):
@@ -18,6 +20,28 @@ class State(StrEnum):
     CONNECTED = "connected"
     RECREATING = "recreating"
     NEEDS_REAUTHORIZATION = "needs_reauthorization"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    """Connected to a company nobody named in advance (policy ``confirm``): the initial run
+    waits until the customer confirms it is theirs, or says it is not (disown)."""
+
+
+def normal_vat(value: str | None) -> str:
+    """A VAT number compared without case, spaces, dots and dashes."""
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+
+
+@dataclass(frozen=True)
+class ExpectedCompany:
+    """The company an authorization must connect: division code and/or VAT number."""
+
+    division: int | None = None
+    vat_number: str | None = None
+
+    def matches(self, division: int, vat_number: str | None) -> bool:
+        if self.division is not None and division != self.division:
+            return False
+        return self.vat_number is None or (
+            bool(normal_vat(vat_number)) and normal_vat(vat_number) == normal_vat(self.vat_number))
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,9 @@ class Binding:
     grant_id: UUID
     authorized_by: str
     connected_at: datetime
+    vat_number: str | None = None
+    verified: bool = False
+    """The company was named in advance (expected company) and matched."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,7 @@ class PendingAuthorization:
     resume_state: State
     """Where the data source goes when this authorization does not connect it."""
     link: AuthorizationLink | None = None
+    expected: ExpectedCompany | None = None
 
 
 @dataclass(frozen=True)
@@ -94,3 +122,5 @@ class OfferedGrant:
     division: int
     division_name: str
     authorized_by: str
+    vat_number: str | None = None
+    company_verified: bool = False
