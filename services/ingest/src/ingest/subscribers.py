@@ -25,7 +25,8 @@ from ingest.settings import IngestSettings
 
 DatasourceEvent = Annotated[
     c.DataSourceCreated | c.DataSourceConnected | c.RecreateAccepted | c.RecreateRejected
-    | c.DataSourceNeedsReauthorization | c.DataSourceAuthorizationFailed | c.CommandRejected,
+    | c.DataSourceNeedsReauthorization | c.DataSourceAuthorizationFailed | c.CommandRejected
+    | c.ConnectionConfirmed | c.DataSourceDisowned,
     Field(discriminator="type"),
 ]
 """Every message of DATASOURCE_EVENTS (a test keeps it in step with the contracts), so none
