@@ -50,6 +50,7 @@ from starlette.routing import Route
 import contracts as c
 from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres
 from connector_runtime.messaging import ensure_topics
+from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
 from exact_sandbox.testing import serve_in_thread
 
 SMALL, LARGE = 790_001, 790_002
@@ -161,6 +162,8 @@ def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str) -> It
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
            "EXACT_BASE_URL": sandbox, "INGEST_AUTH_INTERNAL_URL": auth,
            "INGEST_AUTH_INTERNAL_TOKEN": TOKEN, "INGEST_HTTP_PORT": str(port),
+           "INGEST_INTERNAL_HTTP_PORT": str(free_port()),
+           "INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS,
            "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
            "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
@@ -191,8 +194,10 @@ async def run_once(bootstrap: str, ingest: psutil.Process, division: int, grant_
     await consumer.seek_to_end(*tps)
     for tp in tps:
         await consumer.position(tp)
-    request = c.InitialRunRequested.create(datasource_id=uuid.uuid4(), payload=c.InitialRunRequestedPayload(
-        run_id=uuid.uuid4(), division=division, grant_id=grant_id, entities=entities))
+    datasource_id = uuid.uuid4()
+    request = c.InitialRunRequested.create(datasource_id=datasource_id, payload=c.InitialRunRequestedPayload(
+        run_id=uuid.uuid4(), division=division, grant_id=grant_id, entities=entities,
+        grant_claim=signed_claim(datasource_id, grant_id, division)))
     peak = before = ingest.memory_info().rss
     stop = asyncio.Event()
 

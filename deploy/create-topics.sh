@@ -15,11 +15,21 @@ set -euo pipefail
 B=${BOOTSTRAP:-kafka:9092}
 P=${PARTITIONS:-12}
 T=/opt/kafka/bin/kafka-topics.sh
+CONFIG=/tmp/admin.properties
+if [ -n "${KAFKA_ADMIN_PASSWORD:-}" ]; then  # SASL/SCRAM as the admin user (docker-compose.yml)
+  cat > "$CONFIG" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${KAFKA_ADMIN_PASSWORD}";
+EOF
+else
+  : > "$CONFIG"
+fi
 DAY=86400000
 create() { # name retention_ms
-  $T --bootstrap-server "$B" --create --if-not-exists --topic "$1" --partitions "$P" \
+  $T --bootstrap-server "$B" --command-config "$CONFIG" --create --if-not-exists --topic "$1" --partitions "$P" \
      --replication-factor 1 --config retention.ms="$2" --config max.message.bytes=1048588
-  $T --bootstrap-server "$B" --create --if-not-exists --topic "$1.dlq" --partitions "$P" \
+  $T --bootstrap-server "$B" --command-config "$CONFIG" --create --if-not-exists --topic "$1.dlq" --partitions "$P" \
      --replication-factor 1 --config retention.ms=$((30 * DAY))
 }
 create exact.datasource.commands $((7 * DAY))

@@ -28,11 +28,13 @@ RUN uv sync --frozen --no-dev --package exact-${SERVICE} --no-editable \
 FROM python:3.11-slim
 ARG SERVICE
 ENV PATH=/app/.venv/bin:$PATH SERVICE=${SERVICE} LOG_FORMAT=json PYTHONUNBUFFERED=1 \
-    AUTH_HTTP_PORT=8000 DATASOURCE_HTTP_PORT=8000 INGEST_HTTP_PORT=8000
+    AUTH_HTTP_PORT=8000 DATASOURCE_HTTP_PORT=8000 INGEST_HTTP_PORT=8000 \
+    AUTH_INTERNAL_HTTP_PORT=9000 DATASOURCE_INTERNAL_HTTP_PORT=9000 INGEST_INTERNAL_HTTP_PORT=9000
 RUN useradd --system --uid 10001 app
 COPY --from=build /app/.venv /app/.venv
 USER app
-EXPOSE 8000
+# 8000: public listener; 9000: internal listener (127.0.0.1 unless *_INTERNAL_HTTP_HOST says)
+EXPOSE 8000 9000
 # ready = database reachable, migrations applied, broker reachable (see docs/operations.md)
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=6 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]

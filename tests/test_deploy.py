@@ -17,7 +17,7 @@ def compose() -> dict:  # type: ignore[type-arg]
 def test_compose_parses_and_has_kafka_kraft_postgres_and_the_services() -> None:
     services = compose()["services"]
     assert {"kafka", "postgres", "auth", "datasource", "ingest"} <= set(services)
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "process.roles=broker,controller" in (ROOT / "deploy" / "kafka-start.sh").read_text()
 
 
 def test_every_build_names_an_existing_dockerfile_and_workspace_member() -> None:
@@ -105,11 +105,45 @@ def test_every_required_setting_is_given_in_compose() -> None:
             assert names[field] & env, f"{service}: required {field} ({names[field]}) missing"
 
 
-def test_ingest_and_auth_share_the_internal_api_token_and_address() -> None:
+def test_ingest_reaches_auths_internal_listener_with_a_token_of_its_own() -> None:
     services = compose()["services"]
     auth, ingest = services["auth"]["environment"], services["ingest"]["environment"]
-    assert ingest["INGEST_AUTH_INTERNAL_TOKEN"] == auth["AUTH_INTERNAL_API_TOKEN"]
-    assert ingest["INGEST_AUTH_INTERNAL_URL"] == auth["AUTH_INTERNAL_BASE_URL"] == "http://auth:8000"
+    assert ingest["INGEST_AUTH_INTERNAL_TOKEN"] == "${INGEST_API_TOKEN:?set INGEST_API_TOKEN}"
+    assert ingest["INGEST_AUTH_INTERNAL_URL"] == auth["AUTH_INTERNAL_BASE_URL"] == "http://auth:9000"
+    assert auth["AUTH_INTERNAL_HTTP_PORT"] == "9000"
+    secrets = (ROOT / "deploy" / "secrets.sh").read_text()
+    assert '"name":"ingest"' in secrets and '"scopes":["access_tokens"]' in secrets
+
+
+def test_only_auths_public_listener_is_published() -> None:
+    published = {name: service["ports"] for name, service in compose()["services"].items()
+                 if service.get("ports")}
+    assert published == {"auth": ["8001:8000"]}
+
+
+def test_every_service_speaks_sasl_scram_to_kafka_as_its_own_user() -> None:
+    services = compose()["services"]
+    for service in SERVICES:
+        env = services[service]["environment"]
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", service
+        assert env["KAFKA_SASL_USERNAME"] == service
+        assert env["KAFKA_SASL_PASSWORD"].startswith(f"${{KAFKA_{service.upper()}_PASSWORD")
+        assert f"KAFKA_{service.upper()}_PASSWORD" in services["kafka"]["environment"]
+
+
+def test_kafka_acls_let_each_service_write_only_what_it_publishes() -> None:
+    import re
+
+    acls = (ROOT / "deploy" / "kafka-acls.sh").read_text()
+    writes = {m.group(1): set(m.group(2).split())
+              for m in re.finditer(r"^write_topics (\w+) (.+)$", acls, re.MULTILINE)}
+    assert writes == {
+        "auth": {c.AUTH_EVENTS},
+        "datasource": {c.DATASOURCE_EVENTS, c.AUTH_REQUESTS, c.INGEST_REQUESTS, c.LEDGER_BATCHES},
+        "ingest": {c.RUN_EVENTS, c.LEDGER_BATCHES},
+        "portal": {c.DATASOURCE_COMMANDS},
+    }
+    assert "allow.everyone.if.no.acl.found=false" in (ROOT / "deploy" / "kafka-start.sh").read_text()
 
 
 def test_every_service_listens_on_8000_and_has_a_readiness_health_check() -> None:
@@ -150,7 +184,7 @@ def test_prometheus_scrapes_every_service_and_loads_the_alert_rules() -> None:
     [job] = config["scrape_configs"]
     names = {n for sd in job["dns_sd_configs"] for n in sd["names"]}
     assert names == set(SERVICES)
-    assert all(sd["port"] == 8000 for sd in job["dns_sd_configs"])
+    assert all(sd["port"] == 9000 for sd in job["dns_sd_configs"])  # the internal listener
     mounts = compose()["services"]["prometheus"]["volumes"]
     for rule_file in config["rule_files"]:
         assert any(m.endswith(f":{rule_file}:ro") for m in mounts), rule_file

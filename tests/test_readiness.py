@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from connector_runtime.embedded import EmbeddedPostgres
-from connector_runtime.testing import Infra, eventually
+from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, Infra, eventually
 from datasource.app import create_app
 from datasource.settings import DatasourceSettings
 
@@ -25,7 +25,8 @@ def own_postgres() -> Iterator[EmbeddedPostgres]:
 async def test_readyz_fails_when_the_database_is_down(infra: Infra, own_postgres: EmbeddedPostgres) -> None:
     settings = DatasourceSettings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
                                   database_url=own_postgres.url, kafka_session_timeout_ms=2000,
-                                  consumer_lag_interval_seconds=0)
+                                  consumer_lag_interval_seconds=0,
+                                  run_claim_signing_key=TEST_CLAIM_SIGNING_KEY)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

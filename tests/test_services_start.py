@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import contracts as c
 from connector_runtime.db import create_engine
 from connector_runtime.embedded import EmbeddedKafka
-from connector_runtime.testing import Infra
+from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, TEST_CLAIM_VERIFY_KEYS, Infra
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +22,9 @@ REQUIRED_ENV: dict[str, dict[str, str]] = {
         "AUTH_EXACT_CLIENT_SECRET": "start-test-secret",
         "AUTH_TOKEN_ENCRYPTION_KEY": "sRWD0ClqvXdflC0V6v1Qn0HW7ChJ2W3nDbB7R5C9yv8=",
         "AUTH_LINK_SIGNING_KEY": "start-test-signing-key",
-        "AUTH_INTERNAL_API_TOKEN": "start-test-internal-token",
     },
+    "datasource": {"DATASOURCE_RUN_CLAIM_SIGNING_KEY": TEST_CLAIM_SIGNING_KEY},
+    "ingest": {"INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS},
 }
 
 

@@ -48,7 +48,8 @@ async def test_grants_expiring_are_those_warned_about_lately_still_alive_and_not
 async def test_status_reports_a_part_it_cannot_reach_and_shows_the_rest(infra: Infra) -> None:
     cfg = CliSettings(KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
                       CONNECTOR_DATASOURCE_URL="http://127.0.0.1:9", CONNECTOR_AUTH_URL="http://127.0.0.1:9",
-                      CONNECTOR_INGEST_URL="http://127.0.0.1:9")
+                      CONNECTOR_INGEST_URL="http://127.0.0.1:9",
+                      CONNECTOR_DATASOURCE_METRICS_URL="http://127.0.0.1:9")
     data = await status.gather(cfg)
     assert set(data["errors"]) == {"datasource API", "datasource metrics", "auth metrics", "ingest metrics"}
     assert isinstance(data["dead_letters"], list) and isinstance(data["grants_expiring"], list)

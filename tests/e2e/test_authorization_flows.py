@@ -46,8 +46,8 @@ async def authorize(link: str, user: str, password: str, **kwargs: object) -> st
 async def access_token_status(system: LocalSystem, grant_id: object) -> int:
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.get(
-            f"{system.url('auth')}/internal/grants/{grant_id}/access-token",
-            headers={"Authorization": f"Bearer {system.secrets.internal_api_token}"})
+            f"{system.internal_url('auth')}/internal/grants/{grant_id}/access-token",
+            headers=system.bearer("ingest"))
     return response.status_code
 
 

@@ -82,7 +82,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 async def scrape(system: LocalSystem, service: str) -> Samples:
     async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(f"{system.url(service)}/metrics")).text
+        text = (await client.get(f"{system.internal_url(service)}/metrics")).text
     return {(s.name, frozenset(s.labels.items())): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
@@ -147,13 +147,14 @@ async def test_datasource_and_auth_metrics_show_the_data_source(system: LocalSys
 
 async def test_auth_counts_the_token_refreshes_it_makes(system: LocalSystem, flow: Flow) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        detail = (await client.get(f"{system.url('datasource')}/datasources/{flow.datasource_id}")).json()
+        detail = (await client.get(f"{system.url('datasource')}/datasources/{flow.datasource_id}",
+                                   headers=system.bearer("operator"))).json()
         grant_id = detail["grant_id"]
 
         async def refreshed() -> bool:
             answer = await client.get(
-                f"{system.url('auth')}/internal/grants/{grant_id}/access-token",
-                headers={"Authorization": f"Bearer {system.secrets.internal_api_token}"})
+                f"{system.internal_url('auth')}/internal/grants/{grant_id}/access-token",
+                headers=system.bearer("ingest"))
             assert answer.status_code in (200, 503), answer.text
             m = await scrape(system, "auth")
             return (value(m, "auth_token_refreshes_total", outcome="refreshed") or 0) >= 1

@@ -122,7 +122,8 @@ class Harness:
     # ---- services over HTTP -----------------------------------------------------------------
 
     async def datasource(self, datasource_id: uuid.UUID) -> dict[str, Any]:
-        response = await self.http.get(f"{self.system.url('datasource')}/datasources/{datasource_id}")
+        response = await self.http.get(f"{self.system.url('datasource')}/datasources/{datasource_id}",
+                                       headers=self.system.bearer("operator"))
         if response.status_code != 200:
             raise ScenarioError(f"datasource read API: {response.status_code} {response.text[:200]}")
         detail: dict[str, Any] = response.json()
@@ -130,8 +131,8 @@ class Harness:
 
     async def access_token(self, grant_id: uuid.UUID, auth: str = "auth") -> httpx.Response:
         return await self.http.get(
-            f"{self.system.url(auth)}/internal/grants/{grant_id}/access-token",
-            headers={"Authorization": f"Bearer {self.system.secrets.internal_api_token}"})
+            f"{self.system.internal_url(auth)}/internal/grants/{grant_id}/access-token",
+            headers=self.system.bearer("ingest"))
 
     async def link_for(self, issued: AuthorizationLinkIssued) -> str:
         response = await self.http.get(issued.payload.fetch_url, headers={

@@ -27,17 +27,22 @@ async def _get(url: str, token: str | None = None) -> Any:
     return response.json()
 
 
+async def _read(settings: CliSettings, path: str) -> Any:
+    return await _get(f"{settings.datasource_url}{path}",
+                      settings.datasource_api_token.get_secret_value())
+
+
 async def company_domains(settings: CliSettings) -> Any:
-    return await _get(f"{settings.datasource_url}/company-domains")
+    return await _read(settings, "/company-domains")
 
 
 async def datasources(settings: CliSettings, company_domain_id: uuid.UUID | None = None) -> Any:
     query = f"?company_domain_id={company_domain_id}" if company_domain_id else ""
-    return await _get(f"{settings.datasource_url}/datasources{query}")
+    return await _read(settings, f"/datasources{query}")
 
 
 async def datasource(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
-    return await _get(f"{settings.datasource_url}/datasources/{datasource_id}")
+    return await _read(settings, f"/datasources/{datasource_id}")
 
 
 async def webhooks(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
@@ -46,7 +51,12 @@ async def webhooks(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
 
 
 async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str, Any]:
-    """The link for the portal user or the Exact administrator (it holds a secret token)."""
+    """The link for the portal user or the Exact administrator (it holds a secret token).
+
+    ``fetch_url`` comes from a Kafka event: the token goes only to the configured auth."""
+    if not fetch_url.startswith(settings.auth_url.rstrip("/") + "/internal/"):
+        raise ServiceError(f"the link's fetch_url is not on auth's internal API "
+                           f"({settings.auth_url}); not sending the token there")
     result: dict[str, Any] = await _get(fetch_url, settings.internal_api_token.get_secret_value())
     return result
 

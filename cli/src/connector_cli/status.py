@@ -158,7 +158,7 @@ async def gather(cfg: CliSettings) -> dict[str, Any]:
     token = cfg.internal_api_token.get_secret_value()
     sources, ds_m, auth_m, ingest_m, depth, expiring = await asyncio.gather(
         _part("datasource API", errors, api.datasources(cfg)),
-        _part("datasource metrics", errors, _metrics(cfg.datasource_url, token)),
+        _part("datasource metrics", errors, _metrics(cfg.datasource_metrics_url, token)),
         _part("auth metrics", errors, _metrics(cfg.auth_url, token)),
         _part("ingest metrics", errors, _metrics(cfg.ingest_url, token)),
         _part("dead letters", errors, _dlq_depth(cfg.kafka_bootstrap_servers)),

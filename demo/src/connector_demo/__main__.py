@@ -89,7 +89,8 @@ def _show_parts(system: LocalSystem, data_dir: Path) -> None:
     table.add_row("PostgreSQL", system.database_url)
     table.add_row("Exact Online sandbox", system.url("sandbox"))
     for name in ("auth", "datasource", "ingest"):
-        table.add_row(f"{name} service", system.url(name) + "  (/healthz /readyz /metrics)")
+        table.add_row(f"{name} service", system.url(name) + "  (/healthz /readyz)  internal: "
+                      + system.internal_url(name) + "  (/metrics /docs)")
     table.add_row("example ledger sink", "consumer group ledger-sink")
     table.add_row("logs", str(data_dir / "*.log"))
     console.print(table)

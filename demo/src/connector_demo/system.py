@@ -8,6 +8,7 @@ embedded ones unless ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` are given.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -20,6 +21,8 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
+from connector_runtime.access import token_sha256
+from connector_runtime.claims import new_key_pair
 from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 
 CLIENT_ID = "connector-demo-app"
@@ -64,22 +67,35 @@ class Process:
 
 @dataclass
 class Secrets:
+    """Every key and caller token of the local system. ``internal_api_token`` is the portal's
+    token at auth's internal API (links), ``ingest_api_token`` ingest's (access tokens),
+    ``operator_api_token`` the CLI's and the tests' at the read APIs."""
+
     token_encryption_key: str
     link_signing_key: str
     internal_api_token: str
     client_secret: str
+    ingest_api_token: str = ""
+    operator_api_token: str = ""
+    claim_signing_key: str = ""
+    claim_verify_keys: str = ""
 
     @classmethod
     def load_or_create(cls, path: Path | None) -> Secrets:
         if path is not None and path.exists():
             values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-            return cls(**values)
-        made = cls(
-            token_encryption_key=Fernet.generate_key().decode(),
-            link_signing_key=secrets.token_urlsafe(32),
-            internal_api_token=secrets.token_urlsafe(32),
-            client_secret=secrets.token_urlsafe(24),
-        )
+            made = cls(**values)
+        else:
+            made = cls(
+                token_encryption_key=Fernet.generate_key().decode(),
+                link_signing_key=secrets.token_urlsafe(32),
+                internal_api_token=secrets.token_urlsafe(32),
+                client_secret=secrets.token_urlsafe(24),
+            )
+        if not made.ingest_api_token:  # new in this version, or an older secrets file
+            made.ingest_api_token = secrets.token_urlsafe(32)
+            made.operator_api_token = secrets.token_urlsafe(32)
+            made.claim_signing_key, made.claim_verify_keys = new_key_pair("k1")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(f"{k}={v}\n" for k, v in made.__dict__.items()))
@@ -108,11 +124,28 @@ class LocalSystem:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         for name in ("sandbox", "auth", "datasource", "ingest"):
             self.ports.setdefault(name, free_port())
+        for name in ("auth", "datasource", "ingest"):
+            self.ports.setdefault(f"{name}-internal", free_port())
         self.secrets = Secrets.load_or_create(
             self.work_dir / "secrets.env" if self.persistent else None)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def internal_url(self, name: str) -> str:
+        """The service's internal listener: metrics, API docs, auth's internal API."""
+        return f"http://127.0.0.1:{self.ports[f'{name}-internal']}"
+
+    def bearer(self, caller: str) -> dict[str, str]:
+        """Headers of a caller: ``portal`` (auth's links), ``ingest`` (auth's access tokens)
+        or ``operator`` (datasource's and ingest's read APIs)."""
+        token = {"portal": self.secrets.internal_api_token, "ingest": self.secrets.ingest_api_token,
+                 "operator": self.secrets.operator_api_token}[caller]
+        return {"Authorization": f"Bearer {token}"}
+
+    def _clients(self, *callers: tuple[str, str, str]) -> str:
+        return json.dumps([{"name": name, "token_sha256": token_sha256(token), "scopes": [scope]}
+                           for name, token, scope in callers])
 
     @property
     def redirect_uri(self) -> str:
@@ -131,17 +164,28 @@ class LocalSystem:
             "LOG_FORMAT": "json",
             "EXACT_BASE_URL": self.url("sandbox"),
             "AUTH_HTTP_PORT": str(self.ports["auth"]),
+            "AUTH_INTERNAL_HTTP_PORT": str(self.ports["auth-internal"]),
             "AUTH_PUBLIC_BASE_URL": self.url("auth"),
-            "AUTH_INTERNAL_BASE_URL": self.url("auth"),
+            "AUTH_INTERNAL_BASE_URL": self.internal_url("auth"),
             "AUTH_EXACT_CLIENT_ID": CLIENT_ID,
             "AUTH_EXACT_CLIENT_SECRET": self.secrets.client_secret,
             "AUTH_TOKEN_ENCRYPTION_KEY": self.secrets.token_encryption_key,
             "AUTH_LINK_SIGNING_KEY": self.secrets.link_signing_key,
-            "AUTH_INTERNAL_API_TOKEN": self.secrets.internal_api_token,
+            "AUTH_API_CLIENTS": self._clients(
+                ("ingest", self.secrets.ingest_api_token, "access_tokens"),
+                ("portal", self.secrets.internal_api_token, "links")),
             "DATASOURCE_HTTP_PORT": str(self.ports["datasource"]),
+            "DATASOURCE_INTERNAL_HTTP_PORT": str(self.ports["datasource-internal"]),
+            "DATASOURCE_API_CLIENTS": self._clients(
+                ("operator", self.secrets.operator_api_token, "read")),
+            "DATASOURCE_RUN_CLAIM_SIGNING_KEY": self.secrets.claim_signing_key,
             "INGEST_HTTP_PORT": str(self.ports["ingest"]),
-            "INGEST_AUTH_INTERNAL_URL": self.url("auth"),
-            "INGEST_AUTH_INTERNAL_TOKEN": self.secrets.internal_api_token,
+            "INGEST_INTERNAL_HTTP_PORT": str(self.ports["ingest-internal"]),
+            "INGEST_API_CLIENTS": self._clients(
+                ("operator", self.secrets.operator_api_token, "runs")),
+            "INGEST_AUTH_INTERNAL_URL": self.internal_url("auth"),
+            "INGEST_AUTH_INTERNAL_TOKEN": self.secrets.ingest_api_token,
+            "INGEST_RUN_CLAIM_VERIFY_KEYS": self.secrets.claim_verify_keys,
         })
         env.update(self.extra_env)
         return env
@@ -152,9 +196,11 @@ class LocalSystem:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "DATABASE_URL": self.database_url,
             "CONNECTOR_DATASOURCE_URL": self.url("datasource"),
-            "CONNECTOR_AUTH_URL": self.url("auth"),
-            "CONNECTOR_INGEST_URL": self.url("ingest"),
+            "CONNECTOR_AUTH_URL": self.internal_url("auth"),
+            "CONNECTOR_INGEST_URL": self.internal_url("ingest"),
+            "CONNECTOR_DATASOURCE_METRICS_URL": self.internal_url("datasource"),
             "CONNECTOR_INTERNAL_API_TOKEN": self.secrets.internal_api_token,
+            "CONNECTOR_DATASOURCE_API_TOKEN": self.secrets.operator_api_token,
             "EXACT_SANDBOX_URL": self.url("sandbox"),
         }
 
@@ -210,8 +256,10 @@ class LocalSystem:
     def start_replica(self, name: str, service: str, port: int | None = None) -> Process:
         """Another process of ``service`` (e.g. a second auth) on its own HTTP port."""
         self.ports[name] = port or free_port()
+        self.ports.setdefault(f"{name}-internal", free_port())
         env = self.service_env()
         env[f"{service.upper()}_HTTP_PORT"] = str(self.ports[name])
+        env[f"{service.upper()}_INTERNAL_HTTP_PORT"] = str(self.ports[f"{name}-internal"])
         return self._spawn(name, [_script(f"exact-{service}")], env=env, url=self.url(name))
 
     def restart_service(self, name: str, kill: bool = False) -> None:

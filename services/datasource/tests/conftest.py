@@ -17,6 +17,8 @@ from typing import Any, Self
 import pytest
 
 import contracts as c
+from connector_runtime.claims import ClaimSigner
+from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY
 from datasource.domain import CompanyDomain, DataSource, Run
 
 
@@ -103,6 +105,7 @@ class FakeRuns:
 
 class FakeUnitOfWork:
     def __init__(self) -> None:
+        self.claims = ClaimSigner(TEST_CLAIM_SIGNING_KEY)
         self.state = State()
         self.committed = False
         self.commits = 0

@@ -211,7 +211,8 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     rejected = [m for m in h.log.find(lambda m: isinstance(m, CommandRejected))
                 if m.payload.command_message_id in {c.message_id for c in commands}]
     created = [c.datasource_id for c in commands
-               if (await h.http.get(f"{h.system.url('datasource')}/datasources/{c.datasource_id}")
+               if (await h.http.get(f"{h.system.url('datasource')}/datasources/{c.datasource_id}",
+                                    headers=h.system.bearer("operator"))
                    ).status_code != 404]
     result.figures.update({
         "hostile_sent": len(sent),

@@ -58,9 +58,14 @@ class RecreateAcceptedPayload(WireModel):
     division: Division
     grant_id: uuid.UUID
     previous_grant_id: uuid.UUID | None
+    grant_claim: str | None = None
+    """Datasource's signature over (datasource_id, grant_id, division); ingest switches runs
+    to the new grant only when it verifies (connector_runtime.claims)."""
 
 
 class RecreateAccepted(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["RecreateAccepted"] = "RecreateAccepted"
     payload: RecreateAcceptedPayload
 
@@ -166,9 +171,14 @@ class InitialRunRequestedPayload(WireModel):
     entities: tuple[Entity, ...]
     date_from: date | None = None
     date_to: date | None = None
+    grant_claim: str | None = None
+    """Datasource's signature over (datasource_id, grant_id, division): ingest records the run
+    only when it verifies, so a message written by anyone else never gets a grant used."""
 
 
 class InitialRunRequested(Message):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["InitialRunRequested"] = "InitialRunRequested"
     payload: InitialRunRequestedPayload
 

@@ -6,7 +6,8 @@ schema, opens the engine, starts the outbox relay and the FastStream broker
 (with the log-context and dead-letter middlewares) and the consumer-lag monitor, and
 closes all of it in reverse order. :func:`health_router` adds ``/healthz``, ``/readyz``
 and ``/metrics`` (services add gauges computed at scrape time with
-:meth:`ServiceHost.on_scrape`); :func:`serve` runs an ASGI app with uvicorn.
+:meth:`ServiceHost.on_scrape`); :func:`serve` runs an ASGI app with uvicorn on the public and
+the internal listener (``connector_runtime.listeners``; ``/metrics`` is internal only).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-import uvicorn
 from fastapi import APIRouter, Response
 from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connector_runtime.db import create_engine, migrate_async, migrations_current
 from connector_runtime.lag import ConsumerLagMonitor
+from connector_runtime.listeners import serve as serve_listeners
 from connector_runtime.logcontext import MessageLogContext
 from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker
 from connector_runtime.metrics import OUTBOX_LAG, render
@@ -55,7 +56,8 @@ class ServiceHost:
         self.schema = schema
         self.migrations = migrations
         self.group_id = group_id or f"exact-{name}"
-        self.broker: KafkaBroker = make_broker(settings.kafka_bootstrap_servers, client_id=name)
+        self.broker: KafkaBroker = make_broker(settings.kafka_bootstrap_servers, client_id=name,
+                                               auth=settings.kafka_auth)
         self.broker.add_middleware(MessageLogContext)
         self.broker.add_middleware(dead_letter_middleware(self.broker, self.group_id))
         self._declare_publications(publishes)
@@ -122,10 +124,12 @@ class ServiceHost:
 
     async def __aenter__(self) -> ServiceHost:
         s = self.settings
-        await ensure_topics(s.kafka_bootstrap_servers, ALL_TOPICS, s.kafka_partitions)
+        await ensure_topics(s.kafka_bootstrap_servers, ALL_TOPICS, s.kafka_partitions,
+                            auth=s.kafka_auth)
         await migrate_async(s.database_url, self.migrations, self.schema)
         self._engine = create_engine(s.database_url)
-        self._relay = OutboxRelay(self._engine, self._outbox, s.kafka_bootstrap_servers)
+        self._relay = OutboxRelay(self._engine, self._outbox, s.kafka_bootstrap_servers,
+                                  auth=s.kafka_auth)
         self._relay.start()
         await self.broker.connect()
         log.info("service_infrastructure_ready", service=self.name, schema=self.schema)
@@ -134,7 +138,8 @@ class ServiceHost:
     async def start_consuming(self) -> None:
         await self.broker.start()
         self._lag = ConsumerLagMonitor(self.settings.kafka_bootstrap_servers, self.subscriptions,
-                                       interval=self.settings.consumer_lag_interval_seconds)
+                                       interval=self.settings.consumer_lag_interval_seconds,
+                                       auth=self.settings.kafka_auth)
         self._lag.start()
         log.info("service_consuming", service=self.name, group_id=self.group_id)
 
@@ -193,6 +198,5 @@ def health_router(host: ServiceHost) -> APIRouter:
 
 
 def serve(app: Any, settings: ServiceSettings) -> None:
-    """Run an ASGI app until SIGINT/SIGTERM; our logging config stays in charge."""
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False, lifespan="on")
+    """Run an ASGI app on its two listeners until SIGINT/SIGTERM."""
+    serve_listeners(app, settings)

@@ -21,17 +21,19 @@ from collections.abc import Mapping, Sequence
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import CONSUMER_LAG
 
 log = structlog.get_logger("lag")
 
 
 async def measure_lag(bootstrap_servers: str, subscriptions: Mapping[str, Sequence[str]],
-                      *, timeout_ms: int = 10_000) -> dict[tuple[str, str], int]:
+                      *, timeout_ms: int = 10_000, auth: KafkaAuth = PLAINTEXT
+                      ) -> dict[tuple[str, str], int]:
     """``{(group, topic): messages behind}`` for every group and topic given."""
     topics = sorted({t for ts in subscriptions.values() for t in ts})
     offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                               request_timeout_ms=timeout_ms)
+                               request_timeout_ms=timeout_ms, **auth.client_options())
     await offsets.start()
     try:
         await offsets.topics()  # loads the metadata of every topic
@@ -46,7 +48,7 @@ async def measure_lag(bootstrap_servers: str, subscriptions: Mapping[str, Sequen
     for group, group_topics in subscriptions.items():
         committed = await _committed(bootstrap_servers, group,
                                      [tp for t in group_topics for tp in partitions.get(t, [])],
-                                     timeout_ms)
+                                     timeout_ms, auth)
         for topic in group_topics:
             lag[(group, topic)] = sum(
                 max(0, end[tp] - (committed.get(tp) if committed.get(tp) is not None else begin[tp]))
@@ -55,9 +57,10 @@ async def measure_lag(bootstrap_servers: str, subscriptions: Mapping[str, Sequen
 
 
 async def _committed(bootstrap_servers: str, group: str, tps: Sequence[TopicPartition],
-                     timeout_ms: int) -> dict[TopicPartition, int | None]:
+                     timeout_ms: int, auth: KafkaAuth) -> dict[TopicPartition, int | None]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group,
-                                enable_auto_commit=False, request_timeout_ms=timeout_ms)
+                                enable_auto_commit=False, request_timeout_ms=timeout_ms,
+                                **auth.client_options())
     await consumer.start()
     try:
         return {tp: await consumer.committed(tp) for tp in tps}
@@ -69,8 +72,9 @@ class ConsumerLagMonitor:
     """Measures the lag of ``subscriptions`` (group -> topics) until stopped."""
 
     def __init__(self, bootstrap_servers: str, subscriptions: Mapping[str, Sequence[str]], *,
-                 interval: float = 15.0) -> None:
+                 interval: float = 15.0, auth: KafkaAuth = PLAINTEXT) -> None:
         self._bootstrap = bootstrap_servers
+        self._auth = auth
         self._subscriptions = {g: tuple(ts) for g, ts in subscriptions.items() if ts}
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -90,7 +94,7 @@ class ConsumerLagMonitor:
 
     async def measure(self) -> dict[tuple[str, str], int]:
         """One measurement, written to the gauge."""
-        self.last = await measure_lag(self._bootstrap, self._subscriptions)
+        self.last = await measure_lag(self._bootstrap, self._subscriptions, auth=self._auth)
         for (group, topic), messages in self.last.items():
             CONSUMER_LAG.labels(group, topic).set(messages)
         return self.last

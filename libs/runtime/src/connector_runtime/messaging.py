@@ -32,6 +32,7 @@ from faststream.broker.message import StreamMessage
 from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
 from contracts import ContractError, Message, dead_letter_topic, parse_message
 
@@ -61,11 +62,12 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partitions: int,
-                        timeout: float = 30.0) -> None:
+                        timeout: float = 30.0, *, auth: KafkaAuth = PLAINTEXT) -> None:
     """Create missing topics; retries until the broker answers or ``timeout`` passes."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000,
+                                    **auth.client_options())
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -90,10 +92,12 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str], partition
 
 
 def make_broker(bootstrap_servers: str, *, client_id: str,
-                middlewares: Iterable[Callable[[Any], BaseMiddleware]] = ()) -> KafkaBroker:
+                middlewares: Iterable[Callable[[Any], BaseMiddleware]] = (),
+                auth: KafkaAuth = PLAINTEXT) -> KafkaBroker:
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=auth.broker_security(),
         logger=structlog.get_logger("faststream"),
         middlewares=tuple(middlewares),
         acks="all",

@@ -22,6 +22,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import MESSAGES_PUBLISHED, OUTBOX_PUBLISH_FAILURES
 from contracts import Message
 
@@ -60,7 +61,8 @@ async def add_to_outbox(
     )
 
 
-def kafka_producer(bootstrap_servers: str, **overrides: Any) -> AIOKafkaProducer:
+def kafka_producer(bootstrap_servers: str, auth: KafkaAuth = PLAINTEXT,
+                   **overrides: Any) -> AIOKafkaProducer:
     """Producer settings the project relies on: all replicas ack, compressed, no idempotence.
 
     The embedded broker has no idempotent producer, so correctness rests on
@@ -75,6 +77,7 @@ def kafka_producer(bootstrap_servers: str, **overrides: Any) -> AIOKafkaProducer
         "max_request_size": 4 * MAX_MESSAGE_BYTES,
         "request_timeout_ms": 15000,
         "retry_backoff_ms": 200,
+        **auth.client_options(),
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
@@ -92,10 +95,12 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 0.25,
         keep_sent: timedelta = timedelta(hours=1),
+        auth: KafkaAuth = PLAINTEXT,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._bootstrap = bootstrap_servers
+        self._auth = auth
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._keep_sent = keep_sent
@@ -217,7 +222,7 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = kafka_producer(self._bootstrap)
+            producer = kafka_producer(self._bootstrap, self._auth)
             try:
                 await producer.start()
             except Exception:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector_runtime.access import ApiClient
+from connector_runtime.kafka_auth import KafkaAuth, Mechanism, Protocol
 
 
 class ServiceSettings(BaseSettings):
@@ -25,6 +28,22 @@ class ServiceSettings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/connector",
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
         description="PostgreSQL URL; each service uses its own schema in it.",
+    )
+    kafka_security_protocol: Protocol = Field(
+        default="PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
+        description="PLAINTEXT (development), SASL_PLAINTEXT or SASL_SSL (production).",
+    )
+    kafka_sasl_mechanism: Mechanism = Field(
+        default="SCRAM-SHA-512",
+        validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism"),
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME", "kafka_sasl_username"),
+        description="The service's own Kafka user; its ACLs say which topics it may use.",
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD", "kafka_sasl_password"),
     )
     kafka_partitions: int = Field(
         default=6,
@@ -52,3 +71,20 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = "0.0.0.0"  # noqa: S104 - containers publish this port
     http_port: int = 8000
+    internal_http_host: str = Field(
+        default="127.0.0.1",
+        description="Bind address of the internal listener (metrics, API docs and, for auth, "
+        "the internal API); private by default.",
+    )
+    internal_http_port: int = 9000
+
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        password = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+        return KafkaAuth(self.kafka_security_protocol, self.kafka_sasl_mechanism,
+                         self.kafka_sasl_username, password)
+    api_clients: tuple[ApiClient, ...] = Field(
+        default=(),
+        description="Callers of the service's API (JSON list of {name, token_sha256, scopes, "
+        "company_domains}); none: every API call is refused.",
+    )

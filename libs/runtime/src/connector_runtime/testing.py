@@ -156,3 +156,25 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 20.0,
 @pytest.fixture
 async def fresh_topic(infra: Infra) -> AsyncIterator[Callable[[str], str]]:
     yield lambda prefix: unique(prefix)
+
+
+TEST_CLAIM_SIGNING_KEY = "test:qX0Nem5D_FDCi_VooXv_9ZOPWcSOExs6wNuV45oOdmg"
+"""A throwaway Ed25519 key pair for tests: datasource signs with it, ingest verifies."""
+TEST_CLAIM_VERIFY_KEYS = "test:gr2wHBrz4K4oAgXviYaEKVHDGpPQdeTfDxLtJ0Rsowk"
+
+
+def api_caller(name: str, scopes: tuple[str, ...] = ("*",),
+               company_domains: tuple[uuid.UUID, ...] | None = None) -> tuple[str, Any]:
+    """A fresh bearer token and the ``ApiClient`` entry that lets it in."""
+    from connector_runtime.access import ApiClient, token_sha256
+
+    token = f"test-{name}-{uuid.uuid4().hex}"
+    return token, ApiClient(name=name, token_sha256=token_sha256(token), scopes=scopes,
+                            company_domains=company_domains)
+
+
+def signed_claim(datasource_id: uuid.UUID, grant_id: uuid.UUID, division: int) -> str:
+    """A grant claim signed with the test key, as datasource would sign it."""
+    from connector_runtime.claims import ClaimSigner
+
+    return ClaimSigner(TEST_CLAIM_SIGNING_KEY).sign(datasource_id, grant_id, division)

@@ -139,7 +139,7 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
     app.state.host = host
     app.state.product_name = settings.product_name
     app.state.public_base_url = settings.public_base_url
-    app.state.internal_api_token = settings.internal_api_token.get_secret_value()
+    app.state.api_clients = settings.api_clients
     app.include_router(health_router(host))
     app.include_router(build_pages_router())
     app.include_router(build_internal_router(settings.retry_after_seconds))

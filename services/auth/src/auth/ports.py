@@ -110,6 +110,10 @@ class ExactApi(Protocol):
 class LinkSigner(Protocol):
     def link_token(self, authorization_id: uuid.UUID, nonce: str) -> str: ...
 
+    def link_tokens(self, authorization_id: uuid.UUID, nonce: str) -> list[str]:
+        """The same link under every verifying key (key rotation), the signing key's first."""
+        ...
+
     def read_link(self, token: str) -> tuple[uuid.UUID, str]:
         """Raise LinkInvalid for a tampered or foreign token."""
         ...

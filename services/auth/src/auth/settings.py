@@ -55,6 +55,7 @@ class AuthSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", frozen=True)
 
     http_port: int = 8001
+    internal_http_port: int = 9001
 
     public_base_url: str = Field(
         default="http://localhost:8001",
@@ -64,7 +65,7 @@ class AuthSettings(ServiceSettings):
     internal_base_url: str | None = Field(
         default=None,
         description="Base URL other services reach the internal API at (fetch_url of "
-        "AuthorizationLinkIssued); default http://127.0.0.1:{http_port}.",
+        "AuthorizationLinkIssued); default http://127.0.0.1:{internal_http_port}.",
     )
     exact_base_url: str = Field(
         default="https://start.exactonline.nl",
@@ -79,7 +80,6 @@ class AuthSettings(ServiceSettings):
         "print(Fernet.generate_key().decode())'`."
     )
     link_signing_key: SecretStr = Field(description="Key that signs links and OAuth state.")
-    internal_api_token: SecretStr = Field(description="Bearer token of the internal API.")
 
     share_link_ttl_seconds: int = Field(
         default=86400, gt=0, description="How long a share link works (a day: a forwarded or "
@@ -150,7 +150,7 @@ class AuthSettings(ServiceSettings):
 
     @property
     def internal_url(self) -> str:
-        return self.internal_base_url or f"http://127.0.0.1:{self.http_port}"
+        return self.internal_base_url or f"http://127.0.0.1:{self.internal_http_port}"
 
     def region(self, code: str) -> Region | None:
         return next((r for r in self.regions if r.code == code), None)

@@ -29,6 +29,7 @@ from structlog.testing import LogCapture
 import contracts as c
 from auth.app import create_app
 from auth.settings import AuthSettings
+from connector_runtime.access import ApiClient, token_sha256
 from connector_runtime.testing import Infra, eventually, read_records
 from exact_sandbox.app import create_app as create_sandbox
 from exact_sandbox.clock import Clock as SandboxClock
@@ -39,6 +40,8 @@ CLIENT_ID = "c0ffee00-1111-4222-8333-444455556666"
 CLIENT_SECRET = "auth-tests-client-secret-9f2c"
 PUBLIC = "http://auth.test"
 INTERNAL_TOKEN = "internal-api-token-for-tests-7d1e"
+INGEST_TOKEN = "ingest-api-token-for-tests-51aa"
+PORTAL_TOKEN = "portal-api-token-for-tests-0c9b"
 PASSWORDS = {"anna.admin@demo.nl": "demo-anna", "bram.admin@demo.nl": "demo-bram",
              "carla.user@demo.nl": "demo-carla", "dirk.multi@demo.nl": "demo-dirk",
              "lucas@demo.be": "demo-be"}
@@ -89,7 +92,12 @@ def auth_settings(infra: Infra, sandbox_url: str, **overrides: Any) -> AuthSetti
         "exact_client_secret": CLIENT_SECRET,
         "token_encryption_key": TOKEN_KEY,
         "link_signing_key": LINK_KEY,
-        "internal_api_token": INTERNAL_TOKEN,
+        "api_clients": (ApiClient(name="tests", token_sha256=token_sha256(INTERNAL_TOKEN),
+                                  scopes=("access_tokens", "links")),
+                        ApiClient(name="ingest", token_sha256=token_sha256(INGEST_TOKEN),
+                                  scopes=("access_tokens",)),
+                        ApiClient(name="portal", token_sha256=token_sha256(PORTAL_TOKEN),
+                                  scopes=("links",))),
         "sweep_interval_seconds": 0.3,
         "consumer_group": "exact-auth-tests",
         **overrides,
@@ -164,7 +172,7 @@ class Secrets:
 @pytest.fixture(scope="session")
 def secrets_seen() -> Secrets:
     seen = Secrets()
-    seen.add(CLIENT_SECRET, INTERNAL_TOKEN, TOKEN_KEY, LINK_KEY)
+    seen.add(CLIENT_SECRET, INTERNAL_TOKEN, INGEST_TOKEN, PORTAL_TOKEN, TOKEN_KEY, LINK_KEY)
     return seen
 
 

@@ -122,6 +122,35 @@ async def test_the_internal_api_wants_the_service_credential(flow) -> None:
     assert unknown.status_code == 404
 
 
+async def test_each_caller_uses_only_its_own_endpoints(flow, helpers) -> None:
+    message, authorized = await flow.connect()
+    grant = f"/internal/grants/{authorized.payload.grant_id}/access-token"
+    link = f"/internal/authorizations/{message.payload.authorization_id}/link"
+    caller = flow.person().auth
+    as_ingest = {"Authorization": f"Bearer {helpers.INGEST_TOKEN}"}
+    as_portal = {"Authorization": f"Bearer {helpers.PORTAL_TOKEN}"}
+    assert (await caller.get(link, headers=as_ingest)).status_code == 403
+    assert (await caller.get(grant, headers=as_portal)).status_code == 403
+    assert (await caller.get(grant, headers=as_ingest)).status_code == 200
+    assert (await caller.get(link, headers=as_portal)).status_code == 410  # used: still the portal's
+
+
+async def test_the_portal_can_withdraw_a_link(flow) -> None:
+    message = await flow.request()
+    link = _path(await flow.link(message))
+    async with flow.internal() as internal:
+        url = f"/internal/authorizations/{message.payload.authorization_id}/revoke"
+        assert (await internal.post(url)).json() == {"revoked": True}
+        assert (await internal.post(url)).json() == {"revoked": False}
+        assert (await internal.post(f"/internal/authorizations/{uuid.uuid4()}/revoke")
+                ).status_code == 404
+    page = await flow.person().auth.get(link)
+    assert page.status_code == 410
+    failed = await flow.event(message.datasource_id, c.AuthorizationFailed)
+    assert failed.payload.reason_code == "link_revoked"
+    assert "withdrawn" in failed.payload.reason
+
+
 async def test_the_outcome_page_is_shown_only_to_the_browser_that_signed_in(flow) -> None:
     message, _authorized = await flow.connect()
     page = await flow.person().auth.get(f"/authorizations/{message.payload.authorization_id}")

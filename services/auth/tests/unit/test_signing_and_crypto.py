@@ -60,3 +60,15 @@ def test_tokens_are_encrypted_and_keys_rotate() -> None:
 def test_a_key_that_is_no_fernet_key_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="Fernet"):
         TokenCipher("not-a-key")
+
+
+def test_a_rotated_signing_key_still_verifies_what_the_old_one_signed() -> None:
+    old = ItsDangerousSigner("k1:old-key")
+    link, state = old.link_token(ID, "nonce"), old.new_state(ID)
+    rotated = ItsDangerousSigner("k2:new-key,k1:old-key")
+    assert rotated.read_link(link) == (ID, "nonce") and rotated.read_state(state) == ID
+    assert rotated.link_tokens(ID, "nonce")[1] == link  # the portal gets the issued link back
+    assert rotated.link_token(ID, "nonce") != link  # new links use the new key
+    assert ItsDangerousSigner("k2:new-key").read_link(rotated.link_token(ID, "nonce"))
+    with pytest.raises(LinkInvalid):
+        ItsDangerousSigner("k2:new-key").read_link(link)  # the old key retired

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 import contracts as c
+from connector_runtime.claims import ClaimSigner
 from connector_runtime.host import ServiceHost, health_router, serve
 from connector_runtime.logcontext import RequestLogContext
 from connector_runtime.logs import configure_logging
@@ -38,8 +39,10 @@ def create_app(settings: DatasourceSettings | None = None) -> FastAPI:
     settings = settings or DatasourceSettings()
     host = create_host(settings)
 
+    claims = ClaimSigner(settings.run_claim_signing_key.get_secret_value())
+
     def unit_of_work() -> SqlUnitOfWork:
-        return SqlUnitOfWork(host.engine, after_commit=host.relay.notify)
+        return SqlUnitOfWork(host.engine, claims, after_commit=host.relay.notify)
 
     def reads() -> SqlReads:
         return SqlReads(host.engine)
@@ -59,6 +62,7 @@ def create_app(settings: DatasourceSettings | None = None) -> FastAPI:
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
     app.add_middleware(RequestLogContext)
+    app.state.api_clients = settings.api_clients
     app.include_router(health_router(host))
     app.include_router(build_api_router(reads))
     return app
@@ -66,7 +70,7 @@ def create_app(settings: DatasourceSettings | None = None) -> FastAPI:
 
 def asyncapi_app() -> FastStream:
     """The FastStream app the AsyncAPI document is generated from (no IO)."""
-    settings = DatasourceSettings()
+    settings = DatasourceSettings.model_construct()
     host = create_host(settings)
     host.include(build_router(settings, host.group_id))
     return FastStream(host.broker, title=f"exact-{NAME}")

@@ -1,6 +1,7 @@
 """``exact-datasource-admin``: read the datasource service's state from a terminal.
 
-Talks to the read API (``--url``, or ``DATASOURCE_URL``): company domains, data
+Talks to the read API (``--url``, or ``DATASOURCE_URL``; ``--token`` or ``DATASOURCE_API_TOKEN``
+for the caller's bearer token): company domains, data
 sources with state and division, one data source with its runs. ``--json``
 prints the API's answer unchanged, for scripts.
 """
@@ -25,15 +26,27 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
     console = Console(width=160)
     url_option = typer.Option(DEFAULT_URL, "--url", envvar="DATASOURCE_URL", help="Read API base URL.")
     json_option = typer.Option(False, "--json", help="Print the API's JSON answer.")
+    caller: dict[str, str] = {}
+
+    @cli.callback()
+    def _caller(token: str = typer.Option("", "--token", envvar="DATASOURCE_API_TOKEN",
+                                          help="A caller's bearer token (scope read).")) -> None:
+        caller["token"] = token
 
     def fetch(url: str, path: str, **params: Any) -> Any:
         query = {k: v for k, v in params.items() if v is not None}
+        headers = {"Authorization": f"Bearer {caller['token']}"} if caller.get("token") else {}
         try:
-            with httpx.Client(base_url=url, transport=transport, timeout=10.0) as client:
+            with httpx.Client(base_url=url, transport=transport, timeout=10.0,
+                              headers=headers) as client:
                 response = client.get(path, params=query)
         except httpx.HTTPError as exc:
             console.print(f"[red]datasource service at {url} did not answer:[/red] {type(exc).__name__}")
             raise typer.Exit(2) from exc
+        if response.status_code in (401, 403):
+            console.print("[red]the read API refused the token: set DATASOURCE_API_TOKEN "
+                          "(or --token) to a caller's token with the scope read[/red]")
+            raise typer.Exit(2)
         if response.status_code == 404:
             console.print(f"[red]{response.json().get('detail', 'not found')}[/red]")
             raise typer.Exit(1)

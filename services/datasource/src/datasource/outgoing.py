@@ -11,13 +11,16 @@ from uuid import UUID
 
 import contracts as c
 from datasource.domain import events as ev
+from datasource.ports import GrantClaims
 
 
-def to_messages(events: Iterable[ev.Event], correlation_id: UUID) -> list[tuple[str, c.Message]]:
-    return [_message(e, correlation_id) for e in events]
+def to_messages(events: Iterable[ev.Event], correlation_id: UUID, claims: GrantClaims
+                ) -> list[tuple[str, c.Message]]:
+    """``claims`` signs the grant claim of run requests and accepted recreates."""
+    return [_message(e, correlation_id, claims) for e in events]
 
 
-def _message(e: ev.Event, correlation_id: UUID) -> tuple[str, c.Message]:
+def _message(e: ev.Event, correlation_id: UUID, claims: GrantClaims) -> tuple[str, c.Message]:
     def make(cls: type[c.Message], payload: c.WireModel) -> c.Message:
         return cls.create(datasource_id=e.datasource_id, correlation_id=correlation_id,
                           payload=payload)
@@ -57,10 +60,12 @@ def _message(e: ev.Event, correlation_id: UUID) -> tuple[str, c.Message]:
             return c.INGEST_REQUESTS, make(c.InitialRunRequested, c.InitialRunRequestedPayload(
                 run_id=e.run_id, kind=e.kind, division=e.division,  # type: ignore[arg-type]
                 grant_id=e.grant_id, entities=tuple(c.Entity(x) for x in e.entities),
-                date_from=e.date_from, date_to=e.date_to))
+                date_from=e.date_from, date_to=e.date_to,
+                grant_claim=claims.sign(e.datasource_id, e.grant_id, e.division)))
         case ev.RecreateAccepted():
             return c.DATASOURCE_EVENTS, make(c.RecreateAccepted, c.RecreateAcceptedPayload(
-                division=e.division, grant_id=e.grant_id, previous_grant_id=e.previous_grant_id))
+                division=e.division, grant_id=e.grant_id, previous_grant_id=e.previous_grant_id,
+                grant_claim=claims.sign(e.datasource_id, e.grant_id, e.division)))
         case ev.RecreateRejected():
             return c.DATASOURCE_EVENTS, make(c.RecreateRejected, c.RecreateRejectedPayload(
                 bound_division=e.bound_division, offered_division=e.offered_division,

@@ -51,8 +51,20 @@ class RunRepository(Protocol):
     async def update(self, run: Run) -> None: ...
 
 
+class GrantClaims(Protocol):
+    def sign(self, datasource_id: UUID, grant_id: UUID, division: int) -> str:
+        """Vouch that the grant reads this division for this data source (ingest verifies)."""
+        ...
+
+
 class UnitOfWork(Protocol):
-    """One transaction: state, outbox messages and the inbox mark commit together."""
+    """One transaction: state, outbox messages and the inbox mark commit together.
+
+    ``claims`` signs the grant claims of the run requests and recreate decisions it publishes.
+    """
+
+    @property
+    def claims(self) -> GrantClaims: ...
 
     @property
     def domains(self) -> CompanyDomainRepository: ...

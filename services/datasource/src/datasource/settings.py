@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from connector_runtime.settings import ServiceSettings
@@ -14,6 +14,10 @@ class DatasourceSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DATASOURCE_", extra="ignore", frozen=True)
 
     http_port: int = 8002
+    internal_http_port: int = 9002
+    run_claim_signing_key: SecretStr = Field(
+        description="KEY_ID:BASE64 Ed25519 private key that signs the grant claim of run "
+        "requests and recreate decisions (python -m connector_runtime.claims KEY_ID).")
     group_id: str = Field(
         default="exact-datasource",
         description="Prefix of the consumer groups (<group_id>.commands, .auth-events, .run-events).",

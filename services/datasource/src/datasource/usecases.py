@@ -258,7 +258,7 @@ async def _datasource(uow: UnitOfWork, datasource_id: UUID) -> DataSource:
 
 
 async def _publish(uow: UnitOfWork, events: list[Event], correlation_id: UUID) -> None:
-    for topic, message in outgoing.to_messages(events, correlation_id):
+    for topic, message in outgoing.to_messages(events, correlation_id, uow.claims):
         await uow.publish(topic, message)
         log.info("event_recorded", topic=topic, event_type=message.type,
                  out_message_id=str(message.message_id))

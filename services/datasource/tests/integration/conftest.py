@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import contracts as c
 from connector_runtime.outbox import kafka_producer
-from connector_runtime.testing import Infra, eventually, read_records
+from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, Infra, api_caller, eventually, read_records
 from datasource.app import create_app
 from datasource.settings import DatasourceSettings
 
@@ -149,6 +149,9 @@ class Service:
 
 @asynccontextmanager
 async def running_service(infra: Infra, **settings: Any) -> AsyncIterator[Service]:
+    token, operator = api_caller("operator", ("read",))
+    settings = {"run_claim_signing_key": TEST_CLAIM_SIGNING_KEY, "api_clients": (operator,),
+                **settings}
     config = DatasourceSettings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
                                 database_url=infra.database_url, kafka_session_timeout_ms=2000,
                                 kafka_partitions=3, **settings)
@@ -158,7 +161,8 @@ async def running_service(infra: Infra, **settings: Any) -> AsyncIterator[Servic
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://datasource") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://datasource",
+                                         headers={"Authorization": f"Bearer {token}"}) as client:
                 yield Service(infra, client, producer)
     finally:
         await producer.stop()

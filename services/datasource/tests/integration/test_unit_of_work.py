@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 import contracts as c
+from connector_runtime.claims import ClaimSigner
 from connector_runtime.db import create_engine, migrate_async
-from connector_runtime.testing import Infra
+from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, Infra
 from datasource.adapters.uow import SqlUnitOfWork
 from datasource.app import MIGRATIONS
 from datasource.domain import (
@@ -45,7 +46,8 @@ async def engine(infra: Infra) -> AsyncIterator[Any]:
 def make_uow(request: pytest.FixtureRequest, engine: Any) -> Callable[[], Any]:
     if request.param == "sql":
         commits: list[int] = []
-        return lambda: SqlUnitOfWork(engine, after_commit=lambda: commits.append(1))
+        claims = ClaimSigner(TEST_CLAIM_SIGNING_KEY)
+        return lambda: SqlUnitOfWork(engine, claims, after_commit=lambda: commits.append(1))
     fake = request.getfixturevalue("uow")
     return lambda: fake
 

@@ -8,13 +8,15 @@ from typing import Any
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 import contracts as c
+from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY
 from datasource.settings import DatasourceSettings
 from datasource.subscribers import build_router
 
 
 def broker_for(uow: Any) -> KafkaBroker:
     broker = KafkaBroker()
-    broker.include_router(build_router(DatasourceSettings(), "exact-datasource", uow=lambda: uow))
+    settings = DatasourceSettings(run_claim_signing_key=TEST_CLAIM_SIGNING_KEY)
+    broker.include_router(build_router(settings, "exact-datasource", uow=lambda: uow))
     return broker
 
 

@@ -1,5 +1,7 @@
 """Read-only HTTP views for operators: ``GET /runs/{run_id}`` and
-``GET /datasources/{datasource_id}/webhooks`` (the data source's webhook subscriptions)."""
+``GET /datasources/{datasource_id}/webhooks`` (the data source's webhook subscriptions).
+
+Callers need a bearer token with the scope ``runs`` (``INGEST_API_CLIENTS``)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
+from connector_runtime.access import require
 from ingest.domain.model import Run
 
 
 def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(require("runs"))])
 
     @router.get("/runs/{run_id}")
     async def get_run(run_id: uuid.UUID) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter
 
 def webhooks_router(load: Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]],
                     listening: Callable[[], bool]) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(require("runs"))])
 
     @router.get("/datasources/{datasource_id}/webhooks")
     async def get_webhooks(datasource_id: uuid.UUID) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 import contracts as c
+from connector_runtime.claims import ClaimVerifier
 from connector_runtime.host import ServiceHost, health_router, serve
 from connector_runtime.logcontext import RequestLogContext
 from connector_runtime.logs import configure_logging
@@ -97,7 +98,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 same_token_delays=(settings.exact_unauthorized_retry_seconds,
                                    2 * settings.exact_unauthorized_retry_seconds)),
                 timeouts=CallTimeouts(ceiling=settings.exact_timeout_seconds))
-            publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers)
+            publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers,
+                                            auth=settings.kafka_auth)
             await publisher.start()
             executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(
                 max_batch_bytes=settings.max_batch_bytes,
@@ -122,7 +124,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 metrics.runs_by_status(await stats.runs_by_status(host.engine))
 
             host.on_scrape(run_gauges)
-            handlers = Handlers(store=store, wake=scheduler.wake, changes=notifications)
+            handlers = Handlers(store=store, wake=scheduler.wake,
+                                claims=ClaimVerifier(settings.run_claim_verify_keys),
+                                changes=notifications)
             host.include(build_router(settings, host.group_id, handlers=lambda: handlers))
             listener = _webhook_listener(settings, notifications)
             app.state.ingest = Ingest(store, scheduler, publisher, limiter, notifications,
@@ -151,6 +155,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
     app.add_middleware(RequestLogContext)
+    app.state.api_clients = settings.api_clients
     app.include_router(health_router(host))
     app.include_router(runs_router(lambda run_id: app.state.ingest.store.load(run_id)))
     app.include_router(webhooks_router(lambda ds: subscriptions_of(host.engine, ds),
@@ -203,7 +208,7 @@ async def _http_clients(settings: IngestSettings
 
 def asyncapi_app() -> FastStream:
     """The FastStream app the AsyncAPI document is generated from (no IO)."""
-    settings = IngestSettings()
+    settings = IngestSettings.model_construct()
     host = create_host(settings)
     host.include(build_router(settings, host.group_id))
     return FastStream(host.broker, title=f"exact-{NAME}")

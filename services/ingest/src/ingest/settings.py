@@ -18,6 +18,7 @@ class IngestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", frozen=True)
 
     http_port: int = 8003
+    internal_http_port: int = 9003
     consumer_group: str = Field(default="exact-ingest",
                                 description="Kafka consumer group prefix of the subscribers.")
 
@@ -46,10 +47,15 @@ class IngestSettings(ServiceSettings):
         default=8, ge=1,
         description="4xx answers per endpoint and hour after which calls pause (Exact blocks at 10).")
 
-    auth_internal_url: str = Field(default="http://127.0.0.1:8001",
-                                   description="Base URL of auth's internal API.")
+    auth_internal_url: str = Field(default="http://127.0.0.1:9001",
+                                   description="Base URL of auth's internal API (its internal "
+                                   "listener).")
     auth_internal_token: SecretStr | None = Field(
-        default=None, description="Bearer token for auth's internal API (AUTH_INTERNAL_API_TOKEN).")
+        default=None, description="Ingest's bearer token at auth's internal API (its entry in "
+        "AUTH_API_CLIENTS has the scope access_tokens).")
+    run_claim_verify_keys: str = Field(
+        description="KEY_ID:BASE64 Ed25519 public key(s), comma separated, that verify the "
+        "grant claim datasource signs into run requests and recreate decisions.")
 
     max_concurrent_runs: int = Field(default=4, ge=1, description="Runs one replica executes at once.")
     lease_seconds: float = Field(default=30.0, gt=0,

@@ -18,6 +18,7 @@ from faststream.kafka import KafkaRouter
 from pydantic import Field
 
 import contracts as c
+from connector_runtime.claims import ClaimVerifier
 from connector_runtime.messaging import subscriber_options
 from ingest import usecases
 from ingest.ports import PendingChanges, RunRequests
@@ -39,6 +40,8 @@ class Handlers:
 
     store: RunRequests
     wake: Callable[[], None]
+    claims: ClaimVerifier
+    """Verifies datasource's grant claim before a grant is recorded for use."""
     changes: PendingChanges | None = None
 
 
@@ -58,13 +61,18 @@ def build_router(settings: IngestSettings, group_id: str, *,
     @router.subscriber(c.INGEST_REQUESTS, **options(c.INGEST_REQUESTS, "run-requests"))  # type: ignore[untyped-decorator]
     async def on_run_requested(message: c.InitialRunRequested) -> None:
         h = handlers()
-        with structlog.contextvars.bound_contextvars(run_id=str(message.payload.run_id)):
+        p = message.payload
+        with structlog.contextvars.bound_contextvars(run_id=str(p.run_id)):
+            # a message datasource did not sign goes to the dead-letter topic with the reason
+            h.claims.verify(p.grant_claim, message.datasource_id, p.grant_id, p.division)
             await usecases.record_run_request(h.store, message, h.wake)
 
     @router.subscriber(c.DATASOURCE_EVENTS, **options(c.DATASOURCE_EVENTS, "datasource-events"))  # type: ignore[untyped-decorator]
     async def on_datasource_event(message: DatasourceEvent) -> None:
         if isinstance(message, c.RecreateAccepted):
             h = handlers()
+            p = message.payload
+            h.claims.verify(p.grant_claim, message.datasource_id, p.grant_id, p.division)
             await usecases.switch_to_new_grant(h.store, message, h.wake)
 
     @router.subscriber(c.CHANGE_NOTIFICATIONS, **options(c.CHANGE_NOTIFICATIONS, "notifications"))  # type: ignore[untyped-decorator]

@@ -33,7 +33,7 @@ from starlette.routing import Route
 import contracts as c
 from connector_runtime.db import create_engine
 from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import Infra
+from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
 from exact_sandbox.app import create_app as create_sandbox
 from exact_sandbox.config import FaultSettings, Limits, SandboxConfig
 from exact_sandbox.testing import CLIENT_ID, CLIENT_SECRET, serve_in_thread
@@ -213,6 +213,7 @@ class World:
             "database_url": self.infra.database_url, "kafka_session_timeout_ms": 2000,
             "exact_base_url": self.sandbox.url, "auth_internal_url": self.auth_url,
             "auth_internal_token": INTERNAL_TOKEN, "exact_timeout_seconds": 2.0,
+            "run_claim_verify_keys": TEST_CLAIM_VERIFY_KEYS,
             "exact_backoff_seconds": 0.05, "exact_backoff_max_seconds": 0.5,
             "exact_max_attempts": 8, "lease_seconds": 3.0, "scheduler_interval_seconds": 0.2,
             "progress_interval_seconds": 0.3, "consumer_group": self.group,
@@ -240,11 +241,15 @@ class World:
         if grant_id is None:
             grant_id = uuid.uuid4()
             self.auth.add(grant_id, await self.sandbox.grant(), self.sandbox.division)
+        datasource_id = datasource_id or uuid.uuid4()
         message = c.InitialRunRequested.create(
-            datasource_id=datasource_id or uuid.uuid4(),
+            datasource_id=datasource_id,
             payload=c.InitialRunRequestedPayload(run_id=uuid.uuid4(), kind=kind,  # type: ignore[arg-type]
                                                  division=self.sandbox.division,
-                                                 grant_id=grant_id, entities=entities))
+                                                 grant_id=grant_id, entities=entities,
+                                                 grant_claim=signed_claim(
+                                                     datasource_id, grant_id,
+                                                     self.sandbox.division)))
         self.run_ids.append(message.payload.run_id)
         await publish(self.infra, c.INGEST_REQUESTS, message)
         return message

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import contracts as c
+from connector_runtime.testing import signed_claim
 from exact_sandbox.config import FaultSettings, Limits
 
 pytestmark = pytest.mark.integration
@@ -117,8 +118,10 @@ async def test_a_withdrawn_grant_pauses_the_run_until_a_recreate_brings_a_new_on
     world.auth.add(new_grant, await sandbox.grant(), sandbox.division)
     accepted = c.RecreateAccepted.create(
         datasource_id=request.datasource_id, correlation_id=uuid.uuid4(),
-        payload=c.RecreateAcceptedPayload(division=sandbox.division, grant_id=new_grant,
-                                          previous_grant_id=request.payload.grant_id))
+        payload=c.RecreateAcceptedPayload(
+            division=sandbox.division, grant_id=new_grant,
+            previous_grant_id=request.payload.grant_id,
+            grant_claim=signed_claim(request.datasource_id, new_grant, sandbox.division)))
     await world.publish(c.DATASOURCE_EVENTS, accepted)
     await runs.until(lambda m: any(isinstance(x, c.RunCompleted) and x.payload.run_id == run_id
                                    for x in m), timeout=30)

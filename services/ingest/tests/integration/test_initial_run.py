@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import contracts as c
+from connector_runtime.testing import signed_claim
 
 pytestmark = pytest.mark.integration
 
@@ -110,11 +111,13 @@ async def test_a_reimport_for_a_date_range_fetches_only_that_range(make_sandbox:
     runs, _ = tails
     world = make_world(make_sandbox(lines=2_500))
     await world.start_app()
+    datasource_id, grant_id = uuid.uuid4(), uuid.uuid4()
     message = c.InitialRunRequested.create(
-        datasource_id=uuid.uuid4(), payload=c.InitialRunRequestedPayload(
+        datasource_id=datasource_id, payload=c.InitialRunRequestedPayload(
             run_id=uuid.uuid4(), kind="reimport", division=world.sandbox.division,
-            grant_id=uuid.uuid4(), date_from=date(2023, 1, 1), date_to=date(2023, 12, 31),
-            entities=(c.Entity.TRANSACTION_LINES, c.Entity.BUDGETS, c.Entity.GL_ACCOUNTS)))
+            grant_id=grant_id, date_from=date(2023, 1, 1), date_to=date(2023, 12, 31),
+            entities=(c.Entity.TRANSACTION_LINES, c.Entity.BUDGETS, c.Entity.GL_ACCOUNTS),
+            grant_claim=signed_claim(datasource_id, grant_id, world.sandbox.division)))
     world.auth.add(message.payload.grant_id, await world.sandbox.grant(), world.sandbox.division)
     world.run_ids.append(message.payload.run_id)
     await world.publish(c.INGEST_REQUESTS, message)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import structlog
 
 import contracts as c
-from auth.domain.errors import AuthorizationNotFound
+from auth.domain.errors import AuthorizationNotFound, LinkInvalid
 from auth.domain.exact import ExpectedCompany
 from auth.domain.model import AuthorizationSession
 from auth.domain.tokens import sha256_hex
@@ -84,7 +84,11 @@ async def link_for_portal(deps: Dependencies, authorization_id: uuid.UUID) -> Po
     bind(authorization_id=session.authorization_id, datasource_id=session.datasource_id,
          correlation_id=session.correlation_id)
     session.link_fetchable(deps.clock())
-    token = deps.signer.link_token(session.authorization_id, session.link_nonce)
+    # the link exactly as issued: signed with the key that was current then (key rotation)
+    token = next((t for t in deps.signer.link_tokens(session.authorization_id, session.link_nonce)
+                  if sha256_hex(t) == session.link_token_sha256), None)
+    if token is None:
+        raise LinkInvalid("the key that signed this link was retired")
     return PortalLink(share_url(deps, token), session.mode, session.link_expires_at)
 
 

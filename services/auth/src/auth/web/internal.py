@@ -1,4 +1,7 @@
-"""Internal HTTP API for the other services, authenticated with the service bearer token.
+"""Internal HTTP API for the other services, on auth's internal listener (127.0.0.1 by default).
+
+Every call needs a caller's bearer token (``AUTH_API_CLIENTS``): ingest's has the scope
+``access_tokens``, the portal's the scope ``links``; neither can use the other's endpoints.
 
 GET  /internal/grants/{grant_id}/access-token           -> 200 | 404 | 410 | 503 + Retry-After
      (503 ``error``: ``refresh_not_yet_allowed`` - Exact's 570 s rule - or ``exact_unavailable``)
@@ -9,14 +12,12 @@ POST /internal/authorizations/{authorization_id}/revoke -> 200 {"revoked": bool}
 
 from __future__ import annotations
 
-import hmac
 import math
-import re
 import uuid
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -31,16 +32,10 @@ from auth.domain.errors import (
 )
 from auth.usecases import authorizations, tokens
 from auth.web.pages import Deps
+from connector_runtime.access import require
 
-_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
-
-
-def require_service(request: Request) -> None:
-    expected: str = request.app.state.internal_api_token
-    match = _BEARER.match(request.headers.get("authorization", ""))
-    if match is None or not hmac.compare_digest(match.group(1).encode(), expected.encode()):
-        raise HTTPException(401, detail={"error": "unauthorized"},
-                            headers={"WWW-Authenticate": "Bearer"})
+TOKENS = [Depends(require("access_tokens"))]
+LINKS = [Depends(require("links"))]
 
 
 class AccessTokenOut(BaseModel):
@@ -70,15 +65,14 @@ def _iso(value: Any) -> str:
 
 
 def build_internal_router(retry_after_seconds: int) -> APIRouter:
-    router = APIRouter(prefix="/internal", dependencies=[Depends(require_service)],
-                       tags=["internal"])
+    router = APIRouter(prefix="/internal", tags=["internal"])
 
     def unavailable(reason: str, seconds: float, error: str = "exact_unavailable"
                     ) -> JSONResponse:
         return _error(503, error, reason, {"Retry-After": str(max(1, math.ceil(seconds)))})
 
     @router.get("/grants/{grant_id}/access-token", response_model=AccessTokenOut,
-                responses={404: {}, 410: {}, 503: {}})
+                responses={404: {}, 410: {}, 503: {}}, dependencies=TOKENS)
     async def access_token(grant_id: uuid.UUID, deps: Deps) -> Any:
         try:
             token = await tokens.access_token(deps, grant_id)
@@ -102,7 +96,7 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
             headers={"Cache-Control": "no-store"})
 
     @router.post("/grants/{grant_id}/access-token/rejected", status_code=202,
-                 responses={404: {}})
+                 responses={404: {}}, dependencies=TOKENS)
     async def rejected(grant_id: uuid.UUID, body: RejectedIn, deps: Deps) -> Any:
         try:
             current = await tokens.report_rejected(deps, grant_id, body.access_token_sha256)
@@ -111,7 +105,7 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
         return JSONResponse({"current": current}, status_code=202)
 
     @router.get("/authorizations/{authorization_id}/link", response_model=LinkOut,
-                responses={404: {}, 410: {}})
+                responses={404: {}, 410: {}}, dependencies=LINKS)
     async def link(authorization_id: uuid.UUID, deps: Deps) -> Any:
         try:
             found = await authorizations.link_for_portal(deps, authorization_id)
@@ -123,7 +117,8 @@ def build_internal_router(retry_after_seconds: int) -> APIRouter:
             LinkOut(url=found.url, mode=found.mode, expires_at=_iso(found.expires_at)).model_dump(),
             headers={"Cache-Control": "no-store"})
 
-    @router.post("/authorizations/{authorization_id}/revoke", responses={404: {}})
+    @router.post("/authorizations/{authorization_id}/revoke", responses={404: {}},
+                 dependencies=LINKS)
     async def revoke(authorization_id: uuid.UUID, deps: Deps) -> Any:
         try:
             revoked = await authorizations.revoke_link(deps, authorization_id)

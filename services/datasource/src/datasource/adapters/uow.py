@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from connector_runtime.claims import ClaimSigner
 from connector_runtime.uow import SqlUnitOfWorkBase
 from datasource.adapters.repository import SqlCompanyDomains, SqlDataSources, SqlRuns
 from datasource.adapters.tables import inbox, outbox
@@ -18,8 +19,10 @@ class SqlUnitOfWork(SqlUnitOfWorkBase):
     datasources: SqlDataSources
     runs: SqlRuns
 
-    def __init__(self, engine: AsyncEngine, after_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, claims: ClaimSigner,
+                 after_commit: Callable[[], None] | None = None) -> None:
         super().__init__(engine, inbox=inbox, outbox=outbox, after_commit=after_commit)
+        self.claims = claims
 
     def _open(self, conn: AsyncConnection) -> None:
         self.domains = SqlCompanyDomains(conn)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import MESSAGES_PUBLISHED
 from connector_runtime.outbox import kafka_producer, message_headers
 from contracts import LEDGER_BATCHES
@@ -20,14 +21,16 @@ from ingest.ports import Outgoing
 
 
 class KafkaBatchPublisher:
-    def __init__(self, bootstrap_servers: str, topic: str = LEDGER_BATCHES) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str = LEDGER_BATCHES,
+                 auth: KafkaAuth = PLAINTEXT) -> None:
         self._bootstrap = bootstrap_servers
+        self._auth = auth
         self._topic = topic
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
 
     async def start(self) -> None:
-        producer = kafka_producer(self._bootstrap, linger_ms=2)
+        producer = kafka_producer(self._bootstrap, self._auth, linger_ms=2)
         try:
             await producer.start()
         except Exception:
