@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup test test-containers demo stack lint typecheck sandbox schemas docs bench faults
+.PHONY: setup test test-containers demo stack lint typecheck sandbox schemas docs bench faults audit
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -37,6 +37,10 @@ lint: setup
 typecheck: setup
 	@$(UV) run --frozen mypy libs/contracts/src libs/runtime/src services/auth/src services/datasource/src \
 		services/ingest/src sandbox/exact/src examples/ledger_sink/src cli/src demo/src bench/src
+
+## Known-vulnerable dependencies in uv.lock (pip-audit; needs PyPI's advisory data). CI runs it.
+audit: setup
+	@.ci/audit
 
 ## Record an additive contract change (after bumping SCHEMA_VERSION); refuses breaking ones.
 schemas: setup

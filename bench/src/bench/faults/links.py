@@ -5,7 +5,10 @@
 * a share link past its lifetime;
 * an OAuth callback with a forged ``state`` (a real code from Exact, a state auth never made);
 * a real callback (code and state) replayed, from another browser;
-* the ``redirect_uri`` swapped for another one on the way to Exact's sign-in.
+* the ``redirect_uri`` swapped for another one on the way to Exact's sign-in;
+* and the attacks of :mod:`bench.faults.attacks`: a forwarded link used by another company's
+  administrator, unauthenticated and cross-tenant API calls, token fetches for a foreign grant,
+  forged run requests, cross-site form posts and open-redirect attempts.
 
 Every attempt must be refused, and nothing may change: no grant, no ``ExactAuthorized``,
 no code exchanged at Exact, data sources as they were. ``refused_pct`` counts only the
@@ -16,12 +19,13 @@ attempts that reached our services; the swapped ``redirect_uri`` is refused by E
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from bench.faults.attacks import Attempt, all_attacks
 from bench.faults.result import ScenarioResult
 from bench.faults.stack import R6_DIVISION, FaultStack
 from bench.harness import ANNA, Harness
@@ -32,17 +36,6 @@ from contracts import DataSourceConnected, ExactAuthorized
 
 NAME = "link and OAuth attacks"
 LINK_TTL_S = 20  # AUTH_SHARE_LINK_TTL_SECONDS of the fault stack
-
-
-@dataclass
-class Attempt:
-    name: str
-    status: int
-    refused: bool
-    detail: str = ""
-    reached_us: bool = True
-    """False when Exact (the sandbox) refused the attempt before it could reach our services:
-    such a refusal proves nothing about them and is not counted in ``refused_pct``."""
 
 
 async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
@@ -62,8 +55,10 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
 
     # the one legitimate use: Anna connects her company through the link
     await h.authorize(used_link, ANNA, R6_DIVISION)
-    await h.log.wait(lambda m: isinstance(m, DataSourceConnected) and m.datasource_id == used_ds,
-                     90, "the legitimate connection")
+    connected = await h.log.wait(
+        lambda m: isinstance(m, DataSourceConnected) and m.datasource_id == used_ds, 90,
+        "the legitimate connection")
+    assert isinstance(connected, DataSourceConnected)
     legit_exchanges = 1
     callback = h.callbacks[-1]
     attempts += await _reused(used_link)
@@ -79,6 +74,8 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     exchanges = after["token_calls_by_grant_type"].get("authorization_code", 0) - \
         before["token_calls_by_grant_type"].get("authorization_code", 0)
     authorized = h.log.find(lambda m: isinstance(m, ExactAuthorized) and m.occurred_at > started)
+    more, notes = await all_attacks(h, stack, used_ds, connected.payload.grant_id)
+    attempts += more
     states = {ds: (await h.datasource(ds))["state"] for ds in (stale_ds, swap_ds, used_ds)}
     ours = [a for a in attempts if a.reached_us]
     refused = [a for a in ours if a.refused]
@@ -90,6 +87,7 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
         "codes_exchanged": f"{exchanges} (legitimate {legit_exchanges})",
         "authorized_events": f"{len(authorized)} (legitimate 1)",
         "attempts_detail": [a.__dict__ for a in attempts],
+        "attack_notes": notes,
     })
     for attempt in attempts:
         result.expect(attempt.refused, f"{attempt.name} not refused ({attempt.status} {attempt.detail})")
@@ -113,14 +111,15 @@ def _tamper(link: str) -> list[str]:
 
 
 async def _landing_and_start(name: str, link: str, expect: tuple[int, ...]) -> list[Attempt]:
-    """GET the landing page and POST its start; both must refuse (no way to Exact)."""
+    """GET the landing page and POST its start; both must refuse (no way to Exact). An unusable
+    link has no form, so the POST goes without a CSRF token: 403 is a refusal as well."""
     async with httpx.AsyncClient(timeout=30) as client:
         page = await client.get(link)
         start = await client.post(f"{link}/start", data={"region": "NL"}, follow_redirects=False)
     to_exact = "/api/oauth2/auth" in start.headers.get("location", "")
     return [Attempt(f"{name} (landing page)", page.status_code, page.status_code in expect),
             Attempt(f"{name} (start sign-in)", start.status_code,
-                    start.status_code in expect and not to_exact,
+                    start.status_code in (*expect, 403) and not to_exact,
                     start.headers.get("location", ""))]
 
 
@@ -179,8 +178,10 @@ async def _swapped_redirect(link: str) -> list[Attempt]:
     """Start a sign-in, then send the browser to Exact with another redirect_uri."""
     attempts = []
     async with httpx.AsyncClient(timeout=30) as client:
-        await client.get(link)
-        start = await client.post(f"{link}/start", data={"region": "NL"}, follow_redirects=False)
+        page = await client.get(link)
+        token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+        start = await client.post(f"{link}/start", follow_redirects=False, data={
+            "region": "NL", "csrf_token": token.group(1) if token else ""})
         location = start.headers.get("location", "")
         parts = urlsplit(location)
         query = parse_qs(parts.query)

@@ -17,11 +17,15 @@ Two settings differ from production, both to keep the suite within minutes:
 
 from __future__ import annotations
 
+import json
+import secrets
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.proxy import BrokerProxy
 from connector_demo.system import LocalSystem
+from connector_runtime.access import token_sha256
 from connector_runtime.embedded import EmbeddedKafka, free_port
 
 REFRESH_WINDOW_S = 30
@@ -33,6 +37,7 @@ R3_DIVISION = 930003
 R4_DIVISION = 200002  # Dirk's: R4 withdraws every grant of his
 R5_DIVISION = 930005
 R6_DIVISION = 100001  # Anna's
+R6_STRANGER_DIVISION = 200003  # Dirk's smallest company: the stranger of R6's attacks
 R8_DIVISION = 100001
 R9_DIVISIONS = (930009, 930019, 930029)  # fault-free, one spurious 401, fault mix + 401
 R11_DIVISION = 930011
@@ -81,6 +86,8 @@ class FaultStack:
     proxy: BrokerProxy
     scale: Scale
     notes: list[str] = field(default_factory=list)
+    tenant_token: str = ""
+    """A read-API caller limited to a company domain of its own (R6's cross-tenant calls)."""
 
     def stop(self) -> None:
         self.system.stop()
@@ -121,10 +128,16 @@ def start_stack(work_dir: Path, scale: Scale) -> FaultStack:
         system = LocalSystem(work_dir=work_dir, sandbox_args=sandbox_args(scale),
                              extra_env=service_env(scale), session_timeout_ms=3000,
                              bootstrap=proxy.address)
+        tenant_token = secrets.token_urlsafe(32)
+        system.extra_env["DATASOURCE_API_CLIENTS"] = json.dumps([
+            {"name": "operator", "token_sha256": token_sha256(system.secrets.operator_api_token),
+             "scopes": ["read"]},
+            {"name": "tenant-b", "token_sha256": token_sha256(tenant_token), "scopes": ["read"],
+             "company_domains": [str(uuid.uuid4())]}])
         system.start()
     except BaseException:
         if proxy is not None:
             proxy.stop()
         kafka.stop()
         raise
-    return FaultStack(system, kafka, proxy, scale)
+    return FaultStack(system, kafka, proxy, scale, tenant_token=tenant_token)

@@ -91,8 +91,10 @@ def shared_processors() -> list[Any]:
 def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> None:
     """Configure structlog (and the stdlib loggers of libraries) once per process."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    # Console tracebacks without local variables: a frame's locals can hold tokens.
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if as_json
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     processors = [
         *shared_processors(),

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -23,7 +25,7 @@ from auth.adapters import stats, tables
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.exact import ExactClient
 from auth.adapters.retry import RetryPolicy
-from auth.adapters.signing import ItsDangerousSigner
+from auth.adapters.signing import ItsDangerousSigner, signing_keys
 from auth.adapters.uow import unit_of_work_factory
 from auth.domain.tokens import KeepAlivePolicy, RefreshPolicy
 from auth.ports import Clock, Config, Dependencies, RegionInfo
@@ -31,6 +33,7 @@ from auth.settings import AuthSettings
 from auth.subscribers import build_router
 from auth.usecases.authorizations import expire_links
 from auth.usecases.keepalive import keep_alive
+from auth.web.headers import SecurityHeaders
 from auth.web.internal import build_internal_router
 from auth.web.pages import build_pages_router
 from connector_runtime.host import ServiceHost, health_router, serve
@@ -136,7 +139,15 @@ def create_app(settings: AuthSettings | None = None, *, clock: Clock = utc_now,
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)
     app.add_middleware(RequestLogContext)
+    app.add_middleware(SecurityHeaders, https=settings.public_base_url.startswith("https://"))
     app.state.host = host
+    app.state.csrf_key = hashlib.sha256(
+        b"exact-auth.csrf|" + signing_keys(settings.link_signing_key.get_secret_value())[0][1]
+        .encode()).digest()
+    # a sign-in form redirects the browser to Exact's sign-in page (CSP form-action)
+    app.state.exact_origins = tuple(
+        "{0.scheme}://{0.netloc}".format(urlsplit(settings.region_base_url(r)))
+        for r in settings.regions if r.supported)
     app.state.product_name = settings.product_name
     app.state.public_base_url = settings.public_base_url
     app.state.api_clients = settings.api_clients

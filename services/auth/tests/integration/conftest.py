@@ -266,7 +266,15 @@ class Flow:
     async def start(self, person: Person, link: str, region: str = "NL") -> httpx.Response:
         landing = await person.auth.get(path_of(link))
         assert landing.status_code == 200, landing.text
-        return await person.auth.post(path_of(link) + "/start", data={"region": region})
+        return await person.auth.post(path_of(link) + "/start", data={
+            "region": region, "csrf_token": hidden(landing.text, "csrf_token")})
+
+    async def submit(self, person: Person, page: str, action: str,
+                     data: dict[str, str] | None = None) -> httpx.Response:
+        """POST a form of ``page`` as the browser would: with the page's CSRF token."""
+        shown = await person.auth.get(page)
+        return await person.auth.post(action, data={
+            **(data or {}), "csrf_token": hidden(shown.text, "csrf_token")})
 
     async def exact_sign_in(self, person: Person, authorize_url: str, username: str,
                             password: str | None = None) -> httpx.Response:

@@ -25,9 +25,8 @@ async def _recreate(flow, datasource_id, bound: int, username: str, division: in
     chooser = await flow.through_exact(person, await flow.link(request), username)
     assert f'value="{bound}" checked' in chooser.text  # bound division preselected
     assert f"connected to company (division) {bound}" in chooser.text
-    chosen = await person.auth.post(
-        f"/authorizations/{request.payload.authorization_id}/division",
-        data={"division": str(division)})
+    page_path = f"/authorizations/{request.payload.authorization_id}"
+    chosen = await flow.submit(person, page_path, f"{page_path}/division", {"division": str(division)})
     page = await person.auth.get(chosen.headers["location"])
     events = await flow.events(datasource_id, lambda ms: any(
         isinstance(m, c.ExactAuthorized)
@@ -42,8 +41,8 @@ async def test_an_accepted_recreate_replaces_the_old_grant(flow) -> None:
     create = await flow.request()
     person = flow.person()
     chooser = await flow.through_exact(person, await flow.link(create), "dirk.multi@demo.nl")
-    chosen = await person.auth.post(f"/authorizations/{create.payload.authorization_id}/division",
-                                    data={"division": "200001"})
+    page_path = f"/authorizations/{create.payload.authorization_id}"
+    chosen = await flow.submit(person, page_path, f"{page_path}/division", {"division": "200001"})
     assert chosen.status_code == 303, chooser.text
     old = (await flow.event(create.datasource_id, c.ExactAuthorized)).payload.grant_id
 
@@ -78,8 +77,8 @@ async def test_a_rejected_recreate_discards_the_new_grant_and_keeps_the_old(flow
     page = await flow.through_exact(person, await flow.link(request), "dirk.multi@demo.nl")
     assert "Choose the company to connect" in page.text
     assert 'value="200002" checked' in page.text  # bound division absent: the open one
-    chosen = await person.auth.post(f"/authorizations/{request.payload.authorization_id}/division",
-                                    data={"division": "200003"})
+    page_path = f"/authorizations/{request.payload.authorization_id}"
+    chosen = await flow.submit(person, page_path, f"{page_path}/division", {"division": "200003"})
     assert chosen.status_code == 303
     events = await flow.events(create.datasource_id, lambda ms: sum(
         isinstance(m, c.ExactAuthorized) for m in ms) == 2)

@@ -50,8 +50,8 @@ async def test_share_flow_is_completed_by_an_administrator_without_an_account(fl
 
     assert "Choose the company to connect" in page.text
     assert 'value="200002" checked' in page.text  # the division open in Exact is preselected
-    chosen = await stranger.auth.post(
-        f"/authorizations/{message.payload.authorization_id}/division", data={"division": "200003"})
+    page_path = f"/authorizations/{message.payload.authorization_id}"
+    chosen = await flow.submit(stranger, page_path, f"{page_path}/division", {"division": "200003"})
     assert chosen.status_code == 303
     outcome = await stranger.auth.get(chosen.headers["location"])
     assert "Van Dijk Vastgoed B.V. (division 200003)" in outcome.text
@@ -152,7 +152,9 @@ async def test_access_to_other_companies_than_the_open_one_asks_to_sign_in_again
     assert "division 200002" in page.text
     await _only_link_issued(flow, message)
 
-    again = await person.auth.post(f"/authorizations/{message.payload.authorization_id}/restart")
+    page_path = f"/authorizations/{message.payload.authorization_id}"
+
+    again = await flow.submit(person, page_path, f"{page_path}/restart")
     assert again.status_code == 303
     consent = await person.exact.get(again.headers["location"])  # Exact remembers the sign-in
     consent = await person.exact.get(consent.headers["location"])

@@ -176,3 +176,13 @@ async def test_api_outages_and_refusals_are_told_apart() -> None:
         await api({}, status={"/api/v1/current/Me": 429}).current_user("NL", "AT")
     with pytest.raises(ExactRejected):
         await api({}, status={"/api/v1/current/Me": 401}).current_user("NL", "AT")
+
+
+async def test_a_next_link_to_another_host_never_gets_the_token() -> None:
+    seen: list[httpx.Request] = []
+    exact = api({"/api/v1/7/system/Divisions": {"d": {
+        "results": [{"Code": 2, "Description": "B"}],
+        "__next": "https://attacker.example/api/v1/7/system/Divisions?$skiptoken=2"}}}, seen=seen)
+    with pytest.raises(ExactUnavailable, match="another host"):
+        await exact.divisions("NL", "AT", [7])
+    assert {r.url.host for r in seen} == {httpx.URL(BASE).host}

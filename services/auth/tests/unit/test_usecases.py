@@ -237,8 +237,9 @@ async def test_a_newer_request_revokes_the_open_link_of_the_same_data_source(wor
 
 
 async def _sign_in(deps: Dependencies, purpose: str = "create",
-                   expected: c.ExpectedCompany | None = None) -> c.AuthorizationRequested:
-    message = request(purpose, expected=expected)
+                   expected: c.ExpectedCompany | None = None,
+                   datasource_id: uuid.UUID | None = None) -> c.AuthorizationRequested:
+    message = request(purpose, datasource_id, expected=expected)
     await authorizations.open_authorization(deps, message)
     link = await authorizations.link_for_portal(deps, message.payload.authorization_id)
     started = await signin.start_sign_in(deps, link.url.rsplit("/", 1)[1], "browser", "NL")
@@ -409,12 +410,23 @@ async def test_a_rejected_token_of_a_withdrawn_grant_is_revoked_at_once(world) -
 
 async def test_an_accepted_recreate_retires_the_previous_grant(world) -> None:
     store, _exact, deps, old = await _grant(world)
-    message = await _sign_in(deps, "recreate")
+    message = await _sign_in(deps, "recreate", datasource_id=store.grants[old].datasource_id)
     new = store.outbox[-1].payload.grant_id
     await recreate.recreate_accepted(deps, message.caused(c.RecreateAccepted, c.RecreateAcceptedPayload(
         division=100001, grant_id=new, previous_grant_id=old)))
     assert store.grants[new].status is GrantStatus.ACTIVE
     assert (store.grants[old].status, store.grants[old].tokens) == (GrantStatus.RETIRED, None)
+
+
+async def test_a_recreate_decision_about_another_data_sources_grants_retires_nothing(world) -> None:
+    store, _exact, deps, victim = await _grant(world)
+    message = await _sign_in(deps, "recreate")  # another data source
+    new = store.outbox[-1].payload.grant_id
+    for grant_id in (new, uuid.uuid4()):
+        await recreate.recreate_accepted(deps, message.caused(
+            c.RecreateAccepted, c.RecreateAcceptedPayload(division=100001, grant_id=grant_id,
+                                                          previous_grant_id=victim)))
+    assert store.grants[victim].status is GrantStatus.ACTIVE
 
 
 async def test_expired_links_are_closed_with_link_expired(world) -> None:

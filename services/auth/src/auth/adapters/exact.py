@@ -16,7 +16,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
@@ -57,6 +57,11 @@ def _check_token_response(response: httpx.Response) -> httpx.Response:
     if response.status_code >= 500:
         raise ExactUnavailable(f"the token endpoint answered {response.status_code}")
     return response
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.netloc or "").lower()
 
 
 def _describe(exc: OAuthError) -> str:
@@ -109,6 +114,11 @@ class ExactClient:
     # ---- OAuth ---------------------------------------------------------------------------
 
     def authorization_url(self, region: str, state: str) -> str:
+        # No PKCE: Exact's OAuth reference documents only client_id, redirect_uri,
+        # response_type, state (and force_login) for /api/oauth2/auth and no code_verifier
+        # for /api/oauth2/token (EXACT_API.md section 2); no public client of Exact's API sends
+        # code_challenge. The client secret is posted server to server, the state is bound to
+        # the browser (CSRF), and the redirect URI must match the registered one exactly.
         url, _state = self._oauth.create_authorization_url(
             self._base(region) + AUTHORIZE_PATH, state=state)
         return str(url)
@@ -185,7 +195,13 @@ class ExactClient:
 
     async def _get_once(self, region: str, access_token: str, path: str,
                         params: Mapping[str, str] | None = None) -> Any:
-        url = path if path.startswith("http") else urljoin(self._base(region) + "/", path)
+        base = self._base(region)
+        url = urljoin(base + "/", path)
+        if _origin(url) != _origin(base):
+            # an absolute __next (or any link Exact hands us) to another host: the bearer
+            # token goes only to the configured Exact base
+            raise ExactUnavailable(f"Exact Online sent a link to another host "
+                                   f"({_origin(url)}); not followed")
         try:
             response = await self._http.get(
                 url, params=params, headers={"Authorization": f"Bearer {access_token}"})

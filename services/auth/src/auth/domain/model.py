@@ -119,15 +119,17 @@ class AuthorizationSession:
         self._await_callback(browser_sha256, state_sha256, now)
         return True
 
-    def restart_sign_in(self, *, browser_sha256: str, state_sha256: str, now: datetime) -> None:
-        """Start the sign-in again from the same browser (after Exact was unreachable)."""
+    def restart_sign_in(self, *, browser_sha256: str, state_sha256: str, now: datetime,
+                        rotate_to: str | None = None) -> None:
+        """Start the sign-in again from the same browser (after Exact was unreachable);
+        ``rotate_to``: the hash of the browser's new binding secret."""
         if not self.is_open or self.status is Status.OPEN:
             raise WrongStep("nothing to restart")
         if not _same(browser_sha256, self.browser_sha256):
             raise ForgedState("another browser started this sign-in")
         if now >= self.link_expires_at:
             raise LinkExpired("the link expired")
-        self._await_callback(browser_sha256, state_sha256, now)
+        self._await_callback(rotate_to or browser_sha256, state_sha256, now)
 
     def _await_callback(self, browser_sha256: str, state_sha256: str, now: datetime) -> None:
         self.status = Status.SIGNING_IN

@@ -85,9 +85,10 @@ async def start_sign_in(deps: Dependencies, token: str, browser: str, region_cod
     return SignInStart(session, deps.oauth.authorization_url(region.code, state) if started else None)
 
 
-async def restart_sign_in(deps: Dependencies, authorization_id: uuid.UUID, browser: str | None
-                          ) -> str:
-    """Exact's sign-in page again, for the browser that started (after a failed attempt)."""
+async def restart_sign_in(deps: Dependencies, authorization_id: uuid.UUID, browser: str | None,
+                          fresh: str | None = None) -> str:
+    """Exact's sign-in page again, for the browser that started (after a failed attempt);
+    ``fresh`` is the browser's new binding secret from now on (session rotation)."""
     state = deps.signer.new_state(authorization_id)
     async with deps.uow() as uow:
         session = await uow.sessions.get(authorization_id, for_update=True)
@@ -95,7 +96,7 @@ async def restart_sign_in(deps: Dependencies, authorization_id: uuid.UUID, brows
         if session is None or browser is None:
             raise ForgedState("not this browser's authorization")
         session.restart_sign_in(browser_sha256=sha256_hex(browser), state_sha256=sha256_hex(state),
-                                now=deps.clock())
+                                now=deps.clock(), rotate_to=_hash(fresh))
         await _save(deps, uow, session)
     return deps.oauth.authorization_url(session.region or "", state)
 
