@@ -69,5 +69,5 @@ async def test_pages_and_answers_carry_the_security_headers(flow) -> None:
     for answer in (page, await person.auth.get("/share/nonsense"), await person.auth.get("/healthz")):
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["x-frame-options"] == "DENY"
-        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["referrer-policy"] == "same-origin"
         assert "strict-transport-security" not in answer.headers  # http here: no HSTS

@@ -3,7 +3,9 @@
 Pages set their own Content-Security-Policy (with a nonce for their one inline style and the
 Exact Online hosts a sign-in form may lead to, :func:`page_policy`); every other answer gets a
 policy that allows nothing. ``nosniff``, ``frame-ancestors``/``X-Frame-Options`` (no framing:
-clickjacking), ``Referrer-Policy: no-referrer`` (a share link never leaks in a Referer) and,
+clickjacking), ``Referrer-Policy: same-origin`` (a share link never leaks in a Referer to
+another site, while our own form posts keep their ``Origin``, which ``no-referrer`` would turn
+into ``null``) and,
 when the public URL is https, HSTS.
 """
 
@@ -41,7 +43,7 @@ class SecurityHeaders:
                 headers.setdefault("Content-Security-Policy", STRICT_POLICY)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Referrer-Policy", "same-origin")
                 if self.https:
                     headers.setdefault("Strict-Transport-Security", HSTS)
             await send(message)
