@@ -1,13 +1,15 @@
 """The example sink applies ledger batches once, in any redelivery, and reconciles exactly."""
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
 from connector_runtime.testing import Infra, eventually
@@ -31,6 +33,22 @@ def batch(ds: uuid.UUID, run_id: uuid.UUID, seq: int, rows: list[c.Row]) -> c.Le
         entity=c.Entity.TRANSACTION_LINES, rows=tuple(rows)))  # type: ignore[arg-type]
 
 
+@contextlib.asynccontextmanager
+async def running_sink(infra: Infra) -> AsyncIterator[tuple[LedgerSink, AsyncEngine]]:
+    """A sink of its own consumer group, consuming until the block ends."""
+    engine = create_async_engine(infra.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    sink = LedgerSink(engine, infra.kafka_bootstrap_servers, group_id=f"sink-{uuid.uuid4().hex[:8]}",
+                      session_timeout_ms=2000)
+    await sink.prepare()
+    task = asyncio.create_task(sink.run())
+    try:
+        yield sink, engine
+    finally:
+        sink.stop()
+        await task
+        await engine.dispose()
+
+
 async def test_batches_are_applied_once_and_reconcile_with_run_completed(infra: Infra) -> None:
     ds, run_id = uuid.uuid4(), uuid.uuid4()
     first = [line("100.10"), line("-100.10")]
@@ -52,25 +70,16 @@ async def test_batches_are_applied_once_and_reconcile_with_run_completed(infra: 
     finally:
         await producer.stop()
 
-    engine = create_async_engine(infra.database_url.replace("postgresql://", "postgresql+psycopg://"))
-    sink = LedgerSink(engine, infra.kafka_bootstrap_servers, group_id=f"sink-{uuid.uuid4().hex[:8]}",
-                      session_timeout_ms=2000)
-    await sink.prepare()
-    task = asyncio.create_task(sink.run())
+    async with running_sink(infra) as (_sink, engine):
 
-    async def reconciled() -> bool:
-        async with engine.connect() as conn:
-            checks = await against_last_run(conn, ds)
-        return bool(checks) and all(ch.ok for ch in checks)
+        async def reconciled() -> bool:
+            async with engine.connect() as conn:
+                checks = await against_last_run(conn, ds)
+            return bool(checks) and all(ch.ok for ch in checks)
 
-    try:
         await eventually(reconciled, timeout=30)
         async with engine.connect() as conn:
             figs = await figures(conn, ds)
-    finally:
-        sink.stop()
-        await task
-        await engine.dispose()
     tl = figs[c.Entity.TRANSACTION_LINES]
     assert tl.rows == 5
     assert tl.amount_dc_sum == Decimal("0.01")
@@ -93,24 +102,15 @@ async def test_a_purge_drops_the_runs_rows_and_ignores_their_late_batches(infra:
             await producer.send_and_wait(c.LEDGER_BATCHES, m.to_bytes(), key=m.key)
     finally:
         await producer.stop()
-    engine = create_async_engine(infra.database_url.replace("postgresql://", "postgresql+psycopg://"))
-    sink = LedgerSink(engine, infra.kafka_bootstrap_servers, group_id=f"sink-{uuid.uuid4().hex[:8]}",
-                      session_timeout_ms=2000)
-    await sink.prepare()
-    task = asyncio.create_task(sink.run())
+    async with running_sink(infra) as (sink, engine):
 
-    async def kept_only() -> bool:
-        async with engine.connect() as conn:
-            figs = await figures(conn, ds)
-        tl = figs.get(c.Entity.TRANSACTION_LINES)
-        return tl is not None and sink.applied_batches >= 3 and tl.rows == 1
+        async def kept_only() -> bool:
+            async with engine.connect() as conn:
+                figs = await figures(conn, ds)
+            tl = figs.get(c.Entity.TRANSACTION_LINES)
+            return tl is not None and sink.applied_batches >= 3 and tl.rows == 1
 
-    try:
         await eventually(kept_only, timeout=30)
         async with engine.connect() as conn:
             tl = (await figures(conn, ds))[c.Entity.TRANSACTION_LINES]
-    finally:
-        sink.stop()
-        await task
-        await engine.dispose()
     assert (tl.rows, tl.amount_dc_sum) == (1, Decimal("7.00"))

@@ -175,9 +175,7 @@ async def _create(command: c.CreateDataSource, uow: UnitOfWork, now: datetime,
 
 async def _recreate(command: c.RecreateDataSource, uow: UnitOfWork, now: datetime,
                     new_id: NewId) -> DataSource:
-    ds = await uow.datasources.get(command.datasource_id)
-    if ds is None:
-        raise UnknownDataSource(f"There is no data source with id {command.datasource_id}.")
+    ds = await _existing(uow, command.datasource_id)
     domain = await uow.domains.get(ds.company_domain_id)
     if domain is None:  # a foreign key makes this impossible
         raise UnknownCompanyDomain(f"There is no company domain with id {ds.company_domain_id}.")
@@ -190,9 +188,7 @@ async def _recreate(command: c.RecreateDataSource, uow: UnitOfWork, now: datetim
 
 async def _reimport(command: c.RequestReimport, uow: UnitOfWork, now: datetime,
                     new_id: NewId) -> DataSource:
-    ds = await uow.datasources.get(command.datasource_id)
-    if ds is None:
-        raise UnknownDataSource(f"There is no data source with id {command.datasource_id}.")
+    ds = await _existing(uow, command.datasource_id)
     p = command.payload
     entities = tuple(e.value for e in p.entities) if p.entities else ALL_ENTITY_NAMES
     run = ds.request_reimport(run_id=new_id(), entities=tuple(dict.fromkeys(entities)),
