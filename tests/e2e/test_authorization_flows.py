@@ -130,8 +130,13 @@ async def test_a_user_without_administrator_rights_is_refused_with_a_reason(
         failed = await expect(events, AuthorizationFailed)
     assert failed.payload.reason_code == "not_administrator"
     assert "administrator" in page.lower()
-    detail = await api.datasource(cfg, create.datasource_id)
-    assert detail["state"] == "authorization_failed" and detail["division"] is None
+
+    async def failed_state() -> dict[str, object] | None:  # datasource applies auth's event
+        detail: dict[str, object] = await api.datasource(cfg, create.datasource_id)
+        return detail if detail["state"] == "authorization_failed" else None
+
+    detail = await eventually(failed_state, timeout=30)
+    assert detail["division"] is None
 
 
 async def test_a_company_on_another_instance_is_refused_with_a_reason(
