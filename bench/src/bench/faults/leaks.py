@@ -77,6 +77,9 @@ async def collect_secrets(h: Harness) -> dict[str, set[str]]:
         "link_token": links,
         "client_secret": {sec.client_secret},
         "internal_api_token": {sec.internal_api_token},
+        "ingest_api_token": {sec.ingest_api_token},
+        "operator_api_token": {sec.operator_api_token},
+        "claim_signing_key": {sec.claim_signing_key.split(":", 1)[-1]},
         "link_signing_key": {sec.link_signing_key},
         "token_encryption_key": {sec.token_encryption_key},
     }
