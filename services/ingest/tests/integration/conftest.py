@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import contracts as c
+from connector_runtime.access import ApiClient, token_sha256
 from connector_runtime.db import create_engine
 from connector_runtime.messaging import ensure_topics
 from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
@@ -194,6 +195,11 @@ def fake_auth() -> Iterator[tuple[FakeAuth, str]]:
         yield auth, url
 
 
+
+OPERATOR_TOKEN = "ingest-tests-operator-token"
+OPERATOR = ApiClient(name="operator", token_sha256=token_sha256(OPERATOR_TOKEN), scopes=("runs",))
+"""A caller of ingest's read API (runs and webhook subscriptions); tests send this token."""
+
 # ---- ingest apps -------------------------------------------------------------------------------
 
 @dataclass
@@ -214,6 +220,7 @@ class World:
             "exact_base_url": self.sandbox.url, "auth_internal_url": self.auth_url,
             "auth_internal_token": INTERNAL_TOKEN, "exact_timeout_seconds": 2.0,
             "run_claim_verify_keys": TEST_CLAIM_VERIFY_KEYS,
+            "api_clients": (OPERATOR,),
             "exact_backoff_seconds": 0.05, "exact_backoff_max_seconds": 0.5,
             "exact_max_attempts": 8, "lease_seconds": 3.0, "scheduler_interval_seconds": 0.2,
             "progress_interval_seconds": 0.3, "consumer_group": self.group,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
 from connector_runtime.db import create_engine
-from connector_runtime.testing import Infra, eventually
+from connector_runtime.testing import Infra, eventually, signed_claim
 
 from .conftest import Tail
 from .test_incremental import sink, sink_matches
@@ -58,8 +58,8 @@ async def _subscribed(world: Any, app: Any, ds: uuid.UUID, topics: set[str]) -> 
     """Exact has exactly these topics for the division and the read API says they are active."""
     at_exact = (await world.sandbox.http.get("/_sandbox/webhooks")).json()["subscriptions"]
     mine = {s["topic"] for s in at_exact if s["division"] == world.sandbox.division}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://ingest") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest",
+                                 headers={"Authorization": "Bearer ingest-tests-operator-token"}) as client:
         view = (await client.get(f"/datasources/{ds}/webhooks")).json()
     active = {s["topic"] for s in view["subscriptions"] if s["state"] == "active"}
     return mine == active == topics and view["listener"] is True
@@ -180,7 +180,8 @@ async def test_missing_subscriptions_are_made_again_and_a_new_grant_renews_them(
     world.auth.add(grant_id, await world.sandbox.grant(), world.sandbox.division)
     await world.publish(c.DATASOURCE_EVENTS, c.RecreateAccepted.create(
         datasource_id=ds, payload=c.RecreateAcceptedPayload(
-            division=world.sandbox.division, grant_id=grant_id, previous_grant_id=None)))
+            division=world.sandbox.division, grant_id=grant_id, previous_grant_id=None,
+            grant_claim=signed_claim(ds, grant_id, world.sandbox.division))))
 
     async def renewed() -> bool:
         return bool(await _subscribed(world, app, ds, topics)
