@@ -43,6 +43,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import contracts as c
 from connector_runtime.messaging import ensure_topics
+from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
 from exact_sandbox.testing import serve_in_thread
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -67,6 +68,8 @@ def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
            "EXACT_BASE_URL": sandbox, "INGEST_AUTH_INTERNAL_URL": auth,
            "INGEST_AUTH_INTERNAL_TOKEN": TOKEN, "INGEST_HTTP_PORT": str(port),
+           "INGEST_INTERNAL_HTTP_PORT": str(free_port()),
+           "INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS,
            "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
            "INGEST_WEBHOOK_SECRET": SECRET, "INGEST_WEBHOOK_PORT": str(hook_port),
            "INGEST_WEBHOOK_CALLBACK_URL": hook, "INGEST_INCREMENTAL_INTERVAL_SECONDS": "3600",
@@ -140,10 +143,12 @@ async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
             runs = await Reader(bootstrap, c.RUN_EVENTS).start()
             batches = await Reader(bootstrap, c.LEDGER_BATCHES).start()
             notes = await Reader(bootstrap, c.CHANGE_NOTIFICATIONS).start()
+            datasource_id = uuid.uuid4()
             request = c.InitialRunRequested.create(
-                datasource_id=uuid.uuid4(), payload=c.InitialRunRequestedPayload(
+                datasource_id=datasource_id, payload=c.InitialRunRequestedPayload(
                     run_id=uuid.uuid4(), division=DIVISION, grant_id=grant_id,
-                    entities=c.ALL_ENTITIES))
+                    entities=c.ALL_ENTITIES,
+                    grant_claim=signed_claim(datasource_id, grant_id, DIVISION)))
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
             await producer.start()
             await producer.send_and_wait(c.INGEST_REQUESTS, request.to_bytes(), key=request.key)
