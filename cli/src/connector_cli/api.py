@@ -47,7 +47,9 @@ async def datasource(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
 
 async def webhooks(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
     """The data source's Exact webhook subscriptions, from ingest's operator API."""
-    return await _get(f"{settings.ingest_url}/datasources/{datasource_id}/webhooks")
+    # the operator's read token: ingest's operator API takes it with the scope ``runs``
+    return await _get(f"{settings.ingest_url}/datasources/{datasource_id}/webhooks",
+                      settings.datasource_api_token.get_secret_value())
 
 
 async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str, Any]:
@@ -62,5 +64,5 @@ async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str,
 
 
 async def datasource_run(settings: CliSettings, run_id: uuid.UUID) -> dict[str, Any]:
-    result: dict[str, Any] = await _get(f"{settings.datasource_url}/runs/{run_id}")
+    result: dict[str, Any] = await _read(settings, f"/runs/{run_id}")
     return result
