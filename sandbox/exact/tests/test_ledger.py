@@ -7,9 +7,9 @@ from collections import defaultdict
 import pytest
 
 from exact_sandbox.config import SandboxConfig
+from exact_sandbox.directory import Directory
 from exact_sandbox.ledger import Ledger
 from exact_sandbox.masterdata import MasterData
-from exact_sandbox.seed import Directory
 
 
 def _ledger(size: int, seed: int = 1, code: int = 300001) -> Ledger:

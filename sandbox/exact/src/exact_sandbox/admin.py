@@ -64,6 +64,7 @@ class Admin:
             r("/_sandbox/grants/withdraw", self.withdraw, methods=["POST"]),
             r("/_sandbox/tokens", self.tokens, methods=["GET"]),
             r("/_sandbox/divisions", self.divisions, methods=["GET"]),
+            r("/_sandbox/companies", self.companies, methods=["GET"]),
             r("/_sandbox/divisions/{division:int}/changes", self.changes, methods=["POST"]),
             r("/_sandbox/users", self.users, methods=["GET"]),
             r("/_sandbox/webhooks", self.webhooks, methods=["GET", "PATCH"]),
@@ -200,6 +201,18 @@ class Admin:
              "start_year": d.start_year, "years": d.years}
             for d in self.sb.directory.divisions.values()
         ])
+
+    async def companies(self, _request: Request) -> Response:
+        """Many-companies mode: the generated codes, how to sign in, and how many are built."""
+        many = self.sb.directory.companies
+        if many is None:
+            return JSONResponse({"count": 0, "resident": 0})
+        return JSONResponse({
+            "count": many.count, "first_code": many.first_code, "rows": many.rows,
+            "admin_username": "admin.{code}@companies.sandbox",
+            "admin_password": "company-{code}",
+            "resident": self.sb.resident_companies(),
+            "resident_limit": self.sb.config.companies.resident})
 
     async def changes(self, request: Request) -> Response:
         code: int = request.path_params["division"]

@@ -15,7 +15,7 @@ import typer
 import uvicorn
 
 from exact_sandbox.app import create_app
-from exact_sandbox.config import FaultSettings, Limits, SandboxConfig, parse_app
+from exact_sandbox.config import FaultSettings, Limits, ManyCompanies, SandboxConfig, parse_app
 
 app = typer.Typer(add_completion=False, help="Exact Online sandbox (local API simulator).")
 
@@ -63,6 +63,18 @@ def serve(
         help="CODE=TRANSACTIONLINES: an extra division owned by eva.large@demo.nl")] = None,
     register_app: Annotated[list[str] | None, typer.Option(
         "--app", help="client_id,client_secret,redirect_uri[,redirect_uri...]")] = None,
+    companies: Annotated[int, typer.Option(
+        help="Many-companies mode: this many generated companies, each with its own "
+             "administrator admin.CODE@companies.sandbox / company-CODE")] = 0,
+    company_rows: Annotated[int, typer.Option(
+        help="About this many TransactionLines per generated company")] = ManyCompanies.rows,
+    company_first_code: int = ManyCompanies.first_code,
+    resident_companies: Annotated[int, typer.Option(
+        help="Generated companies kept built in memory (the rest are rebuilt on demand)")
+    ] = ManyCompanies.resident,
+    day_seconds: Annotated[int, typer.Option(
+        help="Length of the daily limit window in sandbox seconds (Exact: 86400)")
+    ] = Limits.day_seconds,
     clock_speed: float = 1.0,
     require_filter: bool = True,
     webhook_http_loopback: Annotated[bool, typer.Option(
@@ -81,7 +93,8 @@ def serve(
             limits=Limits(minutely=minutely_limit, daily=daily_limit,
                           company_daily=company_daily_limit, token_daily=token_daily_limit,
                           error_budget=error_budget,
-                          access_token_lifetime_s=access_token_lifetime),
+                          access_token_lifetime_s=access_token_lifetime,
+                          day_seconds=day_seconds),
             faults=FaultSettings(
                 seed=fault_seed, error_5xx_rate=fault_5xx_rate, error_5xx_status=fault_5xx_status,
                 latency_ms=latency_ms, timeout_rate=timeout_rate, hang_seconds=hang_seconds,
@@ -91,6 +104,8 @@ def serve(
                 endpoints=tuple(fault_endpoint) if fault_endpoint else None),
             division_sizes=_pairs(division_size or []),
             extra_divisions=_pairs(extra_division or []),
+            companies=ManyCompanies(companies, company_rows, company_first_code,
+                                    resident_companies),
             clock_speed=clock_speed,
             require_filter_with_sync_twin=require_filter,
             webhook_http_loopback=webhook_http_loopback,

@@ -41,6 +41,10 @@ class Limits:
     code_lifetime_s: int = 180
     page_size_regular: int = 60
     page_size_bulk: int = 1000
+    day_seconds: int = 86400
+    """Length of the daily window in sandbox seconds. Exact's is a UTC day; a shorter one lets a
+    benchmark pass a day of budget in minutes while the minute (and so the pace of calls that
+    a machine can serve for many companies) stays real."""
 
 
 @dataclass
@@ -137,6 +141,19 @@ def model_from_dict(raw: dict[str, Any], base: ModelSettings | None = None) -> M
     return dataclasses.replace(base or ModelSettings(), **values)
 
 
+@dataclass(frozen=True)
+class ManyCompanies:
+    """Many-companies mode: ``count`` generated companies from ``first_code`` on, each with
+    its own administrator and a ledger of about ``rows`` TransactionLines (see companies.py)."""
+
+    count: int = 0
+    rows: int = 200
+    first_code: int = 700_001
+    resident: int = 64
+    """Generated companies whose tables stay built in memory (least recently used beyond
+    that are dropped and rebuilt on demand; a company with admin changes is always kept)."""
+
+
 @dataclass
 class SandboxConfig:
     seed: int = 1
@@ -150,6 +167,7 @@ class SandboxConfig:
     division_sizes: dict[int, int] = field(default_factory=dict)
     # Extra divisions (code -> TransactionLines) owned by the large-data admin.
     extra_divisions: dict[int, int] = field(default_factory=dict)
+    companies: ManyCompanies = field(default_factory=ManyCompanies)
     clock_start: float | None = None
     clock_speed: float = 1.0
     # Since July 2021 regular endpoints that have a sync twin demand a $filter.
@@ -169,6 +187,7 @@ class SandboxConfig:
         limits = Limits(**data.pop("limits", {}))
         faults = faults_from_dict(data.pop("faults", {}))
         model = model_from_dict(data.pop("model", {}))
+        companies = ManyCompanies(**data.pop("companies", {}))
         apps_raw = data.pop("apps", None)
         apps = DEMO_APPS if apps_raw is None else tuple(_app(a) for a in apps_raw)
         for key in ("division_sizes", "extra_divisions"):
@@ -176,7 +195,8 @@ class SandboxConfig:
                 data[key] = {int(k): int(v) for k, v in data[key].items()}
         if "admin_role_ids" in data:
             data["admin_role_ids"] = tuple(int(r) for r in data["admin_role_ids"])
-        return cls(limits=limits, faults=faults, model=model, apps=apps, **data)
+        return cls(limits=limits, faults=faults, model=model, apps=apps, companies=companies,
+                   **data)
 
 
 def _app(raw: dict[str, Any]) -> AppRegistration:

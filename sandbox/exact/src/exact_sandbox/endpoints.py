@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from exact_sandbox.dataset import BaseTable, Row
+from exact_sandbox.directory import Directory
 from exact_sandbox.ids import GuidCodec
 from exact_sandbox.schema import (
     DELETED,
@@ -27,7 +28,6 @@ from exact_sandbox.seed import (
     ROLE_LEVEL_DIVISION,
     ROLE_NAMES,
     ROLE_READS,
-    Directory,
     Division,
     User,
 )

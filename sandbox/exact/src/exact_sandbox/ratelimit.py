@@ -1,7 +1,8 @@
 """Exact's API budgets: minutely and daily calls per (app, company), an optional daily total per
 company across apps, and the per-endpoint error budget (too many 4xx in an hour -> blocked).
 
-Windows are fixed: the minute resets on the whole minute, the day at 00:00 UTC. Reset headers
+Windows are fixed: the minute resets on the whole minute, the day at 00:00 UTC (or every
+``day_seconds`` of sandbox time, when a benchmark compresses the day). Reset headers
 are UTC epoch milliseconds. A 429 carries only the headers of the limit that was hit.
 """
 
@@ -50,12 +51,13 @@ class RateLimiter:
         """Count one call, or refuse it when a budget is spent."""
         now = self.clock.now()
         lim = self.limits
-        mw, dw = int(now // 60), int(now // 86400)
+        day = lim.day_seconds
+        mw, dw = int(now // 60), int(now // day)
         key = (client_id, division)
         used_m = self._count(self._minute, key, mw)
         used_d = self._count(self._day, key, dw)
         used_c = self._count(self._company, division, dw)
-        day_reset = str((dw + 1) * 86_400_000)
+        day_reset = str((dw + 1) * day * 1000)
         min_reset = str((mw + 1) * 60_000)
 
         def daily(limit: int, used: int) -> dict[str, str]:

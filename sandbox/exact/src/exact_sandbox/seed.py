@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from dataclasses import dataclass, field, replace
-
-from exact_sandbox.config import SandboxConfig
+from dataclasses import dataclass, field
 
 _NS = uuid.UUID("6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e")
 
@@ -90,10 +88,10 @@ class User:
         return tuple(sorted(self.roles))
 
 
-_ADMIN = (ROLE_ADMINISTRATOR,)
+ADMIN = (ROLE_ADMINISTRATOR,)
 _FIN = (ROLE_FINANCIAL_USER,)
 
-_DIVISIONS: tuple[Division, ...] = (
+DIVISIONS: tuple[Division, ...] = (
     Division(100001, "Bakkerij De Molen B.V.", "Bakkerij De Molen", "NL", "EUR", "NL", 2_000,
              is_main=True, hid=1, vat_number="NL001234567B01"),
     Division(200001, "Van Dijk Holding B.V.", "Van Dijk Groep", "NL", "EUR", "NL", 1_000,
@@ -120,72 +118,29 @@ _DIVISIONS: tuple[Division, ...] = (
              is_main=True, hid=1, vat_number="FR12345678901"),
 )
 
-_USERS: tuple[User, ...] = (
-    User("anna.admin@demo.nl", "demo-anna", "Anna de Vries", "NL", 100001, {100001: _ADMIN},
+USERS: tuple[User, ...] = (
+    User("anna.admin@demo.nl", "demo-anna", "Anna de Vries", "NL", 100001, {100001: ADMIN},
          demonstrates="administrator of one division"),
-    User("bram.admin@demo.nl", "demo-bram", "Bram Jansen", "NL", 100001, {100001: _ADMIN},
+    User("bram.admin@demo.nl", "demo-bram", "Bram Jansen", "NL", 100001, {100001: ADMIN},
          demonstrates="second administrator of the same division (recreate by another person)"),
     User("carla.user@demo.nl", "demo-carla", "Carla Bakker", "NL", 100001, {100001: _FIN},
          demonstrates="has access to the division but not the administrator role"),
     User("dirk.multi@demo.nl", "demo-dirk", "Dirk van Dijk", "NL", 200002,
-         {200001: _ADMIN, 200002: _ADMIN, 200003: _ADMIN},
+         {200001: ADMIN, 200002: ADMIN, 200003: ADMIN},
          demonstrates="administrator of several divisions (current division 200002)"),
     User("eva.large@demo.nl", "demo-eva", "Eva Smit", "NL", 300001,
-         {300001: _ADMIN, 300002: _ADMIN},
+         {300001: ADMIN, 300002: ADMIN},
          demonstrates="administrator of a 100,000-line and a 5,000,000-line division"),
-    User("lucas@demo.be", "demo-be", "Lucas Peeters", "BE", 410001, {410001: _ADMIN},
+    User("lucas@demo.be", "demo-be", "Lucas Peeters", "BE", 410001, {410001: ADMIN},
          language="nl-BE", demonstrates="account on the Belgian instance"),
-    User("lena@demo.de", "demo-de", "Lena Müller", "DE", 420001, {420001: _ADMIN},
+    User("lena@demo.de", "demo-de", "Lena Müller", "DE", 420001, {420001: ADMIN},
          language="de-DE", demonstrates="account on the German instance"),
-    User("oliver@demo.co.uk", "demo-uk", "Oliver Smith", "UK", 430001, {430001: _ADMIN},
+    User("oliver@demo.co.uk", "demo-uk", "Oliver Smith", "UK", 430001, {430001: ADMIN},
          language="en-GB", demonstrates="account on the UK instance"),
-    User("emma@demo.com", "demo-us", "Emma Johnson", "US", 440001, {440001: _ADMIN},
+    User("emma@demo.com", "demo-us", "Emma Johnson", "US", 440001, {440001: ADMIN},
          language="en-US", demonstrates="account on the US instance"),
-    User("sofia@demo.es", "demo-es", "Sofía García", "ES", 450001, {450001: _ADMIN},
+    User("sofia@demo.es", "demo-es", "Sofía García", "ES", 450001, {450001: ADMIN},
          language="es-ES", demonstrates="account on the Spanish instance"),
-    User("louis@demo.fr", "demo-fr", "Louis Martin", "FR", 460001, {460001: _ADMIN},
+    User("louis@demo.fr", "demo-fr", "Louis Martin", "FR", 460001, {460001: ADMIN},
          language="fr-FR", demonstrates="account on the French instance"),
 )
-
-
-class Directory:
-    """Users and divisions of this run, with the config's size overrides applied."""
-
-    def __init__(self, config: SandboxConfig) -> None:
-        self.instance = config.instance
-        self.admin_role_ids = config.admin_role_ids
-        divisions = {
-            d.code: _resize(d, config.division_sizes.get(d.code)) for d in _DIVISIONS
-        }
-        users = {u.username.lower(): u for u in _USERS}
-        eva = users["eva.large@demo.nl"]
-        extra_roles = dict(eva.roles)
-        for i, (code, size) in enumerate(sorted(config.extra_divisions.items())):
-            divisions[code] = Division(code, f"Sandbox Extra {code} B.V.", "Grootboek Groep",
-                                       "NL", "EUR", "NL", size, hid=10 + i)
-            extra_roles[code] = _ADMIN
-        users[eva.username] = User(eva.username, eva.password, eva.full_name, eva.instance,
-                                   eva.current_division, extra_roles,
-                                   demonstrates=eva.demonstrates)
-        self.divisions: dict[int, Division] = divisions
-        self.users: dict[str, User] = users
-        self.users_by_id: dict[str, User] = {u.user_id: u for u in users.values()}
-
-    def authenticate(self, username: str, password: str) -> User | None:
-        """A user of another instance has no account here: same failure as an unknown user."""
-        user = self.users.get(username.strip().lower())
-        if user is None or user.instance != self.instance or user.password != password:
-            return None
-        return user
-
-    def users_of_division(self, code: int) -> list[User]:
-        return [u for u in self.users.values() if code in u.roles]
-
-    def is_admin(self, user: User, division: int) -> bool:
-        return any(r in self.admin_role_ids for r in user.roles.get(division, ()))
-
-
-def _resize(division: Division, size: int | None) -> Division:
-    if size is None:
-        return division
-    return replace(division, transaction_lines=size)
