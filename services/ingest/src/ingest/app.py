@@ -33,7 +33,7 @@ from ingest.adapters.notifications import NotificationStore
 from ingest.adapters.publisher import KafkaBatchPublisher
 from ingest.adapters.ratelimit import PostgresRateLimiter
 from ingest.adapters.repository import PostgresRunStore
-from ingest.adapters.subscriptions import SubscriptionKeeper, subscriptions_of
+from ingest.adapters.subscriptions import DisownedSources, SubscriptionKeeper, subscriptions_of
 from ingest.adapters.sync_states import SyncPlanner
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.adapters.trial_store import PostgresTrialStore
@@ -126,7 +126,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             host.on_scrape(run_gauges)
             handlers = Handlers(store=store, wake=scheduler.wake,
                                 claims=ClaimVerifier(settings.run_claim_verify_keys),
-                                changes=notifications)
+                                changes=notifications, releases=DisownedSources(host.engine))
             host.include(build_router(settings, host.group_id, handlers=lambda: handlers))
             listener = _webhook_listener(settings, notifications)
             app.state.ingest = Ingest(store, scheduler, publisher, limiter, notifications,

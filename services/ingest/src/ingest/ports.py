@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from contracts import (
+    DataSourceDisowned,
     Entity,
     ExactChangeNotified,
     InitialRunRequested,
@@ -174,6 +175,12 @@ class RunRequests(Protocol):
     async def record_request(self, consumer: str, message: InitialRunRequested) -> str: ...
 
     async def apply_recreate(self, consumer: str, message: RecreateAccepted) -> int: ...
+
+
+class Releases(Protocol):
+    """Data sources ingest no longer syncs (their company was disowned)."""
+
+    async def release(self, message: DataSourceDisowned) -> bool: ...
 
 
 class PendingChanges(Protocol):

@@ -4,7 +4,9 @@
 ``CHANGE_NOTIFICATIONS``: ExactChangeNotified is folded into the data source's pending
 changes (a targeted incremental run reads them once they are quiet).
 ``DATASOURCE_EVENTS``: RecreateAccepted switches the data source's runs to the new grant
-(a run paused because its grant was revoked resumes); the other events are not ingest's.
+(a run paused because its grant was revoked resumes); DataSourceDisowned stops its syncs and
+removes its webhook subscriptions at Exact; the other events are not ingest's
+(DataSourcePurged travels on the ledger topic, for consumers).
 Each topic has its own consumer group. Unreadable messages go to the dead-letter topic
 (runtime middleware); database failures are retried.
 """
@@ -21,7 +23,7 @@ import contracts as c
 from connector_runtime.claims import ClaimVerifier
 from connector_runtime.messaging import subscriber_options
 from ingest import usecases
-from ingest.ports import PendingChanges, RunRequests
+from ingest.ports import PendingChanges, Releases, RunRequests
 from ingest.settings import IngestSettings
 
 DatasourceEvent = Annotated[
@@ -31,7 +33,7 @@ DatasourceEvent = Annotated[
     Field(discriminator="type"),
 ]
 """Every message of DATASOURCE_EVENTS (a test keeps it in step with the contracts), so none
-is refused; ingest acts on RecreateAccepted only."""
+is refused; ingest acts on RecreateAccepted and DataSourceDisowned."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Handlers:
     claims: ClaimVerifier
     """Verifies datasource's grant claim before a grant is recorded for use."""
     changes: PendingChanges | None = None
+    releases: Releases | None = None
 
 
 def _not_started() -> Handlers:
@@ -74,6 +77,10 @@ def build_router(settings: IngestSettings, group_id: str, *,
             p = message.payload
             h.claims.verify(p.grant_claim, message.datasource_id, p.grant_id, p.division)
             await usecases.switch_to_new_grant(h.store, message, h.wake)
+        elif isinstance(message, c.DataSourceDisowned):
+            h = handlers()
+            if h.releases is not None:
+                await usecases.release_disowned(h.releases, message)
 
     @router.subscriber(c.CHANGE_NOTIFICATIONS, **options(c.CHANGE_NOTIFICATIONS, "notifications"))  # type: ignore[untyped-decorator]
     async def on_change_notified(message: c.ExactChangeNotified) -> None:

@@ -10,8 +10,13 @@ from collections.abc import Callable
 
 import structlog
 
-from contracts import ExactChangeNotified, InitialRunRequested, RecreateAccepted
-from ingest.ports import PendingChanges, RunRequests
+from contracts import (
+    DataSourceDisowned,
+    ExactChangeNotified,
+    InitialRunRequested,
+    RecreateAccepted,
+)
+from ingest.ports import PendingChanges, Releases, RunRequests
 
 log = structlog.get_logger("usecases")
 
@@ -46,4 +51,11 @@ async def record_change(changes: PendingChanges, message: ExactChangeNotified) -
     p = message.payload
     log.info("change_notified", topic=p.topic, action=p.action, division=p.division,
              duplicate=not first)
+    return first
+
+
+async def release_disowned(releases: Releases, message: DataSourceDisowned) -> bool:
+    """"Not my company": stop syncing the data source and remove its Exact subscriptions."""
+    first = await releases.release(message)
+    log.info("datasource_disowned", division=message.payload.division, duplicate=not first)
     return first

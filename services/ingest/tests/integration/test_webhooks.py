@@ -65,15 +65,9 @@ async def _subscribed(world: Any, app: Any, ds: uuid.UUID, topics: set[str]) -> 
 
 
 async def next_due(infra: Infra, datasource_id: uuid.UUID) -> datetime:
-    engine = create_engine(infra.database_url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            due: datetime = await conn.scalar(sa.text(
-                "SELECT next_due_at FROM ingest.sync_states WHERE datasource_id = :d"),
-                {"d": datasource_id})
-            return due
-    finally:
-        await engine.dispose()
+    due = await next_due_or_none(infra, datasource_id)
+    assert due is not None
+    return due
 
 
 async def _initial(world: Any, runs: Tail) -> uuid.UUID:
@@ -190,3 +184,50 @@ async def test_missing_subscriptions_are_made_again_and_a_new_grant_renews_them(
                     and not set(hooks.subscriptions) & before)
 
     await eventually(renewed, timeout=30)
+
+
+async def test_a_disowned_data_source_is_unsubscribed_at_exact_and_no_longer_synced(
+        infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, _batches = tails
+    world = make_world(make_sandbox(lines=200))
+    port = free_port()
+    app = await world.start_app(incremental_interval_seconds=3600, webhook_secret=SECRET,
+                                webhook_port=port, webhook_subscription_check_seconds=1,
+                                webhook_callback_url=f"http://127.0.0.1:{port}/webhooks/exact")
+    request = await world.request_run()
+    await runs.until(lambda m: any(isinstance(x, c.RunCompleted)
+                                   and x.payload.run_id == request.payload.run_id for x in m))
+    ds, division = request.datasource_id, world.sandbox.division
+    topics = {"FinancialTransactions", "Accounts"}
+    await eventually(lambda: _subscribed(world, app, ds, topics), timeout=30)
+    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
+
+    disowned = c.DataSourceDisowned.create(datasource_id=ds, payload=c.DataSourceDisownedPayload(
+        division=division, division_name="Sandbox", grant_id=request.payload.grant_id,
+        disowned_by="owner@example.com", reason="not our company",
+        state="authorization_failed"))
+    await world.publish(c.DATASOURCE_EVENTS, disowned)
+    await eventually(lambda: _subscribed(world, app, ds, set()), timeout=30)
+    # the deletions were API calls of the company, made through its rate limiter
+    calls = (await world.sandbox.stats())["calls_by_endpoint"]
+    assert calls.get("webhooks/WebhookSubscriptions", 0) >= 2
+    assert await next_due_or_none(infra, ds) is None  # no scheduled sync any more
+
+    await world.publish(c.DATASOURCE_EVENTS, disowned)  # a redelivery changes nothing
+    url = f"http://127.0.0.1:{port}/webhooks/exact"
+    async with httpx.AsyncClient() as client:
+        r = await client.post(url, content=delivery(division))
+    assert (r.status_code, r.json()["refused"]) == (404, "unknown_division")
+    await eventually(lambda: _subscribed(world, app, ds, set()), timeout=5)
+
+
+async def next_due_or_none(infra: Infra, datasource_id: uuid.UUID) -> datetime | None:
+    engine = create_engine(infra.database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            due: datetime | None = await conn.scalar(sa.text(
+                "SELECT next_due_at FROM ingest.sync_states WHERE datasource_id = :d"),
+                {"d": datasource_id})
+            return due
+    finally:
+        await engine.dispose()

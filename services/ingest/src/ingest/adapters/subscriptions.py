@@ -14,7 +14,13 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
   new grant;
 * rows that are due - ``wanted``/``renew`` at once, ``failed`` after ``retry``, ``active`` every
   ``check_every`` - are settled against Exact's list: a missing one is created again, ours is
-  recorded ``active``; a failed call leaves the reason in ``error``.
+  recorded ``active``; a failed call leaves the reason in ``error``;
+* a disowned data source (:func:`release`, on DataSourceDisowned) stops being synced and its rows become
+  ``removing``: each subscription is deleted at Exact with the data source's last grant, then
+  the rows go. When that grant was revoked first (auth deletes its tokens on the same event),
+  Exact cannot be asked any more: the rows go all the same and the listener refuses the
+  division's deliveries as unknown (404) - the subscription is adopted again if the division
+  is ever connected again, since it names our callback URL.
 
 Replicas share the work: rows are taken ``FOR UPDATE SKIP LOCKED``.
 """
@@ -32,15 +38,19 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+import contracts as c
+from connector_runtime.inbox import first_delivery
 from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
+from ingest.adapters.notification_tables import pending_changes
 from ingest.adapters.notification_tables import webhook_subscriptions as subs
-from ingest.adapters.tables import sync_states
-from ingest.domain.errors import BudgetSpent, ExactError, TokenError
+from ingest.adapters.tables import inbox, sync_states, trial_exact, trial_lines
+from ingest.domain.errors import BudgetSpent, ExactError, GrantRevoked, GrantUnknown, TokenError
 from ingest.domain.notifications import TOPIC_ENTITIES
 
 log = structlog.get_logger("webhook_subscriptions")
 
-ACTIVE, WANTED, RENEW, FAILED = "active", "wanted", "renew", "failed"
+ACTIVE, WANTED, RENEW, FAILED, REMOVING = "active", "wanted", "renew", "failed", "removing"
+DISOWN_CONSUMER = "ingest.disowned"
 
 
 class SubscriptionKeeper:
@@ -81,16 +91,18 @@ class SubscriptionKeeper:
                 await conn.execute(stmt.on_conflict_do_nothing())
             newer = sa.select(sync_states.c.grant_id).where(
                 sync_states.c.datasource_id == subs.c.datasource_id).scalar_subquery()
-            await conn.execute(subs.update().where(subs.c.grant_id != newer)
+            await conn.execute(subs.update().where(subs.c.grant_id != newer,
+                                                   subs.c.state != REMOVING)
                                .values(grant_id=newer, state=RENEW, updated_at=sa.func.now()))
             await conn.execute(subs.update().where(subs.c.callback_url != self._url,
-                                                   subs.c.state != RENEW)
+                                                   subs.c.state.not_in([RENEW, REMOVING]))
                                .values(state=RENEW, updated_at=sa.func.now()))
 
     async def _settle_one(self) -> bool:
         now = datetime.now(UTC)
+        retry = sa.or_(subs.c.checked_at.is_(None), subs.c.checked_at <= now - self._retry)
         due = sa.or_(subs.c.state.in_([WANTED, RENEW]),
-                     sa.and_(subs.c.state == FAILED, subs.c.checked_at <= now - self._retry),
+                     sa.and_(subs.c.state.in_([FAILED, REMOVING]), retry),
                      sa.and_(subs.c.state == ACTIVE,
                              subs.c.checked_at <= now - self._check_every))
         async with self._engine.begin() as conn:
@@ -101,16 +113,22 @@ class SubscriptionKeeper:
             rows = (await conn.execute(sa.select(subs).where(
                 subs.c.datasource_id == first.datasource_id).with_for_update())).all()
             try:
-                await self._settle(conn, rows, now)
+                removing = [r for r in rows if r.state == REMOVING]
+                if removing:
+                    await self._remove(conn, removing)
+                else:
+                    await self._settle(conn, rows, now)
             except (ExactError, TokenError, BudgetSpent) as exc:
                 log.warning("webhook_subscription_failed", datasource_id=str(first.datasource_id),
                             error=type(exc).__name__, detail=str(exc)[:200])
                 await conn.execute(subs.update().where(
-                    subs.c.datasource_id == first.datasource_id, subs.c.state != ACTIVE)
+                    subs.c.datasource_id == first.datasource_id,
+                    subs.c.state.not_in([ACTIVE, REMOVING]))
                     .values(state=FAILED, error=str(exc)[:300], checked_at=now,
                             updated_at=sa.func.now()))
                 await conn.execute(subs.update().where(
-                    subs.c.datasource_id == first.datasource_id, subs.c.state == ACTIVE)
+                    subs.c.datasource_id == first.datasource_id,
+                    subs.c.state.in_([ACTIVE, REMOVING]))
                     .values(error=str(exc)[:300], checked_at=now, updated_at=sa.func.now()))
             return True
 
@@ -130,6 +148,56 @@ class SubscriptionKeeper:
                 subs.c.datasource_id == row.datasource_id, subs.c.topic == row.topic)
                 .values(state=ACTIVE, subscription_id=mine.id, callback_url=self._url,
                         error=None, checked_at=now, updated_at=sa.func.now()))
+
+
+    async def _remove(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
+        """Delete a disowned data source's subscriptions at Exact, then its rows."""
+        division, grant_id = rows[0].division, rows[0].grant_id
+        try:
+            for row in rows:
+                if row.subscription_id is not None:
+                    await self._exact.delete(division, grant_id, row.subscription_id)
+            log.info("webhook_unsubscribed", datasource_id=str(rows[0].datasource_id),
+                     division=division, topics=[r.topic for r in rows])
+        except (GrantRevoked, GrantUnknown) as exc:
+            log.warning("webhook_subscription_left_at_exact",
+                        datasource_id=str(rows[0].datasource_id), division=division,
+                        error=type(exc).__name__,
+                        detail="the grant was revoked first; the listener refuses the "
+                               "division's deliveries")
+        await conn.execute(subs.delete().where(subs.c.datasource_id == rows[0].datasource_id,
+                                               subs.c.state == REMOVING))
+
+
+class DisownedSources:
+    """The :class:`ingest.ports.Releases` port on PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def release(self, message: c.DataSourceDisowned) -> bool:
+        return await release(self._engine, message)
+
+
+async def release(engine: AsyncEngine, message: c.DataSourceDisowned) -> bool:
+    """A disowned data source: ingest stops syncing it and forgets its ledger copy and
+    pending changes, and its subscriptions are to be removed at Exact. False when the event
+    was handled before."""
+    ds, p = message.datasource_id, message.payload
+    async with engine.begin() as conn:
+        if not await first_delivery(conn, inbox, DISOWN_CONSUMER, message.message_id):
+            return False
+        await conn.execute(sync_states.delete().where(sync_states.c.datasource_id == ds,
+                                                      sync_states.c.division == p.division))
+        await conn.execute(pending_changes.delete().where(pending_changes.c.datasource_id == ds))
+        for table in (trial_lines, trial_exact):
+            await conn.execute(table.delete().where(table.c.datasource_id == ds))
+        await conn.execute(subs.update().where(subs.c.datasource_id == ds, subs.c.division ==
+                                               p.division)
+                           .values(state=REMOVING, grant_id=p.grant_id, error=None,
+                                   checked_at=None, updated_at=sa.func.now()))
+    log.info("datasource_released", datasource_id=str(ds), division=p.division)
+    return True
 
 
 def _ours(found: list[ExactSubscription], topic: str, url: str) -> ExactSubscription | None:
