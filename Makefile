@@ -38,7 +38,8 @@ typecheck: setup
 	@$(UV) run --frozen mypy libs/contracts/src libs/runtime/src services/auth/src services/datasource/src \
 		services/ingest/src sandbox/exact/src examples/ledger_sink/src cli/src demo/src bench/src
 
-## Known-vulnerable dependencies in uv.lock (pip-audit; needs PyPI's advisory data). CI runs it.
+## Known-vulnerable dependencies in uv.lock (pip-audit; where PyPI's advisory data is unreachable, the
+## PyPA advisory snapshot in .ci/advisories.json). CI runs it.
 audit: setup
 	@.ci/audit
 
