@@ -11,6 +11,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,3 +291,29 @@ def test_the_snapshot_names_its_source_and_every_advisory_is_consistent() -> Non
         ids = {a["id"] for a in entry["advisories"]}
         for draft in entry.get("superseded_drafts", []):
             assert draft["published_as"] in ids
+
+
+def test_no_dependency_floor_admits_a_release_the_snapshot_knows_as_vulnerable() -> None:
+    # The lock could go back to a floor (uv lock --resolution lowest, another consumer's resolver).
+    packages = json.loads(SNAPSHOT_PATH.read_text())["packages"]
+    admitted = []
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    for path in [ROOT / "pyproject.toml", *(ROOT / m / "pyproject.toml" for m in members)]:
+        project = tomllib.loads(path.read_text())
+        requirements = list(project.get("project", {}).get("dependencies", []))
+        requirements += [
+            r for group in project.get("dependency-groups", {}).values() for r in group if isinstance(r, str)
+        ]
+        for requirement in map(Requirement, requirements):
+            advisories = packages.get(canonicalize_name(requirement.name), {"advisories": []})["advisories"]
+            floors = [s.version for s in requirement.specifier if s.operator in (">=", "==", "~=")]
+            if advisories and not floors:
+                admitted.append(f"{path.relative_to(ROOT)}: {requirement} has no floor")
+            admitted += [
+                f"{path.relative_to(ROOT)}: {requirement} admits {floor} ({advisory['id']})"
+                for floor in floors
+                for advisory in advisories
+                if check.affects(advisory, floor)
+            ]
+
+    assert admitted == []
