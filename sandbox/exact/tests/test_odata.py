@@ -136,6 +136,13 @@ async def test_filters_on_bulk_and_regular(env: Env) -> None:
                        **{"$filter": "ReportingYear eq 2024 and BalanceType eq 'W'"})
     rows = rb.json()["d"]["results"]
     assert rows and {(r["ReportingYear"], r["BalanceType"]) for r in rows} == {(2024, "W")}
+    # the trial-balance check's re-read of changed periods (docs/trial-balance.md)
+    periods = await env.api("/api/v1/100001/financial/ReportingBalance", t, **{
+        "$select": "ReportingYear,ReportingPeriod",
+        "$filter": "ReportingYear ge 2024 and ReportingYear le 2024 and ReportingPeriod ge 3 "
+                   "and ReportingPeriod le 4"})
+    found = {(r["ReportingYear"], r["ReportingPeriod"]) for r in periods.json()["d"]["results"]}
+    assert found == {(2024, 3), (2024, 4)}
 
 
 async def test_regular_endpoint_with_sync_twin_requires_a_filter(env: Env) -> None:

@@ -39,7 +39,7 @@ from ingest.adapters.timeouts import CallTimeouts
 from ingest.adapters.trial_store import PostgresTrialStore
 from ingest.api import runs_router, webhooks_router
 from ingest.domain.schedule import SyncSchedule
-from ingest.domain.trial_balance import TrialRules
+from ingest.domain.trial_balance import RereadPolicy, TrialRules
 from ingest.receiver import WebhookListener, receiver_app
 from ingest.runner import RunExecutor, RunnerConfig
 from ingest.scheduler import RunScheduler
@@ -108,7 +108,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 trial=TrialBalanceCheck(PostgresTrialStore(host.engine), exact, TrialRules(
                     basis=settings.trial_balance_basis,
                     opening_period=settings.trial_balance_opening_period,
-                    tolerance=settings.trial_balance_tolerance)))
+                    tolerance=settings.trial_balance_tolerance), policy=RereadPolicy(
+                    min_interval_seconds=settings.trial_balance_reread_min_interval_seconds,
+                    daily_share=settings.trial_balance_reread_daily_share),
+                    budget=limiter.view))
             notifications = NotificationStore(
                 host.engine, notify=host.relay.notify,
                 debounce=timedelta(seconds=settings.webhook_debounce_seconds),

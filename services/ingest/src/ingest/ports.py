@@ -21,7 +21,7 @@ from contracts import (
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.refresh import PageHashes
-from ingest.domain.trial_balance import TrialKey, TrialPage, TrialRules
+from ingest.domain.trial_balance import Period, PeriodScope, TrialKey, TrialPage, TrialRules
 
 
 class Clock(Protocol):
@@ -44,6 +44,9 @@ class EntityRequest:
     date_to: date | None = None
     since: int | None = None
     """Sync endpoints: read rows with a Timestamp above this (incremental runs)."""
+    periods: tuple[int, int] | None = None
+    """Entities with a reporting period (ReportingBalance): only periods from..to of the
+    date range's years."""
 
 
 @dataclass
@@ -158,11 +161,23 @@ class RunStore(Protocol):
 class TrialStore(Protocol):
     """The trial-balance state of each data source (written with pages by ``RunStore``)."""
 
-    async def touched_years(self, run_id: uuid.UUID) -> set[int]:
-        """Reporting years whose ledger totals the run changed."""
+    async def stale_periods(self, datasource_id: uuid.UUID) -> set[Period]:
+        """Periods whose ledger totals changed since ReportingBalance was read for them."""
+
+    async def forget_stale(self, datasource_id: uuid.UUID, periods: set[Period]) -> None:
+        """These periods are current (the run read ReportingBalance for them itself)."""
+
+    async def balance_rows(self, datasource_id: uuid.UUID, scopes: list[PeriodScope]) -> int:
+        """ReportingBalance rows held for these periods (what re-reading them costs)."""
+
+    async def last_reread(self, datasource_id: uuid.UUID) -> datetime | None: ...
+
+    async def record_reread(self, datasource_id: uuid.UUID, at: datetime, calls: int
+                            ) -> None: ...
 
     async def save_balances(self, run: Run, page: TrialPage) -> None:
-        """ReportingBalance rows the check read again (and the sweep of their year)."""
+        """ReportingBalance rows the check read again (and the sweep of their periods, which
+        are then no longer stale)."""
 
     async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
                      ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:

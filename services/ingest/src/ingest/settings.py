@@ -113,3 +113,11 @@ class IngestSettings(ServiceSettings):
     trial_balance_tolerance: Decimal = Field(
         default=Decimal("0.005"), ge=0,
         description="Largest difference per key still counted as equal (Exact sums doubles).")
+    trial_balance_reread_min_interval_seconds: float = Field(
+        default=3600.0, ge=0,
+        description="The check reads ReportingBalance again for changed periods at most once "
+                    "per data source in this time; checks in between report not checked.")
+    trial_balance_reread_daily_share: float = Field(
+        default=0.1, gt=0, le=1,
+        description="Largest share of the calls left of the company's daily limit one "
+                    "re-read of ReportingBalance may use; a larger one waits.")

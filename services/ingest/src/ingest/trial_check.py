@@ -7,10 +7,15 @@ source's cumulative ledger - what consumers now hold - with Exact's ReportingBal
 
 * initial runs, full re-imports and syncs that carry the full refresh read ReportingBalance
   in full, so its state is current;
-* any other run that changed ledger lines (a sync, a re-import of TransactionLines) reads the
-  touched reporting years of ReportingBalance again, one year filter each (Exact's advice:
-  "For optimal filter, only include a reporting year in the filter"), so the check follows
-  the changes within the same sync.
+* any other run that changed ledger lines (a sync, a re-import of TransactionLines, a
+  targeted run after webhook notifications) reads ReportingBalance again for only the
+  reporting periods whose totals changed: one filter per run of consecutive periods of a
+  year (``ReportingYear ge Y and ReportingYear le Y and ReportingPeriod ge P and
+  ReportingPeriod le Q``), so the check follows the changes within the same sync;
+* those re-reads are paced (:class:`ingest.domain.trial_balance.RereadPolicy`): at most one
+  per data source every ``min_interval_seconds`` and never more than ``daily_share`` of the
+  calls left of the company's day. A deferred re-read keeps its periods (``trial_stale``)
+  for the next check, which reports ``checked=false`` with the reason meanwhile.
 
 The outcome is a ``TrialBalanceChecked`` event; a difference, or a check that cannot be made
 (an entity failed, Exact refused the re-read), is reported and never fails the run.
@@ -18,25 +23,31 @@ The outcome is a ``TrialBalanceChecked`` event; a difference, or a check that ca
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import structlog
 
 from contracts import Entity, Row, TrialBalanceCheckedPayload, TrialBalanceDifference
 from contracts.rows import ReportingBalance, TransactionLine
+from ingest.domain.budget import BudgetView
 from ingest.domain.errors import BudgetSpent, ExactError, TokenError
 from ingest.domain.model import Run
 from ingest.domain.trial_balance import (
     BalanceRow,
     LedgerLine,
     LineScope,
+    Period,
+    PeriodScope,
+    RereadPolicy,
     TrialBalance,
     TrialPage,
     TrialRules,
     YearScope,
     compare,
+    reread_scopes,
 )
 from ingest.ports import EntityRequest, ExactApi, TrialStore
 
@@ -85,25 +96,42 @@ def balance_scope(run: Run) -> YearScope:
 
 
 class TrialBalanceCheck:
-    def __init__(self, store: TrialStore, exact: ExactApi, rules: TrialRules | None = None
-                 ) -> None:
+    def __init__(self, store: TrialStore, exact: ExactApi, rules: TrialRules | None = None,
+                 *, policy: RereadPolicy | None = None,
+                 budget: Callable[[int], Awaitable[BudgetView]] | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._store = store
         self._exact = exact
         self.rules = rules or TrialRules()
+        self._policy = policy or RereadPolicy()
+        self._budget = budget
+        self._now = now
 
     async def check(self, run: Run) -> TrialBalanceCheckedPayload:
         failed = [cp.entity for cp in run.failed_entities if cp.entity in (LINES, BALANCES)]
         if failed:
             return self._payload(run, None, f"{' and '.join(failed)} could not be imported "
                                  "in this run; the next sync checks again")
-        years = sorted(await self._stale_years(run))
-        for year in years:
-            try:
-                await self._reread(run, year)
-            except (ExactError, BudgetSpent, TokenError) as exc:
-                log.warning("trial_balance_reread_failed", year=year, error=str(exc)[:300])
-                return self._payload(run, None, f"ReportingBalance {year} could not be read "
-                                     f"again: {exc}", years)
+        scopes = reread_scopes(await self._stale_periods(run))
+        years = sorted({s.year for s in scopes})
+        if scopes:
+            deferred = await self._deferred(run, scopes)
+            if deferred is not None:
+                log.info("trial_balance_reread_deferred", reason=deferred,
+                         periods=sum(s.period_to - s.period_from + 1 for s in scopes))
+                return self._payload(run, None, f"{deferred}; the periods it changed are "
+                                     "read again by a later check")
+            calls = run.calls_used
+            for scope in scopes:
+                try:
+                    await self._reread(run, scope)
+                except (ExactError, BudgetSpent, TokenError) as exc:
+                    log.warning("trial_balance_reread_failed", year=scope.year,
+                                error=str(exc)[:300])
+                    return self._payload(run, None, f"ReportingBalance {scope.year} could not "
+                                         f"be read again: {exc}", years)
+            await self._store.record_reread(run.datasource_id, self._now(),
+                                            run.calls_used - calls)
         ledger, exact = await self._store.totals(run.datasource_id, self.rules)
         result = compare(ledger, exact, self.rules.tolerance)
         log.info("trial_balance_checked", keys=result.keys_compared,
@@ -111,26 +139,38 @@ class TrialBalanceCheck:
                  total_abs_difference=str(result.total_abs_difference), years_reread=years)
         return self._payload(run, result, None, years)
 
-    async def _stale_years(self, run: Run) -> set[int]:
-        """Years the run changed ledger lines in that its own ReportingBalance read (if
-        any) did not cover."""
-        touched = await self._store.touched_years(run.run_id)
+    async def _stale_periods(self, run: Run) -> set[Period]:
+        """Periods whose ledger totals changed that the run's own ReportingBalance read (if
+        any) did not cover; the covered ones are current again."""
+        stale = await self._store.stale_periods(run.datasource_id)
         cp = run.checkpoints.get(BALANCES)
         if cp is not None and cp.done:
             scope = balance_scope(run)
-            touched = {y for y in touched if not scope.covers(y)}
-        return touched
+            covered = {p for p in stale if scope.covers(p[0])}
+            await self._store.forget_stale(run.datasource_id, covered)
+            stale -= covered
+        return stale
 
-    async def _reread(self, run: Run, year: int) -> None:
+    async def _deferred(self, run: Run, scopes: list[PeriodScope]) -> str | None:
+        last = await self._store.last_reread(run.datasource_id)
+        since = (self._now() - last).total_seconds() if last is not None else None
+        rows = await self._store.balance_rows(run.datasource_id, scopes)
+        calls = len(scopes) + rows // self._exact.page_size(Entity.REPORTING_BALANCE)
+        view = await self._budget(run.division) if self._budget is not None else None
+        return self._policy.defer(since_last=since, calls=calls,
+                                  daily_remaining=view.daily_remaining if view else None)
+
+    async def _reread(self, run: Run, scope: PeriodScope) -> None:
         request = EntityRequest(run.division, run.grant_id, Entity.REPORTING_BALANCE,
-                                date(year, 1, 1), date(year, 12, 31))
+                                date(scope.year, 1, 1), date(scope.year, 12, 31),
+                                periods=(scope.period_from, scope.period_to))
         async with aclosing(self._exact.pages(request, None)) as pages:
             async for page in pages:
                 rows = [balance_row(r) for r in page.rows if isinstance(r, ReportingBalance)]
                 last = page.stats.next_cursor is None
                 run.calls_used += page.calls
                 await self._store.save_balances(run, TrialPage(
-                    [], rows, [], sweep_balances=YearScope(year, year) if last else None))
+                    [], rows, [], sweep_balances=scope if last else None))
 
     def _payload(self, run: Run, result: TrialBalance | None, reason: str | None,
                  years: list[int] | None = None) -> TrialBalanceCheckedPayload:

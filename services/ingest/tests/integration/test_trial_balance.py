@@ -104,7 +104,7 @@ async def test_a_line_missing_from_exacts_balance_is_found_with_its_key_and_amou
         (diff.reporting_year, diff.reporting_period, diff.gl_account_code, diff.difference)]
 
 
-async def test_after_changes_in_exact_the_next_sync_rereads_the_touched_years_and_matches(
+async def test_after_changes_the_next_sync_rereads_the_changed_periods_within_its_throttle(
         infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
     runs, _batches = tails
     world = make_world(make_sandbox(lines=2_000))
@@ -117,26 +117,52 @@ async def test_after_changes_in_exact_the_next_sync_rereads_the_touched_years_an
     changes = (await world.sandbox.http.post(f"/_sandbox/divisions/{division}/changes", json={
         "entity": "TransactionLines", "insert": 3, "update": 4, "delete": 2})).json()
     assert changes["updated"]
-    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
-    engine = create_async_engine(infra.database_url.replace("postgresql://",
-                                                            "postgresql+psycopg://"))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("UPDATE ingest.sync_states SET next_due_at = now() "
-                                       "WHERE datasource_id = :d"), {"d": ds})
-    finally:
-        await engine.dispose()
-
-    def sync_checked(msgs: list[c.Message]) -> bool:
-        return any(isinstance(m, c.TrialBalanceChecked) and m.datasource_id == ds
-                   and m.payload.kind == "incremental" for m in msgs)
-
-    await runs.until(sync_checked)
-    [check] = [m.payload for m in runs.messages if isinstance(m, c.TrialBalanceChecked)
-               and m.datasource_id == ds and m.payload.kind == "incremental"]
+    check, calls = await _next_sync_check(infra, world, runs, ds)
     assert check.checked
     assert check.keys_matching == check.keys_compared
     assert check.total_abs_difference == 0
     assert check.years_reread  # the years the changed lines are in, read from Exact again
-    calls = (await world.sandbox.stats())["calls_by_endpoint"]
     assert calls["financial/ReportingBalance"] >= len(check.years_reread)
+
+    # a sync within the re-read interval changes lines but leaves ReportingBalance unread:
+    # not checked, and its periods are kept for the next check
+    (await world.sandbox.http.post(f"/_sandbox/divisions/{division}/changes", json={
+        "entity": "TransactionLines", "insert": 2})).raise_for_status()
+    check, calls = await _next_sync_check(infra, world, runs, ds)
+    assert not check.checked and "read again" in (check.reason or "")
+    assert "financial/ReportingBalance" not in calls
+
+    await _sql(infra, "UPDATE ingest.trial_rereads SET reread_at = now() - interval '2 hours' "
+                      "WHERE datasource_id = :d", ds)
+    check, calls = await _next_sync_check(infra, world, runs, ds)
+    assert check.checked and check.keys_matching == check.keys_compared
+    assert calls["financial/ReportingBalance"] >= 1
+
+
+async def _sql(infra: Infra, statement: str, ds: Any) -> None:
+    engine = create_async_engine(infra.database_url.replace("postgresql://",
+                                                            "postgresql+psycopg://"))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(statement), {"d": ds})
+    finally:
+        await engine.dispose()
+
+
+async def _next_sync_check(infra: Infra, world: Any, runs: Any, ds: Any
+                           ) -> tuple[c.TrialBalanceCheckedPayload, dict[str, int]]:
+    """Run the data source's scheduled sync now; its check and the calls Exact answered."""
+    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
+    seen = len([m for m in runs.messages if isinstance(m, c.TrialBalanceChecked)])
+    await _sql(infra, "UPDATE ingest.sync_states SET next_due_at = now() "
+                      "WHERE datasource_id = :d", ds)
+
+    def checks(msgs: list[c.Message]) -> list[c.TrialBalanceCheckedPayload]:
+        return [m.payload for m in msgs if isinstance(m, c.TrialBalanceChecked)
+                and m.datasource_id == ds and m.payload.kind == "incremental"]
+
+    await runs.until(lambda m: len([x for x in m if isinstance(x, c.TrialBalanceChecked)])
+                     > seen and len(checks(m)) > 0)
+    check = checks(runs.messages)[-1]
+    calls: dict[str, int] = dict((await world.sandbox.stats())["calls_by_endpoint"])
+    return check, calls

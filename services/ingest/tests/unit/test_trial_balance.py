@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import contracts as c
+from ingest.domain.budget import BudgetView
 from ingest.domain.errors import ExactServerError
 from ingest.domain.model import Run
 from ingest.domain.trial_balance import (
     LedgerLine,
     LineScope,
+    Period,
+    PeriodScope,
+    RereadPolicy,
     TrialKey,
     TrialPage,
     TrialRules,
-    YearScope,
     compare,
-    touched_years,
+    reread_scopes,
+    touched_periods,
 )
 from ingest.trial_check import TrialBalanceCheck, trial_page
 
@@ -56,11 +60,27 @@ def test_differences_within_the_tolerance_match_and_the_largest_come_first() -> 
     assert result.total_abs_difference == D("13")
 
 
-def test_a_page_touches_the_years_of_new_lines_and_of_changed_lines_before_and_after() -> None:
-    before = {"line-1": line(1, 2023), "line-2": line(2, 2024)}
-    page = [line(1, 2025), line(2, 2024), line(3, 2022)]
-    assert touched_years(before, page) == {2023, 2025, 2022}
-    assert touched_years({"line-2": line(2, 2024)}, [line(2, 2024)]) == set()
+def test_a_page_touches_the_periods_of_new_lines_and_of_changed_lines_before_and_after(
+        ) -> None:
+    before = {"line-1": line(1, 2023, 4), "line-2": line(2, 2024)}
+    page = [line(1, 2025, 2), line(2, 2024), line(3, 2022, 11)]
+    assert touched_periods(before, page) == {(2023, 4), (2025, 2), (2022, 11)}
+    assert touched_periods({"line-2": line(2, 2024)}, [line(2, 2024)]) == set()
+
+
+def test_touched_periods_are_read_again_one_filter_per_run_of_consecutive_periods() -> None:
+    assert reread_scopes({(2024, 3), (2024, 4), (2024, 5), (2024, 9), (2025, 1)}) == [
+        PeriodScope(2024, 3, 5), PeriodScope(2024, 9, 9), PeriodScope(2025, 1, 1)]
+    assert reread_scopes(set()) == []
+
+
+def test_a_reread_waits_for_its_interval_and_never_takes_more_than_its_share_of_the_day(
+        ) -> None:
+    policy = RereadPolicy(min_interval_seconds=900, daily_share=0.1)
+    assert policy.defer(since_last=None, calls=6, daily_remaining=None) is None
+    assert policy.defer(since_last=901, calls=6, daily_remaining=4000) is None
+    assert "900 s" in (policy.defer(since_last=300, calls=6, daily_remaining=4000) or "")
+    assert "daily limit" in (policy.defer(since_last=None, calls=6, daily_remaining=59) or "")
 
 
 def _lines_page(run: Run, last: bool) -> TrialPage:
@@ -94,16 +114,33 @@ def test_a_full_read_sweeps_its_scope_after_the_last_page_and_a_sync_never(kit: 
 
 
 class FakeTrialStore:
-    def __init__(self, touched: set[int], ledger: dict[TrialKey, Decimal],
+    def __init__(self, stale: set[Period], ledger: dict[TrialKey, Decimal],
                  exact: dict[TrialKey, Decimal]) -> None:
-        self.touched, self.ledger, self.exact = touched, ledger, exact
+        self.stale, self.ledger, self.exact = stale, ledger, exact
         self.saved: list[TrialPage] = []
+        self.rereads: list[tuple[datetime, int]] = []
 
-    async def touched_years(self, run_id: uuid.UUID) -> set[int]:
-        return self.touched
+    async def stale_periods(self, datasource_id: uuid.UUID) -> set[Period]:
+        return set(self.stale)
+
+    async def forget_stale(self, datasource_id: uuid.UUID, periods: set[Period]) -> None:
+        self.stale -= periods
+
+    async def balance_rows(self, datasource_id: uuid.UUID, scopes: list[PeriodScope]) -> int:
+        return len(self.exact)
+
+    async def last_reread(self, datasource_id: uuid.UUID) -> datetime | None:
+        return self.rereads[-1][0] if self.rereads else None
+
+    async def record_reread(self, datasource_id: uuid.UUID, at: datetime, calls: int) -> None:
+        self.rereads.append((at, calls))
 
     async def save_balances(self, run: Run, page: TrialPage) -> None:
         self.saved.append(page)
+        scope = page.sweep_balances
+        if isinstance(scope, PeriodScope):
+            self.stale = {p for p in self.stale if not (
+                p[0] == scope.year and scope.period_from <= p[1] <= scope.period_to)}
         for b in page.balances:
             self.exact[(b.year, b.period, b.gl_code)] = b.amount
 
@@ -118,29 +155,52 @@ def rb_row(n: int, year: int, amount: str) -> c.Row:
         "Amount": D(amount), "Status": 50, "Division": 100001})
 
 
-async def test_a_sync_rereads_the_years_it_changed_and_then_compares(kit: Any) -> None:
+async def test_a_sync_rereads_only_the_periods_it_changed_and_then_compares(kit: Any) -> None:
     run = kit.new_run((c.Entity.TRANSACTION_LINES,))
     run.kind = "incremental"
-    store = FakeTrialStore({2024}, {(2024, 3, "8000"): D("25")}, {(2024, 3, "8000"): D("20")})
+    store = FakeTrialStore({(2024, 3)}, {(2024, 3, "8000"): D("25")},
+                           {(2024, 3, "8000"): D("20")})
     exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [
         kit.page_of([rb_row(1, 2024, "25")], None)]})
     check = await TrialBalanceCheck(store, exact).check(run)
     [(request, _cursor)] = exact.requests
-    assert (request.entity, request.date_from, request.date_to) == (
-        c.Entity.REPORTING_BALANCE, date(2024, 1, 1), date(2024, 12, 31))
-    assert store.saved[-1].sweep_balances == YearScope(2024, 2024)
+    assert (request.entity, request.date_from, request.date_to, request.periods) == (
+        c.Entity.REPORTING_BALANCE, date(2024, 1, 1), date(2024, 12, 31), (3, 3))
+    assert store.saved[-1].sweep_balances == PeriodScope(2024, 3, 3)
     assert check.checked and check.years_reread == (2024,)
     assert (check.keys_compared, check.keys_matching) == (1, 1)
-    assert run.calls_used == 1
+    assert run.calls_used == 1 and store.stale == set()
+    assert [calls for _at, calls in store.rereads] == [1]
+
+
+async def test_a_reread_too_soon_or_too_dear_is_deferred_and_its_periods_kept(kit: Any) -> None:
+    run = kit.new_run((c.Entity.TRANSACTION_LINES,))
+    run.kind = "incremental"
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    store = FakeTrialStore({(2024, 3)}, {}, {})
+    store.rereads.append((now - timedelta(seconds=60), 4))
+    exact = kit.FakeExact({})
+    check = await TrialBalanceCheck(store, exact, now=lambda: now).check(run)
+    assert not check.checked and "60 s ago" in (check.reason or "")
+    assert exact.requests == [] and store.stale == {(2024, 3)}
+
+    async def day_nearly_spent(division: int) -> BudgetView:
+        return BudgetView(60, 60, 5000, 5, 1.0, 3600.0)
+
+    later = now + timedelta(hours=1)
+    check = await TrialBalanceCheck(store, exact, now=lambda: later,
+                                    budget=day_nearly_spent).check(run)
+    assert not check.checked and "daily limit" in (check.reason or "")
+    assert exact.requests == [] and store.stale == {(2024, 3)}
 
 
 async def test_a_run_that_read_reportingbalance_in_full_rereads_nothing(kit: Any) -> None:
     run = kit.new_run((c.Entity.REPORTING_BALANCE, c.Entity.TRANSACTION_LINES))
     run.checkpoints["ReportingBalance"].done = True
-    store = FakeTrialStore({2023, 2024}, {(2024, 3, "8000"): D("1")}, {})
+    store = FakeTrialStore({(2023, 1), (2024, 3)}, {(2024, 3, "8000"): D("1")}, {})
     exact = kit.FakeExact({})
     check = await TrialBalanceCheck(store, exact, TrialRules(basis="after_entry")).check(run)
-    assert exact.requests == [] and check.years_reread == ()
+    assert exact.requests == [] and check.years_reread == () and store.stale == set()
     assert check.basis == "after_entry"
     [diff] = check.largest_differences
     assert (diff.reporting_year, diff.reporting_period, diff.gl_account_code,
@@ -158,6 +218,6 @@ async def test_the_check_is_not_made_when_an_entity_failed_or_exact_refuses_the_
     sync = kit.new_run((c.Entity.TRANSACTION_LINES,))
     exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [kit.page_of([], None)]})
     exact.raise_at[(c.Entity.REPORTING_BALANCE, 0)] = ExactServerError("503 from Exact")
-    check = await TrialBalanceCheck(FakeTrialStore({2025}, {}, {}), exact).check(sync)
+    check = await TrialBalanceCheck(FakeTrialStore({(2025, 1)}, {}, {}), exact).check(sync)
     assert not check.checked and check.keys_compared == 0
     assert check.reason == "ReportingBalance 2025 could not be read again: 503 from Exact"

@@ -32,6 +32,8 @@ class EndpointSpec:
     """Exact field summed for reconciliation (RunCompleted ``amount_dc_sum``)."""
     year_field: str | None = None
     """Field a date range filters on, by year (None: master data, never filtered)."""
+    period_field: str | None = None
+    """Field a request's reporting periods filter on, within the years."""
     count_field: str | None = None
     division_may_be_empty: bool = False
     """Exact leaves ``Division`` empty on some rows (general taxonomies): the division the
@@ -79,7 +81,8 @@ ENDPOINTS: dict[Entity, EndpointSpec] = {
                                            "regular", year_field="FinYear"),
     Entity.REPORTING_BALANCE: EndpointSpec(Entity.REPORTING_BALANCE, xf.REPORTING_BALANCE,
                                            "regular", amount_field="Amount",
-                                           year_field="ReportingYear", count_field="Count"),
+                                           year_field="ReportingYear",
+                                           period_field="ReportingPeriod", count_field="Count"),
     Entity.BUDGETS: EndpointSpec(Entity.BUDGETS, xf.BUDGETS, "regular",
                                  amount_field="AmountDC", year_field="ReportingYear"),
     Entity.COST_CENTERS: EndpointSpec(Entity.COST_CENTERS, xf.COST_CENTERS, "regular"),
@@ -98,10 +101,12 @@ def endpoint_for(entity: Entity, date_from: date | None, date_to: date | None) -
 
 
 def first_page_params(spec: EndpointSpec, division: int, date_from: date | None,
-                      date_to: date | None, *, since: int | None = None) -> dict[str, str]:
+                      date_to: date | None, *, since: int | None = None,
+                      periods: tuple[int, int] | None = None) -> dict[str, str]:
     """Query of an entity's first page; later pages follow Exact's ``__next`` links.
 
-    Sync endpoints read rows changed after Timestamp ``since`` (None: from the start)."""
+    Sync endpoints read rows changed after Timestamp ``since`` (None: from the start);
+    ``periods`` narrows a year range to reporting periods from..to (ReportingBalance)."""
     params = {"$select": spec.select}
     filters: list[str] = []
     if spec.mode == "sync":
@@ -118,6 +123,9 @@ def first_page_params(spec: EndpointSpec, division: int, date_from: date | None,
             filters.append(f"{spec.year_field} ge {date_from.year}")
         if date_to:
             filters.append(f"{spec.year_field} le {date_to.year}")
+        if spec.period_field and periods:
+            filters.append(f"{spec.period_field} ge {periods[0]}")
+            filters.append(f"{spec.period_field} le {periods[1]}")
     if filters:
         params["$filter"] = " and ".join(filters)
     return params

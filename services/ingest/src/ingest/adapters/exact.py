@@ -132,7 +132,7 @@ class ExactClient:
         params: dict[str, str] | None = None
         if cursor is None:
             params = first_page_params(spec, request.division, request.date_from, request.date_to,
-                                       since=request.since)
+                                       since=request.since, periods=request.periods)
         while True:
             answer = await self._fetch(request, spec.path, link, params, spec)
             rows = [to_row(spec.row_model, raw, spec.path)

@@ -43,7 +43,14 @@ from connector_runtime.inbox import first_delivery
 from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
 from ingest.adapters.notification_tables import pending_changes
 from ingest.adapters.notification_tables import webhook_subscriptions as subs
-from ingest.adapters.tables import inbox, sync_states, trial_exact, trial_lines
+from ingest.adapters.tables import (
+    inbox,
+    sync_states,
+    trial_exact,
+    trial_lines,
+    trial_rereads,
+    trial_stale,
+)
 from ingest.domain.errors import BudgetSpent, ExactError, GrantRevoked, GrantUnknown, TokenError
 from ingest.domain.notifications import TOPIC_ENTITIES
 
@@ -190,7 +197,7 @@ async def release(engine: AsyncEngine, message: c.DataSourceDisowned) -> bool:
         await conn.execute(sync_states.delete().where(sync_states.c.datasource_id == ds,
                                                       sync_states.c.division == p.division))
         await conn.execute(pending_changes.delete().where(pending_changes.c.datasource_id == ds))
-        for table in (trial_lines, trial_exact):
+        for table in (trial_lines, trial_exact, trial_stale, trial_rereads):
             await conn.execute(table.delete().where(table.c.datasource_id == ds))
         await conn.execute(subs.update().where(subs.c.datasource_id == ds, subs.c.division ==
                                                p.division)

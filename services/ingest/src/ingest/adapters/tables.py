@@ -6,7 +6,7 @@ and the running totals - written only after the broker acknowledged a page's bat
 ``sync_states``: per data source, the incremental-sync cursors and schedule (and the slower
 full-refresh schedule of the entities without a sync endpoint).
 ``refresh_hashes``: per data source, entity and row, the content hash consumers last got.
-``trial_lines``, ``trial_exact``, ``trial_touched``: the trial-balance state (see
+``trial_lines``, ``trial_exact``, ``trial_stale``, ``trial_rereads``: the trial-balance state (see
 :mod:`ingest.adapters.trial_store`).
 ``rate_budgets``: per Exact company (division), the call budget every run and replica
 shares (minute and day windows, calls in flight, Exact's clock, errors per endpoint).
@@ -156,10 +156,21 @@ trial_exact = sa.Table(
 )
 """Per data source, Exact's ReportingBalance rows as last read (in full, or a year again)."""
 
-trial_touched = sa.Table(
-    "trial_touched",
+trial_stale = sa.Table(
+    "trial_stale",
     metadata,
-    sa.Column("run_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("datasource_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("period", sa.Integer, primary_key=True),
 )
-"""Reporting years whose ledger totals a run changed (the check reads them from Exact again)."""
+"""Per data source, the reporting periods whose ledger totals changed since ReportingBalance
+was last read for them (the check reads them from Exact again, when its throttle allows)."""
+
+trial_rereads = sa.Table(
+    "trial_rereads",
+    metadata,
+    sa.Column("datasource_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("reread_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("calls", sa.Integer, nullable=False),
+)
+"""Per data source, the check's last re-read of ReportingBalance and its calls (throttle)."""

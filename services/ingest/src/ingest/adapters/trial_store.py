@@ -4,14 +4,16 @@ each ReportingBalance row read adds to the trial balance, per data source.
 Pages are written by :func:`write_trial` inside the transaction that commits the page's
 checkpoint, so a resumed run neither loses nor counts a page twice. A line's row is replaced
 when it changes (a sync sends its new version) and removed when it is deleted in Exact or
-left out of a re-import's scope; the reporting years whose totals a run changed are kept in
-``trial_touched`` so the check reads those years of ReportingBalance again. The totals are
+left out of a re-import's scope; the reporting periods whose totals changed are kept in
+``trial_stale`` (per data source, across runs) until the check reads those periods of
+ReportingBalance again (``trial_rereads`` paces it). The totals are
 summed by PostgreSQL per key: memory stays flat however large the ledger.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,17 +21,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ingest.adapters.tables import trial_exact, trial_lines, trial_touched
+from ingest.adapters.tables import trial_exact, trial_lines, trial_rereads, trial_stale
 from ingest.domain.model import Run
 from ingest.domain.trial_balance import (
     OPENING_BALANCE_TYPE,
     LedgerLine,
     LineScope,
+    Period,
+    PeriodScope,
     TrialKey,
     TrialPage,
     TrialRules,
     YearScope,
-    touched_years,
+    touched_periods,
 )
 
 _UPSERT_LINES = sa.text("""
@@ -57,7 +61,7 @@ multi-row VALUES would bind 10,000 parameters and cost far more than the page's 
 
 async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
     ds = run.datasource_id
-    touched: set[int] = set()
+    touched: set[Period] = set()
     if page.lines:
         lines = _last_per_id(page.lines)
         ids = [x.line_id for x in lines]
@@ -67,7 +71,7 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
                                              trial_lines.c.line_id == sa.func.any(
                                                  sa.bindparam("ids", ids, type_=ARRAY(sa.Text))))
             )).all()}
-            touched |= touched_years(before, lines)
+            touched |= touched_periods(before, lines)
         await conn.execute(_UPSERT_LINES, {
             "ds": ds, "run": run.run_id, "ids": ids, "years": [x.year for x in lines],
             "periods": [x.period for x in lines], "gls": [x.gl_code for x in lines],
@@ -76,17 +80,19 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
     if page.deleted_lines:
         gone = await conn.execute(trial_lines.delete().where(
             trial_lines.c.datasource_id == ds, trial_lines.c.line_id.in_(page.deleted_lines))
-            .returning(trial_lines.c.year))
-        touched.update(gone.scalars())
+            .returning(trial_lines.c.year, trial_lines.c.period))
+        touched.update((r[0], r[1]) for r in gone.all())
     if page.sweep_lines is not None:
         gone = await conn.execute(trial_lines.delete().where(
             *_line_scope(page.sweep_lines), trial_lines.c.datasource_id == ds,
-            trial_lines.c.seen_run_id != run.run_id).returning(trial_lines.c.year))
-        touched.update(gone.scalars())
+            trial_lines.c.seen_run_id != run.run_id)
+            .returning(trial_lines.c.year, trial_lines.c.period))
+        touched.update((r[0], r[1]) for r in gone.all())
     await _write_balances(conn, run, page)
     if touched and page.track_years:
-        await conn.execute(insert(trial_touched).values(
-            [{"run_id": run.run_id, "year": y} for y in sorted(touched)]).on_conflict_do_nothing())
+        await conn.execute(insert(trial_stale).values(
+            [{"datasource_id": ds, "year": y, "period": p} for y, p in sorted(touched)])
+            .on_conflict_do_nothing())
 
 
 async def _write_balances(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
@@ -100,18 +106,54 @@ async def _write_balances(conn: AsyncConnection, run: Run, page: TrialPage) -> N
             "amounts": [b.amount for b in rows]})
     if page.sweep_balances is not None:
         await conn.execute(trial_exact.delete().where(
-            *_year_scope(page.sweep_balances), trial_exact.c.datasource_id == ds,
+            *_balance_scope(trial_exact, page.sweep_balances), trial_exact.c.datasource_id == ds,
             trial_exact.c.seen_run_id != run.run_id))
+        if isinstance(page.sweep_balances, PeriodScope):  # these periods are current again
+            await conn.execute(trial_stale.delete().where(
+                *_balance_scope(trial_stale, page.sweep_balances),
+                trial_stale.c.datasource_id == ds))
 
 
 class PostgresTrialStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def touched_years(self, run_id: uuid.UUID) -> set[int]:
+    async def stale_periods(self, datasource_id: uuid.UUID) -> set[Period]:
         async with self._engine.connect() as conn:
-            return set((await conn.scalars(sa.select(trial_touched.c.year)
-                                           .where(trial_touched.c.run_id == run_id))).all())
+            rows = await conn.execute(sa.select(trial_stale.c.year, trial_stale.c.period)
+                                      .where(trial_stale.c.datasource_id == datasource_id))
+            return {(r[0], r[1]) for r in rows.all()}
+
+    async def forget_stale(self, datasource_id: uuid.UUID, periods: set[Period]) -> None:
+        if not periods:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(trial_stale.delete().where(
+                trial_stale.c.datasource_id == datasource_id,
+                sa.tuple_(trial_stale.c.year, trial_stale.c.period).in_(sorted(periods))))
+
+    async def balance_rows(self, datasource_id: uuid.UUID, scopes: list[PeriodScope]) -> int:
+        """ReportingBalance rows held for these periods (what re-reading them costs)."""
+        if not scopes:
+            return 0
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(sa.select(sa.func.count()).where(
+                trial_exact.c.datasource_id == datasource_id,
+                sa.or_(*(sa.and_(*_balance_scope(trial_exact, s)) for s in scopes)))) or 0)
+
+    async def last_reread(self, datasource_id: uuid.UUID) -> datetime | None:
+        async with self._engine.connect() as conn:
+            at: datetime | None = await conn.scalar(sa.select(trial_rereads.c.reread_at).where(
+                trial_rereads.c.datasource_id == datasource_id))
+            return at
+
+    async def record_reread(self, datasource_id: uuid.UUID, at: datetime, calls: int) -> None:
+        async with self._engine.begin() as conn:
+            stmt = insert(trial_rereads).values(datasource_id=datasource_id, reread_at=at,
+                                                calls=calls)
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=[trial_rereads.c.datasource_id],
+                set_={"reread_at": at, "calls": calls}))
 
     async def save_balances(self, run: Run, page: TrialPage) -> None:
         """A page of ReportingBalance the check read again (not streamed to consumers)."""
@@ -162,10 +204,14 @@ def _line_scope(scope: LineScope) -> list[sa.ColumnElement[bool]]:
     return where
 
 
-def _year_scope(scope: YearScope) -> list[sa.ColumnElement[bool]]:
+def _balance_scope(table: sa.Table, scope: YearScope | PeriodScope
+                   ) -> list[sa.ColumnElement[bool]]:
+    if isinstance(scope, PeriodScope):
+        return [table.c.year == scope.year, table.c.period >= scope.period_from,
+                table.c.period <= scope.period_to]
     where: list[sa.ColumnElement[bool]] = []
     if scope.year_from is not None:
-        where.append(trial_exact.c.year >= scope.year_from)
+        where.append(table.c.year >= scope.year_from)
     if scope.year_to is not None:
-        where.append(trial_exact.c.year <= scope.year_to)
+        where.append(table.c.year <= scope.year_to)
     return where

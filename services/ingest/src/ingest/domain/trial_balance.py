@@ -105,6 +105,19 @@ class YearScope:
                 and (self.year_to is None or year <= self.year_to))
 
 
+Period = tuple[int, int]
+"""(reporting year, reporting period)."""
+
+
+@dataclass(frozen=True)
+class PeriodScope:
+    """ReportingBalance rows one filtered read replaces: a year's periods from..to."""
+
+    year: int
+    period_from: int
+    period_to: int
+
+
 @dataclass
 class TrialPage:
     """What one page leaves in the trial-balance state, written with the page's checkpoint."""
@@ -114,9 +127,9 @@ class TrialPage:
     deleted_lines: list[str]
     sweep_lines: LineScope | None = None
     """After the entity's last page of a full read: lines in scope the run did not see are gone."""
-    sweep_balances: YearScope | None = None
+    sweep_balances: YearScope | PeriodScope | None = None
     track_years: bool = True
-    """Record the years whose totals the page changes (the check reads them from Exact
+    """Record the periods whose totals the page changes (the check reads them from Exact
     again); not needed when the run reads ReportingBalance in full itself."""
 
     @classmethod
@@ -161,13 +174,50 @@ def compare(ledger: Mapping[TrialKey, Decimal], exact: Mapping[TrialKey, Decimal
                         largest=tuple(differing[:largest]))
 
 
-def touched_years(before: Mapping[str, LedgerLine], lines: list[LedgerLine]) -> set[int]:
-    """Years whose totals a page changes: of new lines, and of changed lines before and after."""
-    years: set[int] = set()
+def touched_periods(before: Mapping[str, LedgerLine], lines: list[LedgerLine]) -> set[Period]:
+    """Periods whose totals a page changes: of new lines, and of changed lines before and
+    after."""
+    periods: set[Period] = set()
     for line in lines:
         old = before.get(line.line_id)
         if old is None:
-            years.add(line.year)
+            periods.add((line.year, line.period))
         elif old != line:
-            years.update((old.year, line.year))
-    return years
+            periods.update(((old.year, old.period), (line.year, line.period)))
+    return periods
+
+
+def reread_scopes(periods: set[Period]) -> list[PeriodScope]:
+    """One filter per run of consecutive periods of a year (Exact's $filter joins with
+    ``and`` only here, so two apart periods are two reads, not one read of the gap)."""
+    scopes: list[PeriodScope] = []
+    for year, period in sorted(periods):
+        last = scopes[-1] if scopes else None
+        if last is not None and last.year == year and last.period_to == period - 1:
+            scopes[-1] = PeriodScope(year, last.period_from, period)
+        else:
+            scopes.append(PeriodScope(year, period, period))
+    return scopes
+
+
+@dataclass(frozen=True)
+class RereadPolicy:
+    """How often the check may read ReportingBalance again, so that a company that syncs
+    every few minutes never spends its daily budget on it."""
+
+    min_interval_seconds: float = 3600.0
+    """At most one re-read per data source in this time; runs in between keep the periods
+    they touched for the next one."""
+    daily_share: float = 0.1
+    """A re-read may use at most this share of the calls left of the company's day."""
+
+    def defer(self, *, since_last: float | None, calls: int, daily_remaining: int | None
+              ) -> str | None:
+        """Why the re-read of ``calls`` calls waits (None: it may go now)."""
+        if since_last is not None and since_last < self.min_interval_seconds:
+            return (f"ReportingBalance was read again {since_last:.0f} s ago (at most once "
+                    f"every {self.min_interval_seconds:.0f} s)")
+        if daily_remaining is not None and calls > self.daily_share * daily_remaining:
+            return (f"re-reading needs about {calls} calls, more than {self.daily_share:.0%} "
+                    f"of the {daily_remaining} calls left of Exact's daily limit")
+        return None
