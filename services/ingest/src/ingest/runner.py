@@ -76,6 +76,7 @@ from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats,
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
 from ingest.domain.refresh import DELETES_PER_MESSAGE, REFRESH_ENTITIES, PageHashes, row_key
 from ingest.domain.trial_balance import TrialPage
+from ingest.pipeline import CommitsBehind, commits_behind, fetched_ahead
 from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Outgoing, Page, RunStore
 from ingest.trial_check import TrialBalanceCheck, trial_page
 
@@ -88,6 +89,14 @@ class _Reading:
 
     throttle: ProgressThrottle
     budget: BudgetView | None = None
+
+
+@dataclass
+class _Ahead:
+    """An entity's next batch_seq and highest Timestamp once every page sent is committed."""
+
+    next_batch_seq: int
+    max_timestamp: int | None
 
 
 @dataclass(frozen=True)
@@ -194,18 +203,27 @@ class RunExecutor:
 
     async def _read_entity(self, run: Run, cp: EntityCheckpoint, owner: str,
                            reading: _Reading) -> None:
+        """The entity's pages through the pipeline (:mod:`ingest.pipeline`): fetched one
+        ahead, sent in order (each page's acks awaited before the next page is sent, so the
+        topic sees the batches in order), committed in order behind the acks."""
         request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
                                 run.date_from, run.date_to, since=run.since(cp))
-        async with aclosing(self._exact.pages(request, cp.cursor)) as pages:
+        ahead = _Ahead(cp.next_batch_seq, cp.max_timestamp)
+        async with commits_behind() as commits, \
+                fetched_ahead(self._exact.pages(request, cp.cursor)) as pages:
             async for page in pages:
                 reading.budget = page.budget or reading.budget
-                await self._take(run, cp, page, owner, reading)
+                await self._take(run, cp, page, owner, reading, ahead, commits)
 
     async def _take(self, run: Run, cp: EntityCheckpoint, page: Page, owner: str,
-                    reading: _Reading) -> None:
+                    reading: _Reading, ahead: _Ahead, commits: CommitsBehind) -> None:
+        """Send one page's batches and wait for their acks; its checkpoint commit is left
+        to run while the next page is sent. ``ahead`` is where the entity stands once the
+        pages sent so far are committed (``cp`` moves only with the commits)."""
         last = page.stats.next_cursor is None
-        stamps = [t for t in (cp.max_timestamp, page.stats.max_timestamp) if t is not None]
-        reached = str(max(stamps)) if stamps else page.stats.next_cursor
+        stamps = [t for t in (ahead.max_timestamp, page.stats.max_timestamp) if t is not None]
+        ahead.max_timestamp = max(stamps) if stamps else None
+        reached = str(ahead.max_timestamp) if stamps else page.stats.next_cursor
         rows, stats, hashes = page.rows, page.stats, None
         if cp.entity in REFRESH_ENTITIES:
             whole = run.date_from is None and run.date_to is None
@@ -219,24 +237,30 @@ class RunExecutor:
         batches: list[Outgoing] = []
         if rows or not run.incremental:  # a sync without changes sends nothing
             batches = build_batches(run, Entity(cp.entity), rows,
-                                    first_seq=cp.next_batch_seq, checkpoint=reached, last=last,
-                                    max_bytes=self._config.max_batch_bytes)
+                                    first_seq=ahead.next_batch_seq, checkpoint=reached,
+                                    last=last, max_bytes=self._config.max_batch_bytes)
         if last and run.kind == "reimport":  # after the entity's last batch: the rest is gone
             batches.append(build_replaced(run, Entity(cp.entity)))
         await self._publisher.publish(batches)
+        ahead.next_batch_seq += len(batches)
         gone, gone_messages = 0, 0
         if hashes is not None and hashes.sweep and run.incremental:
+            await commits.drain()  # the sweep reads what the entity's earlier pages saved
             gone, gone_messages = await self._send_vanished(run, hashes)
-        cp.advance(stats, len(batches))
-        cp.dropped(page.dropped)
-        cp.deleted += gone
-        run.calls_used += page.calls
-        run.batches += len(batches) + gone_messages
-        due = reading.throttle.due(self._clock.monotonic()) or last
-        events = [self._progress(run, reading.budget)] if due else []
-        await self._store.save_page(run, cp, owner, events, hashes=hashes,
-                                    trial=trial_page(run, cp.entity, page.rows, last))
-        metrics.ROWS_IMPORTED.labels(cp.entity).inc(stats.rows)
+        trial = trial_page(run, cp.entity, page.rows, last)
+
+        async def commit() -> None:
+            cp.advance(stats, len(batches))
+            cp.dropped(page.dropped)
+            cp.deleted += gone
+            run.calls_used += page.calls
+            run.batches += len(batches) + gone_messages
+            due = reading.throttle.due(self._clock.monotonic()) or last
+            events = [self._progress(run, reading.budget)] if due else []
+            await self._store.save_page(run, cp, owner, events, hashes=hashes, trial=trial)
+            metrics.ROWS_IMPORTED.labels(cp.entity).inc(stats.rows)
+
+        await commits.submit(commit())
 
     async def _send_vanished(self, run: Run, page: PageHashes) -> tuple[int, int]:
         """After a refreshed entity's last page: its rows the run did not see are gone from
@@ -255,7 +279,7 @@ class RunExecutor:
         go out as one LedgerDeletes, then the cursor and per-entity counts are committed."""
         since = run.since(cp) or 1
         pages = self._exact.deletions(run.division, run.grant_id, since, cp.cursor)
-        async with aclosing(pages) as deletion_pages:
+        async with fetched_ahead(pages) as deletion_pages:
             async for page in deletion_pages:
                 reading.budget = page.budget or reading.budget
                 gone = [(e, i) for e, i in page.deleted if e in run.checkpoints]

@@ -227,3 +227,41 @@ def test_a_date_header_from_another_clock_is_ignored() -> None:
     clock = ServerClock()
     clock.observe(0, 10, 120_000, date_ms=10**12)  # real time, far from this (sandbox) clock
     assert clock.floor(10) == 60_000
+
+
+def permits_in_blocks(sim: SimExact, calls: int, size: int) -> list[int]:
+    """Make ``calls`` calls taking blocks of ``size`` permits, each block decided once and its
+    answers taken in with the next (as the PostgreSQL limiter does); returns the block sizes."""
+    budget, t, blocks = Budget(), 5_000_000, []
+    answers: list[tuple[int, int, str, int | None, RateHeaders | None]] = []
+    while sum(blocks) < calls:
+        for answer in answers:
+            budget.observe(*answer)
+        answers = []
+        decision = budget.decide(t, "e", default_limit=60, error_budget=8, stale_after_ms=120_000)
+        if not isinstance(decision, Go):
+            t += int(decision.seconds * 1000) + 1
+            continue
+        granted = 1 + budget.block("e", size)
+        assert budget.in_flight <= (budget.window_remaining or 1)  # never beyond the window
+        blocks.append(granted)
+        for _ in range(granted):
+            status, headers = sim.call(t)
+            answers.append((t, t + 5, "e", status, headers))
+            t += 6
+    return blocks
+
+
+def test_permits_go_in_blocks_only_while_the_window_has_plenty_of_room() -> None:
+    sim = SimExact(limit=1_000, offset_ms=1_000)
+    blocks = permits_in_blocks(sim, 2_000, size=8)
+    assert sim.answered_429 == 0 and max(sim.used.values()) <= 1_000
+    assert blocks[0] == 1  # the window is not known before the first answer
+    assert 8 in blocks  # far from the limit: one decision for eight calls
+    assert 1 in blocks[1:]  # near the end of a window: one call at a time again
+
+
+def test_at_exacts_real_limit_every_call_is_decided_alone() -> None:
+    sim = SimExact(limit=60, offset_ms=1_000)
+    assert set(permits_in_blocks(sim, 200, size=8)) == {1}
+    assert sim.answered_429 == 0 and max(sim.used.values()) <= 60

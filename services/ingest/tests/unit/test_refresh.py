@@ -17,6 +17,11 @@ from ingest.domain.model import RunStatus
 from ingest.domain.refresh import REFRESH_ENTITIES, PageHashes, row_key, vanished_seq
 from ingest.runner import RunExecutor
 
+
+class ProcessDied(BaseException):
+    """The process is killed (not an error the run handles)."""
+
+
 OWNER = "replica-a"
 BUD = c.Entity.BUDGETS
 
@@ -114,11 +119,11 @@ async def test_a_refresh_that_crashes_resumes_without_losing_or_repeating_a_chan
     async def crash_after_publishing_the_second_page(*args: Any, **kwargs: Any) -> None:
         saves["n"] += 1
         if saves["n"] == 2:
-            raise KeyboardInterrupt  # the process dies between the acks and the checkpoint
+            raise ProcessDied  # the process dies between the acks and the checkpoint
         await original(*args, **kwargs)
 
     store.save_page = crash_after_publishing_the_second_page
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(ProcessDied):
         await executor.execute(run.run_id, OWNER)
     store.save_page = original
     first_try = [(m.payload.batch_seq, sent_ids_of(m)) for m in publisher.sent]
@@ -127,8 +132,9 @@ async def test_a_refresh_that_crashes_resumes_without_losing_or_repeating_a_chan
     assert store.runs[run.run_id].status is RunStatus.COMPLETED
     again = [(m.payload.batch_seq, sent_ids_of(m)) for m in publisher.sent]
     keys = [row_key(r) for r in after]
-    # page 1 (row 0 changed) committed; page 2 (row 3 changed) sent again, same batch_seq
-    assert first_try == [(0, {keys[0]}), (1, {keys[3]})]
+    # page 1 (row 0 changed) committed; page 2 (row 3 changed) died in its commit while page 3
+    # was sent (the pipeline): both are sent again, with the same batch_seq values
+    assert first_try == [(0, {keys[0]}), (1, {keys[3]}), (2, {keys[5]})]
     assert again == [(1, {keys[3]}), (2, {keys[5]})]
     assert deleted_ids(publisher) == {row_key(before[5])}
     [done] = store.of(c.RunCompleted)[-1:]

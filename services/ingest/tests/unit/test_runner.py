@@ -22,6 +22,11 @@ from ingest.domain.errors import (
 from ingest.domain.model import RunStatus
 from ingest.runner import RunExecutor, RunnerConfig
 
+
+class ProcessDied(BaseException):
+    """The process is killed (not an error the run handles)."""
+
+
 OWNER = "replica-a"
 GL, BUD = c.Entity.GL_ACCOUNTS, c.Entity.BUDGETS
 
@@ -95,11 +100,11 @@ async def test_a_resumed_run_resends_only_the_unacknowledged_page_with_the_same_
     async def crash_after_publishing_the_second_page(*args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
-            raise KeyboardInterrupt  # the process dies between the acks and the checkpoint
+            raise ProcessDied  # the process dies between the acks and the checkpoint
         await original(*args, **kwargs)
 
     store.save_page = crash_after_publishing_the_second_page
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(ProcessDied):
         await executor.execute(run.run_id, OWNER)
     store.save_page = original
     first_time = list(publisher.sent)

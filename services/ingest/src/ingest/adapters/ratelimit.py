@@ -26,6 +26,9 @@ from ingest.ports import Permit
 
 log = structlog.get_logger("ratelimit")
 
+_Answer = tuple[int, int, str, int | None, RateHeaders | None]
+"""What :meth:`Budget.observe` takes: sent, received, endpoint, status, headers."""
+
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
@@ -35,8 +38,15 @@ class PostgresRateLimiter:
     def __init__(self, engine: AsyncEngine, *, default_limit: int = 60, error_budget: int = 8,
                  stale_after_seconds: float = 180.0, max_wait_slice: float = 5.0,
                  clock_ms: Callable[[], int] = wall_ms,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 block: int = 8) -> None:
         self._engine = engine
+        self._block = block
+        self._spare: dict[tuple[int, str], int] = {}
+        """(division, endpoint) -> permits of a block not used yet."""
+        self._answers: dict[int, list[_Answer]] = {}
+        """Division -> answers to block permits, taken in by the next transaction."""
+        self._views: dict[int, BudgetView] = {}
         self._default_limit = default_limit
         self._error_budget = error_budget
         self._stale_ms = int(stale_after_seconds * 1000)
@@ -45,17 +55,26 @@ class PostgresRateLimiter:
         self._sleep = sleep
 
     async def acquire(self, division: int, endpoint: str) -> Permit:
+        key = (division, endpoint)
+        if self._spare.get(key):
+            self._spare[key] -= 1
+            return Permit(division, endpoint, self._clock_ms(), in_block=True)
         while True:
             now = self._clock_ms()
 
             def decide(budget: Budget, now: int = now) -> Any:
-                return budget.decide(now, endpoint, default_limit=self._default_limit,
-                                     error_budget=self._error_budget,
-                                     stale_after_ms=self._stale_ms)
+                decision = budget.decide(now, endpoint, default_limit=self._default_limit,
+                                         error_budget=self._error_budget,
+                                         stale_after_ms=self._stale_ms)
+                extra = budget.block(endpoint, self._block) if isinstance(decision, Go) else 0
+                return decision, extra, budget.view(now, self._default_limit)
 
-            decision = await self._update(division, decide)
+            decision, extra, view = await self._update(division, decide)
+            self._views[division] = view
             if isinstance(decision, Go):
-                return Permit(division, endpoint, now)
+                self._spare[key] = self._spare.get(key, 0) + extra
+                return Permit(division, endpoint, now, in_block=extra > 0 or bool(
+                    self._spare[key]))
             if isinstance(decision, Spent):
                 raise BudgetSpent(decision.reason, kind=decision.kind,
                                   wait_seconds=decision.seconds)
@@ -68,12 +87,23 @@ class PostgresRateLimiter:
     async def complete(self, permit: Permit, status: int | None,
                        headers: RateHeaders | None) -> BudgetView:
         now = self._clock_ms()
+        answer = (permit.sent_ms, now, permit.endpoint, status, headers)
+        known = self._views.get(permit.division)
+        if permit.in_block and status == 200 and known is not None:
+            self._answers.setdefault(permit.division, []).append(answer)
+            return known
+        # anything but a 200 goes in at once, and the rest of the block is given back:
+        # the next call is decided on what Exact just said
+        unused = sum(self._spare.pop(k) for k in [k for k in self._spare
+                                                   if k[0] == permit.division])
+        self._answers.setdefault(permit.division, []).append(answer)
 
         def observe(budget: Budget) -> BudgetView:
-            budget.observe(permit.sent_ms, now, permit.endpoint, status, headers)
+            budget.in_flight = max(0, budget.in_flight - unused)
             return budget.view(now, self._default_limit)
 
         view: BudgetView = await self._update(permit.division, observe)
+        self._views[permit.division] = view
         return view
 
     async def view(self, division: int) -> BudgetView:
@@ -84,6 +114,16 @@ class PostgresRateLimiter:
 
     async def _update(self, division: int, change: Callable[[Budget], Any]) -> Any:
         t = rate_budgets
+        answers = self._answers.pop(division, [])
+        try:
+            return await self._write(division, answers, change)
+        except BaseException:  # not taken in: they go with the next transaction
+            self._answers[division] = answers + self._answers.get(division, [])
+            raise
+
+    async def _write(self, division: int, answers: list[_Answer],
+                     change: Callable[[Budget], Any]) -> Any:
+        t = rate_budgets
         async with self._engine.begin() as conn:
             state = await conn.scalar(sa.select(t.c.state).where(t.c.division == division)
                                       .with_for_update())
@@ -92,6 +132,8 @@ class PostgresRateLimiter:
                 state = await conn.scalar(sa.select(t.c.state).where(t.c.division == division)
                                           .with_for_update())
             budget = Budget.from_dict(state)
+            for answer in answers:
+                budget.observe(*answer)
             result = change(budget)
             await conn.execute(t.update().where(t.c.division == division)
                                .values(state=budget.to_dict(), updated_at=sa.func.now()))

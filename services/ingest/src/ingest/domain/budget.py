@@ -34,6 +34,9 @@ ERROR_WINDOW_MS = 3_600_000
 _MARGIN_MS = 150
 _MAX_SPEED = 10_000.0
 _LEARN_SPACING_MS = 1_000
+BLOCK_ROOM = 50
+"""Calls a window must have left per permit before permits go out in blocks: far from any
+limit (Exact's real minute holds 60 calls, so there a call is always decided alone)."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +246,19 @@ class Budget:
             if floor < due:
                 return Wait((due - floor) / self.clock.speed / 1000, "pacing")
         return self._go(now_ms, floor)
+
+    def block(self, endpoint: str, size: int) -> int:
+        """After a Go: how many more calls to ``endpoint`` may go without asking again (they
+        count as in flight at once). None while the window or the day is anywhere near
+        spent, errors were seen on the endpoint, or the window is not known."""
+        if size <= 1 or self.window_remaining is None or self.errors.get(endpoint):
+            return 0
+        room = self.window_remaining - self.in_flight
+        if self.daily_remaining is not None:
+            room = min(room, self.daily_remaining - self.in_flight)
+        extra = size - 1 if room >= BLOCK_ROOM * size else 0
+        self.in_flight += extra
+        return extra
 
     def _go(self, now_ms: int, floor: int | None) -> Go:
         self.in_flight += 1
