@@ -63,6 +63,12 @@ def page_fetches(calls: list[Call]) -> Counter[PageKey]:
     return Counter(c.page for c in calls if c.status == 200)
 
 
+PAGES_IN_FLIGHT = 3
+"""Pages a run may have fetched beyond its committed checkpoint (ingest's pipeline depth,
+``ingest.pipeline.PAGES_IN_FLIGHT``: one committed behind the acks, one sent, one fetched
+ahead): an interruption may cost each of them once more."""
+
+
 @dataclass(frozen=True)
 class Refetches:
     """Pages served more than once, against what the interruptions allow."""
@@ -70,7 +76,7 @@ class Refetches:
     extra: int
     """Fetches beyond the first of each page."""
     allowed: int
-    """One page in flight per interruption (a kill, a withdrawn grant)."""
+    """The pages in flight per interruption (a kill, a withdrawn grant)."""
     worst: tuple[tuple[PageKey, int], ...]
 
     @property
@@ -79,12 +85,13 @@ class Refetches:
 
     def failure(self) -> str:
         shown = ", ".join(f"{endpoint}?{query[:60]} x{n}" for (_d, endpoint, query), n in self.worst)
-        return (f"{self.extra} pages fetched again, at most {self.allowed} allowed (one in "
-                f"flight per interruption): {shown}")
+        return (f"{self.extra} pages fetched again, at most {self.allowed} allowed "
+                f"({PAGES_IN_FLIGHT} in flight per interruption): {shown}")
 
 
 def refetches(calls: list[Call], interruptions: int) -> Refetches:
-    """No page fetched twice beyond the one in flight per interruption."""
+    """No page fetched twice beyond the pages in flight per interruption."""
     fetched = page_fetches(calls)
     again = [(key, n) for key, n in fetched.most_common() if n > 1]
-    return Refetches(sum(n - 1 for _k, n in again), interruptions, tuple(again[:3]))
+    return Refetches(sum(n - 1 for _k, n in again), interruptions * PAGES_IN_FLIGHT,
+                     tuple(again[:3]))

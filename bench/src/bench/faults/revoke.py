@@ -3,9 +3,9 @@
 The data source must go to ``needs_reauthorization`` with a reason and the run pause;
 a recreate with the same company through the browser brings a new grant, the paused run
 resumes from its checkpoint and the sink reconciles exactly. "No page fetched twice beyond
-the one in flight" is counted from the sandbox's access log: every page the run was served
-(the sign-ins' own reads left out), each at most once, but for one page in flight when the
-grant went.
+the ones in flight" is counted from the sandbox's access log: every page the run was served
+(the sign-ins' own reads left out), each at most once, but for the pages in flight when the
+grant went (ingest's pipeline depth, ``bench.access.PAGES_IN_FLIGHT``).
 """
 
 from __future__ import annotations
