@@ -89,7 +89,7 @@ class CommitsBehind:
         except asyncio.CancelledError:
             if not cancel:
                 raise
-        except Exception as exc:  # noqa: BLE001 - handed back to the caller to raise
+        except Exception as exc:  # handed back to the caller to raise
             return exc
         return None
 

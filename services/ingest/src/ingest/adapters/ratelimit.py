@@ -113,7 +113,6 @@ class PostgresRateLimiter:
         return Budget.from_dict(state).view(self._clock_ms(), self._default_limit)
 
     async def _update(self, division: int, change: Callable[[Budget], Any]) -> Any:
-        t = rate_budgets
         answers = self._answers.pop(division, [])
         try:
             return await self._write(division, answers, change)
