@@ -110,7 +110,7 @@ class _Tokens:
 
 
 class _Limiter:
-    async def acquire(self, division: int, endpoint: str) -> Permit:
+    async def acquire(self, division: int, endpoint: str, reserve: float = 0.0) -> Permit:
         return Permit(division, endpoint, 0)
 
     async def complete(self, permit: Permit, status: int | None,

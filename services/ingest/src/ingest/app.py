@@ -38,6 +38,7 @@ from ingest.adapters.sync_states import SyncPlanner
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.adapters.trial_store import PostgresTrialStore
 from ingest.api import runs_router, webhooks_router
+from ingest.domain.plan import BudgetShare
 from ingest.domain.schedule import SyncSchedule
 from ingest.domain.trial_balance import RereadPolicy, TrialRules
 from ingest.receiver import WebhookListener, receiver_app
@@ -89,7 +90,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             planner = SyncPlanner(host.engine, schedule)
             limiter = PostgresRateLimiter(host.engine, default_limit=settings.exact_minutely_limit,
                                           error_budget=settings.exact_error_budget,
-                                          stale_after_seconds=settings.exact_timeout_seconds + 60)
+                                          stale_after_seconds=settings.exact_timeout_seconds + 60,
+                                          floor=settings.daily_floor)
             tokens = AuthTokenSource(auth_http)
             exact = ExactClient(exact_http, tokens, limiter, retry=RetryPolicy(
                 max_attempts=settings.exact_max_attempts,
@@ -104,7 +106,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(
                 max_batch_bytes=settings.max_batch_bytes,
                 progress_interval=settings.progress_interval_seconds,
-                default_minutely_limit=settings.exact_minutely_limit),
+                default_minutely_limit=settings.exact_minutely_limit,
+                share=BudgetShare(settings.daily_sync_reserve, settings.daily_floor)),
                 trial=TrialBalanceCheck(PostgresTrialStore(host.engine), exact, TrialRules(
                     basis=settings.trial_balance_basis,
                     opening_period=settings.trial_balance_opening_period,

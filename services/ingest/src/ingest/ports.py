@@ -47,6 +47,8 @@ class EntityRequest:
     periods: tuple[int, int] | None = None
     """Entities with a reporting period (ReportingBalance): only periods from..to of the
     date range's years."""
+    reserve: float = 0.0
+    """Share of the company's daily limit the reading must leave (its run kind's share)."""
 
 
 @dataclass
@@ -109,8 +111,9 @@ class Permit:
 
 
 class RateLimiter(Protocol):
-    async def acquire(self, division: int, endpoint: str) -> Permit:
-        """Wait until a call may go; raises BudgetSpent when it cannot go for a long while."""
+    async def acquire(self, division: int, endpoint: str, reserve: float = 0.0) -> Permit:
+        """Wait until a call may go; raises BudgetSpent when it cannot go for a long while
+        (or the day is down to the ``reserve`` share this caller must leave)."""
 
     async def complete(self, permit: Permit, status: int | None,
                        headers: RateHeaders | None) -> BudgetView: ...

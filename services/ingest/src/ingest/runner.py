@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -73,6 +73,7 @@ from ingest.domain.errors import (
     TokenNotYetAllowed,
 )
 from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats, Run, RunStatus
+from ingest.domain.plan import BudgetShare
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
 from ingest.domain.refresh import DELETES_PER_MESSAGE, REFRESH_ENTITIES, PageHashes, row_key
 from ingest.domain.trial_balance import TrialPage
@@ -104,6 +105,8 @@ class RunnerConfig:
     max_batch_bytes: int = 900_000
     progress_interval: float = 2.0
     default_minutely_limit: int = 60
+    share: BudgetShare = field(default_factory=BudgetShare)
+    """What each kind of run leaves of a company's day (initial runs keep a sync reserve)."""
 
 
 class RunExecutor:
@@ -207,7 +210,8 @@ class RunExecutor:
         ahead, sent in order (each page's acks awaited before the next page is sent, so the
         topic sees the batches in order), committed in order behind the acks."""
         request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
-                                run.date_from, run.date_to, since=run.since(cp))
+                                run.date_from, run.date_to, since=run.since(cp),
+                                reserve=self._config.share.reserve(run.kind))
         ahead = _Ahead(cp.next_batch_seq, cp.max_timestamp)
         async with commits_behind() as commits, \
                 fetched_ahead(self._exact.pages(request, cp.cursor)) as pages:

@@ -57,6 +57,13 @@ class IngestSettings(ServiceSettings):
         description="KEY_ID:BASE64 Ed25519 public key(s), comma separated, that verify the "
         "grant claim datasource signs into run requests and recreate decisions.")
 
+    daily_sync_reserve: float = Field(
+        default=0.10, ge=0, lt=0.5,
+        description="Share of a company's daily call limit an initial run leaves for its syncs "
+                    "(a re-import leaves twice as much); the run then waits for the daily reset.")
+    daily_floor: float = Field(
+        default=0.01, ge=0, lt=0.5,
+        description="Share of a company's daily call limit no run spends, syncs included.")
     max_concurrent_runs: int = Field(default=4, ge=1, description="Runs one replica executes at once.")
     lease_seconds: float = Field(default=30.0, gt=0,
                                  description="A dead replica's runs are taken over after this.")

@@ -46,7 +46,7 @@ class FakeLimiter:
         self.acquired: list[tuple[int, str]] = []
         self.completed: list[tuple[int | None, RateHeaders | None]] = []
 
-    async def acquire(self, division: int, endpoint: str) -> Permit:
+    async def acquire(self, division: int, endpoint: str, reserve: float = 0.0) -> Permit:
         self.acquired.append((division, endpoint))
         return Permit(division, endpoint, len(self.acquired))
 

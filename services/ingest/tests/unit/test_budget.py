@@ -134,6 +134,18 @@ def test_a_spent_day_is_a_long_wait_for_the_daily_reset() -> None:
     assert 86_340 <= decision.seconds <= 86_401
 
 
+def test_a_caller_stops_at_the_reserve_it_must_leave_while_others_go_on() -> None:
+    budget = Budget()
+    budget.observe(0, 50, "e", 200, RateHeaders(60, 59, 60_000, 5000, 500, 86_400_000))
+    initial = budget.decide(100, "e", default_limit=60, error_budget=8, stale_after_ms=10**6,
+                            reserve=0.1)
+    assert isinstance(initial, Spent) and initial.kind == "daily"
+    assert "500 calls kept for its syncs" in initial.reason
+    sync = budget.decide(100, "e", default_limit=60, error_budget=8, stale_after_ms=10**6,
+                         reserve=0.01)
+    assert isinstance(sync, Go)
+
+
 def test_the_error_budget_pauses_an_endpoint_before_exact_blocks_it() -> None:
     budget = Budget()
     for n in range(8):

@@ -30,9 +30,9 @@ def test_a_checkpoint_adds_up_pages_and_wraps_the_id_hash() -> None:
         cp.advance(stats(1, None), batches=1)
 
 
-def test_transaction_lines_come_last_after_the_balance_that_counts_them() -> None:
-    assert import_order(("TransactionLines", "ReportingBalance", "Divisions")) == (
-        "Divisions", "ReportingBalance", "TransactionLines")
+def test_the_ledger_comes_before_the_expensive_reporting_balance() -> None:
+    assert import_order(("ReportingBalance", "TransactionLines", "Divisions")) == (
+        "Divisions", "TransactionLines", "ReportingBalance")
 
 
 def test_the_eta_counts_the_lines_the_reporting_balance_announced(make_run: Any) -> None:

@@ -20,6 +20,7 @@ from ingest.domain.errors import (
     TokenNotYetAllowed,
 )
 from ingest.domain.model import RunStatus
+from ingest.domain.plan import BudgetShare
 from ingest.runner import RunExecutor, RunnerConfig
 
 
@@ -79,6 +80,15 @@ async def test_a_run_streams_every_page_and_completes_with_totals(kit: Any, cloc
     progress = store.of(c.RunProgress)
     assert progress[-1].payload.entities[-1].done is True
     assert progress[-1].payload.eta_seconds == 0
+
+
+async def test_an_initial_run_reads_with_the_reserve_it_leaves_for_syncs(kit: Any, clock: Any
+                                                                         ) -> None:
+    run, _store, _publisher, exact, executor = setup(
+        kit, clock, share=BudgetShare(sync_reserve=0.06, floor=0.004))
+    await executor.execute(run.run_id, OWNER)
+    assert run.kind == "initial"
+    assert {request.reserve for request, _ in exact.requests} == {0.06}
 
 
 async def test_the_checkpoint_moves_only_after_the_broker_acknowledged(kit: Any, clock: Any) -> None:

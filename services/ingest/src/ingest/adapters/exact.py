@@ -185,7 +185,7 @@ class ExactClient:
         if self._unknown.get(endpoint):
             link, params = _without(link, params, self._unknown[endpoint])
         while True:
-            permit = await self._limiter.acquire(request.division, endpoint)
+            permit = await self._limiter.acquire(request.division, endpoint, request.reserve)
             try:
                 token = await self._tokens.access_token(request.grant_id)
             except BaseException:

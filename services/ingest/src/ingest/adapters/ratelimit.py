@@ -37,6 +37,7 @@ def wall_ms() -> int:
 class PostgresRateLimiter:
     def __init__(self, engine: AsyncEngine, *, default_limit: int = 60, error_budget: int = 8,
                  stale_after_seconds: float = 180.0, max_wait_slice: float = 5.0,
+                 floor: float = 0.0,
                  clock_ms: Callable[[], int] = wall_ms,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  block: int = 8) -> None:
@@ -50,23 +51,26 @@ class PostgresRateLimiter:
         self._default_limit = default_limit
         self._error_budget = error_budget
         self._stale_ms = int(stale_after_seconds * 1000)
+        self._floor = floor  # share of the day no caller spends
         self._slice = max_wait_slice
         self._clock_ms = clock_ms
         self._sleep = sleep
 
-    async def acquire(self, division: int, endpoint: str) -> Permit:
+    async def acquire(self, division: int, endpoint: str, reserve: float = 0.0) -> Permit:
         key = (division, endpoint)
         if self._spare.get(key):
             self._spare[key] -= 1
             return Permit(division, endpoint, self._clock_ms(), in_block=True)
+        reserve = max(reserve, self._floor)
         while True:
             now = self._clock_ms()
 
             def decide(budget: Budget, now: int = now) -> Any:
                 decision = budget.decide(now, endpoint, default_limit=self._default_limit,
                                          error_budget=self._error_budget,
-                                         stale_after_ms=self._stale_ms)
-                extra = budget.block(endpoint, self._block) if isinstance(decision, Go) else 0
+                                         stale_after_ms=self._stale_ms, reserve=reserve)
+                extra = budget.block(endpoint, self._block, reserve) \
+                    if isinstance(decision, Go) else 0
                 return decision, extra, budget.view(now, self._default_limit)
 
             decision, extra, view = await self._update(division, decide)

@@ -206,8 +206,11 @@ class Budget:
     # ---- decisions ------------------------------------------------------------------------
 
     def decide(self, now_ms: int, endpoint: str, *, default_limit: int, error_budget: int,
-               stale_after_ms: int) -> Decision:
-        """May one call to ``endpoint`` go now? On Go, the call counts as in flight."""
+               stale_after_ms: int, reserve: float = 0.0) -> Decision:
+        """May one call to ``endpoint`` go now? On Go, the call counts as in flight.
+
+        ``reserve``: share of the daily limit this caller must leave (:mod:`ingest.domain.plan`);
+        below it the day counts as spent for this caller."""
         if self.in_flight and now_ms - self.in_flight_since_ms > stale_after_ms:
             self.in_flight = 0  # a caller died without reporting back
         floor = self.clock.floor(now_ms)
@@ -219,11 +222,14 @@ class Budget:
             return Spent(max(wait, 1.0), "error_budget",
                          f"{len(errors)} errors on {endpoint} in the last hour; "
                          "waiting so Exact does not block the endpoint")
-        if self.daily_remaining is not None and self.daily_remaining - self.in_flight <= 0:
+        kept = int(max(0.0, reserve) * (self.daily_limit or 0))
+        if self.daily_remaining is not None and self.daily_remaining - self.in_flight <= kept:
             if self.in_flight:
                 return Wait(0.05, "daily budget: calls in flight")
             return Spent(self._seconds_until(self.daily_reset_ms, now_ms), "daily",
-                         "the daily API budget of this company is spent")
+                         "the daily API budget of this company is spent" if kept <= 0 else
+                         f"the daily API budget of this company is down to the {kept} "
+                         "calls kept for its syncs")
         if self.window_remaining is None:
             if self.in_flight:
                 return Wait(0.02, "window unknown: one call in flight learns it")
@@ -247,7 +253,7 @@ class Budget:
                 return Wait((due - floor) / self.clock.speed / 1000, "pacing")
         return self._go(now_ms, floor)
 
-    def block(self, endpoint: str, size: int) -> int:
+    def block(self, endpoint: str, size: int, reserve: float = 0.0) -> int:
         """After a Go: how many more calls to ``endpoint`` may go without asking again (they
         count as in flight at once). None while the window or the day is anywhere near
         spent, errors were seen on the endpoint, or the window is not known."""
@@ -255,7 +261,8 @@ class Budget:
             return 0
         room = self.window_remaining - self.in_flight
         if self.daily_remaining is not None:
-            room = min(room, self.daily_remaining - self.in_flight)
+            kept = int(max(0.0, reserve) * (self.daily_limit or 0))
+            room = min(room, self.daily_remaining - self.in_flight - kept)
         extra = size - 1 if room >= BLOCK_ROOM * size else 0
         self.in_flight += extra
         return extra

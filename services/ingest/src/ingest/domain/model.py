@@ -28,13 +28,14 @@ IMPORT_ORDER: tuple[str, ...] = (
     "CostUnits",
     "Accounts",
     "Budgets",
-    "ReportingBalance",
     "TransactionLines",
+    "ReportingBalance",
     "Deleted",
 )
-"""Small master data first; ReportingBalance before TransactionLines because its ``Count``
-column tells how many lines are coming (the ETA uses it; no count call is spent).
-``Deleted`` (incremental runs) comes last: deletions are read after the changes."""
+"""Small master data first, then the ledger, then ReportingBalance: at 60 rows a page it costs
+13 times the ledger's calls (1,334 of 1,448 for 100,000 lines), and a company's daily budget
+must never make the ledger wait for it (:mod:`ingest.domain.plan`). ``Deleted`` (incremental
+runs) comes last: deletions are read after the changes."""
 
 DELETED = "Deleted"
 """The pseudo-entity of a run that reads ``sync/Deleted`` (its checkpoint is that cursor)."""

@@ -1,0 +1,81 @@
+"""Sharing a company's daily budget and planning an import over days."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.domain.model import IMPORT_ORDER
+from ingest.domain.plan import BudgetShare, entity_calls, largest_in_one_day, plan
+
+PAGE = {"TransactionLines": 1000, "GLAccounts": 1000, "GLClassifications": 1000,
+        "Accounts": 1000}
+"""Sync endpoints read 1000 rows a page; every other entity 60 (the default)."""
+
+
+def company(lines: int) -> dict[str, int]:
+    """Rows of a sandbox company with ``lines`` TransactionLines (ReportingBalance: the
+    measured 80,004 rows per 100,000 lines)."""
+    return {"Divisions": 1, "GLClassifications": 12, "GLAccounts": 29, "Journals": 5,
+            "FinancialPeriods": 48, "CostCenters": 6, "CostUnits": 4,
+            "Accounts": min(5000, max(10, lines // 100)), "Budgets": 768,
+            "TransactionLines": lines, "ReportingBalance": lines * 80_004 // 100_000}
+
+
+def test_an_entity_costs_one_call_per_page_and_at_least_one() -> None:
+    assert entity_calls(80_004, 60) == 1_334
+    assert entity_calls(100_000, 1000) == 100
+    assert entity_calls(100_001, 1000) == 101
+    assert entity_calls(0, 1000) == 1
+
+
+def test_each_kind_of_run_leaves_its_reserve() -> None:
+    share = BudgetShare(sync_reserve=0.1, floor=0.01)
+    assert share.allowance("initial") == 4_500
+    assert share.allowance("reimport") == 4_000
+    assert share.allowance("incremental") == 4_950
+    assert share.allowance("initial", daily_limit=15) == 14
+
+
+def test_a_100000_line_company_finishes_on_its_first_day() -> None:
+    p = plan(company(100_000), PAGE, IMPORT_ORDER)
+    assert p.days == 0
+    assert p.calls == 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 13 + 100 + 1_334
+    assert p.eta_seconds == pytest.approx(p.calls)  # 60 calls a minute: a second each
+
+
+def test_the_ledger_comes_first_and_reportingbalance_takes_the_following_days() -> None:
+    p = plan(company(1_000_000), PAGE, IMPORT_ORDER, seconds_to_reset=3_600)
+    assert p.day_of("TransactionLines") == 0
+    assert p.day_of("ReportingBalance") == 3  # 13,334 calls at 4,500 a day
+    assert p.days == 3
+    left_last_day = p.calls - 3 * 4_500
+    assert p.eta_seconds == pytest.approx(3_600 + 2 * 86_400 + left_last_day)
+
+
+def test_a_day_already_spent_waits_for_the_reset() -> None:
+    p = plan(company(1_000), PAGE, IMPORT_ORDER, today_remaining=400, seconds_to_reset=600)
+    assert p.entities[0].day == 1  # 400 left today is below the initial run's reserve
+    assert p.eta_seconds == pytest.approx(600 + p.calls)
+
+
+def test_a_sync_may_use_the_reserve_but_not_the_floor() -> None:
+    rows = {"TransactionLines": 50_000}
+    assert plan(rows, PAGE, IMPORT_ORDER, kind="incremental", today_remaining=100).days == 0
+    assert plan(rows, PAGE, IMPORT_ORDER, kind="incremental", today_remaining=99).days == 1
+
+
+def test_largest_company_that_finishes_in_one_day() -> None:
+    # all entities: lines/1000 (ledger) + 0.80004 * lines / 60 (ReportingBalance) + 21 fixed
+    per_line = 1 / 1000 + 0.80004 / 60
+    largest = largest_in_one_day(per_line, 21)
+    assert 310_000 < largest < 315_000
+    # the model's fixed part ignores the rounding up of each entity's last page: within 1%
+    assert plan(company(largest - 3_000), PAGE, IMPORT_ORDER).days == 0
+    assert plan(company(largest + 2_000), PAGE, IMPORT_ORDER).days == 1
+    # the ledger and master data alone (ReportingBalance later): a much larger company
+    assert largest_in_one_day(1 / 1000, 21) == 4_479_000
+
+
+def test_no_allowance_is_refused() -> None:
+    with pytest.raises(ValueError):
+        plan({"Journals": 1}, PAGE, IMPORT_ORDER, share=BudgetShare(sync_reserve=1.0))
