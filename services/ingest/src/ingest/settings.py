@@ -65,8 +65,10 @@ class IngestSettings(ServiceSettings):
         default=0.01, ge=0, lt=0.5,
         description="Share of a company's daily call limit no run spends, syncs included.")
     max_concurrent_runs: int = Field(default=4, ge=1, description="Runs one replica executes at once.")
-    lease_seconds: float = Field(default=30.0, gt=0,
-                                 description="A dead replica's runs are taken over after this.")
+    lease_seconds: float = Field(
+        default=10.0, gt=0,
+        description="A dead replica's runs (and so its companies) are taken over after this; "
+                    "leases are renewed every third of it.")
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     progress_interval_seconds: float = Field(default=2.0, ge=0)
     incremental_interval_seconds: float = Field(

@@ -31,6 +31,8 @@ from ingest.domain.schedule import SyncSchedule
 from ingest.domain.trial_balance import TrialPage
 
 _CLAIMABLE = [s.value for s in CLAIMABLE]
+_CLAIM_LOCK = 0x1E57_C1A1
+"""Advisory lock key serialising the claims of all replicas (one company, one replica)."""
 _ACTIVE = [s.value for s in ACTIVE]
 
 
@@ -94,18 +96,31 @@ class PostgresRunStore:
     # ---- leases ----------------------------------------------------------------------------
 
     async def claim(self, owner: str, limit: int, lease: timedelta) -> list[uuid.UUID]:
-        """Take up to ``limit`` runs nobody holds (or whose lease expired)."""
+        """Take up to ``limit`` runs nobody holds (or whose lease expired).
+
+        A company (division) is driven by one replica at a time: a run whose company has a
+        run under another replica's live lease is left alone. Claims are serialised by a
+        transaction-scoped advisory lock, so two replicas claiming at once cannot each take
+        a run of the same company (a claim is one short statement, once a second or so per
+        replica)."""
         if limit <= 0:
             return []
+        other = runs.alias("other")
+        held_elsewhere = sa.exists().where(
+            other.c.division == runs.c.division, other.c.run_id != runs.c.run_id,
+            other.c.owner.is_not(None), other.c.owner != owner,
+            other.c.lease_expires_at >= sa.func.now())
         free = (sa.select(runs.c.run_id)
                 .where(runs.c.status.in_(_CLAIMABLE),
                        sa.or_(runs.c.owner.is_(None), runs.c.lease_expires_at < sa.func.now()),
-                       sa.or_(runs.c.not_before.is_(None), runs.c.not_before <= sa.func.now()))
+                       sa.or_(runs.c.not_before.is_(None), runs.c.not_before <= sa.func.now()),
+                       ~held_elsewhere)
                 # initial runs and re-imports first: scheduled syncs never starve them
                 .order_by(sa.case((runs.c.kind == INCREMENTAL, 1), else_=0), runs.c.created_at)
                 .limit(limit)
-                .with_for_update(skip_locked=True).scalar_subquery())
+                .with_for_update(of=runs, skip_locked=True).scalar_subquery())
         async with self._engine.begin() as conn:
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
             claimed = await conn.execute(
                 runs.update().where(runs.c.run_id.in_(free))
                 .values(owner=owner, lease_expires_at=sa.func.now() + lease,

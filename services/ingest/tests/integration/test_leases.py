@@ -1,0 +1,85 @@
+"""Claiming runs across replicas: one company (division) is driven by one replica at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import contracts as c
+from connector_runtime.db import create_engine, migrate_async
+from connector_runtime.testing import Infra, eventually, signed_claim
+from ingest.adapters import tables
+from ingest.adapters.repository import PostgresRunStore
+from ingest.app import MIGRATIONS
+
+pytestmark = pytest.mark.integration
+
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+async def engine(infra: Infra) -> AsyncIterator[AsyncEngine]:
+    url = infra.fresh_database("leases")
+    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
+    engine = create_engine(url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+async def _request(store: PostgresRunStore, division: int, kind: str = "initial") -> uuid.UUID:
+    ds, grant = uuid.uuid4(), uuid.uuid4()
+    message = c.InitialRunRequested.create(
+        datasource_id=ds, payload=c.InitialRunRequestedPayload(
+            run_id=uuid.uuid4(), kind=kind, division=division,  # type: ignore[arg-type]
+            grant_id=grant, entities=(c.Entity.JOURNALS,),
+            grant_claim=signed_claim(ds, grant, division)))
+    assert await store.record_request("test", message) == "recorded"
+    return message.payload.run_id
+
+
+async def test_a_company_held_by_one_replica_is_not_claimed_by_another(engine: AsyncEngine
+                                                                       ) -> None:
+    store = PostgresRunStore(engine)
+    first = await _request(store, 810_001)
+    second = await _request(store, 810_001, "incremental")
+    other_company = await _request(store, 810_002)
+    assert await store.claim("replica-a", 1, LEASE) == [first]
+    # replica b may take another company, never the one replica a drives
+    assert await store.claim("replica-b", 10, LEASE) == [other_company]
+    # replica a may drive a second run of its own company
+    assert await store.claim("replica-a", 10, LEASE) == [second]
+    # once replica a gives the company back, it is free for anyone
+    await store.release("replica-a", [first, second])
+    assert set(await store.claim("replica-b", 10, LEASE)) == {first, second}
+
+
+async def test_replicas_claiming_at_once_never_split_a_company(engine: AsyncEngine) -> None:
+    store = PostgresRunStore(engine)
+    divisions = [820_000 + i for i in range(6)]
+    owner_of: dict[uuid.UUID, int] = {}
+    for division in divisions:
+        for _ in range(3):
+            owner_of[await _request(store, division)] = division
+    claims = await asyncio.gather(*(store.claim(f"replica-{n}", random.randint(1, 5), LEASE)
+                                    for n in range(4)))
+    holders: dict[int, set[int]] = {}
+    for replica, claimed in enumerate(claims):
+        for run_id in claimed:
+            holders.setdefault(owner_of[run_id], set()).add(replica)
+    assert holders and all(len(replicas) == 1 for replicas in holders.values())
+
+
+async def test_a_dead_replicas_company_is_taken_over_after_its_lease(engine: AsyncEngine) -> None:
+    store = PostgresRunStore(engine)
+    first = await _request(store, 830_001)
+    second = await _request(store, 830_001)
+    assert await store.claim("replica-a", 1, timedelta(seconds=0.2)) == [first]
+    assert await store.claim("replica-b", 10, LEASE) == []
+    taken = await eventually(lambda: store.claim("replica-b", 10, LEASE), timeout=10)
+    assert set(taken) == {first, second}
