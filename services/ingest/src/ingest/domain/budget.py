@@ -222,7 +222,7 @@ class Budget:
             return Spent(max(wait, 1.0), "error_budget",
                          f"{len(errors)} errors on {endpoint} in the last hour; "
                          "waiting so Exact does not block the endpoint")
-        kept = int(max(0.0, reserve) * (self.daily_limit or 0))
+        kept = self._kept(reserve)
         if self.daily_remaining is not None and self.daily_remaining - self.in_flight <= kept:
             if self.in_flight:
                 return Wait(0.05, "daily budget: calls in flight")
@@ -261,11 +261,15 @@ class Budget:
             return 0
         room = self.window_remaining - self.in_flight
         if self.daily_remaining is not None:
-            kept = int(max(0.0, reserve) * (self.daily_limit or 0))
+            kept = self._kept(reserve)
             room = min(room, self.daily_remaining - self.in_flight - kept)
         extra = size - 1 if room >= BLOCK_ROOM * size else 0
         self.in_flight += extra
         return extra
+
+    def _kept(self, reserve: float) -> int:
+        """Calls of today a caller with ``reserve`` (a share of the daily limit) leaves."""
+        return int(max(0.0, reserve) * (self.daily_limit or 0))
 
     def _go(self, now_ms: int, floor: int | None) -> Go:
         self.in_flight += 1
