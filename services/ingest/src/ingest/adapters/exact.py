@@ -46,7 +46,7 @@ from contracts import Entity, Row, id_hash_term
 from ingest import metrics
 from ingest.adapters import exact_fields as xf
 from ingest.adapters.endpoints import EndpointSpec, endpoint_for, first_page_params
-from ingest.adapters.odata import parse_page, to_row
+from ingest.adapters.odata import parse_page, to_rows
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.errors import (
@@ -135,8 +135,8 @@ class ExactClient:
                                        since=request.since, periods=request.periods)
         while True:
             answer = await self._fetch(request, spec.path, link, params, spec)
-            rows = [to_row(spec.row_model, raw, spec.path)
-                    for raw in _lines(spec, answer.results, request.division)]
+            rows = to_rows(spec.row_model, _lines(spec, answer.results, request.division),
+                           spec.path)
             next_cursor = self._relative(answer.next_link, spec.path) if answer.next_link else None
             yield Page(rows=rows, stats=_stats(spec, rows, next_cursor), calls=answer.calls,
                        budget=answer.budget,

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, NaiveDatetime, ValidationError
+from pydantic import AwareDatetime, NaiveDatetime, TypeAdapter, ValidationError
 
 from contracts import Row
 from ingest.domain.errors import InvalidData, MalformedResponse
@@ -133,6 +133,35 @@ def _plan(model: type[Row]) -> tuple[tuple[str, Converter], ...]:
             for name, info in model.model_fields.items()
             if (convert := _converter(info.annotation)) is not None)
     return found
+
+
+@lru_cache(maxsize=64)
+def _list_of(model: type[Row]) -> TypeAdapter[list[Row]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def to_rows(model: type[Row], results: list[dict[str, Any]], endpoint: str) -> list[Row]:
+    """A page of Exact results -> the contract's typed rows, in one validation call
+    (InvalidData if a row does not fit). ``results`` (freshly parsed) are converted in place.
+
+    A page repeats few distinct dates: each field converts each distinct value once."""
+    try:
+        for alias, convert in _plan(model):
+            seen: dict[Any, Any] = {}
+            for raw in results:
+                value = raw.get(alias)
+                if value is None:
+                    continue
+                converted = seen.get(value)
+                if converted is None:
+                    converted = seen[value] = convert(value)
+                raw[alias] = converted
+        return _list_of(model).validate_python(results, strict=False)
+    except (ValueError, TypeError, ValidationError) as exc:
+        detail = exc.errors(include_input=False)[0]["msg"] if isinstance(exc, ValidationError) \
+            else str(exc)
+        raise InvalidData(f"{endpoint}: a row does not fit {model.__name__}: {detail}",
+                          endpoint=endpoint) from None
 
 
 def to_row(model: type[Row], raw: dict[str, Any], endpoint: str) -> Row:

@@ -285,18 +285,21 @@ def _unseen(run: Run, page: PageHashes) -> list[sa.ColumnElement[bool]]:
     return where
 
 
+_UPSERT_HASHES = sa.text("""
+    INSERT INTO ingest.refresh_hashes (datasource_id, entity, row_id, hash, seen_run_id)
+    SELECT :ds, :entity, *, :run FROM unnest(CAST(:ids AS text[]), CAST(:hashes AS bytea[]))
+    ON CONFLICT (datasource_id, entity, row_id) DO UPDATE SET hash = excluded.hash,
+        seen_run_id = excluded.seen_run_id""")
+"""One statement whatever the page's size (arrays, not a VALUES row per row to compile)."""
+
+
 async def _write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> None:
     """Stamp the page's rows as seen by ``run`` with their hashes; after an entity's last page
     (``sweep``) drop the rows the run did not see (they were sent as deleted)."""
     if page.hashes:
-        stmt = insert(refresh_hashes).values([
-            {"datasource_id": run.datasource_id, "entity": page.entity, "row_id": row_id,
-             "hash": digest, "seen_run_id": run.run_id}
-            for row_id, digest in page.hashes.items()])
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=[refresh_hashes.c.datasource_id, refresh_hashes.c.entity,
-                            refresh_hashes.c.row_id],
-            set_={"hash": stmt.excluded.hash, "seen_run_id": stmt.excluded.seen_run_id}))
+        await conn.execute(_UPSERT_HASHES, {
+            "ds": run.datasource_id, "entity": page.entity, "run": run.run_id,
+            "ids": list(page.hashes), "hashes": list(page.hashes.values())})
     if page.sweep:
         await conn.execute(refresh_hashes.delete().where(
             refresh_hashes.c.datasource_id == run.datasource_id,
