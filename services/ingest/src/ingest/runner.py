@@ -3,8 +3,12 @@
 Per page: fetch (the Exact client waits for the rate budget and retries), turn it into
 LedgerBatch messages (LedgerDeletes for a page of ``sync/Deleted``), publish them and
 wait for the broker's acks, then commit the checkpoint (with a throttled RunProgress in
-the same transaction). A run that is cancelled or whose replica dies resumes from the last
-checkpoint: at most the page in flight is fetched and sent again, with the same batch_seq values.
+the same transaction). The stages overlap (:mod:`ingest.pipeline`): the next page is fetched
+while one is sent, and a page's checkpoint commits while the next page is sent; checkpoints
+commit in page order, each behind its page's acks. A run that is cancelled or whose replica
+dies resumes from the last checkpoint: at most the pages in flight
+(:data:`~ingest.pipeline.PAGES_IN_FLIGHT`) are fetched and sent again, with the same batch_seq
+values.
 
 Incremental runs read each sync entity after its Timestamp cursor and then ``sync/Deleted``;
 a sync without changes costs one call and sends nothing. A re-import ends each entity with

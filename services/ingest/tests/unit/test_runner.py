@@ -3,6 +3,7 @@ and how a run ends (completed, waiting, paused for a grant, failed, lease lost).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from ingest.domain.errors import (
 )
 from ingest.domain.model import RunStatus
 from ingest.domain.plan import BudgetShare
+from ingest.pipeline import PAGES_IN_FLIGHT
 from ingest.runner import RunExecutor, RunnerConfig
 
 
@@ -280,3 +282,73 @@ async def test_finished_runs_are_not_run_again(kit: Any, clock: Any) -> None:
     store.runs[run.run_id].status = RunStatus.COMPLETED
     await executor.execute(run.run_id, OWNER)
     assert publisher.sent == []
+
+
+async def test_checkpoints_commit_in_page_order_each_behind_its_acks_while_the_next_is_sent(
+        kit: Any, clock: Any) -> None:
+    run, store, publisher, _exact, executor = setup(kit, clock)
+    log: list[tuple[str, str, int]] = []
+    publish, save_page = publisher.publish, store.save_page
+
+    async def acked_later(batches: Any) -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)  # the broker takes a while
+        await publish(batches)
+        log.extend(("acked", b.message.payload.entity, b.message.payload.batch_seq)
+                   for b in batches)
+
+    async def slow_commit(run_: Any, cp: Any, *args: Any, **kwargs: Any) -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        log.append(("saved", cp.entity, cp.next_batch_seq - 1))
+        await save_page(run_, cp, *args, **kwargs)
+
+    publisher.publish, store.save_page = acked_later, slow_commit
+    await executor.execute(run.run_id, OWNER)
+    assert store.runs[run.run_id].status is RunStatus.COMPLETED
+    saved = [e for e in log if e[0] == "saved"]
+    assert [(e, s) for _, e, s in saved] == [(GL, 0), (GL, 1), (GL, 2), (BUD, 0), (BUD, 1)]
+    for _, entity, seq in saved:  # a checkpoint only after its page's acks
+        assert log.index(("acked", entity, seq)) < log.index(("saved", entity, seq))
+    # the pipeline: page 2 was sent while page 1's checkpoint was being committed
+    assert log.index(("acked", GL, 1)) < log.index(("saved", GL, 0))
+
+
+async def test_a_crash_costs_at_most_the_pages_in_flight_and_resumes_with_the_same_batch_seq(
+        kit: Any, clock: Any) -> None:
+    gl = [kit.gl_row(i) for i in range(8)]
+    exact = kit.FakeExact({GL: [kit.page_of([r], f"page={i + 1}" if i < 7 else None)
+                                for i, r in enumerate(gl)]})
+    run = kit.new_run((GL,))
+    store, publisher = kit.FakeStore(), kit.FakePublisher()
+    store.add(run, OWNER)
+    executor = RunExecutor(store, exact, publisher, clock)
+    save_page, served = store.save_page, {"n": 0}
+    original_pages = exact.pages
+
+    async def counted(*args: Any) -> Any:
+        async for page in original_pages(*args):
+            served["n"] += 1
+            yield page
+
+    async def dies_at_the_third_commit(*args: Any, **kwargs: Any) -> None:
+        if store.saves == 2:
+            raise ProcessDied
+        await save_page(*args, **kwargs)
+
+    exact.pages, store.save_page = counted, dies_at_the_third_commit  # type: ignore[method-assign]
+    with pytest.raises(ProcessDied):
+        await executor.execute(run.run_id, OWNER)
+    cp = store.runs[run.run_id].checkpoints[str(GL)]
+    assert cp.pages == 2 and cp.cursor == "page=2"
+    assert served["n"] - cp.pages <= PAGES_IN_FLIGHT  # fetched beyond the checkpoint
+    first = {m.payload.batch_seq: m.message_id for m in publisher.sent}
+    store.save_page = save_page  # type: ignore[method-assign]
+    await executor.execute(run.run_id, OWNER)
+    again = publisher.sent[len(first):]
+    assert again[0].payload.batch_seq == 2  # resumed at the checkpoint
+    assert all(first[m.payload.batch_seq] == m.message_id for m in again
+               if m.payload.batch_seq in first)
+    assert sorted({m.payload.batch_seq for m in publisher.sent}) == list(range(8))
+    [completed] = store.of(c.RunCompleted)
+    assert completed.payload.totals[0].rows == 8

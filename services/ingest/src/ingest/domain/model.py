@@ -4,7 +4,7 @@ A run imports a set of entities of one division. Each entity has a checkpoint: t
 of the next page to fetch (None before the first page and after the last), the next
 ``batch_seq``, and running totals for reconciliation (rows, pages, amount sum, id hash
 state). A checkpoint only moves forward after the broker acknowledged the page's batches,
-so a resumed run re-sends at most the page that was in flight, with the same batch_seq.
+so a resumed run re-sends at most the pages that were in flight, with the same batch_seq.
 """
 
 from __future__ import annotations
