@@ -1,7 +1,7 @@
 """Benchmark of Exact's webhooks path (not a test; run it alone, by hand):
 
     uv run python bench/webhook_bench.py                  # 20 bookings, a burst of 500, 1,000 forgeries
-    uv run python bench/webhook_bench.py --bookings 10
+    uv run python bench/webhook_bench.py --bookings 10 --lost 3 --sync-interval 30
 
 Starts the broker and PostgreSQL (embedded, or from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL),
 the sandbox (real-time clock, limits lifted, http callbacks on loopback allowed) and the ingest
@@ -16,7 +16,13 @@ and once ingest's subscriptions are active at the sandbox, it measures:
    ExactOnlineEndpoint, the naive reaction);
 3. 1,000 hostile deliveries straight to the listener: forged (wrong secret), replays of an
    accepted one, unsigned; the share refused and the ExactChangeNotified events they caused
-   (must be 0).
+   (must be 0);
+4. healing: the sandbox loses every notification (delivery fault ``lose_rate`` 1.0) while
+   bookings are made one at a time; each booking's lines must come with the next scheduled
+   sync (``--sync-interval``, which runs all along, as in production): the heal time of each
+   against the interval; then the ledger on Kafka (every TransactionLines row of every batch
+   from the start of the topic, latest version per id, as a sink holds it) must reconcile
+   exactly with the sandbox's expected figures (row count and AmountDC sum).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +51,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 import contracts as c
 from connector_runtime.messaging import ensure_topics
 from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
+from contracts.rows import TransactionLine
 from exact_sandbox.testing import serve_in_thread
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -61,7 +69,7 @@ SECRET = "sandbox-webhook-secret"  # the sandbox's demo app (sandbox README)
 
 
 @contextlib.contextmanager
-def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str
+def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str, interval: int
                    ) -> Iterator[tuple[str, str]]:
     port, hook_port = free_port(), free_port()
     hook = f"http://127.0.0.1:{hook_port}/webhooks/exact"
@@ -72,7 +80,8 @@ def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str
            "INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS,
            "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
            "INGEST_WEBHOOK_SECRET": SECRET, "INGEST_WEBHOOK_PORT": str(hook_port),
-           "INGEST_WEBHOOK_CALLBACK_URL": hook, "INGEST_INCREMENTAL_INTERVAL_SECONDS": "3600",
+           "INGEST_WEBHOOK_CALLBACK_URL": hook,
+           "INGEST_INCREMENTAL_INTERVAL_SECONDS": str(interval), "INGEST_INCREMENTAL_JITTER": "0",
            "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     try:
@@ -91,12 +100,12 @@ class Reader:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                          fetch_max_bytes=50 * 1024 * 1024)
 
-    async def start(self) -> Reader:
+    async def start(self, *, from_start: bool = False) -> Reader:
         await self.consumer.start()
         tps = [TopicPartition(self.topic, p)
                for p in self.consumer.partitions_for_topic(self.topic) or ()]
         self.consumer.assign(tps)
-        await self.consumer.seek_to_end(*tps)
+        await (self.consumer.seek_to_beginning if from_start else self.consumer.seek_to_end)(*tps)
         for tp in tps:
             await self.consumer.position(tp)
         return self
@@ -132,14 +141,67 @@ def delivery(secret: str, division: int) -> bytes:
     return b'{"Content":' + content + b',"HashCode":"' + code.encode() + b'"}'
 
 
-async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
+async def book_one(http: httpx.AsyncClient, batches: Reader) -> float:
+    """Seconds from a booking (one new entry) at the sandbox to all its lines on Kafka."""
+    t0 = time.monotonic()
+    change = (await http.post(f"/_sandbox/divisions/{DIVISION}/changes", json={
+        "entity": "TransactionLines", "insert": 1})).json()
+    await wait_lines(batches, set(change["inserted"]))
+    return time.monotonic() - t0
+
+
+async def ledger_on_kafka(bootstrap: str) -> dict[str, Any]:
+    """TransactionLines as a sink holds them after every batch so far: count and sum."""
+    reader = await Reader(bootstrap, c.LEDGER_BATCHES).start(from_start=True)
+    lines: dict[str, Decimal] = {}
+    try:
+        while batch := await reader.poll(2.0):
+            for m in batch:
+                if isinstance(m, c.LedgerBatch) and m.payload.entity == c.Entity.TRANSACTION_LINES:
+                    lines.update((str(r.id), r.amount_dc) for r in m.payload.rows
+                                 if isinstance(r, TransactionLine))
+                elif isinstance(m, c.LedgerDeletes):
+                    for row in m.payload.rows:
+                        if row.entity == c.Entity.TRANSACTION_LINES:
+                            lines.pop(str(row.id), None)
+    finally:
+        await reader.consumer.stop()
+    return {"count": len(lines), "sum_amount_dc": str(sum(lines.values(), Decimal(0)))}
+
+
+async def heal(http: httpx.AsyncClient, batches: Reader, bootstrap: str, lost: int,
+               interval: int) -> dict[str, Any]:
+    """Every notification lost: each booking waits for the next scheduled sync."""
+    (await http.patch("/_sandbox/webhooks", json={"faults": {"lose_rate": 1.0}})
+     ).raise_for_status()
+    try:
+        times = [await book_one(http, batches) for _ in range(lost)]
+        stats = (await http.get("/_sandbox/webhooks")).json()["stats"]
+    finally:
+        (await http.patch("/_sandbox/webhooks", json={"faults": {}})).raise_for_status()
+    await asyncio.sleep(2)
+    expected = (await http.get(f"/_sandbox/expected/{DIVISION}")).json()
+    exp = expected["entities"]["TransactionLines"]
+    held = await ledger_on_kafka(bootstrap)
+    return {"bookings": lost, "notifications_lost": stats.get("lost", 0),
+            "sync_interval_seconds": interval,
+            "heal_seconds": {"mean": round(statistics.mean(times), 1),
+                             "max": round(max(times), 1)},
+            "ledger_on_kafka": held,
+            "sandbox_expected": {"count": exp["count"], "sum_amount_dc": exp["sum_amount_dc"]},
+            "reconciles": (held["count"] == exp["count"]
+                           and Decimal(held["sum_amount_dc"]) == Decimal(exp["sum_amount_dc"]))}
+
+
+async def bench(bookings: int, burst: int, hostile: int, lost: int, interval: int
+                ) -> dict[str, Any]:
     with infrastructure() as (bootstrap, database), sandbox_process(0, (
             "--extra-division", f"{DIVISION}=10000", "--webhook-http-loopback")) as sandbox:
         await ensure_topics(bootstrap, c.ALL_TOPICS, 6)
         tokens = TokenStandIn(sandbox)
         grant_id = tokens.add(DIVISION)
         with serve_in_thread(tokens.app()) as auth, \
-                ingest_process(bootstrap, database, sandbox, auth) as (_api, hook):
+                ingest_process(bootstrap, database, sandbox, auth, interval) as (_api, hook):
             runs = await Reader(bootstrap, c.RUN_EVENTS).start()
             batches = await Reader(bootstrap, c.LEDGER_BATCHES).start()
             notes = await Reader(bootstrap, c.CHANGE_NOTIFICATIONS).start()
@@ -164,11 +226,7 @@ async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
                 await batches.poll(1.0)  # drain the initial run's batches
                 latencies = []
                 for _ in range(bookings):
-                    t0 = time.monotonic()
-                    change = (await http.post(f"/_sandbox/divisions/{DIVISION}/changes", json={
-                        "entity": "TransactionLines", "insert": 1})).json()
-                    await wait_lines(batches, set(change["inserted"]))
-                    latencies.append(time.monotonic() - t0)
+                    latencies.append(await book_one(http, batches))
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(3)
                 await batches.poll(1.0)
@@ -181,6 +239,7 @@ async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
                 await asyncio.sleep(3)  # stragglers' runs, if any, are counted too
                 calls = (await http.get("/_sandbox/stats")).json()["calls_by_endpoint"]
                 notified = change["webhook_deliveries"]
+                healing = await heal(http, batches, bootstrap, lost, interval)
             for _ in range(10):
                 await notes.poll(0.5)  # the burst's events, before counting
             refused = accepted = 0
@@ -214,6 +273,7 @@ async def bench(bookings: int, burst: int, hostile: int) -> dict[str, Any]:
                   "seconds_to_last_line": round(burst_seconds, 2)},
         "hostile": {"sent": hostile, "refused": refused, "accepted": accepted,
                     "published": published - 1},  # the one good delivery itself is not one
+        "healing": healing,
     }
 
 
@@ -222,8 +282,13 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=20)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--hostile", type=int, default=1000)
+    parser.add_argument("--lost", type=int, default=4,
+                        help="bookings whose notifications are all lost (healing)")
+    parser.add_argument("--sync-interval", type=int, default=30,
+                        help="INGEST_INCREMENTAL_INTERVAL_SECONDS of the scheduled sync")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(bench(args.bookings, args.burst, args.hostile)), indent=2))
+    print(json.dumps(asyncio.run(bench(args.bookings, args.burst, args.hostile, args.lost,
+                                       args.sync_interval)), indent=2))
 
 
 if __name__ == "__main__":
