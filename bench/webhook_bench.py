@@ -22,7 +22,8 @@ and once ingest's subscriptions are active at the sandbox, it measures:
    sync (``--sync-interval``, which runs all along, as in production): the heal time of each
    against the interval; then the ledger on Kafka (every TransactionLines row of every batch
    from the start of the topic, latest version per id, as a sink holds it) must reconcile
-   exactly with the sandbox's expected figures (row count and AmountDC sum).
+   exactly with the sandbox's expected figures (row count, AmountDC sum and debit sum, id
+   hash).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import contracts as c
 from connector_runtime.messaging import ensure_topics
 from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
 from contracts.rows import TransactionLine
+from exact_sandbox.aggregates import id_hash
 from exact_sandbox.testing import serve_in_thread
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -151,7 +153,8 @@ async def book_one(http: httpx.AsyncClient, batches: Reader) -> float:
 
 
 async def ledger_on_kafka(bootstrap: str) -> dict[str, Any]:
-    """TransactionLines as a sink holds them after every batch so far: count and sum."""
+    """TransactionLines as a sink holds them after every batch so far: count, AmountDC sum
+    and debit sum, and the id hash (the sandbox's definition)."""
     reader = await Reader(bootstrap, c.LEDGER_BATCHES).start(from_start=True)
     lines: dict[str, Decimal] = {}
     try:
@@ -166,7 +169,9 @@ async def ledger_on_kafka(bootstrap: str) -> dict[str, Any]:
                             lines.pop(str(row.id), None)
     finally:
         await reader.consumer.stop()
-    return {"count": len(lines), "sum_amount_dc": str(sum(lines.values(), Decimal(0)))}
+    return {"count": len(lines), "sum_amount_dc": str(sum(lines.values(), Decimal(0))),
+            "sum_debit_dc": str(sum((a for a in lines.values() if a > 0), Decimal(0))),
+            "id_hash": id_hash(lines)}
 
 
 async def heal(http: httpx.AsyncClient, batches: Reader, bootstrap: str, lost: int,
@@ -188,9 +193,9 @@ async def heal(http: httpx.AsyncClient, batches: Reader, bootstrap: str, lost: i
             "heal_seconds": {"mean": round(statistics.mean(times), 1),
                              "max": round(max(times), 1)},
             "ledger_on_kafka": held,
-            "sandbox_expected": {"count": exp["count"], "sum_amount_dc": exp["sum_amount_dc"]},
-            "reconciles": (held["count"] == exp["count"]
-                           and Decimal(held["sum_amount_dc"]) == Decimal(exp["sum_amount_dc"]))}
+            "sandbox_expected": {k: exp[k] for k in held},
+            "reconciles": all(Decimal(str(held[k])) == Decimal(str(exp[k])) if k != "id_hash"
+                              else held[k] == exp[k] for k in held)}
 
 
 async def bench(bookings: int, burst: int, hostile: int, lost: int, interval: int
