@@ -154,14 +154,20 @@ async def test_forged_unsigned_stale_replayed_and_unknown_deliveries_are_refused
     await notes.stop()
 
 
-async def test_missing_subscriptions_are_made_again_and_a_new_grant_renews_them(
-        infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
-    runs, _batches = tails
+async def _subscribing(make_sandbox: Any, make_world: Any) -> tuple[Any, Any, int]:
+    """A world whose ingest keeps subscriptions (checked every second); its listener's port."""
     world = make_world(make_sandbox(lines=200))
     port = free_port()
     app = await world.start_app(incremental_interval_seconds=3600, webhook_secret=SECRET,
                                 webhook_port=port, webhook_subscription_check_seconds=1,
                                 webhook_callback_url=f"http://127.0.0.1:{port}/webhooks/exact")
+    return world, app, port
+
+
+async def test_missing_subscriptions_are_made_again_and_a_new_grant_renews_them(
+        infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, _batches = tails
+    world, app, _port = await _subscribing(make_sandbox, make_world)
     ds = await _initial(world, runs)
     topics = {"FinancialTransactions", "Accounts"}
     await eventually(lambda: _subscribed(world, app, ds, topics), timeout=30)
@@ -189,11 +195,7 @@ async def test_missing_subscriptions_are_made_again_and_a_new_grant_renews_them(
 async def test_a_disowned_data_source_is_unsubscribed_at_exact_and_no_longer_synced(
         infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
     runs, _batches = tails
-    world = make_world(make_sandbox(lines=200))
-    port = free_port()
-    app = await world.start_app(incremental_interval_seconds=3600, webhook_secret=SECRET,
-                                webhook_port=port, webhook_subscription_check_seconds=1,
-                                webhook_callback_url=f"http://127.0.0.1:{port}/webhooks/exact")
+    world, app, port = await _subscribing(make_sandbox, make_world)
     request = await world.request_run()
     await runs.until(lambda m: any(isinstance(x, c.RunCompleted)
                                    and x.payload.run_id == request.payload.run_id for x in m))
