@@ -1,5 +1,5 @@
 """Exact conformance: what ingest asks of Exact and what the sandbox serves both follow one
-sourced field table per endpoint (ingest.adapters.exact_fields), and the sandbox is as strict
+sourced field table per endpoint (the entity table, ingest.entities), and the sandbox is as strict
 as Exact, so a misspelt field fails here instead of at the first customer.
 
 * every ``$select`` ingest sends is a subset of its endpoint's table, and every field of the
@@ -42,14 +42,16 @@ from exact_sandbox.schema import (
     Schema,
 )
 from exact_sandbox.testing import fast_config
-from ingest.adapters import exact_fields as xf
-from ingest.adapters.endpoints import BULK_TRANSACTION_LINES, ENDPOINTS, EndpointSpec
 from ingest.adapters.exact import DELETED_SELECT, ExactClient
 from ingest.domain.budget import BudgetView, RateHeaders
+from ingest.entities import DELETED as DELETED_ENDPOINT
+from ingest.entities import ENDPOINTS, ENTITIES, Endpoint, EntitySpec
+from ingest.entities.docs import markdown
 from ingest.ports import EntityRequest, Permit
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS: tuple[EndpointSpec, ...] = (*ENDPOINTS.values(), BULK_TRANSACTION_LINES)
+SPECS: tuple[EntitySpec, ...] = (*ENTITIES.values(), *(s.reading(True) for s in ENTITIES.values()
+                                                       if s.bulk is not None))
 SANDBOX_SCHEMAS: dict[str, Schema] = {
     "TransactionLines": TRANSACTION_LINES, "GLAccounts": GL_ACCOUNTS,
     "GLClassifications": GL_CLASSIFICATIONS, "Accounts": ACCOUNTS,
@@ -60,25 +62,25 @@ SANDBOX_SCHEMAS: dict[str, Schema] = {
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.path)
-def test_every_selected_field_is_in_the_endpoints_sourced_table(spec: EndpointSpec) -> None:
-    assert set(spec.select.split(",")) <= set(spec.table.names)
-    assert all(spec.table.source_of(f) for f in spec.table.fields)
+def test_every_selected_field_is_in_the_endpoints_sourced_table(spec: EntitySpec) -> None:
+    assert set(spec.select.split(",")) <= set(spec.endpoint.names)
+    assert all(spec.endpoint.source_of(f) for f in spec.endpoint.fields)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.path)
-def test_the_row_model_carries_exactly_the_tables_fields(spec: EndpointSpec) -> None:
+def test_the_row_model_carries_exactly_the_tables_fields(spec: EntitySpec) -> None:
     assert set(c.exact_fields(spec.row_model)) - {"Timestamp"} == \
-        set(spec.table.names) - {"Timestamp"}
+        set(spec.endpoint.names) - {"Timestamp"}
     if spec.mode == "sync":
-        assert "Timestamp" in spec.table.names
+        assert "Timestamp" in spec.endpoint.names
 
 
 def test_deletions_select_the_tables_fields() -> None:
-    assert DELETED_SELECT.split(",") == list(xf.DELETED.names)
+    assert DELETED_SELECT.split(",") == list(DELETED_ENDPOINT.names)
 
 
-@pytest.mark.parametrize("table", xf.TABLES.values(), ids=lambda t: t.path)
-def test_the_sandbox_serves_exactly_the_tables_fields(table: xf.EndpointFields) -> None:
+@pytest.mark.parametrize("table", ENDPOINTS, ids=lambda t: t.path)
+def test_the_sandbox_serves_exactly_the_tables_fields(table: Endpoint) -> None:
     resource = sandbox_endpoints.RESOURCES[table.path]
     schema = SANDBOX_SCHEMAS[resource.entity]
     served = schema.visible(resource.mode == "sync")
@@ -95,7 +97,7 @@ def test_auths_selects_are_served_by_the_sandbox(select: str, schema: Schema) ->
 
 
 def test_the_docs_table_is_generated_from_the_code() -> None:
-    assert (ROOT / "docs" / "exact-entities.md").read_text() == xf.markdown()
+    assert (ROOT / "docs" / "exact-entities.md").read_text() == markdown()
 
 
 class _Tokens:
@@ -133,10 +135,10 @@ async def test_ingest_reads_every_entity_from_the_strict_sandbox(
         exact: tuple[ExactClient, httpx.AsyncClient], int64_as_string: bool) -> None:
     client, http = exact
     await http.patch("/_sandbox/model", json={"int64_as_string": int64_as_string})
-    for entity in ENDPOINTS:
-        request = EntityRequest(100001, uuid.uuid4(), entity)
+    for spec in ENTITIES.values():
+        request = EntityRequest(100001, uuid.uuid4(), spec.entity)
         async for page in client.pages(request, None):
-            assert page.rows and page.dropped == (), entity
+            assert page.rows and page.dropped == (), spec.entity
             break
     dated = EntityRequest(100001, uuid.uuid4(), c.Entity.TRANSACTION_LINES,
                           date(2024, 1, 1), date(2024, 3, 31))

@@ -23,10 +23,10 @@ from contracts import (
     ReplacedScope,
     Row,
 )
-from ingest.adapters.endpoints import ENDPOINTS
 from ingest.domain.errors import InvalidData
-from ingest.domain.model import IMPORT_ORDER, Run
+from ingest.domain.model import Run
 from ingest.domain.refresh import vanished_seq
+from ingest.entities import CATALOG, ENTITIES
 from ingest.ports import Outgoing
 
 
@@ -109,22 +109,22 @@ def build_replaced(run: Run, entity: Entity) -> Outgoing:
     year by year, master data in full. Its ``batch_seq`` is the entity's place in the import
     order (a re-import sends no other LedgerDeletes), so a resumed run sends the same one.
     """
-    year_field = ENDPOINTS[entity].year_field
+    spec = ENTITIES[entity]
     scope = ReplacedScope(entity=entity)
-    if entity is Entity.TRANSACTION_LINES:
+    if spec.bulk is not None:
         scope = ReplacedScope(entity=entity, date_from=run.date_from, date_to=run.date_to)
-    elif year_field is not None:
+    elif spec.year_field is not None:
         scope = ReplacedScope(entity=entity,
                               year_from=run.date_from.year if run.date_from else None,
                               year_to=run.date_to.year if run.date_to else None)
     return _deletes(run, LedgerDeletesPayload(
         run_id=run.run_id, kind=run.kind, division=run.division,
-        batch_seq=IMPORT_ORDER.index(entity.value), reason="replaced", replaced=scope))
+        batch_seq=CATALOG.position(entity), reason="replaced", replaced=scope))
 
 
 def build_vanished(run: Run, entity: str, chunk: int, ids: Sequence[str]) -> Outgoing:
     """The n-th LedgerDeletes of a full refresh of ``entity``: rows no longer in Exact."""
     return _deletes(run, LedgerDeletesPayload(
         run_id=run.run_id, kind=run.kind, division=run.division,
-        batch_seq=vanished_seq(entity, chunk), reason="deleted",
+        batch_seq=vanished_seq(CATALOG.position(entity), chunk), reason="deleted",
         rows=tuple(DeletedRow(entity=Entity(entity), id=i) for i in ids)))

@@ -79,10 +79,12 @@ from ingest.domain.errors import (
 from ingest.domain.model import CLAIMABLE, DELETED, EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.plan import BudgetShare
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
-from ingest.domain.refresh import DELETES_PER_MESSAGE, REFRESH_ENTITIES, PageHashes, row_key
+from ingest.domain.refresh import DELETES_PER_MESSAGE, PageHashes
 from ingest.domain.trial_balance import TrialPage
+from ingest.entities import CATALOG
 from ingest.pipeline import CommitsBehind, commits_behind, fetched_ahead
 from ingest.ports import BatchPublisher, Clock, EntityRequest, ExactApi, Outgoing, Page, RunStore
+from ingest.row_hashes import page_hashes, row_key
 from ingest.trial_check import TrialBalanceCheck, trial_page
 
 log = structlog.get_logger("runner")
@@ -233,9 +235,9 @@ class RunExecutor:
         ahead.max_timestamp = max(stamps) if stamps else None
         reached = str(ahead.max_timestamp) if stamps else page.stats.next_cursor
         rows, stats, hashes = page.rows, page.stats, None
-        if cp.entity in REFRESH_ENTITIES:
+        if cp.entity in CATALOG.refresh:
             whole = run.date_from is None and run.date_to is None
-            hashes = PageHashes.of(cp.entity, page.rows, sweep=last and whole)
+            hashes = page_hashes(cp.entity, page.rows, sweep=last and whole)
             if run.incremental:  # a refresh: only what changed since consumers got it
                 changed = await self._store.differing(run.datasource_id, hashes)
                 rows = [r for r in page.rows if row_key(r) in changed]

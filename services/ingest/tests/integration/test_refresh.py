@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
 from connector_runtime.testing import Infra, eventually
-from ingest.domain.refresh import REFRESH_ENTITIES
+from ingest.entities import CATALOG
 from ledger_sink.cli import sandbox_expected
 from ledger_sink.reconcile import against_expected, figures
 from ledger_sink.store import ENTITY_TABLES
@@ -103,7 +103,7 @@ async def test_a_refresh_sends_only_the_changed_rows_and_nothing_without_changes
         [done] = [m for m in runs.messages if isinstance(m, c.RunCompleted)
                   and m.datasource_id == ds and m.payload.run_id not in seen]
         assert done.payload.kind == "incremental"
-        assert {str(t.entity) for t in done.payload.totals} >= set(REFRESH_ENTITIES)
+        assert {str(t.entity) for t in done.payload.totals} >= set(CATALOG.refresh)
         await batches.until(lambda m: sum(1 for x in m if x.payload.run_id == done.payload.run_id)
                             >= done.payload.batches)
         return done

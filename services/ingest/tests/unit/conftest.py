@@ -18,6 +18,7 @@ from ingest.domain.errors import LeaseLost
 from ingest.domain.model import EntityCheckpoint, PageStats, Run, RunStatus
 from ingest.domain.refresh import PageHashes
 from ingest.domain.trial_balance import TrialPage
+from ingest.entities import CATALOG
 from ingest.ports import EntityRequest, Outgoing, Page, Permit
 
 VIEW = BudgetView(minutely_limit=60, minutely_remaining=50, daily_limit=5000,
@@ -227,7 +228,7 @@ class FakeExact:
 def new_run(entities: tuple[c.Entity, ...], **kw: Any) -> Run:
     return Run(run_id=uuid.uuid4(), datasource_id=uuid.uuid4(), correlation_id=uuid.uuid4(),
                kind="initial", division=100001, grant_id=uuid.uuid4(),
-               entities=tuple(str(e) for e in entities), **kw)
+               entities=CATALOG.ordered(entities), **kw)
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from ingest.domain.model import EntityCheckpoint, PageStats, import_order
+from ingest.domain.model import EntityCheckpoint, PageStats
 from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
+from ingest.entities import CATALOG
 
 
 def stats(rows: int, nxt: str | None, **kw: Any) -> PageStats:
@@ -31,8 +32,8 @@ def test_a_checkpoint_adds_up_pages_and_wraps_the_id_hash() -> None:
 
 
 def test_the_ledger_comes_before_the_expensive_reporting_balance() -> None:
-    assert import_order(("ReportingBalance", "TransactionLines", "Divisions")) == (
-        "Divisions", "TransactionLines", "ReportingBalance")
+    assert CATALOG.ordered(("Deleted", "ReportingBalance", "TransactionLines", "Divisions")) == (
+        "Divisions", "TransactionLines", "ReportingBalance", "Deleted")
 
 
 def test_the_eta_counts_the_lines_the_reporting_balance_announced(make_run: Any) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.domain.model import IMPORT_ORDER
+from ingest.domain.catalog import DELETED
 from ingest.domain.plan import BudgetShare, entity_calls, largest_in_one_day, plan
+from ingest.entities import CATALOG
+
+IMPORT_ORDER = (*CATALOG.order, DELETED)
 
 PAGE = {"TransactionLines": 1000, "GLAccounts": 1000, "GLClassifications": 1000,
         "Accounts": 1000}

@@ -14,7 +14,9 @@ import pytest
 
 import contracts as c
 from ingest.domain.model import RunStatus
-from ingest.domain.refresh import REFRESH_ENTITIES, PageHashes, row_key, vanished_seq
+from ingest.domain.refresh import vanished_seq
+from ingest.entities import CATALOG
+from ingest.row_hashes import page_hashes, row_key
 from ingest.runner import RunExecutor
 
 
@@ -58,10 +60,13 @@ def deleted_ids(publisher: Any) -> set[str]:
 
 
 def test_the_refreshed_entities_are_those_without_a_sync_endpoint() -> None:
-    assert set(REFRESH_ENTITIES) == {"Divisions", "Journals", "FinancialPeriods", "CostCenters",
-                                     "CostUnits", "Budgets", "ReportingBalance"}
-    seqs = {vanished_seq(e, n) for e in REFRESH_ENTITIES for n in (0, 1, 999)}
-    assert len(seqs) == 21 and min(seqs) >= 1_000_000  # never meets sync/Deleted's pages
+    assert set(CATALOG.refresh) >= {"Divisions", "Journals", "FinancialPeriods", "CostCenters",
+                                    "CostUnits", "Budgets", "ReportingBalance"}
+    assert not set(CATALOG.refresh) & {"GLAccounts", "GLClassifications", "Accounts",
+                                       "TransactionLines"}
+    seqs = {vanished_seq(CATALOG.position(e), n) for e in CATALOG.refresh for n in (0, 1, 999)}
+    assert len(seqs) == 3 * len(CATALOG.refresh)
+    assert min(seqs) >= 1_000_000  # never meets sync/Deleted's pages
 
 
 def test_a_row_hash_follows_its_content() -> None:
@@ -70,7 +75,7 @@ def test_a_row_hash_follows_its_content() -> None:
                                             "Division": 1})
     same = row.model_copy()
     other = row.model_copy(update={"amount_dc": Decimal("1.01")})
-    a, b, d = (PageHashes.of("Budgets", [r], sweep=False).hashes for r in (row, same, other))
+    a, b, d = (page_hashes("Budgets", [r], sweep=False).hashes for r in (row, same, other))
     assert a == b != d
 
 
@@ -97,7 +102,7 @@ async def test_a_refresh_sends_only_the_changes_and_the_vanished_rows(kit: Any, 
     assert sent_ids(publisher) == {keys[1], keys[4]}
     assert deleted_ids(publisher) == {row_key(before[3])}
     [gone] = publisher.deletes
-    assert gone.payload.reason == "deleted" and gone.payload.batch_seq == vanished_seq("Budgets", 0)
+    assert gone.payload.reason == "deleted" and gone.payload.batch_seq == vanished_seq(CATALOG.position("Budgets"), 0)
     [done] = [e for e in store.of(c.RunCompleted) if e.payload.run_id == refresh.run_id]
     assert done.payload.totals[0].rows == 2 and done.payload.totals[0].deleted == 1
     assert done.payload.batches == len(publisher.sent) + 1

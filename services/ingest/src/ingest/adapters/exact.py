@@ -44,8 +44,7 @@ import structlog
 from connector_runtime.logs import redact_text
 from contracts import Entity, Row, id_hash_term
 from ingest import metrics
-from ingest.adapters import exact_fields as xf
-from ingest.adapters.endpoints import EndpointSpec, endpoint_for, first_page_params
+from ingest.adapters.endpoints import endpoint_for, first_page_params
 from ingest.adapters.odata import parse_page, to_rows
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.domain.budget import BudgetView, RateHeaders
@@ -61,11 +60,12 @@ from ingest.domain.errors import (
     RequiredFieldUnknown,
     Unauthorized,
 )
-from ingest.domain.model import DELETED_ENTITY_TYPES, ID_HASH_MODULUS, PageStats
+from ingest.domain.model import ID_HASH_MODULUS, PageStats
+from ingest.entities import DELETED, DELETED_TYPES, EntitySpec
 from ingest.ports import DeletionPage, EntityRequest, Page, RateLimiter, TokenSource
 
-DELETED_PATH = xf.DELETED.path
-DELETED_SELECT = ",".join(xf.DELETED.names)
+DELETED_PATH = DELETED.path
+DELETED_SELECT = DELETED.select
 
 log = structlog.get_logger("exact")
 
@@ -179,7 +179,7 @@ class ExactClient:
             link, params = next_cursor, None
 
     async def _fetch(self, request: EntityRequest, endpoint: str, link: str,
-                     params: dict[str, str] | None, spec: EndpointSpec | None = None) -> _Answer:
+                     params: dict[str, str] | None, spec: EntitySpec | None = None) -> _Answer:
         attempts = limited = calls = unauthorized = 0
         reasked = False
         if self._unknown.get(endpoint):
@@ -281,7 +281,7 @@ class ExactClient:
         return True
 
 
-    def _drop(self, spec: EndpointSpec, field: str, error: ExactError) -> None:
+    def _drop(self, spec: EntitySpec, field: str, error: ExactError) -> None:
         if field in spec.required:
             raise RequiredFieldUnknown(f"{spec.path}: Exact no longer knows the field {field}, "
                                        "which the import needs", endpoint=spec.path,
@@ -292,7 +292,7 @@ class ExactClient:
                     detail="Exact does not know the field; read without it (null in the rows)")
 
 
-def _lines(spec: EndpointSpec, results: list[dict[str, Any]], division: int
+def _lines(spec: EntitySpec, results: list[dict[str, Any]], division: int
            ) -> list[dict[str, Any]]:
     """The rows of a page as the contract has them: entry header rows left out (sync
     TransactionLines, ``LineNumber`` 0) and an empty ``Division`` (Exact's general taxonomies)
@@ -364,17 +364,17 @@ def _deleted(results: list[dict[str, Any]], division: int) -> list[tuple[str, st
     out: list[tuple[str, str]] = []
     for raw in results:
         try:
-            entity = DELETED_ENTITY_TYPES.get(int(raw["EntityType"]))
+            spec = DELETED_TYPES.get(int(raw["EntityType"]))
             key = str(uuid.UUID(str(raw["EntityKey"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedResponse(f"{DELETED_PATH}: unreadable deletion record",
                                     endpoint=DELETED_PATH) from exc
-        if entity is not None:
-            out.append((entity, key))
+        if spec is not None:
+            out.append((spec.entity, key))
     return out
 
 
-def _stats(spec: EndpointSpec, rows: list[Row], next_cursor: str | None) -> PageStats:
+def _stats(spec: EntitySpec, rows: list[Row], next_cursor: str | None) -> PageStats:
     fields = _field_names(spec.row_model)
     id_name = fields[spec.id_field]
     id_sum = sum(id_hash_term(getattr(r, id_name)) for r in rows) % ID_HASH_MODULUS

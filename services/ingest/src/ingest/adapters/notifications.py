@@ -32,6 +32,7 @@ from ingest.adapters.notification_tables import pending_changes, webhook_receipt
 from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs, sync_states
 from ingest.domain.model import ACTIVE, DELETED, INCREMENTAL, RunStatus
 from ingest.domain.notifications import TOPIC_ENTITIES, Notification, Refused
+from ingest.entities import CATALOG
 
 NOTIFICATIONS_CONSUMER = "ingest.change-notifications"
 _ACTIVE = [s.value for s in ACTIVE]
@@ -131,9 +132,8 @@ class NotificationStore:
 
     async def _record_run(self, conn: AsyncConnection, state: sa.Row[tuple[object, ...]],
                           rows: list[sa.Row[tuple[object, ...]]]) -> uuid.UUID:
-        entities = sorted({r.entity for r in rows})
-        if any(r.deletes for r in rows):
-            entities.append(DELETED)
+        notified = {r.entity for r in rows} | ({DELETED} if any(r.deletes for r in rows) else set())
+        entities = list(CATALOG.ordered(notified))
         cursors: dict[str, int] = dict(state.cursors)
         run_id = uuid.uuid4()
         await conn.execute(runs.insert().values(

@@ -29,6 +29,7 @@ from ingest.domain.model import ACTIVE, CLAIMABLE, INCREMENTAL, EntityCheckpoint
 from ingest.domain.refresh import PageHashes
 from ingest.domain.schedule import SyncSchedule
 from ingest.domain.trial_balance import TrialPage
+from ingest.entities import CATALOG
 
 _CLAIMABLE = [s.value for s in CLAIMABLE]
 _CLAIM_LOCK = 0x1E57_C1A1
@@ -55,7 +56,7 @@ class PostgresRunStore:
                 insert(runs).values(
                     run_id=p.run_id, datasource_id=message.datasource_id,
                     correlation_id=message.correlation_id, kind=p.kind, division=p.division,
-                    grant_id=p.grant_id, entities=[str(e) for e in p.entities],
+                    grant_id=p.grant_id, entities=list(CATALOG.ordered(p.entities)),
                     date_from=p.date_from, date_to=p.date_to, status=RunStatus.PENDING.value,
                 ).on_conflict_do_nothing().returning(runs.c.run_id))
             if inserted.first() is not None:

@@ -29,9 +29,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.adapters.tables import run_checkpoints, runs, sync_states
-from ingest.domain.model import ACTIVE, DELETED, INCREMENTAL, SYNC_ENTITIES, Run, RunStatus
-from ingest.domain.refresh import REFRESH_ENTITIES
+from ingest.domain.model import ACTIVE, DELETED, INCREMENTAL, Run, RunStatus
 from ingest.domain.schedule import SyncSchedule
+from ingest.entities import CATALOG
+
+SYNC_ENTITIES = CATALOG.synced
+REFRESH_ENTITIES = CATALOG.refresh
 
 _ACTIVE = [s.value for s in ACTIVE]
 SYNC_FROM_KINDS = ("initial", INCREMENTAL)
@@ -130,7 +133,7 @@ class SyncPlanner:
                 entities = [*SYNC_ENTITIES, DELETED]
                 if state.refresh_due_at <= now:
                     entities += REFRESH_ENTITIES
-                entities += [e for e in state.retry_entities if e not in entities]
+                entities = list(CATALOG.ordered([*entities, *state.retry_entities]))
                 await conn.execute(runs.insert().values(
                     run_id=run_id, datasource_id=state.datasource_id,
                     correlation_id=state.correlation_id, kind=INCREMENTAL,

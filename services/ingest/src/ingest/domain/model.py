@@ -16,35 +16,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from ingest.domain.catalog import DELETED as DELETED  # re-exported: a run's pseudo-entity
+
 ID_HASH_MODULUS = 1 << 64
 
-IMPORT_ORDER: tuple[str, ...] = (
-    "Divisions",
-    "GLClassifications",
-    "GLAccounts",
-    "Journals",
-    "FinancialPeriods",
-    "CostCenters",
-    "CostUnits",
-    "Accounts",
-    "Budgets",
-    "TransactionLines",
-    "ReportingBalance",
-    "Deleted",
-)
-"""Small master data first, then the ledger, then ReportingBalance: at 60 rows a page it costs
-13 times the ledger's calls (1,334 of 1,448 for 100,000 lines), and a company's daily budget
-must never make the ledger wait for it (:mod:`ingest.domain.plan`). ``Deleted`` (incremental
-runs) comes last: deletions are read after the changes."""
-
-DELETED = "Deleted"
-"""The pseudo-entity of a run that reads ``sync/Deleted`` (its checkpoint is that cursor)."""
-SYNC_ENTITIES: tuple[str, ...] = ("GLClassifications", "GLAccounts", "Accounts",
-                                  "TransactionLines")
-"""Entities with a sync endpoint: incremental runs read them from their Timestamp cursor."""
-DELETED_ENTITY_TYPES: dict[int, str] = {1: "TransactionLines", 2: "Accounts", 7: "GLAccounts",
-                                        18: "GLClassifications"}
-"""``sync/Deleted`` EntityType -> entity (other types are not imported)."""
 INCREMENTAL = "incremental"
 
 
@@ -67,12 +42,6 @@ class RunStatus(StrEnum):
 
 CLAIMABLE = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING)
 ACTIVE = (*CLAIMABLE, RunStatus.PAUSED)
-
-
-def import_order(entities: tuple[str, ...]) -> tuple[str, ...]:
-    """The entities of a run in the order they are fetched (unknown names last, as given)."""
-    known = [e for e in IMPORT_ORDER if e in entities]
-    return tuple(known + [e for e in entities if e not in IMPORT_ORDER])
 
 
 @dataclass
@@ -183,7 +152,9 @@ class Run:
 
     @property
     def ordered(self) -> tuple[EntityCheckpoint, ...]:
-        return tuple(self.checkpoints[e] for e in import_order(self.entities))
+        """The checkpoints in the order the run fetches them (``entities`` is recorded in
+        import order: :meth:`ingest.domain.catalog.EntityCatalog.ordered`)."""
+        return tuple(self.checkpoints[e] for e in self.entities)
 
     @property
     def data_entities(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ Shares are fractions of the daily limit Exact reports (5,000 by default: a 500-c
 a 50-call floor), so a company or app with another limit keeps the same proportions.
 
 An entity costs one call per page (at least one): ``ceil(rows / page_size)``. Entities are
-read in :data:`ingest.domain.model.IMPORT_ORDER`: master data, the ledger, then the
+read in the entity table's order (:mod:`ingest.entities`): master data, the ledger, then the
 60-row ReportingBalance, so an expensive endpoint never delays the ledger. :func:`plan`
 lays an entity list over the days the budget allows and gives the ETA in days.
 """
@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-Kind = Literal["initial", "reimport", "incremental"]
+from ingest.domain.model import RunKind
+
+Kind = RunKind
 
 DAILY_LIMIT = 5_000
 """Exact's daily calls per app and company (EXACT_API.md section 4)."""

@@ -15,16 +15,7 @@ after an initial run sends nothing when nothing changed.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-
-from contracts import Row
-from contracts.rows import DivisionRow
-from ingest.domain.model import DELETED, IMPORT_ORDER, SYNC_ENTITIES
-
-REFRESH_ENTITIES: tuple[str, ...] = tuple(
-    e for e in IMPORT_ORDER if e not in SYNC_ENTITIES and e != DELETED)
-"""Entities without a sync endpoint: re-read in full on the refresh schedule."""
 
 DELETES_PER_MESSAGE = 1000
 """Vanished rows per LedgerDeletes (a few dozen bytes a row)."""
@@ -32,27 +23,17 @@ DELETES_PER_MESSAGE = 1000
 _SEQ_SPACE = 1_000_000
 
 
-def vanished_seq(entity: str, chunk: int) -> int:
-    """``batch_seq`` of a refresh's n-th LedgerDeletes of ``entity``.
+def vanished_seq(position: int, chunk: int) -> int:
+    """``batch_seq`` of a refresh's n-th LedgerDeletes of the entity at ``position`` in the
+    entity table.
 
     LedgerDeletes are deduplicated per run on ``batch_seq``: ``sync/Deleted`` numbers its
     pages from 0, each refreshed entity gets its own block above that, so the numbers never
     meet and a resumed run sends the same ones.
     """
     if chunk >= _SEQ_SPACE:
-        raise ValueError(f"{entity}: more than {_SEQ_SPACE} deletion messages in one run")
-    return (IMPORT_ORDER.index(entity) + 1) * _SEQ_SPACE + chunk
-
-
-def row_key(row: Row) -> str:
-    """The row's id as consumers key it (lower case; Divisions by Code)."""
-    value = row.code if isinstance(row, DivisionRow) else getattr(row, "id")  # noqa: B009
-    return str(value).lower()
-
-
-def row_hash(row: Row) -> bytes:
-    """Content hash of everything the row carries (16 bytes of sha256 of its wire form)."""
-    return hashlib.sha256(row.model_dump_json().encode()).digest()[:16]
+        raise ValueError(f"entity {position}: more than {_SEQ_SPACE} deletion messages in one run")
+    return (position + 1) * _SEQ_SPACE + chunk
 
 
 @dataclass
@@ -64,7 +45,3 @@ class PageHashes:
     """Row id -> hash of every row of the page (all of them are stamped as seen)."""
     sweep: bool = False
     """The entity's last page of a full read: drop the hashes of rows the run did not see."""
-
-    @classmethod
-    def of(cls, entity: str, rows: list[Row], *, sweep: bool) -> PageHashes:
-        return cls(entity, {row_key(r): row_hash(r) for r in rows}, sweep)
