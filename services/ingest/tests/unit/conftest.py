@@ -226,9 +226,9 @@ class FakeExact:
 
 
 def new_run(entities: tuple[c.Entity, ...], **kw: Any) -> Run:
+    kw.setdefault("kind", "initial")
     return Run(run_id=uuid.uuid4(), datasource_id=uuid.uuid4(), correlation_id=uuid.uuid4(),
-               kind="initial", division=100001, grant_id=uuid.uuid4(),
-               entities=CATALOG.ordered(entities), **kw)
+               division=100001, grant_id=uuid.uuid4(), entities=CATALOG.ordered(entities), **kw)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from ingest.adapters.rate_headers import parse_rate_headers
 from ingest.domain.budget import Budget, Go, RateHeaders, ServerClock, Spent, Wait
 
 W = 60_000
@@ -225,10 +226,10 @@ def test_a_clock_that_jumps_back_does_not_leave_a_stale_pacing_wait() -> None:
 
 def test_a_date_header_that_agrees_with_the_reset_places_the_window() -> None:
     budget = Budget()
-    headers = RateHeaders.parse({"X-RateLimit-Minutely-Limit": "60",
-                                 "X-RateLimit-Minutely-Remaining": "0",
-                                 "X-RateLimit-Minutely-Reset": "1740996060000",
-                                 "Date": "Mon, 03 Mar 2025 10:00:50 GMT"})
+    headers = parse_rate_headers({"X-RateLimit-Minutely-Limit": "60",
+                                  "X-RateLimit-Minutely-Remaining": "0",
+                                  "X-RateLimit-Minutely-Reset": "1740996060000",
+                                  "Date": "Mon, 03 Mar 2025 10:00:50 GMT"})
     assert headers.date_ms == 1740996050000
     budget.observe(1000, 1100, "e", 200, headers)
     decision = budget.decide(1200, "e", default_limit=60, error_budget=8, stale_after_ms=10**6)

@@ -46,6 +46,7 @@ from contracts import Entity, Row, id_hash_term
 from ingest import metrics
 from ingest.adapters.endpoints import endpoint_for, first_page_params
 from ingest.adapters.odata import parse_page, to_rows
+from ingest.adapters.rate_headers import parse_rate_headers
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.domain.budget import BudgetView, RateHeaders
 from ingest.domain.errors import (
@@ -200,7 +201,7 @@ class ExactClient:
                 response = await self._http.get(link, params=params, headers={
                     "Accept": "application/json", "Authorization": f"Bearer {token}"},
                     timeout=self._timeout(endpoint, attempts + 1))
-                status, headers = response.status_code, RateHeaders.parse(response.headers)
+                status, headers = response.status_code, parse_rate_headers(response.headers)
             except httpx.TimeoutException as exc:
                 error = ExactTransportError(f"{endpoint}: no answer in time ({type(exc).__name__})",
                                             endpoint=endpoint)

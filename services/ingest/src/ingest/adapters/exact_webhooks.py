@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from ingest import metrics
+from ingest.adapters.rate_headers import parse_rate_headers
 from ingest.domain.budget import RateHeaders
 from ingest.domain.errors import (
     ExactError,
@@ -82,7 +83,7 @@ class ExactWebhooks:
             token = await self._tokens.access_token(grant_id)
             response = await self._http.request(method, link, json=body, headers={
                 "Accept": "application/json", "Authorization": f"Bearer {token}"})
-            status, headers = response.status_code, RateHeaders.parse(response.headers)
+            status, headers = response.status_code, parse_rate_headers(response.headers)
         except (httpx.TransportError, OSError) as exc:
             raise ExactTransportError(f"{ENDPOINT}: {type(exc).__name__}",
                                       endpoint=ENDPOINT) from exc

@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connector_runtime.inbox import first_delivery
 from connector_runtime.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
-from ingest.adapters.sync_states import record_completed, switch_grant
+from ingest.adapters.sync_states import record_completed, switch_grant, utc_now
 from ingest.adapters.tables import inbox, outbox, refresh_hashes, run_checkpoints, runs
 from ingest.adapters.trial_store import write_trial
 from ingest.domain.errors import LeaseLost
-from ingest.domain.model import ACTIVE, CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, RunStatus
+from ingest.domain.lifecycle import RESUMED_ON_GRANT, RESUMED_ON_REQUEST, TAKES_NEW_GRANT
+from ingest.domain.model import CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, RunStatus
 from ingest.domain.refresh import PageHashes
 from ingest.domain.schedule import SyncSchedule
 from ingest.domain.trial_balance import TrialPage
@@ -34,20 +35,22 @@ from ingest.entities import CATALOG
 _CLAIMABLE = [s.value for s in CLAIMABLE]
 _CLAIM_LOCK = 0x1E57_C1A1
 """Advisory lock key serialising the claims of all replicas (one company, one replica)."""
-_ACTIVE = [s.value for s in ACTIVE]
 
 
 class PostgresRunStore:
     def __init__(self, engine: AsyncEngine, *, notify: Callable[[], None] = lambda: None,
-                 schedule: SyncSchedule | None = None) -> None:
+                 schedule: SyncSchedule | None = None,
+                 now: Callable[[], datetime] = utc_now) -> None:
         self._engine = engine
         self._notify = notify
         self._schedule = schedule or SyncSchedule()
+        self._now = now
 
     # ---- requests (one transaction per message, deduplicated by message_id) ------------------
 
     async def record_request(self, consumer: str, message: InitialRunRequested) -> str:
-        """Record a requested run: 'recorded', 'resumed' (a failed run asked again), 'duplicate'."""
+        """Record a requested run: 'recorded', 'resumed' (a failed run asked again,
+        :func:`ingest.domain.lifecycle.requested_again`), 'duplicate'."""
         p = message.payload
         async with self._engine.begin() as conn:
             if not await first_delivery(conn, inbox, consumer, message.message_id):
@@ -65,7 +68,7 @@ class PostgresRunStore:
                 return "recorded"
             resumed = await conn.execute(
                 runs.update().where(runs.c.run_id == p.run_id,
-                                    runs.c.status == RunStatus.FAILED.value)
+                                    runs.c.status.in_([s.value for s in RESUMED_ON_REQUEST]))
                 .values(status=RunStatus.PENDING.value, grant_id=p.grant_id, error_code=None,
                         error_reason=None, finished_at=None, owner=None, updated_at=sa.func.now()))
             if not resumed.rowcount:
@@ -77,11 +80,12 @@ class PostgresRunStore:
             return "resumed"
 
     async def apply_recreate(self, consumer: str, message: RecreateAccepted) -> int:
-        """The data source has a new grant: active runs use it; paused runs resume."""
+        """The data source has a new grant: active runs use it; paused runs resume
+        (:func:`ingest.domain.lifecycle.granted_again`)."""
         async with self._engine.begin() as conn:
             if not await first_delivery(conn, inbox, consumer, message.message_id):
                 return 0
-            active = runs.c.status.in_(_ACTIVE)
+            active = runs.c.status.in_([s.value for s in TAKES_NEW_GRANT])
             await conn.execute(runs.update().where(runs.c.datasource_id == message.datasource_id,
                                                    active)
                                .values(grant_id=message.payload.grant_id,
@@ -89,7 +93,7 @@ class PostgresRunStore:
             await switch_grant(conn, message.datasource_id, message.payload.grant_id)
             resumed = await conn.execute(
                 runs.update().where(runs.c.datasource_id == message.datasource_id,
-                                    runs.c.status == RunStatus.PAUSED.value)
+                                    runs.c.status.in_([s.value for s in RESUMED_ON_GRANT]))
                 .values(status=RunStatus.PENDING.value, error_code=None, error_reason=None,
                         updated_at=sa.func.now()))
             return int(resumed.rowcount)
@@ -255,7 +259,7 @@ class PostgresRunStore:
         async with self._engine.begin() as conn:
             await self._fenced(conn, run, owner, **values)
             if status is RunStatus.COMPLETED:
-                await record_completed(conn, run, self._schedule)
+                await record_completed(conn, run, self._schedule, self._now())
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
         run.status = status
         self._sent(events)

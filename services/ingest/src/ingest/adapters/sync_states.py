@@ -15,12 +15,14 @@ webhooks notified, :mod:`ingest.adapters.notifications`) moves their cursors but
 scheduled sync, which stays the safety net for lost notifications. An entity a run could not
 import (the run completed with errors) is read again by the next incremental run: a sync
 entity from its last good cursor, an entity without a sync endpoint in full
-(``retry_entities``).
+(``retry_entities``). Those rules are :mod:`ingest.domain.sync`; this module reads and writes
+the state they decide on.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,79 +31,42 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.adapters.tables import run_checkpoints, runs, sync_states
-from ingest.domain.model import ACTIVE, DELETED, INCREMENTAL, Run, RunStatus
+from ingest.domain import sync
+from ingest.domain.model import ACTIVE, INCREMENTAL, Run, RunStatus
 from ingest.domain.schedule import SyncSchedule
+from ingest.domain.sync import SyncState
 from ingest.entities import CATALOG
 
-SYNC_ENTITIES = CATALOG.synced
-REFRESH_ENTITIES = CATALOG.refresh
-
 _ACTIVE = [s.value for s in ACTIVE]
-SYNC_FROM_KINDS = ("initial", INCREMENTAL)
-"""Runs whose completion moves the cursors (a re-import reads bulk endpoints: no Timestamps)."""
 
 
-def run_cursors(run: Run) -> dict[str, int]:
-    """Timestamp cursors a completed run reached (only entities it read from sync endpoints)."""
-    out: dict[str, int] = {}
-    if run.date_from is not None or run.date_to is not None:
-        return out
-    for cp in run.checkpoints.values():
-        if cp.failed:  # read again from where the last good run left it
-            continue
-        if (cp.entity in SYNC_ENTITIES or cp.entity == DELETED) and cp.max_timestamp:
-            out[cp.entity] = cp.max_timestamp
-    return out
-
-
-async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedule) -> None:
+async def record_completed(conn: AsyncConnection, run: Run, schedule: SyncSchedule,
+                           now: datetime) -> None:
     """A run completed: merge its cursors and schedule the data source's next sync."""
-    if run.kind not in SYNC_FROM_KINDS:
-        return
-    cursors = run_cursors(run)
-    for entity in (*SYNC_ENTITIES, DELETED):
-        cursors.setdefault(entity, 1)  # nothing read yet: from the start ("Timestamp gt 1")
     current = (await conn.execute(
         sa.select(sync_states.c.cursors, sync_states.c.interval_seconds,
                   sync_states.c.refresh_interval_seconds, sync_states.c.retry_entities)
         .where(sync_states.c.datasource_id == run.datasource_id).with_for_update())).first()
-    merged: dict[str, int] = dict(current.cursors) if current else {}
-    for entity, ts in cursors.items():
-        merged[entity] = max(int(merged.get(entity, 0)), ts)
-    now = datetime.now(UTC)
-    due = schedule.next_due(now, current.interval_seconds if current else None)
+    state = SyncState(dict(current.cursors), current.interval_seconds,
+                      current.refresh_interval_seconds,
+                      tuple(current.retry_entities)) if current else None
+    update = sync.completed(run, state, schedule, now, CATALOG)
+    if update is None:
+        return
     values: dict[str, Any] = {
         "correlation_id": run.correlation_id, "division": run.division,
-        "grant_id": run.grant_id, "cursors": merged,
+        "grant_id": run.grant_id, "cursors": update.cursors,
         "last_run_id": run.run_id, "updated_at": sa.func.now(),
-        "retry_entities": retry_entities(run, tuple(current.retry_entities) if current else ())}
-    if all(e in run.checkpoints for e in SYNC_ENTITIES):
-        # a targeted run (notified entities only) leaves the safety-net sync where it was
-        values["next_due_at"] = due
-    if refreshed(run):
-        values["refresh_due_at"] = schedule.next_refresh(
-            now, current.refresh_interval_seconds if current else None)
-    stmt = insert(sync_states).values(datasource_id=run.datasource_id,
-                                      **{"refresh_due_at": now, "next_due_at": due, **values})
+        "retry_entities": list(update.retry)}
+    if update.moves_next_due:
+        values["next_due_at"] = update.next_due_at
+    if update.refresh_due_at is not None:
+        values["refresh_due_at"] = update.refresh_due_at
+    stmt = insert(sync_states).values(
+        datasource_id=run.datasource_id,
+        **{"refresh_due_at": now, "next_due_at": update.next_due_at, **values})
     await conn.execute(stmt.on_conflict_do_update(index_elements=[sync_states.c.datasource_id],
                                                   set_=values))
-
-
-def retry_entities(run: Run, before: tuple[str, ...]) -> list[str]:
-    """Entities without a sync endpoint that the next incremental run must read in full: those
-    this run could not import, and those still owed from before that it did not read in full.
-    (Sync entities need no list: every incremental run reads them from their cursor.)"""
-    whole = run.date_from is None and run.date_to is None
-    read = {cp.entity for cp in run.checkpoints.values() if cp.done and whole}
-    failed = {cp.entity for cp in run.checkpoints.values() if cp.failed}
-    owed = (set(before) | failed) - read
-    return sorted(e for e in owed if e in REFRESH_ENTITIES)
-
-
-def refreshed(run: Run) -> bool:
-    """The run read every entity without a sync endpoint in full."""
-    whole = run.date_from is None and run.date_to is None
-    return whole and all(e in run.checkpoints for e in REFRESH_ENTITIES)
 
 
 async def switch_grant(conn: AsyncConnection, datasource_id: uuid.UUID,
@@ -110,10 +75,16 @@ async def switch_grant(conn: AsyncConnection, datasource_id: uuid.UUID,
                        .values(grant_id=grant_id, updated_at=sa.func.now()))
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SyncPlanner:
-    def __init__(self, engine: AsyncEngine, schedule: SyncSchedule) -> None:
+    def __init__(self, engine: AsyncEngine, schedule: SyncSchedule, *,
+                 now: Callable[[], datetime] = utc_now) -> None:
         self._engine = engine
         self._schedule = schedule
+        self._now = now
 
     async def plan(self) -> list[uuid.UUID]:
         """Record an incremental run for each due data source without an active run (with
@@ -127,17 +98,15 @@ class SyncPlanner:
                                              ~busy)
                 .order_by(sync_states.c.next_due_at).limit(self._schedule.max_per_pass)
                 .with_for_update(skip_locked=True))).all()
-            now = datetime.now(UTC)
+            now = self._now()
             for state in due:
                 run_id = uuid.uuid4()
-                entities = [*SYNC_ENTITIES, DELETED]
-                if state.refresh_due_at <= now:
-                    entities += REFRESH_ENTITIES
-                entities = list(CATALOG.ordered([*entities, *state.retry_entities]))
+                entities = sync.incremental_entities(
+                    CATALOG, refresh_due=state.refresh_due_at <= now, retry=state.retry_entities)
                 await conn.execute(runs.insert().values(
                     run_id=run_id, datasource_id=state.datasource_id,
                     correlation_id=state.correlation_id, kind=INCREMENTAL,
-                    division=state.division, grant_id=state.grant_id, entities=entities,
+                    division=state.division, grant_id=state.grant_id, entities=list(entities),
                     status=RunStatus.PENDING.value))
                 await conn.execute(run_checkpoints.insert(), [
                     {"run_id": run_id, "entity": e,

@@ -2,7 +2,8 @@
 
 Exact counts calls per app and company in fixed windows: a minute that resets on the
 whole minute and a day that resets at 00:00 UTC, and it reports what is left in the
-``X-RateLimit-*`` headers (resets as UTC epoch milliseconds of *Exact's* clock). It also
+``X-RateLimit-*`` headers (resets as UTC epoch milliseconds of *Exact's* clock; the adapter
+:mod:`ingest.adapters.rate_headers` reads them into :class:`RateHeaders`). It also
 blocks an endpoint for an hour after too many 4xx answers.
 
 :class:`Budget` is the state kept per company (the adapter stores it in PostgreSQL and
@@ -23,16 +24,13 @@ Waiting on a lower bound is never early.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-WINDOW_MS = 60_000
+from ingest.domain.server_clock import WINDOW_MS, ServerClock
+
 ERROR_WINDOW_MS = 3_600_000
 _MARGIN_MS = 150
-_MAX_SPEED = 10_000.0
 _LEARN_SPACING_MS = 1_000
 BLOCK_ROOM = 50
 """Calls a window must have left per permit before permits go out in blocks: far from any
@@ -51,103 +49,6 @@ class RateHeaders:
     daily_reset_ms: int | None = None
     date_ms: int | None = None
     """The answer's HTTP ``Date`` (whole seconds), used when it agrees with the minute reset."""
-
-    @classmethod
-    def parse(cls, headers: Any) -> RateHeaders:
-        def num(name: str) -> int | None:
-            raw = headers.get(name)
-            try:
-                return int(raw) if raw is not None else None
-            except ValueError:
-                return None
-
-        date_ms = None
-        if headers.get("Date"):
-            with contextlib.suppress(TypeError, ValueError, IndexError):
-                date_ms = int(email.utils.parsedate_to_datetime(headers["Date"]).timestamp() * 1000)
-        return cls(
-            date_ms=date_ms,
-            minutely_limit=num("X-RateLimit-Minutely-Limit"),
-            minutely_remaining=num("X-RateLimit-Minutely-Remaining"),
-            minutely_reset_ms=num("X-RateLimit-Minutely-Reset"),
-            daily_limit=num("X-RateLimit-Limit"),
-            daily_remaining=num("X-RateLimit-Remaining"),
-            daily_reset_ms=num("X-RateLimit-Reset"),
-        )
-
-
-@dataclass
-class ServerClock:
-    """Lower bound of Exact's clock: ``server >= anchor_server + speed * (local - anchor_local)``.
-
-    Each answer says Exact's time was in ``[reset - 60 s, reset)`` while it was handled. The
-    speed (1.0 for the real service; faster in a sandbox) is bounded from below by window
-    changes: when the reset moves from one answer to the next, Exact crossed a whole-minute
-    boundary between the two; two such crossings bound the speed. An answer that contradicts
-    the bound (the clock was set back, or runs slower) starts a new estimate.
-    """
-
-    anchor_local_ms: int | None = None
-    anchor_server_ms: int | None = None
-    speed: float = 1.0
-    last_sent_ms: int | None = None
-    last_reset_ms: int | None = None
-    crossings: list[list[int]] = field(default_factory=list)
-    """Recent minute boundaries Exact crossed: [local time before the crossing, boundary]."""
-
-    def floor(self, local_ms: int) -> int | None:
-        if self.anchor_local_ms is None or self.anchor_server_ms is None:
-            return None
-        return self.anchor_server_ms + int(self.speed * (local_ms - self.anchor_local_ms))
-
-    def local_ms_when(self, server_ms: int, now_local_ms: int) -> int:
-        """Local time at which the lower bound reaches ``server_ms`` (never before now)."""
-        floor = self.floor(now_local_ms)
-        if floor is None:
-            return now_local_ms + WINDOW_MS
-        return now_local_ms + max(0, math.ceil((server_ms - floor) / self.speed))
-
-    def observe(self, sent_ms: int, received_ms: int, reset_ms: int,
-                date_ms: int | None = None) -> bool:
-        """An answer sent at ``sent_ms`` and received at ``received_ms`` named ``reset_ms``
-        (and carried the HTTP ``Date`` ``date_ms``, used only when it lies in that window).
-
-        Returns True when the estimate started over (earlier readings are meaningless)."""
-        lower = reset_ms - WINDOW_MS  # Exact's time when it answered, at least
-        at_send = self.floor(sent_ms)
-        if at_send is None or at_send >= reset_ms:
-            # first answer, or the estimate was wrong (clock set back, slower): start over
-            if date_ms is not None and lower <= date_ms < reset_ms:
-                lower = date_ms
-            self.anchor_local_ms, self.anchor_server_ms, self.speed = received_ms, lower, 1.0
-            self.last_sent_ms, self.last_reset_ms = sent_ms, reset_ms
-            self.crossings = []
-            return True
-        if self.last_reset_ms is not None and self.last_sent_ms is not None and \
-                reset_ms > self.last_reset_ms and sent_ms >= self.last_sent_ms:
-            # Exact crossed the boundary ``lower`` after last_sent and before received
-            speeds = [(lower - boundary) / (received_ms - before)
-                      for before, boundary in self.crossings
-                      if lower > boundary and received_ms > before]
-            if speeds:
-                self._faster(max(speeds), received_ms, lower)
-            self.crossings = [*self.crossings[-15:], [self.last_sent_ms, lower]]
-        if self.last_reset_ms is None or reset_ms >= self.last_reset_ms:
-            self.last_sent_ms, self.last_reset_ms = sent_ms, reset_ms
-        if date_ms is not None and lower <= date_ms < reset_ms:
-            lower = date_ms  # the Date header agrees with the limiter's clock: a closer bound
-        now_floor = self.floor(received_ms)
-        if now_floor is None or lower > now_floor:
-            self.anchor_local_ms, self.anchor_server_ms = received_ms, lower
-        return False
-
-    def _faster(self, speed: float, at_local: int, lower: int) -> None:
-        if speed <= self.speed:
-            return
-        kept = self.floor(at_local)
-        self.speed = min(speed, _MAX_SPEED)
-        self.anchor_local_ms = at_local
-        self.anchor_server_ms = max(lower, kept if kept is not None else lower)
 
 
 @dataclass(frozen=True)
