@@ -22,25 +22,9 @@ import pytest
 import contracts as c
 from auth.adapters.exact import DIVISIONS_SELECT, ME_SELECT, ROLES_SELECT
 from exact_sandbox import endpoints as sandbox_endpoints
+from exact_sandbox import schema as sandbox_schema
 from exact_sandbox.app import create_app
-from exact_sandbox.schema import (
-    ACCOUNTS,
-    BUDGETS,
-    COST_CENTERS,
-    COST_UNITS,
-    DELETED,
-    DIVISIONS,
-    EDM_KINDS,
-    FINANCIAL_PERIODS,
-    GL_ACCOUNTS,
-    GL_CLASSIFICATIONS,
-    JOURNALS,
-    ME,
-    REPORTING_BALANCE,
-    TRANSACTION_LINES,
-    USER_ROLES,
-    Schema,
-)
+from exact_sandbox.schema import DIVISIONS, EDM_KINDS, ME, USER_ROLES, Schema
 from exact_sandbox.testing import fast_config
 from ingest.adapters.exact import DELETED_SELECT, ExactClient
 from ingest.domain.budget import BudgetView, RateHeaders
@@ -53,12 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPECS: tuple[EntitySpec, ...] = (*ENTITIES.values(), *(s.reading(True) for s in ENTITIES.values()
                                                        if s.bulk is not None))
 SANDBOX_SCHEMAS: dict[str, Schema] = {
-    "TransactionLines": TRANSACTION_LINES, "GLAccounts": GL_ACCOUNTS,
-    "GLClassifications": GL_CLASSIFICATIONS, "Accounts": ACCOUNTS,
-    "Journals": JOURNALS, "FinancialPeriods": FINANCIAL_PERIODS,
-    "ReportingBalance": REPORTING_BALANCE, "Budgets": BUDGETS, "CostCenters": COST_CENTERS,
-    "CostUnits": COST_UNITS, "Divisions": DIVISIONS, "Deleted": DELETED,
-}
+    s.name: s for s in vars(sandbox_schema).values() if isinstance(s, Schema)}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.path)
@@ -162,3 +141,8 @@ async def test_a_field_retired_at_the_sandbox_is_dropped_once_and_reported(
     stats = (await http.get("/_sandbox/stats")).json()
     assert stats["calls_by_endpoint"]["hrm/Costcenters"] == len(pages) + 1
 
+
+
+def test_every_contract_entity_is_declared_once_in_the_entity_table() -> None:
+    assert list(ENTITIES) == [s.entity for s in ENTITIES.values()]
+    assert set(ENTITIES) == set(c.Entity)

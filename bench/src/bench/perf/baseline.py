@@ -20,6 +20,8 @@ from connector_runtime.messaging import ensure_topics
 from contracts import ROW_MODELS, Entity, exact_fields
 
 TOPIC = "bench.baseline"
+# The entities of P3's workload, with the endpoints ingest reads them from (an entity added to
+# ingest later is not read here: the figure compares rows per second, not totals).
 SYNC = {Entity.TRANSACTION_LINES: "sync/Financial/TransactionLines",
         Entity.GL_ACCOUNTS: "sync/Financial/GLAccounts",
         Entity.GL_CLASSIFICATIONS: "sync/Financial/GLClassifications",
@@ -65,7 +67,7 @@ async def run_baseline(sandbox_url: str, bootstrap: str, access_token: str, divi
     started = time.monotonic()
     try:
         async with httpx.AsyncClient(base_url=sandbox_url, headers=headers, timeout=60) as http:
-            for entity in Entity:
+            for entity in (*SYNC, *REGULAR):
                 url, first = _first_page(division, entity)
                 params: dict[str, str] | None = first
                 next_url: str | None = url
