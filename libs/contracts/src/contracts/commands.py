@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from contracts.common import AuthorizationMode, Entity, ExpectedCompany, NonEmptyStr
+from contracts.common import ENTITIES_ADDED, AuthorizationMode, Entity, ExpectedCompany, NonEmptyStr
 from contracts.envelope import Message, WireModel
 
 
@@ -79,6 +79,8 @@ class RequestReimportPayload(WireModel):
 
 
 class RequestReimport(Message):
+    SCHEMA_VERSION: ClassVar[int] = 1 + ENTITIES_ADDED
+
     type: Literal["RequestReimport"] = "RequestReimport"
     payload: RequestReimportPayload
 

@@ -58,3 +58,8 @@ class Entity(StrEnum):
 
 
 ALL_ENTITIES: tuple[Entity, ...] = tuple(Entity)
+
+ENTITIES_ADDED = 0
+"""Values added to :class:`Entity` since the messages that carry an entity were recorded: each
+is an additive change of those messages, so it is counted in their ``SCHEMA_VERSION``
+(adding an entity bumps this one number)."""

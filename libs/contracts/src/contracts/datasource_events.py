@@ -7,7 +7,14 @@ from datetime import date
 from typing import ClassVar, Literal
 
 from contracts.auth_events import AuthorizationFailureCode
-from contracts.common import AuthorizationMode, AuthorizationPurpose, Division, Entity, NonEmptyStr
+from contracts.common import (
+    ENTITIES_ADDED,
+    AuthorizationMode,
+    AuthorizationPurpose,
+    Division,
+    Entity,
+    NonEmptyStr,
+)
 from contracts.envelope import Message, WireModel
 
 
@@ -177,7 +184,7 @@ class InitialRunRequestedPayload(WireModel):
 
 
 class InitialRunRequested(Message):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 2 + ENTITIES_ADDED
 
     type: Literal["InitialRunRequested"] = "InitialRunRequested"
     payload: InitialRunRequestedPayload

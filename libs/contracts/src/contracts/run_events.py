@@ -11,7 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from contracts.common import Division, Entity
+from contracts.common import ENTITIES_ADDED, Division, Entity
 from contracts.datasource_events import RunKind
 from contracts.envelope import Message, WireModel
 from contracts.rows import (
@@ -71,6 +71,8 @@ class RunStartedPayload(WireModel):
 
 
 class RunStarted(Message):
+    SCHEMA_VERSION: ClassVar[int] = 1 + ENTITIES_ADDED
+
     type: Literal["RunStarted"] = "RunStarted"
     payload: RunStartedPayload
 
@@ -101,7 +103,7 @@ class RunProgressPayload(WireModel):
 
 
 class RunProgress(Message):
-    SCHEMA_VERSION: ClassVar[int] = 3
+    SCHEMA_VERSION: ClassVar[int] = 3 + ENTITIES_ADDED
 
     type: Literal["RunProgress"] = "RunProgress"
     payload: RunProgressPayload
@@ -171,7 +173,7 @@ class RunCompletedPayload(WireModel):
 
 
 class RunCompleted(Message):
-    SCHEMA_VERSION: ClassVar[int] = 3
+    SCHEMA_VERSION: ClassVar[int] = 3 + ENTITIES_ADDED
 
     type: Literal["RunCompleted"] = "RunCompleted"
     payload: RunCompletedPayload
@@ -189,7 +191,7 @@ class RunFailedPayload(WireModel):
 
 
 class RunFailed(Message):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 2 + ENTITIES_ADDED
 
     type: Literal["RunFailed"] = "RunFailed"
     payload: RunFailedPayload
@@ -345,5 +347,7 @@ class LedgerDeletesPayload(WireModel):
 
 
 class LedgerDeletes(Message):
+    SCHEMA_VERSION: ClassVar[int] = 1 + ENTITIES_ADDED
+
     type: Literal["LedgerDeletes"] = "LedgerDeletes"
     payload: LedgerDeletesPayload
