@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connector_runtime.inbox import first_delivery
 from connector_runtime.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
+from ingest.adapters import refresh_store
 from ingest.adapters.sync_states import record_completed, switch_grant, utc_now
-from ingest.adapters.tables import inbox, outbox, refresh_hashes, run_checkpoints, runs
+from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs
 from ingest.adapters.trial_store import write_trial
 from ingest.domain.errors import LeaseLost
 from ingest.domain.lifecycle import RESUMED_ON_GRANT, RESUMED_ON_REQUEST, TAKES_NEW_GRANT
@@ -208,7 +209,7 @@ class PostgresRunStore:
                            run_checkpoints.c.entity == cp.entity)
                     .values(**_checkpoint_values(cp), updated_at=sa.func.now()))
             if hashes is not None:
-                await _write_hashes(conn, run, hashes)
+                await refresh_store.write_hashes(conn, run, hashes)
             if trial is not None:
                 await write_trial(conn, run, trial)
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
@@ -217,34 +218,11 @@ class PostgresRunStore:
     # ---- refresh hashes (entities without a sync endpoint) ---------------------------------
 
     async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
-        """Row ids of ``page`` whose content differs from what consumers last got."""
-        if not page.hashes:
-            return set()
-        async with self._engine.connect() as conn:
-            known = (await conn.execute(
-                sa.select(refresh_hashes.c.row_id, refresh_hashes.c.hash)
-                .where(refresh_hashes.c.datasource_id == datasource_id,
-                       refresh_hashes.c.entity == page.entity,
-                       refresh_hashes.c.row_id.in_(list(page.hashes))))).all()
-        same = {r.row_id for r in known if bytes(r.hash) == page.hashes[r.row_id]}
-        return set(page.hashes) - same
+        return await refresh_store.differing(self._engine, datasource_id, page)
 
-    async def vanished(self, run: Run, page: PageHashes, chunk: int
-                       ) -> AsyncGenerator[list[str], None]:
-        """Ids of the rows of ``page.entity`` that ``run`` did not see (nor are on the last
-        ``page``), in id order, ``chunk`` at a time (keyset pages: memory stays flat)."""
-        after = ""
-        while True:
-            async with self._engine.connect() as conn:
-                ids = list((await conn.scalars(
-                    sa.select(refresh_hashes.c.row_id)
-                    .where(*_unseen(run, page), refresh_hashes.c.row_id > after)
-                    .order_by(refresh_hashes.c.row_id).limit(chunk))).all())
-            if ids:
-                yield ids
-            if len(ids) < chunk:
-                return
-            after = ids[-1]
+    def vanished(self, run: Run, page: PageHashes, chunk: int
+                 ) -> AsyncGenerator[list[str], None]:
+        return refresh_store.vanished(self._engine, run, page, chunk)
 
     async def finish(self, run: Run, owner: str, status: RunStatus, events: Sequence[Message],
                      not_before: datetime | None = None) -> None:
@@ -279,37 +257,6 @@ class PostgresRunStore:
     def _sent(self, events: Sequence[Message]) -> None:
         if events:
             self._notify()
-
-
-def _unseen(run: Run, page: PageHashes) -> list[sa.ColumnElement[bool]]:
-    where = [refresh_hashes.c.datasource_id == run.datasource_id,
-             refresh_hashes.c.entity == page.entity,
-             refresh_hashes.c.seen_run_id != run.run_id]
-    if page.hashes:
-        where.append(refresh_hashes.c.row_id.not_in(list(page.hashes)))
-    return where
-
-
-_UPSERT_HASHES = sa.text("""
-    INSERT INTO ingest.refresh_hashes (datasource_id, entity, row_id, hash, seen_run_id)
-    SELECT :ds, :entity, *, :run FROM unnest(CAST(:ids AS text[]), CAST(:hashes AS bytea[]))
-    ON CONFLICT (datasource_id, entity, row_id) DO UPDATE SET hash = excluded.hash,
-        seen_run_id = excluded.seen_run_id""")
-"""One statement whatever the page's size (arrays, not a VALUES row per row to compile)."""
-
-
-async def _write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> None:
-    """Stamp the page's rows as seen by ``run`` with their hashes; after an entity's last page
-    (``sweep``) drop the rows the run did not see (they were sent as deleted)."""
-    if page.hashes:
-        await conn.execute(_UPSERT_HASHES, {
-            "ds": run.datasource_id, "entity": page.entity, "run": run.run_id,
-            "ids": list(page.hashes), "hashes": list(page.hashes.values())})
-    if page.sweep:
-        await conn.execute(refresh_hashes.delete().where(
-            refresh_hashes.c.datasource_id == run.datasource_id,
-            refresh_hashes.c.entity == page.entity,
-            refresh_hashes.c.seen_run_id != run.run_id))
 
 
 def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:
