@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: setup test test-containers demo stack lint typecheck sandbox schemas docs bench faults audit
+.PHONY: setup test test-containers demo stack lint typecheck sandbox schemas docs bench bench-scale faults audit
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -54,6 +54,10 @@ docs: setup
 ## make bench: benchmarks P1-P6 on the embedded stack (~15 min); bench/results.json + a table.
 bench: setup
 	@$(UV) run --frozen python -m bench
+
+## make bench-scale: P7, 1,000 companies on 1, 2 and 3 ingest replicas (~1 h); bench/scale-results.json.
+bench-scale: setup
+	@$(UV) run --frozen python -m bench.perf.scale_suite
 
 ## make faults: the fault suite R1-R12 on the embedded stack (~30 min); bench/faults.json.
 faults: setup

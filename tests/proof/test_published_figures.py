@@ -23,7 +23,7 @@ from bench.readme import update_block
 
 def test_readme_figure_blocks_are_from_the_current_code_or_labelled_stale() -> None:
     found = blocks()
-    assert [b.name for b in found] == ["bench:results", "faults:results"]
+    assert [b.name for b in found] == ["bench:results", "faults:results", "bench-scale:results"]
     for block in found:
         try:
             wrong = problem(block)

@@ -32,7 +32,8 @@ SUITE_PATHS = ("bench", "services", "libs", "sandbox", "demo", "cli", "examples"
 dependencies. A change anywhere here may change a figure."""
 NOT_SUITE_CODE = ("bench/README.md",)
 """The figures' own page: writing the blocks must not make them stale."""
-BLOCKS = {"bench:results": "make bench", "faults:results": "make faults"}
+BLOCKS = {"bench:results": "make bench", "faults:results": "make faults",
+          "bench-scale:results": "make bench-scale"}
 
 _MARKER = re.compile(r"<!-- measured: commit=(?P<commit>\S+) date=(?P<date>\S+) "
                      r"state=(?P<state>current|stale) -->")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import operator
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -84,3 +86,10 @@ def markdown(figures: list[Figure]) -> str:
 
 def print_table(figures: list[Figure], console: Console | None = None) -> None:
     (console or Console()).print(table(figures))
+
+
+def machine() -> dict[str, Any]:
+    """What a results file says about the machine it was measured on."""
+    return {"cpus": psutil.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "platform": platform.platform()}

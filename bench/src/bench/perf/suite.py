@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import platform
 import shutil
 import sys
 import time
@@ -14,14 +13,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 
 from bench.harness import Harness
 from bench.perf.latency import latency
 from bench.perf.memory import memory
 from bench.perf.rate import calls_and_rate
-from bench.perf.report import Figure, markdown, print_table
+from bench.perf.report import Figure, machine, markdown, print_table
 from bench.perf.scaleout import scale_out
 from bench.perf.stack import FULL, QUICK, PerfScale, perf_system
 from bench.perf.throughput import throughput
@@ -92,8 +90,7 @@ def main() -> None:
     report = {
         "suite": "bench", "scale": scale.name, "started_at": when.isoformat(),
         "seconds": round(seconds, 1),
-        "machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "figures": [f.as_dict() for f in figures],
         "markdown": markdown(figures),
     }
