@@ -56,7 +56,9 @@ class ScaleSetup:
     minutes of work at 60 a minute (ReportingBalance's 60-row pages are most of it)."""
     replicas: tuple[int, ...] = (1, 2, 3)
     day_seconds: int = 600
-    max_concurrent_runs: int = 400
+    max_concurrent_runs: int = 40
+    """Runs (companies) one replica drives at once: the rest wait for a slot (back-pressure;
+    40 runs keep a replica inside its 20 PostgreSQL connections on this machine)."""
     run_timeout: float = 1_800.0
 
     @property

@@ -31,6 +31,7 @@ from faststream import BaseMiddleware
 from faststream.broker.message import StreamMessage
 from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
@@ -51,6 +52,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     OSError,
+    PoolTimeout,  # every pooled connection busy for the pool timeout: load, not a bug
 )
 
 
