@@ -58,7 +58,9 @@ def _readme(repo: Path, bench_block: str, faults_block: str) -> Path:
     readme.parent.mkdir(exist_ok=True)
     readme.write_text(f"# figures\n<!-- bench:results -->\n{bench_block}\n| P1 | 1.00 |\n"
                       f"<!-- /bench:results -->\n<!-- faults:results -->\n{faults_block}\n"
-                      f"R1 PASS\n<!-- /faults:results -->\n")
+                      f"R1 PASS\n<!-- /faults:results -->\n<!-- bench-scale:results -->\n"
+                      f"{bench_block.replace('make bench', 'make bench-scale')}\n| P7/1 | 0.95 |\n"
+                      f"<!-- /bench-scale:results -->\n")
     return readme
 
 
@@ -66,17 +68,18 @@ def test_figures_whose_code_changed_since_fail_until_rerun_or_labelled_stale(rep
     when = datetime(2026, 12, 6, tzinfo=UTC)
     readme = _readme(repo, stamp("make bench", when, repo), stamp("make faults", when, repo))
     _commit(repo, "bench/README.md", readme.read_text())  # publishing figures changes nothing
-    assert [problem(b, repo) for b in blocks(readme)] == [None, None]
+    assert [problem(b, repo) for b in blocks(readme)] == [None, None, None]
 
     _commit(repo, "services/ingest/runner.py", "v2: faster\n")  # the measured code moves on
     found = [problem(b, repo) for b in blocks(readme)]
     assert all(p is not None and "changed since" in p for p in found), found
 
-    assert mark_stale(readme, repo) == ["bench:results", "faults:results"]
+    assert mark_stale(readme, repo) == ["bench:results", "faults:results",
+                                        "bench-scale:results"]
     text = readme.read_text()
-    assert text.count("**Stale:** the figures below predate commit") == 2
+    assert text.count("**Stale:** the figures below predate commit") == 3
     assert "| P1 | 1.00 |" in text and "R1 PASS" in text  # the figures stay, labelled
-    assert [problem(b, repo) for b in blocks(readme)] == [None, None]
+    assert [problem(b, repo) for b in blocks(readme)] == [None, None, None]
 
 
 def test_figures_without_a_commit_or_from_uncommitted_code_are_not_current(repo: Path) -> None:
