@@ -233,3 +233,36 @@ async def next_due_or_none(infra: Infra, datasource_id: uuid.UUID) -> datetime |
             return due
     finally:
         await engine.dispose()
+
+
+async def test_when_the_disowned_grant_is_gone_first_the_rows_go_and_deliveries_are_refused(
+        infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, _batches = tails
+    world, app, port = await _subscribing(make_sandbox, make_world)
+    ds, division = await _initial(world, runs), world.sandbox.division
+    topics = {"FinancialTransactions", "Accounts"}
+    await eventually(lambda: _subscribed(world, app, ds, topics), timeout=30)
+    hooks = world.sandbox.app.state.sandbox.webhooks
+    at_exact = set(hooks.subscriptions)
+
+    # a grant auth no longer knows: Exact cannot be asked to delete anything with it
+    await world.publish(c.DATASOURCE_EVENTS, c.DataSourceDisowned.create(
+        datasource_id=ds, payload=c.DataSourceDisownedPayload(
+            division=division, division_name="Sandbox", grant_id=uuid.uuid4(),
+            disowned_by="owner@example.com", reason="not our company",
+            state="authorization_failed")))
+
+    async def forgotten() -> bool:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://ingest", headers={
+                                         "Authorization": "Bearer ingest-tests-operator-token"}
+                                     ) as client:
+            view = (await client.get(f"/datasources/{ds}/webhooks")).json()
+        return view["subscriptions"] == []
+
+    await eventually(forgotten, timeout=30)
+    assert set(hooks.subscriptions) == at_exact  # left at Exact, and refused at the listener
+    async with httpx.AsyncClient() as client:
+        r = await client.post(f"http://127.0.0.1:{port}/webhooks/exact",
+                              content=delivery(division))
+    assert (r.status_code, r.json()["refused"]) == (404, "unknown_division")

@@ -17,8 +17,9 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
   recorded ``active``; a failed call leaves the reason in ``error``;
 * a disowned data source (:func:`release`, on DataSourceDisowned) stops being synced and its rows become
   ``removing``: each subscription is deleted at Exact with the data source's last grant, then
-  the rows go. When that grant was revoked first (auth deletes its tokens on the same event),
-  Exact cannot be asked any more: the rows go all the same and the listener refuses the
+  the rows go (ingest usually still holds an access token of the grant). When auth has
+  discarded the grant first (it does on the same event) and no token is left, Exact cannot be
+  asked any more: the rows go all the same and the listener refuses the
   division's deliveries as unknown (404) - the subscription is adopted again if the division
   is ever connected again, since it names our callback URL.
 
