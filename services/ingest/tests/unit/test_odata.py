@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 import contracts as c
-from ingest.adapters.odata import parse_page, to_date, to_row, to_utc
+from ingest.adapters.odata import parse_page, to_date, to_rows, to_utc
 from ingest.domain.errors import InvalidData, MalformedResponse
 
 
@@ -61,7 +61,8 @@ def test_a_transaction_line_becomes_the_typed_contract_row() -> None:
            "Created": "/Date(1641016800000)/", "Modified": None, "FinancialYear": 2022,
            "FinancialPeriod": Decimal("1"), "AmountDC": Decimal("-1958.09"), "AmountFC": 12,
            "ExchangeRate": Decimal("1.0"), "Timestamp": 10000000001, "Unknown": "ignored"}
-    row = to_row(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], raw, "sync/Financial/TransactionLines")
+    [row] = to_rows(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], [raw],
+                    "sync/Financial/TransactionLines")
     assert row.id == uuid.UUID("4e383ed4-d9d3-4fdb-a6c3-efe176b918ca")  # type: ignore[attr-defined]
     assert row.date == date(2022, 1, 1)  # type: ignore[attr-defined]
     assert row.created == datetime(2022, 1, 1, 5, tzinfo=UTC)  # type: ignore[attr-defined]
@@ -73,10 +74,26 @@ def test_a_transaction_line_becomes_the_typed_contract_row() -> None:
 
 def test_a_row_missing_a_required_field_is_invalid_data() -> None:
     with pytest.raises(InvalidData, match="GLAccount"):
-        to_row(c.ROW_MODELS[c.Entity.GL_ACCOUNTS], {"ID": str(uuid.uuid4()), "Division": 1}, "x")
+        to_rows(c.ROW_MODELS[c.Entity.GL_ACCOUNTS], [{"ID": str(uuid.uuid4()), "Division": 1}],
+                "x")
 
 
 def test_a_bad_guid_is_invalid_data() -> None:
     with pytest.raises(InvalidData):
-        to_row(c.ROW_MODELS[c.Entity.GL_ACCOUNTS],
-               {"ID": "not-a-guid", "Code": "1", "Division": 1}, "x")
+        to_rows(c.ROW_MODELS[c.Entity.GL_ACCOUNTS],
+                [{"ID": "not-a-guid", "Code": "1", "Division": 1}], "x")
+
+
+def test_a_page_of_rows_is_read_in_order_and_one_bad_row_fails_it() -> None:
+    model = c.ROW_MODELS[c.Entity.TRANSACTION_LINES]
+
+    def line(n: int, day: str = "/Date(1640995200000)/") -> dict[str, object]:
+        return {"ID": str(uuid.UUID(int=n + 1)), "EntryID": str(uuid.UUID(int=99)),
+                "Division": 1, "Date": day, "FinancialYear": 2022, "FinancialPeriod": 1,
+                "AmountDC": Decimal(f"{n}.10")}
+
+    rows = to_rows(model, [line(0), line(1, "/Date(1641081600000)/"), line(2)], "x")
+    assert [r.amount_dc for r in rows] == [Decimal("0.10"), Decimal("1.10"), Decimal("2.10")]  # type: ignore[attr-defined]
+    assert [r.date for r in rows] == [date(2022, 1, 1), date(2022, 1, 2), date(2022, 1, 1)]  # type: ignore[attr-defined]
+    with pytest.raises(InvalidData, match="TransactionLine"):
+        to_rows(model, [line(0), {**line(1), "Date": "yesterday"}, line(2)], "x")

@@ -156,6 +156,8 @@ def to_rows(model: type[Row], results: list[dict[str, Any]], endpoint: str) -> l
                 if converted is None:
                     converted = seen[value] = convert(value)
                 raw[alias] = converted
+        # lax: Exact's GUID strings become UUIDs and whole-number Decimals ints in pydantic's
+        # core (fast); unknown fields are ignored; the rows stay strict contract models
         return _list_of(model).validate_python(results, strict=False)
     except (ValueError, TypeError, ValidationError) as exc:
         detail = exc.errors(include_input=False)[0]["msg"] if isinstance(exc, ValidationError) \
@@ -163,20 +165,3 @@ def to_rows(model: type[Row], results: list[dict[str, Any]], endpoint: str) -> l
         raise InvalidData(f"{endpoint}: a row does not fit {model.__name__}: {detail}",
                           endpoint=endpoint) from None
 
-
-def to_row(model: type[Row], raw: dict[str, Any], endpoint: str) -> Row:
-    """One Exact result -> the contract's typed row (InvalidData if it does not fit).
-
-    ``raw`` (a freshly parsed result) is converted in place."""
-    try:
-        for alias, convert in _plan(model):
-            if alias in raw:
-                raw[alias] = convert(raw[alias])
-        # lax: Exact's GUID strings become UUIDs and whole-number Decimals ints in pydantic's
-        # core (fast); unknown fields are ignored; the rows stay strict contract models
-        return model.model_validate(raw, strict=False)
-    except (ValueError, TypeError, ValidationError) as exc:
-        detail = exc.errors(include_input=False)[0]["msg"] if isinstance(exc, ValidationError) \
-            else str(exc)
-        raise InvalidData(f"{endpoint}: a row does not fit {model.__name__}: {detail}",
-                          endpoint=endpoint) from None
