@@ -24,10 +24,11 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from connector_runtime.producer import running_producer
 from contracts.topics import DLQ_SUFFIX
 
 REDRIVE_LOG = "exact.dlq.redriven"
@@ -227,11 +228,8 @@ async def redrive(bootstrap: str, letters: Sequence[DeadLetter], *, dry_run: boo
     if dry_run or not todo:
         return RedriveResult(todo if dry_run else [], already)
     await _ensure_log(bootstrap)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
-                                max_request_size=1_048_576)
-    await producer.start()
     sent: list[DeadLetter] = []
-    try:
+    async with running_producer(bootstrap, max_request_size=1_048_576) as producer:
         for d in todo:
             headers = [(k, v.encode()) for k, v in d.original_headers]
             headers.append((REDRIVEN_FROM, d.ref.encode()))
@@ -244,8 +242,6 @@ async def redrive(bootstrap: str, letters: Sequence[DeadLetter], *, dry_run: boo
             sent.append(d)
             if on_each is not None:
                 on_each(d, True)
-    finally:
-        await producer.stop()
     return RedriveResult(sent, already)
 
 

@@ -7,22 +7,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from connector_runtime.producer import encoded_headers, running_producer
 from contracts import ContractError, Message, parse_message
 
 
 async def publish(bootstrap: str, topic: str, message: Message) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic, message.to_bytes(), key=message.key,
-            headers=[("message_type", message.type.encode()),
-                     ("correlation_id", str(message.correlation_id).encode())],
-        )
-    finally:
-        await producer.stop()
+    async with running_producer(bootstrap) as producer:
+        await producer.send_and_wait(topic, message.to_bytes(), key=message.key,
+                                     headers=encoded_headers(message))
 
 
 class EventWatch:

@@ -19,10 +19,11 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.partitioner import DefaultPartitioner
 
+from connector_runtime.producer import ManagedProducer
 from contracts import LEDGER_BATCHES
 
 
@@ -104,12 +105,11 @@ async def republish(bootstrap: str, datasource_id: uuid.UUID, target_topic: str,
     """Copy ``datasource_id``'s messages of ``topic`` from there into ``target_topic``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, fetch_max_bytes=50 * 1024 * 1024)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=1_048_576,
-                                compression_type="gzip")
+    producer = ManagedProducer(bootstrap, max_request_size=1_048_576)
     await consumer.start()
-    await producer.start()
     copied = 0
     try:
+        running = await producer.start()
         await consumer.topics()
         start = await _locate(consumer, topic, datasource_id, since, offset)
         tp = TopicPartition(topic, start.partition)
@@ -124,8 +124,8 @@ async def republish(bootstrap: str, datasource_id: uuid.UUID, target_topic: str,
                 if record.offset >= start.end_offset:
                     break
                 if record.key == key:
-                    await producer.send_and_wait(target_topic, record.value, key=record.key,
-                                                 headers=list(record.headers))
+                    await running.send_and_wait(target_topic, record.value, key=record.key,
+                                                headers=list(record.headers))
                     copied += 1
         return copied
     finally:

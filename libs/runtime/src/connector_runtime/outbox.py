@@ -19,26 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import MESSAGES_PUBLISHED, OUTBOX_PUBLISH_FAILURES
+from connector_runtime.producer import ManagedProducer, message_headers
 from contracts import Message
 
 log = structlog.get_logger("outbox")
-
-MAX_MESSAGE_BYTES = 1_000_000
-
-
-def message_headers(message: Message) -> dict[str, str]:
-    return {
-        "message_type": message.type,
-        "schema_version": str(message.schema_version),
-        "correlation_id": str(message.correlation_id),
-        "content-type": "application/json",
-    }
-
 
 async def add_to_outbox(
     session: AsyncSession | AsyncConnection, outbox: sa.Table, topic: str, *messages: Message
@@ -61,28 +49,6 @@ async def add_to_outbox(
     )
 
 
-def kafka_producer(bootstrap_servers: str, auth: KafkaAuth = PLAINTEXT,
-                   **overrides: Any) -> AIOKafkaProducer:
-    """Producer settings the project relies on: all replicas ack, compressed, no idempotence.
-
-    The embedded broker has no idempotent producer, so correctness rests on
-    consumer-side dedupe, never on producer idempotence.
-    """
-    options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap_servers,
-        "acks": "all",
-        "enable_idempotence": False,
-        "compression_type": "gzip",
-        "linger_ms": 5,
-        "max_request_size": 4 * MAX_MESSAGE_BYTES,
-        "request_timeout_ms": 15000,
-        "retry_backoff_ms": 200,
-        **auth.client_options(),
-    }
-    options.update(overrides)
-    return AIOKafkaProducer(**options)
-
-
 class OutboxRelay:
     """Publishes a service's outbox to Kafka until stopped."""
 
@@ -99,15 +65,13 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._outbox = outbox
-        self._bootstrap = bootstrap_servers
-        self._auth = auth
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._keep_sent = keep_sent
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = ManagedProducer(bootstrap_servers, auth)
         self._lock_id = zlib.crc32(f"outbox:{outbox.schema}".encode())
         self.published = 0
         self.failures = 0
@@ -124,7 +88,7 @@ class OutboxRelay:
         self._wake.set()
         if self._task is not None:
             await self._task
-        await self._close_producer()
+        await self._producer.stop()
 
     async def oldest_unsent_age(self) -> float:
         """Seconds the oldest unsent row has waited (0 when none): the outbox lag."""
@@ -162,7 +126,7 @@ class OutboxRelay:
                 OUTBOX_PUBLISH_FAILURES.labels(str(self._outbox.schema)).inc()
                 log.warning("outbox_relay_failed", error=type(exc).__name__, detail=str(exc)[:300],
                             retry_in=backoff)
-                await self._close_producer()
+                await self._producer.stop()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -190,7 +154,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            producer = await self._ensure_producer()
+            producer = await self._producer.start()
             futures = [
                 await producer.send(
                     row.topic,
@@ -219,25 +183,6 @@ class OutboxRelay:
                     o.c.sent_at < sa.func.now() - self._keep_sent,
                 )
             )
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = kafka_producer(self._bootstrap, self._auth)
-            try:
-                await producer.start()
-            except Exception:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _close_producer(self) -> None:
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            try:
-                await asyncio.wait_for(producer.stop(), 10)
-            except Exception as exc:  # closing a broken producer may fail; it is gone either way
-                log.debug("outbox_producer_close_failed", error=type(exc).__name__)
 
     async def _sleep(self, seconds: float) -> None:
         try:

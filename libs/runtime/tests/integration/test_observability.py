@@ -13,7 +13,7 @@ from connector_runtime.lag import ConsumerLagMonitor
 from connector_runtime.logcontext import MessageLogContext
 from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker, subscriber_options
 from connector_runtime.metrics import CONSUMER_LAG
-from connector_runtime.outbox import message_headers
+from connector_runtime.producer import message_headers
 from connector_runtime.testing import Infra, eventually, unique
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
-
 from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
 from connector_runtime.metrics import MESSAGES_PUBLISHED
-from connector_runtime.outbox import kafka_producer, message_headers
+from connector_runtime.producer import ManagedProducer, encoded_headers
 from contracts import LEDGER_BATCHES
 from ingest.metrics import BATCHES_PUBLISHED
 from ingest.ports import Outgoing
@@ -27,34 +25,22 @@ from ingest.ports import Outgoing
 class KafkaBatchPublisher:
     def __init__(self, bootstrap_servers: str, topic: str = LEDGER_BATCHES,
                  auth: KafkaAuth = PLAINTEXT) -> None:
-        self._bootstrap = bootstrap_servers
-        self._auth = auth
         self._topic = topic
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = ManagedProducer(bootstrap_servers, auth, linger_ms=2, compression_type=None)
         self.published = 0
 
     async def start(self) -> None:
-        producer = kafka_producer(self._bootstrap, self._auth, linger_ms=2,
-                                  compression_type=None)
-        try:
-            await producer.start()
-        except Exception:
-            await producer.stop()
-            raise
-        self._producer = producer
+        await self._producer.start()
 
     async def stop(self) -> None:
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            await producer.stop()
+        await self._producer.stop()
 
     async def publish(self, batches: Sequence[Outgoing]) -> None:
-        if self._producer is None:
-            raise RuntimeError("the batch publisher is not started")
+        producer = self._producer.running
         futures = [
-            await self._producer.send(
+            await producer.send(
                 self._topic, value=b.value, key=b.message.key,
-                headers=[(k, v.encode()) for k, v in message_headers(b.message).items()])
+                headers=encoded_headers(b.message))
             for b in batches
         ]
         await asyncio.gather(*futures)
