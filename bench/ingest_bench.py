@@ -51,6 +51,7 @@ import contracts as c
 from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres
 from connector_runtime.messaging import ensure_topics
 from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
+from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.testing import serve_in_thread
 
 SMALL, LARGE = 790_001, 790_002
@@ -125,15 +126,14 @@ class TokenStandIn:
     sandbox: str
     grants: dict[uuid.UUID, tuple[int, str]] = field(default_factory=dict)
 
-    def mint(self, division: int) -> str:
-        r = httpx.post(f"{self.sandbox}/_sandbox/grants",
-                       json={"username": "eva.large@demo.nl", "divisions": [division]})
-        r.raise_for_status()
-        return str(r.json()["access_token"])
+    async def mint(self, division: int) -> str:
+        async with SandboxAdmin(self.sandbox) as admin:
+            grant = await admin.grant("eva.large@demo.nl", divisions=[division])
+        return str(grant["access_token"])
 
-    def add(self, division: int) -> uuid.UUID:
+    async def add(self, division: int) -> uuid.UUID:
         grant_id = uuid.uuid4()
-        self.grants[grant_id] = (division, self.mint(division))
+        self.grants[grant_id] = (division, await self.mint(division))
         return grant_id
 
     def app(self) -> Starlette:
@@ -146,7 +146,7 @@ class TokenStandIn:
         async def rejected(request: Request) -> Response:
             grant_id = uuid.UUID(request.path_params["grant_id"])
             division, _ = self.grants[grant_id]
-            access = await asyncio.to_thread(self.mint, division)
+            access = await self.mint(division)
             self.grants[grant_id] = (division, access)
             return Response(status_code=202)
 
@@ -156,16 +156,23 @@ class TokenStandIn:
                   methods=["POST"])])
 
 
+def ingest_env(bootstrap: str, database: str, sandbox: str, auth: str, port: int,
+               **extra: str) -> dict[str, str]:
+    """The environment of an ingest process of a benchmark (``extra``: more settings)."""
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
+            "EXACT_BASE_URL": sandbox, "INGEST_AUTH_INTERNAL_URL": auth,
+            "INGEST_AUTH_INTERNAL_TOKEN": TOKEN, "INGEST_HTTP_PORT": str(port),
+            "INGEST_INTERNAL_HTTP_PORT": str(free_port()),
+            "INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS,
+            "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+            "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+            **extra}
+
+
 @contextlib.contextmanager
 def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str) -> Iterator[psutil.Process]:
     port = free_port()
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
-           "EXACT_BASE_URL": sandbox, "INGEST_AUTH_INTERNAL_URL": auth,
-           "INGEST_AUTH_INTERNAL_TOKEN": TOKEN, "INGEST_HTTP_PORT": str(port),
-           "INGEST_INTERNAL_HTTP_PORT": str(free_port()),
-           "INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS,
-           "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
-           "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
+    env = ingest_env(bootstrap, database, sandbox, auth, port)
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz")
@@ -282,22 +289,22 @@ async def bench(large: int) -> dict[str, Any]:
         await ensure_topics(bootstrap, c.ALL_TOPICS, 6)
         tokens = TokenStandIn(sandbox)
         with serve_in_thread(tokens.app()) as auth:
-            admin = httpx.AsyncClient(base_url=sandbox, timeout=120)
+            admin = SandboxAdmin(sandbox, timeout=120)
 
             # 1. calls vs minimum, wall time vs the rate-limit bound (real limits); the clock
             #    at real speed, then at 10x (Exact's clock must be learned)
             limit = 60
             for speed in SPEEDS:
-                await admin.patch("/_sandbox/limits", json={"minutely": limit, "daily": 5000})
-                await admin.post("/_sandbox/limits/reset")
-                await admin.post("/_sandbox/clock", json={"speed": speed})
+                await admin.limits(minutely=limit, daily=5000)
+                await admin.reset_limits()
+                await admin.clock(speed=speed)
                 with ingest_process(bootstrap, database, sandbox, auth) as ingest:
-                    await admin.post("/_sandbox/stats/reset")
-                    grant = tokens.add(SMALL)
-                    now = (await admin.get("/_sandbox/clock")).json()["now"]
+                    await admin.reset_stats()
+                    grant = await tokens.add(SMALL)
+                    now = (await admin.clock())["now"]
                     m = await run_once(bootstrap, ingest, SMALL, grant, c.ALL_ENTITIES)
-                stats = (await admin.get("/_sandbox/stats")).json()
-                expected = (await admin.get(f"/_sandbox/expected/{SMALL}")).json()["entities"]
+                stats = await admin.stats()
+                expected = (await admin.expected(SMALL))["entities"]
                 minimum = minimum_calls(expected)
                 results[f"rate_limited_full_run_clock_x{speed:g}"] = {
                     "division_lines": 10_000, "minutely_limit": limit, "clock_speed": speed,
@@ -311,11 +318,11 @@ async def bench(large: int) -> dict[str, Any]:
                 }
 
             # 2./3. throughput and memory: limits lifted, TransactionLines only
-            await admin.patch("/_sandbox/limits", json={"minutely": 10**9, "daily": 10**9})
-            await admin.post("/_sandbox/clock", json={"speed": 1.0})
+            await admin.limits(minutely=10**9, daily=10**9)
+            await admin.clock(speed=1.0)
             for label, division, rows in (("10k", SMALL, 10_000), ("large", LARGE, large)):
                 with ingest_process(bootstrap, database, sandbox, auth) as ingest:
-                    m = await run_once(bootstrap, ingest, division, tokens.add(division),
+                    m = await run_once(bootstrap, ingest, division, await tokens.add(division),
                                        (c.Entity.TRANSACTION_LINES,))
                 results[f"ingest_{label}"] = {
                     "rows": rows, "wall_seconds": round(m.wall, 2),
@@ -325,7 +332,7 @@ async def bench(large: int) -> dict[str, Any]:
                     "batches": m.completed.payload.batches,
                     "calls": m.completed.payload.calls_used,
                 }
-            rows, wall = await raw_baseline(bootstrap, sandbox, tokens.mint(LARGE), LARGE)
+            rows, wall = await raw_baseline(bootstrap, sandbox, await tokens.mint(LARGE), LARGE)
             results["raw_baseline_large"] = {"rows": rows, "wall_seconds": round(wall, 2),
                                              "rows_per_second": round(rows / wall)}
             await admin.aclose()

@@ -51,17 +51,18 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import contracts as c
 from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
+from connector_runtime.testing import signed_claim
 from contracts.rows import TransactionLine
 from exact_sandbox.aggregates import id_hash
+from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.testing import serve_in_thread
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ingest_bench import (
-    TOKEN,
     TokenStandIn,
     free_port,
     infrastructure,
+    ingest_env,
     sandbox_process,
     wait_http,
 )
@@ -75,16 +76,10 @@ def ingest_process(bootstrap: str, database: str, sandbox: str, auth: str, inter
                    ) -> Iterator[tuple[str, str]]:
     port, hook_port = free_port(), free_port()
     hook = f"http://127.0.0.1:{hook_port}/webhooks/exact"
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
-           "EXACT_BASE_URL": sandbox, "INGEST_AUTH_INTERNAL_URL": auth,
-           "INGEST_AUTH_INTERNAL_TOKEN": TOKEN, "INGEST_HTTP_PORT": str(port),
-           "INGEST_INTERNAL_HTTP_PORT": str(free_port()),
-           "INGEST_RUN_CLAIM_VERIFY_KEYS": TEST_CLAIM_VERIFY_KEYS,
-           "INGEST_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
-           "INGEST_WEBHOOK_SECRET": SECRET, "INGEST_WEBHOOK_PORT": str(hook_port),
-           "INGEST_WEBHOOK_CALLBACK_URL": hook,
-           "INGEST_INCREMENTAL_INTERVAL_SECONDS": str(interval), "INGEST_INCREMENTAL_JITTER": "0",
-           "KAFKA_SESSION_TIMEOUT_MS": "3000", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
+    env = ingest_env(bootstrap, database, sandbox, auth, port, INGEST_WEBHOOK_SECRET=SECRET,
+                     INGEST_WEBHOOK_PORT=str(hook_port), INGEST_WEBHOOK_CALLBACK_URL=hook,
+                     INGEST_INCREMENTAL_INTERVAL_SECONDS=str(interval),
+                     INGEST_INCREMENTAL_JITTER="0")
     proc = subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz")
@@ -143,11 +138,10 @@ def delivery(secret: str, division: int) -> bytes:
     return b'{"Content":' + content + b',"HashCode":"' + code.encode() + b'"}'
 
 
-async def book_one(http: httpx.AsyncClient, batches: Reader) -> float:
+async def book_one(admin: SandboxAdmin, batches: Reader) -> float:
     """Seconds from a booking (one new entry) at the sandbox to all its lines on Kafka."""
     t0 = time.monotonic()
-    change = (await http.post(f"/_sandbox/divisions/{DIVISION}/changes", json={
-        "entity": "TransactionLines", "insert": 1})).json()
+    change = await admin.change(DIVISION, entity="TransactionLines", insert=1)
     await wait_lines(batches, set(change["inserted"]))
     return time.monotonic() - t0
 
@@ -174,18 +168,17 @@ async def ledger_on_kafka(bootstrap: str) -> dict[str, Any]:
             "id_hash": id_hash(lines)}
 
 
-async def heal(http: httpx.AsyncClient, batches: Reader, bootstrap: str, lost: int,
+async def heal(admin: SandboxAdmin, batches: Reader, bootstrap: str, lost: int,
                interval: int) -> dict[str, Any]:
     """Every notification lost: each booking waits for the next scheduled sync."""
-    (await http.patch("/_sandbox/webhooks", json={"faults": {"lose_rate": 1.0}})
-     ).raise_for_status()
+    await admin.webhook_faults(lose_rate=1.0)
     try:
-        times = [await book_one(http, batches) for _ in range(lost)]
-        stats = (await http.get("/_sandbox/webhooks")).json()["stats"]
+        times = [await book_one(admin, batches) for _ in range(lost)]
+        stats = (await admin.webhooks())["stats"]
     finally:
-        (await http.patch("/_sandbox/webhooks", json={"faults": {}})).raise_for_status()
+        await admin.webhook_faults()
     await asyncio.sleep(2)
-    expected = (await http.get(f"/_sandbox/expected/{DIVISION}")).json()
+    expected = await admin.expected(DIVISION)
     exp = expected["entities"]["TransactionLines"]
     held = await ledger_on_kafka(bootstrap)
     return {"bookings": lost, "notifications_lost": stats.get("lost", 0),
@@ -204,7 +197,7 @@ async def bench(bookings: int, burst: int, hostile: int, lost: int, interval: in
             "--extra-division", f"{DIVISION}=10000", "--webhook-http-loopback")) as sandbox:
         await ensure_topics(bootstrap, c.ALL_TOPICS, 6)
         tokens = TokenStandIn(sandbox)
-        grant_id = tokens.add(DIVISION)
+        grant_id = await tokens.add(DIVISION)
         with serve_in_thread(tokens.app()) as auth, \
                 ingest_process(bootstrap, database, sandbox, auth, interval) as (_api, hook):
             runs = await Reader(bootstrap, c.RUN_EVENTS).start()
@@ -222,29 +215,28 @@ async def bench(bookings: int, burst: int, hostile: int, lost: int, interval: in
             await producer.stop()
             while not any(isinstance(m, c.RunCompleted) for m in await runs.poll()):
                 pass
-            async with httpx.AsyncClient(base_url=sandbox, timeout=60) as http:
+            async with SandboxAdmin(sandbox, timeout=60) as admin:
                 deadline = time.monotonic() + 60
-                while len((await http.get("/_sandbox/webhooks")).json()["subscriptions"]) < 2:
+                while len((await admin.webhooks())["subscriptions"]) < 2:
                     if time.monotonic() > deadline:
                         raise RuntimeError("ingest did not subscribe")
                     await asyncio.sleep(0.5)
                 await batches.poll(1.0)  # drain the initial run's batches
                 latencies = []
                 for _ in range(bookings):
-                    latencies.append(await book_one(http, batches))
+                    latencies.append(await book_one(admin, batches))
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(3)
                 await batches.poll(1.0)
-                (await http.post("/_sandbox/stats/reset")).raise_for_status()
+                await admin.reset_stats()
                 t0 = time.monotonic()
-                change = (await http.post(f"/_sandbox/divisions/{DIVISION}/changes", json={
-                    "entity": "TransactionLines", "insert": burst})).json()
+                change = await admin.change(DIVISION, entity="TransactionLines", insert=burst)
                 await wait_lines(batches, set(change["inserted"]), timeout=300)
                 burst_seconds = time.monotonic() - t0
                 await asyncio.sleep(3)  # stragglers' runs, if any, are counted too
-                calls = (await http.get("/_sandbox/stats")).json()["calls_by_endpoint"]
+                calls = (await admin.stats())["calls_by_endpoint"]
                 notified = change["webhook_deliveries"]
-                healing = await heal(http, batches, bootstrap, lost, interval)
+                healing = await heal(admin, batches, bootstrap, lost, interval)
             for _ in range(10):
                 await notes.poll(0.5)  # the burst's events, before counting
             refused = accepted = 0

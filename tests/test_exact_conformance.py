@@ -24,6 +24,7 @@ from auth.adapters.exact import DIVISIONS_SELECT, ME_SELECT, ROLES_SELECT
 from exact_sandbox import endpoints as sandbox_endpoints
 from exact_sandbox import schema as sandbox_schema
 from exact_sandbox.app import create_app
+from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.schema import DIVISIONS, EDM_KINDS, ME, USER_ROLES, Schema
 from exact_sandbox.testing import fast_config
 from ingest.adapters.exact import DELETED_SELECT, ExactClient
@@ -100,20 +101,20 @@ class _Limiter:
 
 
 @pytest.fixture
-async def exact() -> AsyncIterator[tuple[ExactClient, httpx.AsyncClient]]:
+async def exact() -> AsyncIterator[tuple[ExactClient, SandboxAdmin]]:
     app = create_app(fast_config())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://sandbox") as http:
-        grant = (await http.post("/_sandbox/grants",
-                                 json={"username": "anna.admin@demo.nl"})).json()
-        yield ExactClient(http, _Tokens(grant["access_token"]), _Limiter()), http
+        admin = SandboxAdmin(http=http)
+        grant = await admin.grant("anna.admin@demo.nl")
+        yield ExactClient(http, _Tokens(grant["access_token"]), _Limiter()), admin
 
 
 @pytest.mark.parametrize("int64_as_string", [False, True])
 async def test_ingest_reads_every_entity_from_the_strict_sandbox(
-        exact: tuple[ExactClient, httpx.AsyncClient], int64_as_string: bool) -> None:
-    client, http = exact
-    await http.patch("/_sandbox/model", json={"int64_as_string": int64_as_string})
+        exact: tuple[ExactClient, SandboxAdmin], int64_as_string: bool) -> None:
+    client, admin = exact
+    await admin.model(int64_as_string=int64_as_string)
     for spec in ENTITIES.values():
         request = EntityRequest(100001, uuid.uuid4(), spec.entity)
         async for page in client.pages(request, None):
@@ -130,15 +131,15 @@ async def test_ingest_reads_every_entity_from_the_strict_sandbox(
 
 
 async def test_a_field_retired_at_the_sandbox_is_dropped_once_and_reported(
-        exact: tuple[ExactClient, httpx.AsyncClient]) -> None:
-    client, http = exact
-    await http.patch("/_sandbox/model", json={"retired_fields": {"hrm/Costcenters": ["Active"]}})
+        exact: tuple[ExactClient, SandboxAdmin]) -> None:
+    client, admin = exact
+    await admin.model(retired_fields={"hrm/Costcenters": ["Active"]})
     request = EntityRequest(100001, uuid.uuid4(), c.Entity.COST_CENTERS)
     pages = [p async for p in client.pages(request, None)]
     assert pages and all(p.dropped == ("Active",) for p in pages)
     assert all(r.active is None for p in pages for r in p.rows)  # type: ignore[attr-defined]
     assert any(r.end_date is not None for p in pages for r in p.rows)  # type: ignore[attr-defined]
-    stats = (await http.get("/_sandbox/stats")).json()
+    stats = await admin.stats()
     assert stats["calls_by_endpoint"]["hrm/Costcenters"] == len(pages) + 1
 
 

@@ -37,6 +37,7 @@ from contracts import (
     RunFailed,
     RunStarted,
 )
+from exact_sandbox.client import SandboxAdmin
 
 
 class ScenarioError(AssertionError):
@@ -80,6 +81,8 @@ class Harness:
 
     async def __aenter__(self) -> Harness:
         self.http = httpx.AsyncClient(timeout=120)
+        self.exact = SandboxAdmin(self.system.url("sandbox"), http=self.http)
+        """The sandbox's admin API: clock, limits, faults, grants, figures."""
         self.events = await EventLog(self.system.bootstrap).start()
         return self
 
@@ -95,29 +98,22 @@ class Harness:
 
     # ---- the sandbox ------------------------------------------------------------------------
 
-    async def sandbox(self, method: str, path: str, body: Any = None) -> Any:
-        response = await self.http.request(method, f"{self.system.url('sandbox')}{path}",
-                                           json=body)
-        if response.status_code >= 400:
-            raise ScenarioError(f"sandbox {method} {path}: {response.status_code} {response.text}")
-        return response.json()
-
     async def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = await self.sandbox("GET", "/_sandbox/stats")
-        return stats
+        return await self.exact.stats()
 
     async def access_mark(self) -> int:
         """The number of the sandbox's last logged call: a mark to read calls after."""
-        return int((await self.sandbox("GET", "/_sandbox/access-log?since=999999999999"))["last"])
+        return int((await self.exact.access_log(since=999999999999))["last"])
 
     async def calls(self, since: int, division: int | None = None) -> list[Call]:
         """Every API call the sandbox answered after mark ``since`` (401s included)."""
-        query = f"since={since}" + (f"&division={division}" if division is not None else "")
-        return calls_of(await self.sandbox("GET", f"/_sandbox/access-log?{query}"), since)
+        query: dict[str, int] = {"since": since}
+        if division is not None:
+            query["division"] = division
+        return calls_of(await self.exact.access_log(**query), since)
 
     async def expected(self, division: int) -> dict[str, Any]:
-        expected: dict[str, Any] = await self.sandbox("GET", f"/_sandbox/expected/{division}")
-        return expected
+        return await self.exact.expected(division)
 
     # ---- services over HTTP -----------------------------------------------------------------
 

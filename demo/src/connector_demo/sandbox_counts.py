@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
+from exact_sandbox.client import SandboxAdmin
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,16 @@ class SandboxCount:
 
 async def access_mark(sandbox_url: str) -> int:
     """The number of the sandbox's latest logged call: count from here on."""
-    async with httpx.AsyncClient(timeout=30) as client:
-        answer = (await client.get(f"{sandbox_url}/_sandbox/access-log",
-                                   params={"since": 10**12})).json()
+    async with SandboxAdmin(sandbox_url) as admin:
+        answer = await admin.access_log(since=10**12)
     return int(answer["last"])
 
 
 async def count_calls(sandbox_url: str, since: int, division: int, start: datetime,
                       end: datetime) -> SandboxCount:
     """Calls the sandbox answered for ``division`` after mark ``since``, within [start, end]."""
-    async with httpx.AsyncClient(timeout=60) as client:
-        answer = (await client.get(f"{sandbox_url}/_sandbox/access-log",
-                                   params={"since": since, "division": division})).json()
+    async with SandboxAdmin(sandbox_url, timeout=60) as admin:
+        answer = await admin.access_log(since=since, division=division)
     if int(answer["first"]) > since + 1:
         raise RuntimeError("the sandbox's access log no longer holds the run's calls")
     statuses = [int(e["status"]) for e in answer["entries"]

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import ProgrammingError
@@ -50,6 +49,7 @@ from contracts import (
     RecreateRejected,
     RunCompleted,
 )
+from exact_sandbox.client import SandboxAdmin
 from ledger_sink.cli import print_checks, sandbox_expected, show_figures
 from ledger_sink.reconcile import against_expected, against_last_run, figures
 
@@ -221,10 +221,8 @@ async def reconcile(system: LocalSystem, console: Console, datasource_id: uuid.U
             run_checks = await against_last_run(conn, datasource_id)
     finally:
         await engine.dispose()
-    async with httpx.AsyncClient(timeout=120) as client:
-        expected: dict[str, Any] = (
-            await client.get(f"{system.url('sandbox')}/_sandbox/expected/{final.payload.division}")
-        ).json()
+    async with SandboxAdmin(system.url("sandbox"), timeout=120) as admin:
+        expected = await admin.expected(final.payload.division)
     show_figures(ours)
     ok = print_checks("against RunCompleted", run_checks)
     ok = print_checks("against the sandbox's figures",

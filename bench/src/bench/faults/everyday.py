@@ -49,17 +49,15 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
         conns: dict[int, Connection] = {}
         for division, faults in plans.items():  # each run starts as its company connects
             conns[division] = await h.connect(EVA, division)
-            await h.sandbox("PUT", f"/_sandbox/faults/divisions/{division}",
-                            {**faults, "latency_ms": LATENCY_MS})
+            await h.exact.set_faults(division=division, **faults, latency_ms=LATENCY_MS)
         for division in (spurious, mixed):  # early: once the run's first page is in
             await _first_progress(h, conns[division].run_id)
-            await h.sandbox("PATCH", f"/_sandbox/faults/divisions/{division}",
-                            {"unauthorized_next": 1})
+            await h.exact.patch_faults(division=division, unauthorized_next=1)
         for division, conn in conns.items():
             durations[division] = await _duration(h, stack, result, conn)
     finally:
         for division in plans:
-            await h.sandbox("DELETE", f"/_sandbox/faults/divisions/{division}")
+            await h.exact.clear_faults(division=division)
     after = await h.stats()
     injected = delta(after["faults_injected"], before["faults_injected"])
     plain, one_401, with_mix = (durations.get(d) for d in R9_DIVISIONS)

@@ -4,13 +4,15 @@ error budget (more than 10 answers 400/401/403/404 per endpoint and hour blocks 
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.faults.checks import run_reconciles
 from bench.faults.result import ScenarioResult
 from bench.faults.stack import R3_DIVISION, FaultStack
 from bench.harness import EVA, Harness
 
 NAME = "Exact API faults"
-FAULTS = {"error_5xx_rate": 0.05, "timeout_rate": 0.01, "malformed_json_rate": 0.01,
+FAULTS: dict[str, Any] = {"error_5xx_rate": 0.05, "timeout_rate": 0.01, "malformed_json_rate": 0.01,
           "drop_rate": 0.01, "hang_seconds": 30.0, "seed": 7}
 CLIENT_ERRORS = ("400", "401", "403", "404")
 
@@ -20,11 +22,11 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     # faults start once the connection is made (auth's sign-in checks are not under test)
     conn = await h.connect(EVA, R3_DIVISION)
     before = await h.stats()
-    await h.sandbox("PATCH", "/_sandbox/faults", {**FAULTS, "divisions": [R3_DIVISION]})
+    await h.exact.patch_faults(**FAULTS, divisions=[R3_DIVISION])
     try:
         await run_reconciles(h, conn, result, stack.scale.run_timeout)
     finally:
-        await h.sandbox("DELETE", "/_sandbox/faults")
+        await h.exact.clear_faults()
     after = await h.stats()
     injected = {k: after["faults_injected"].get(k, 0) - before["faults_injected"].get(k, 0)
                 for k in after["faults_injected"]}

@@ -67,7 +67,7 @@ class SecretScanner:
 
 
 async def collect_secrets(h: Harness) -> dict[str, set[str]]:
-    issued = await h.sandbox("GET", "/_sandbox/tokens")
+    issued = await h.exact.tokens()
     sec = h.system.secrets
     links = {urlsplit(link).path.rsplit("/", 1)[-1] for link in h.links}
     return {

@@ -49,15 +49,14 @@ async def _long_run(h: Harness, stack: FaultStack, result: ScenarioResult, divis
     before = await h.stats()
     try:
         conn = await h.connect(EVA, division)
-        await h.sandbox("PATCH", "/_sandbox/faults", {"latency_ms": latency_ms,
-                                                      "divisions": [division]})
+        await h.exact.patch_faults(latency_ms=latency_ms, divisions=[division])
         watch = CallWatch(h, division, conn.run_id)
         timeout = max(stack.scale.run_timeout, 3 * across * lifetime)
         watcher = asyncio.create_task(watch.run(timeout))
         ok = await run_reconciles(h, conn, result, timeout)
         await watcher
     finally:
-        await h.sandbox("DELETE", "/_sandbox/faults")
+        await h.exact.clear_faults()
         await set_limits(h, **old)
     after = await h.stats()
     end = await h.run_end(conn.run_id, 10)

@@ -45,7 +45,7 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
 
     await h.log.wait(mid_run, 300, "progress into the run")
     before = await h.stats()
-    withdrawn = await h.sandbox("POST", "/_sandbox/grants/withdraw", {"username": DIRK.username})
+    withdrawn = await h.exact.withdraw(username=DIRK.username)
     at = datetime.now(UTC)
     needs = await h.log.wait(lambda m: isinstance(m, DataSourceNeedsReauthorization)
                              and m.datasource_id == ds, 180, "DataSourceNeedsReauthorization")
@@ -84,7 +84,7 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     fetched = page_fetches(run_calls)
     again = refetches(run_calls, interruptions=1)
     result.figures.update({
-        "grants_withdrawn": len(withdrawn["withdrawn"]),
+        "grants_withdrawn": len(withdrawn),
         "noticed_after_s": round(noticed, 1),
         "state": detail["state"],
         "calls_after_withdrawal": calls_after,

@@ -30,13 +30,13 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
         ds, run_id = conn.datasource_id, conn.run_id
         await h.log.wait(lambda m: isinstance(m, RunProgress) and m.payload.run_id == run_id
                          and m.payload.calls_used >= 3, 120, "the run under way")
-        ours = [g for g in await h.sandbox("GET", "/_sandbox/grants")
+        ours = [g for g in await h.exact.grants()
                 if g["username"] == EVA.username and R11_DIVISION in g["divisions"]
                 and not g["withdrawn"]][-1:]
         result.expect(len(ours) == 1, "the run's grant is not at the sandbox")
         at = datetime.now(UTC)
         for grant in ours:
-            await h.sandbox("POST", "/_sandbox/grants/withdraw", {"grant_id": grant["id"]})
+            await h.exact.withdraw(grant_id=grant["id"])
         needs = await h.log.wait(lambda m: isinstance(m, DataSourceNeedsReauthorization)
                                  and m.datasource_id == ds, 300, "DataSourceNeedsReauthorization")
         revoked = await h.log.wait(lambda m: isinstance(m, GrantRevoked)

@@ -16,6 +16,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -37,7 +38,7 @@ from contracts import (
 )
 
 NAME = "sign-in under transient faults"
-FAULTS = {"error_5xx_rate": 0.04, "timeout_rate": 0.02, "drop_rate": 0.02,
+FAULTS: dict[str, Any] = {"error_5xx_rate": 0.04, "timeout_rate": 0.02, "drop_rate": 0.02,
           "malformed_json_rate": 0.02, "hang_seconds": 30.0, "include_token_endpoint": True,
           "seed": 10}
 AT_ONCE = 10
@@ -47,7 +48,7 @@ GOAL = 0.99
 async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
     result = ScenarioResult(10, NAME)
     before = await h.stats()
-    await h.sandbox("PUT", "/_sandbox/faults", FAULTS)
+    await h.exact.set_faults(**FAULTS)
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def one(division: int) -> tuple[bool, float, str]:
@@ -58,7 +59,7 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
         outcomes = await asyncio.gather(*(one(R10_DIVISIONS[i % len(R10_DIVISIONS)])
                                           for i in range(stack.scale.signins)))
     finally:
-        await h.sandbox("DELETE", "/_sandbox/faults")
+        await h.exact.clear_faults()
     after = await h.stats()
     injected = delta(after["faults_injected"], before["faults_injected"])
     ok = [o for o in outcomes if o[0]]

@@ -46,8 +46,8 @@ class CallWatch:
 
 async def set_limits(h: Harness, **limits: int) -> dict[str, int]:
     """PATCH the sandbox's limits; returns the values they had."""
-    before = await h.sandbox("GET", "/_sandbox/limits")
-    await h.sandbox("PATCH", "/_sandbox/limits", limits)
+    before = await h.exact.limits()
+    await h.exact.limits(**limits)
     return {k: before[k] for k in limits}
 
 

@@ -88,19 +88,18 @@ async def lift_limits(h: Harness) -> None:
     raises a limit within a window, so a client rightly keeps the lowest count it was told
     for the window, and the benchmark would measure that instead of the connector.
     """
-    raised = (await h.sandbox("GET", "/_sandbox/limits"))["minutely"] < 1_000_000
-    await h.sandbox("POST", "/_sandbox/clock", {"speed": 1.0})
-    await h.sandbox("PATCH", "/_sandbox/limits", {
-        "minutely": 1_000_000, "daily": 100_000_000, "access_token_lifetime_s": 600,
-        "refresh_window_s": 30, "code_lifetime_s": 180})
-    await h.sandbox("POST", "/_sandbox/limits/reset")
+    raised = (await h.exact.limits())["minutely"] < 1_000_000
+    await h.exact.clock(speed=1.0)
+    await h.exact.limits(minutely=1_000_000, daily=100_000_000, access_token_lifetime_s=600,
+                         refresh_window_s=30, code_lifetime_s=180)
+    await h.exact.reset_limits()
     if raised:
         await next_window(h)
 
 
 async def next_window(h: Harness) -> None:
     """Until just after the sandbox's next whole minute."""
-    clock = await h.sandbox("GET", "/_sandbox/clock")
+    clock = await h.exact.clock()
     speed = float(clock["speed"]) or 1.0
     await asyncio.sleep((60_000 - int(clock["now_ms"]) % 60_000) / speed / 1000 + 0.05)
 
@@ -111,11 +110,10 @@ async def real_limits(h: Harness, speed: float) -> None:
     Token and code lifetimes stretch with the clock, so they last the same real time as
     at speed 1: auth keeps Exact's real-time rules (it cannot see the sandbox clock).
     """
-    await h.sandbox("POST", "/_sandbox/clock", {"speed": speed})
-    await h.sandbox("PATCH", "/_sandbox/limits", {
-        "minutely": 60, "daily": 100_000_000, "access_token_lifetime_s": int(600 * speed),
-        "refresh_window_s": int(30 * speed), "code_lifetime_s": int(180 * speed)})
-    await h.sandbox("POST", "/_sandbox/limits/reset")
+    await h.exact.clock(speed=speed)
+    await h.exact.limits(minutely=60, daily=100_000_000, access_token_lifetime_s=int(600 * speed),
+                         refresh_window_s=int(30 * speed), code_lifetime_s=int(180 * speed))
+    await h.exact.reset_limits()
 
 
 async def stop_ingest(h: Harness) -> None:

@@ -17,8 +17,7 @@ from contracts import RunCompleted
 
 
 async def _baseline(h: Harness) -> tuple[BaselineRun, CpuShare]:
-    grant = await h.sandbox("POST", "/_sandbox/grants",
-                            {"username": EVA.username, "divisions": [MAIN_DIVISION]})
+    grant = await h.exact.grant(EVA.username, divisions=[MAIN_DIVISION])
     meter = CpuMeter(system_pids(h.system))
     run = await run_baseline(h.system.url("sandbox"), h.system.bootstrap, grant["access_token"],
                              MAIN_DIVISION)

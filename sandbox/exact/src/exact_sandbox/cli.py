@@ -6,15 +6,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 import uvicorn
 
 from exact_sandbox.app import create_app
+from exact_sandbox.client import SandboxAdmin, SandboxAdminError
 from exact_sandbox.config import FaultSettings, Limits, ManyCompanies, SandboxConfig, parse_app
 
 app = typer.Typer(add_completion=False, help="Exact Online sandbox (local API simulator).")
@@ -115,27 +117,37 @@ def serve(
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
 
 
-def _call(method: str, url: str, path: str, body: dict[str, Any] | None = None) -> None:
-    response = httpx.request(method, url.rstrip("/") + path, json=body, timeout=600)
-    typer.echo(json.dumps(response.json(), indent=2))
-    if response.is_error:
-        raise typer.Exit(1)
+def _show(url: str, call: Callable[[SandboxAdmin], Awaitable[Any]]) -> None:
+    """Run one admin call on the sandbox at ``url`` and print its answer as JSON."""
+
+    async def go() -> Any:
+        async with SandboxAdmin(url, timeout=600) as admin:
+            return await call(admin)
+
+    try:
+        answer = asyncio.run(go())
+    except SandboxAdminError as exc:
+        typer.echo(str(exc))
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(answer, indent=2))
 
 
 @app.command()
 def change(division: int, entity: str = "TransactionLines", insert: int = 0, update: int = 0,
            delete: int = 0, url: URL = DEFAULT_URL) -> None:
     """Insert, update and delete rows of a division (bumps Timestamp, records deletes)."""
-    _call("POST", url, f"/_sandbox/divisions/{division}/changes",
-          {"entity": entity, "insert": insert, "update": update, "delete": delete})
+    _show(url, lambda admin: admin.change(division, entity=entity, insert=insert, update=update,
+                                          delete=delete))
 
 
 @app.command()
 def withdraw(username: str | None = None, client_id: str | None = None,
              url: URL = DEFAULT_URL) -> None:
     """Withdraw grants (the approving person lost access): refresh fails, API calls 401."""
-    _call("POST", url, "/_sandbox/grants/withdraw",
-          {"username": username, "client_id": client_id})
+    async def withdrawn(admin: SandboxAdmin) -> dict[str, list[str]]:
+        return {"withdrawn": await admin.withdraw(username=username, client_id=client_id)}
+
+    _show(url, withdrawn)
 
 
 @app.command()
@@ -150,7 +162,7 @@ def clock(advance: float | None = None, set_to: Annotated[str | None, typer.Opti
         body["advance"] = advance
     if speed is not None:
         body["speed"] = speed
-    _call("POST" if body else "GET", url, "/_sandbox/clock", body or None)
+    _show(url, lambda admin: admin.clock(**body))
 
 
 @app.command()
@@ -159,19 +171,16 @@ def faults(setting: Annotated[list[str] | None, typer.Argument(
            clear: bool = False, url: URL = DEFAULT_URL) -> None:
     """Show, change (PATCH) or clear the injected faults of a running sandbox."""
     if clear:
-        _call("DELETE", url, "/_sandbox/faults")
-        return
-    if not setting:
-        _call("GET", url, "/_sandbox/faults")
+        _show(url, lambda admin: admin.clear_faults())
         return
     body = {}
-    for item in setting:
+    for item in setting or ():
         key, _, raw = item.partition("=")
         body[key] = json.loads(raw) if raw not in ("",) else None
-    _call("PATCH", url, "/_sandbox/faults", body)
+    _show(url, lambda admin: admin.patch_faults(**body) if body else admin.faults())
 
 
 @app.command()
 def stats(url: URL = DEFAULT_URL) -> None:
     """Print the counters of a running sandbox."""
-    _call("GET", url, "/_sandbox/stats")
+    _show(url, lambda admin: admin.stats())

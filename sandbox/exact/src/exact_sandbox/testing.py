@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.config import FaultSettings, Limits, SandboxConfig
 from exact_sandbox.runtime import Sandbox
 
@@ -44,10 +45,12 @@ class Env:
         sb: Sandbox = self.app.state.sandbox
         return sb
 
+    @property
+    def admin(self) -> SandboxAdmin:
+        return SandboxAdmin(http=self.client)
+
     async def grant(self, username: str = "anna.admin@demo.nl", **body: Any) -> dict[str, str]:
-        r = await self.client.post("/_sandbox/grants", json={"username": username, **body})
-        assert r.status_code == 200, r.text
-        data: dict[str, str] = r.json()
+        data: dict[str, str] = await self.admin.grant(username, **body)
         return data
 
     async def api(self, path: str, token: str, **params: str) -> httpx.Response:

@@ -32,6 +32,7 @@ from auth.settings import AuthSettings
 from connector_runtime.access import ApiClient, token_sha256
 from connector_runtime.testing import Infra, eventually, read_records
 from exact_sandbox.app import create_app as create_sandbox
+from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.clock import Clock as SandboxClock
 from exact_sandbox.config import AppRegistration, Limits, SandboxConfig
 from exact_sandbox.testing import serve_in_thread
@@ -68,9 +69,8 @@ class Sandbox:
         return clock
 
     async def stats(self) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            data: dict[str, Any] = (await client.get("/_sandbox/stats")).json()
-            return data
+        async with SandboxAdmin(self.url) as admin:
+            return await admin.stats()
 
 
 def sandbox_config(*redirect_uris: str) -> SandboxConfig:

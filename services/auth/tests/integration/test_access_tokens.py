@@ -12,6 +12,7 @@ import pytest
 import contracts as c
 from auth.app import create_app
 from connector_runtime.testing import eventually
+from exact_sandbox.client import SandboxAdmin
 
 pytestmark = pytest.mark.integration
 
@@ -95,8 +96,8 @@ async def test_concurrent_requests_on_two_replicas_refresh_exactly_once(flow, ad
         other.headers["Authorization"] = flow.internal().headers["Authorization"]
         clients.append(other)
         advance(575)  # 25 s left: due for a refresh, and the 570 s rule allows it
-        async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-            await exact.post("/_sandbox/stats/reset")
+        async with SandboxAdmin(flow.sandbox.url) as exact:
+            await exact.reset_stats()
         responses = await asyncio.gather(*(
             _token(flow, grant_id, clients[i % 2]) for i in range(20)))
         for client in clients:
@@ -152,8 +153,8 @@ async def test_short_lived_tokens_are_refreshed_on_time_with_no_setting(flow, ad
     lifetime), serves every request, never asks too early; AUTH_MIN_REFRESH_INTERVAL_SECONDS
     is not set."""
     assert flow.app.settings.min_refresh_interval_seconds is None
-    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-        await exact.patch("/_sandbox/limits", json={"access_token_lifetime_s": 60})
+    async with SandboxAdmin(flow.sandbox.url) as exact:
+        await exact.limits(access_token_lifetime_s=60)
         try:
             _message, authorized = await flow.connect()
             grant_id = authorized.payload.grant_id
@@ -172,7 +173,7 @@ async def test_short_lived_tokens_are_refreshed_on_time_with_no_setting(flow, ad
             last = await _token(flow, grant_id)
             assert last.status_code == 200
         finally:
-            await exact.patch("/_sandbox/limits", json={"access_token_lifetime_s": 600})
+            await exact.limits(access_token_lifetime_s=600)
     after = await flow.sandbox.stats()
     assert len(set(served)) == 4 and last.json()["access_token"] not in served
     assert after["refresh_calls"] - before["refresh_calls"] == 4
@@ -184,10 +185,8 @@ async def test_short_lived_tokens_are_refreshed_on_time_with_no_setting(flow, ad
 async def test_a_withdrawn_grant_is_revoked_and_reported(flow, advance) -> None:
     message, authorized = await flow.connect("bram.admin@demo.nl")
     grant_id = authorized.payload.grant_id
-    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-        withdrawn = await exact.post("/_sandbox/grants/withdraw",
-                                     json={"username": "bram.admin@demo.nl"})
-        assert withdrawn.json()["withdrawn"]
+    async with SandboxAdmin(flow.sandbox.url) as exact:
+        assert await exact.withdraw(username="bram.admin@demo.nl")
     advance(575)
 
     gone = await _token(flow, grant_id)
@@ -207,8 +206,8 @@ async def test_a_refused_token_of_a_withdrawn_grant_is_revoked_at_once(flow) -> 
     message, authorized = await flow.connect("bram.admin@demo.nl")
     grant_id = authorized.payload.grant_id
     token = (await _token(flow, grant_id)).json()["access_token"]
-    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-        await exact.post("/_sandbox/grants/withdraw", json={"username": "bram.admin@demo.nl"})
+    async with SandboxAdmin(flow.sandbox.url) as exact:
+        await exact.withdraw(username="bram.admin@demo.nl")
     assert await _me(flow, token) == 401
     async with flow.internal() as internal:
         await internal.post(f"/internal/grants/{grant_id}/access-token/rejected",
@@ -223,14 +222,13 @@ async def test_an_unavailable_token_endpoint_answers_503_and_keeps_the_grant(flo
     _message, authorized = await flow.connect()
     grant_id = authorized.payload.grant_id
     advance(575)
-    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-        await exact.put("/_sandbox/faults", json={"error_5xx_rate": 1.0, "error_5xx_status": 503,
-                                                  "include_token_endpoint": True,
-                                                  "endpoints": ["oauth2/token"]})
+    async with SandboxAdmin(flow.sandbox.url) as exact:
+        await exact.set_faults(error_5xx_rate=1.0, error_5xx_status=503,
+                              include_token_endpoint=True, endpoints=["oauth2/token"])
         try:
             down = await _token(flow, grant_id)
         finally:
-            await exact.delete("/_sandbox/faults")
+            await exact.clear_faults()
     assert down.status_code == 503
     assert down.headers["retry-after"] == "5"
     up = await _token(flow, grant_id)
@@ -277,9 +275,8 @@ async def test_an_idle_grant_is_refreshed_before_its_refresh_token_expires(flow,
     settings = flow.app.settings.model_copy(update={
         "refresh_token_lifetime_seconds": 120, "keepalive_before_seconds": 60,
         "keepalive_interval_seconds": 0.2})
-    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-        await exact.patch("/_sandbox/limits", json={"refresh_token_lifetime_s": 120,
-                                                    "access_token_lifetime_s": 40})
+    async with SandboxAdmin(flow.sandbox.url) as exact:
+        await exact.limits(refresh_token_lifetime_s=120, access_token_lifetime_s=40)
         try:
             _message, authorized = await flow.connect()
             grant_id = authorized.payload.grant_id
@@ -297,8 +294,8 @@ async def test_an_idle_grant_is_refreshed_before_its_refresh_token_expires(flow,
             advance(70)  # 140 s: the first refresh token expired 20 s ago
             served = await _token(flow, grant_id)
         finally:
-            await exact.patch("/_sandbox/limits", json={"refresh_token_lifetime_s": 30 * 86400,
-                                                        "access_token_lifetime_s": 600})
+            await exact.limits(refresh_token_lifetime_s=30 * 86400,
+                                 access_token_lifetime_s=600)
     assert served.status_code == 200, served.text
     assert await _me(flow, served.json()["access_token"]) == 200
     after = await flow.sandbox.stats()

@@ -4,10 +4,10 @@ pages, the sandbox's sign-in and consent pages, the callback, and the events aut
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 import contracts as c
+from exact_sandbox.client import SandboxAdmin
 
 pytestmark = pytest.mark.integration
 
@@ -187,11 +187,10 @@ async def test_sign_in_succeeds_through_exacts_transient_faults(flow) -> None:
     """Every sign-in call - code exchange, Me, divisions, roles, rights - meets 5xx, slow
     answers, dropped connections and broken JSON, and the person still sees one page:
     connected."""
-    async with httpx.AsyncClient(base_url=flow.sandbox.url) as exact:
-        await exact.put("/_sandbox/faults", json={
-            "error_5xx_rate": 0.12, "drop_rate": 0.06, "malformed_json_rate": 0.06,
-            "timeout_rate": 0.04, "hang_seconds": 0.2, "include_token_endpoint": True,
-            "seed": 5})
+    async with SandboxAdmin(flow.sandbox.url) as exact:
+        await exact.set_faults(error_5xx_rate=0.12, drop_rate=0.06, malformed_json_rate=0.06,
+                               timeout_rate=0.04, hang_seconds=0.2, include_token_endpoint=True,
+                               seed=5)
         try:
             before = await flow.sandbox.stats()
             message = await flow.request()
@@ -199,7 +198,7 @@ async def test_sign_in_succeeds_through_exacts_transient_faults(flow) -> None:
                                             "anna.admin@demo.nl")
             after = await flow.sandbox.stats()
         finally:
-            await exact.delete("/_sandbox/faults")
+            await exact.clear_faults()
     assert "Connected" in page.text, page.text
     authorized = await flow.event(message.datasource_id, c.ExactAuthorized)
     await flow.remember_tokens(authorized.payload.grant_id)

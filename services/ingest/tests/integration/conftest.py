@@ -36,6 +36,7 @@ from connector_runtime.db import create_engine
 from connector_runtime.messaging import ensure_topics
 from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
 from exact_sandbox.app import create_app as create_sandbox
+from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.config import FaultSettings, Limits, SandboxConfig
 from exact_sandbox.testing import CLIENT_ID, CLIENT_SECRET, serve_in_thread
 from ingest.app import create_app
@@ -55,28 +56,26 @@ class Sandbox:
     division: int
     http: httpx.AsyncClient
 
+    @property
+    def admin(self) -> SandboxAdmin:
+        """The sandbox's admin API (clock, limits, faults, model, data changes, figures)."""
+        return SandboxAdmin(http=self.http)
+
     async def expected(self) -> dict[str, Any]:
-        r = await self.http.get(f"/_sandbox/expected/{self.division}")
-        r.raise_for_status()
-        figures: dict[str, Any] = r.json()["entities"]
+        figures: dict[str, Any] = (await self.admin.expected(self.division))["entities"]
         return figures
 
     async def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = (await self.http.get("/_sandbox/stats")).json()
-        return stats
+        return await self.admin.stats()
 
-    async def grant(self) -> dict[str, str]:
-        r = await self.http.post("/_sandbox/grants", json={"username": "eva.large@demo.nl",
-                                                            "divisions": [self.division]})
-        r.raise_for_status()
-        grant: dict[str, str] = r.json()
-        return grant
+    async def grant(self) -> dict[str, Any]:
+        return await self.admin.grant("eva.large@demo.nl", divisions=[self.division])
 
     async def faults(self, **settings: Any) -> None:
-        (await self.http.put("/_sandbox/faults", json=settings)).raise_for_status()
+        await self.admin.set_faults(**settings)
 
     async def limits(self, **limits: Any) -> None:
-        (await self.http.patch("/_sandbox/limits", json=limits)).raise_for_status()
+        await self.admin.limits(**limits)
 
     def minimum_calls(self, expected: dict[str, Any]) -> int:
         """Calls a full run needs at least: one per page, an empty entity is one page."""

@@ -36,8 +36,7 @@ async def test_an_entity_exact_refuses_fails_alone_and_the_next_sync_reads_it(
         code: str) -> None:
     runs, batches = tails
     world = make_world(make_sandbox(lines=1_500))
-    await world.sandbox.http.patch("/_sandbox/model",
-                                   json={"refused_endpoints": {"budget/Budgets": status}})
+    await world.sandbox.admin.model(refused_endpoints={"budget/Budgets": status})
     await world.start_app(incremental_interval_seconds=3600, incremental_jitter=0)
     request = await world.request_run()
     run_id = request.payload.run_id
@@ -59,7 +58,7 @@ async def test_an_entity_exact_refuses_fails_alone_and_the_next_sync_reads_it(
     assert stats["calls_by_endpoint"]["budget/Budgets"] == 1  # refused once, not retried
 
     # Exact serves the entity again: the next incremental sync reads it in full
-    await world.sandbox.http.delete("/_sandbox/model")
+    await world.sandbox.admin.reset_model()
     await make_due(infra, request.datasource_id)
 
     def synced(msgs: list[c.Message]) -> list[c.RunCompleted]:
@@ -83,9 +82,9 @@ async def test_a_field_exact_retired_is_dropped_reported_and_costs_one_call(
         make_sandbox: Any, make_world: Any, tails: Any) -> None:
     runs, batches = tails
     world = make_world(make_sandbox(lines=500))
-    await world.sandbox.http.patch("/_sandbox/model", json={
-        "retired_fields": {"hrm/Costcenters": ["Active"], "budget/Budgets": ["Costunit"]},
-        "int64_as_string": True})
+    await world.sandbox.admin.model(
+        retired_fields={"hrm/Costcenters": ["Active"], "budget/Budgets": ["Costunit"]},
+        int64_as_string=True)
     await world.start_app()
     request = await world.request_run()
     run_id = request.payload.run_id

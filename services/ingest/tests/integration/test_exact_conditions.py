@@ -81,7 +81,7 @@ async def test_a_spent_daily_budget_waits_for_the_reset_without_429(make_sandbox
     sandbox = make_sandbox(lines=10, limits=Limits(minutely=10, daily=15), clock_speed=120.0)
     world = make_world(sandbox)
     await world.start_app()
-    await sandbox.http.post("/_sandbox/clock", json={"set": "2025-03-03T23:50:00Z"})
+    await sandbox.admin.clock(set="2025-03-03T23:50:00Z")
     run_id = (await world.request_run()).payload.run_id
     await runs.until(lambda m: any(isinstance(x, (c.RunCompleted, c.RunFailed))
                                    and x.payload.run_id == run_id for x in m), timeout=60)

@@ -55,13 +55,11 @@ async def test_incremental_sync_sends_exactly_the_changes_and_a_reimport_replace
     await eventually(lambda: sink_matches(sink, ds, world.sandbox), timeout=30)
 
     # the sandbox changes rows; the next incremental run sends exactly those changes
-    http = world.sandbox.http
+    exact = world.sandbox.admin
     division = world.sandbox.division
-    tl = (await http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "TransactionLines", "insert": 2, "update": 3, "delete": 2})).json()
-    acc = (await http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "Accounts", "insert": 1, "update": 2, "delete": 1})).json()
-    (await http.post("/_sandbox/stats/reset")).raise_for_status()
+    tl = await exact.change(division, entity="TransactionLines", insert=2, update=3, delete=2)
+    acc = await exact.change(division, entity="Accounts", insert=1, update=2, delete=1)
+    await exact.reset_stats()
     await make_due(infra, ds)
 
     def incremental_done(msgs: list[c.Message]) -> bool:
@@ -102,8 +100,7 @@ async def test_incremental_sync_sends_exactly_the_changes_and_a_reimport_replace
     await eventually(lambda: sink_matches(sink, ds, world.sandbox), timeout=30)
 
     # rows deleted without a sync in between: only the re-import can tell the sink
-    (await http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "TransactionLines", "delete": 3})).raise_for_status()
+    await exact.change(division, entity="TransactionLines", delete=3)
     reimport = await world.request_run(kind="reimport", datasource_id=ds,
                                        entities=(c.Entity.TRANSACTION_LINES,))
     await runs.until(lambda m: any(isinstance(x, c.RunCompleted)

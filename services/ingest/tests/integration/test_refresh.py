@@ -86,9 +86,8 @@ async def test_a_refresh_sends_only_the_changed_rows_and_nothing_without_changes
     before = await balances(sink, ds)
 
     division = world.sandbox.division
-    tl = (await world.sandbox.http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "TransactionLines", "insert": 3, "delete": 1})).json()
-    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
+    tl = await world.sandbox.admin.change(division, entity="TransactionLines", insert=3, delete=1)
+    await world.sandbox.admin.reset_stats()
     expected = await world.sandbox.expected()
 
     async def refresh() -> c.RunCompleted:

@@ -114,8 +114,8 @@ async def test_after_changes_the_next_sync_rereads_the_changed_periods_within_it
     await runs.until(lambda m: len(runs.of_run(request.payload.run_id, c.RunCompleted)) == 1)
 
     division = world.sandbox.division
-    changes = (await world.sandbox.http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "TransactionLines", "insert": 3, "update": 4, "delete": 2})).json()
+    changes = await world.sandbox.admin.change(division, entity="TransactionLines", insert=3,
+                                               update=4, delete=2)
     assert changes["updated"]
     check, calls = await _next_sync_check(infra, world, runs, ds)
     assert check.checked
@@ -126,8 +126,7 @@ async def test_after_changes_the_next_sync_rereads_the_changed_periods_within_it
 
     # a sync within the re-read interval changes lines but leaves ReportingBalance unread:
     # not checked, and its periods are kept for the next check
-    (await world.sandbox.http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "TransactionLines", "insert": 2})).raise_for_status()
+    await world.sandbox.admin.change(division, entity="TransactionLines", insert=2)
     check, calls = await _next_sync_check(infra, world, runs, ds)
     assert not check.checked and "read again" in (check.reason or "")
     assert "financial/ReportingBalance" not in calls
@@ -152,7 +151,7 @@ async def _sql(infra: Infra, statement: str, ds: Any) -> None:
 async def _next_sync_check(infra: Infra, world: Any, runs: Any, ds: Any
                            ) -> tuple[c.TrialBalanceCheckedPayload, dict[str, int]]:
     """Run the data source's scheduled sync now; its check and the calls Exact answered."""
-    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
+    await world.sandbox.admin.reset_stats()
     seen = len([m for m in runs.messages if isinstance(m, c.TrialBalanceChecked)])
     await _sql(infra, "UPDATE ingest.sync_states SET next_due_at = now() "
                       "WHERE datasource_id = :d", ds)

@@ -55,7 +55,7 @@ def free_port() -> int:
 
 async def _subscribed(world: Any, app: Any, ds: uuid.UUID, topics: set[str]) -> bool:
     """Exact has exactly these topics for the division and the read API says they are active."""
-    at_exact = (await world.sandbox.http.get("/_sandbox/webhooks")).json()["subscriptions"]
+    at_exact = (await world.sandbox.admin.webhooks())["subscriptions"]
     mine = {s["topic"] for s in at_exact if s["division"] == world.sandbox.division}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest",
                                  headers={"Authorization": "Bearer ingest-tests-operator-token"}) as client:
@@ -89,15 +89,15 @@ async def test_a_burst_of_changes_reaches_the_sink_through_one_targeted_run(
                                 webhook_callback_url=f"http://127.0.0.1:{port}/webhooks/exact")
     ds = await _initial(world, runs)
     await eventually(lambda: sink_matches(sink, ds, world.sandbox), timeout=30)
-    http, division = world.sandbox.http, world.sandbox.division
+    exact, division = world.sandbox.admin, world.sandbox.division
     await eventually(lambda: _subscribed(world, app, ds, {"FinancialTransactions", "Accounts"}),
                      timeout=30)
-    (await http.post("/_sandbox/stats/reset")).raise_for_status()
+    await exact.reset_stats()
     safety_net = await next_due(infra, ds)
 
-    change = (await http.post(f"/_sandbox/divisions/{division}/changes", json={
-        "entity": "TransactionLines", "insert": 150, "update": 10, "delete": 2})).json()
-    hooks = (await http.post("/_sandbox/webhooks/drain")).json()["stats"]
+    change = await exact.change(division, entity="TransactionLines", insert=150, update=10,
+                                delete=2)
+    hooks = (await exact.drain_webhooks())["stats"]
     notified = change["webhook_deliveries"]
     assert hooks["delivered"] == notified >= 150
 
