@@ -24,6 +24,11 @@ MESSAGES_CONSUMED = Counter(
     "Messages a subscriber finished with: outcome ok, retry (redelivered) or dead_lettered",
     ["topic", "outcome"],
 )
+MESSAGES_REDELIVERED = Counter(
+    "connector_messages_redelivered_total",
+    "Messages a consumer had handled before (the inbox made them a no-op)",
+    ["consumer"],
+)
 MESSAGES_DEAD_LETTERED = Counter(
     "connector_messages_dead_lettered_total", "Messages sent to a dead-letter topic", ["topic"]
 )

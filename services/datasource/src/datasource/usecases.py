@@ -56,7 +56,6 @@ async def handle_command(command: Command, uow: UnitOfWork, *, clock: Clock = ut
                          new_id: NewId = uuid4) -> None:
     async with uow:
         if not await uow.first_delivery(COMMANDS, command.message_id):
-            log.info("duplicate_message_skipped", consumer=COMMANDS)
             metrics.command(command.type, "duplicate")
             return
         match command:
@@ -94,7 +93,6 @@ async def handle_auth_event(event: AuthEvent, uow: UnitOfWork, *, clock: Clock =
     for ConfirmConnection before its initial run)."""
     async with uow:
         if not await uow.first_delivery(AUTH_EVENTS, event.message_id):
-            log.info("duplicate_message_skipped", consumer=AUTH_EVENTS)
             return
         events: list[Event] = []
         if isinstance(event, c.GrantExpiring):  # a warning for operators; nothing changes yet
@@ -133,7 +131,6 @@ async def handle_auth_event(event: AuthEvent, uow: UnitOfWork, *, clock: Clock =
 async def handle_run_event(event: RunEvent, uow: UnitOfWork, *, clock: Clock = utcnow) -> None:
     async with uow:
         if not await uow.first_delivery(RUN_EVENTS, event.message_id):
-            log.info("duplicate_message_skipped", consumer=RUN_EVENTS)
             return
         events: list[Event] = []
         try:
