@@ -7,7 +7,7 @@
 #    incremental upserts and LedgerDeletes, in order). Not compacted: a key is a data
 #    source, not a row, so compaction would keep only a data source's last batch.
 #    If disk forces a limit, keep at least the time since each data source's last full
-#    re-import (older history can be replaced by `exact-connector reimport`).
+#    re-import (older history can be replaced by `connector reimport`).
 #  - no topic is compacted: every topic is a log of events keyed by data source, and the
 #    current state lives in the services' databases (datasource's read API).
 #  - dead-letter topics: 30 days, for inspection and re-drive
@@ -40,6 +40,6 @@ create exact.ingest.requests $((7 * DAY))
 create exact.ingest.runs $((30 * DAY))
 create exact.ledger.batches -1
 create exact.webhooks.notifications $((7 * DAY))
-# re-drive log of `exact-connector dlq redrive` (which dead letters went back; kept as long as them)
+# re-drive log of `connector dlq redrive` (which dead letters went back; kept as long as them)
 $T --bootstrap-server "$B" --create --if-not-exists --topic exact.dlq.redriven --partitions 1 \
    --replication-factor 1 --config retention.ms=$((30 * DAY))

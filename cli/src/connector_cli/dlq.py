@@ -209,7 +209,7 @@ class RedriveResult:
 
 
 async def redrive(bootstrap: str, letters: Sequence[DeadLetter], *, dry_run: bool = False,
-                  by: str = "exact-connector",
+                  by: str = "connector",
                   on_each: Callable[[DeadLetter, bool], None] | None = None) -> RedriveResult:
     """Send ``letters`` back to their source topics, skipping those re-driven before."""
     done = await redriven(bootstrap)

@@ -1,4 +1,4 @@
-"""``exact-connector dlq``: list, show and re-drive dead letters (see :mod:`connector_cli.dlq`)."""
+"""``connector dlq``: list, show and re-drive dead letters (see :mod:`connector_cli.dlq`)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def redrive_cmd(topic: str | None = TOPIC, reason: str | None = REASON, key: str
                 until: dt.datetime | None = UNTIL,
                 dry_run: bool = typer.Option(False, "--dry-run",
                                              help="Say what would be sent; send nothing."),
-                by: str = typer.Option("exact-connector", help="Who re-drives (noted in the log).")) -> None:
+                by: str = typer.Option("connector", help="Who re-drives (noted in the log).")) -> None:
     """Send the selected dead letters back to their source topic once (after fixing the cause)."""
     selection = _selection(topic, reason, key, group, since, until)
     if selection == dlq.Selection():

@@ -1,8 +1,10 @@
-"""exact-connector: the portal backend's commands and the operators' tools, from a terminal.
+"""connector: the one operator command line - the portal backend's commands and the operators'
+tools, from a terminal.
 
 Commands are published to Kafka exactly as the portal backend publishes them;
 state is read from the datasource service's read API; runs are followed from
-RunProgress events.
+RunProgress events. Sub-command groups: ``dlq`` (dead letters) and ``sink`` (the example
+ledger sink: run it, reconcile it, its own trial balance).
 """
 
 from __future__ import annotations
@@ -41,10 +43,13 @@ from contracts import (
     RequestReimportPayload,
     RunCompleted,
 )
+from ledger_sink import cli as sink_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 app.add_typer(dlq_cmd.app, name="dlq")
+app.add_typer(sink_cli.app, name="sink",
+              help="The example ledger sink: run it, reconcile it, its trial balance.")
 
 
 def settings() -> CliSettings:
@@ -59,7 +64,7 @@ async def _send_and_wait_for_link(cfg: CliSettings, command: Message, timeout: f
         answer = await events.first(
             lambda m: isinstance(m, AuthorizationLinkIssued | CommandRejected), timeout)
     if answer is None:
-        console.print(f"[yellow]no answer within {timeout:.0f}s; check `exact-connector show`[/yellow]")
+        console.print(f"[yellow]no answer within {timeout:.0f}s; check `connector show`[/yellow]")
         raise typer.Exit(2)
     if isinstance(answer, CommandRejected):
         console.print(f"[red]rejected ({answer.payload.reason_code}):[/red] {answer.payload.reason}")

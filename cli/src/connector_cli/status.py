@@ -152,7 +152,7 @@ def _source_row(d: dict[str, Any]) -> dict[str, Any]:
 
 
 async def gather(cfg: CliSettings) -> dict[str, Any]:
-    """Every figure of ``exact-connector status``; ``errors`` names the parts not reachable."""
+    """Every figure of ``connector status``; ``errors`` names the parts not reachable."""
     now = dt.datetime.now(dt.UTC)
     errors: dict[str, str] = {}
     token = cfg.internal_api_token.get_secret_value()
@@ -182,7 +182,7 @@ def _when(value: str | None) -> str:
 
 
 def render(data: dict[str, Any], console: Console) -> None:
-    """``exact-connector status`` as tables (``--json`` prints ``data`` as it is)."""
+    """``connector status`` as tables (``--json`` prints ``data`` as it is)."""
     table = Table(title=f"Data sources ({len(data['datasources'])})")
     for col in ("data source", "company", "state", "last run", "last sync", "problem"):
         table.add_column(col)

@@ -74,7 +74,7 @@ def demo(
 
 
 def _write_cli_env(system: LocalSystem, data_dir: Path) -> None:
-    # The CLI reads .data/demo.env, so `uv run exact-connector ...` finds this system.
+    # The CLI reads .data/demo.env, so `uv run connector ...` finds this system.
     for path in (data_dir / "demo.env", Path(".data/demo.env")):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}={v}\n" for k, v in system.cli_env().items()))
@@ -98,8 +98,8 @@ def _show_parts(system: LocalSystem, data_dir: Path) -> None:
 
 def _wait_for_ctrl_c() -> None:
     console.print("Everything keeps running; in another terminal try:\n"
-                  "  uv run exact-connector list\n"
-                  "  uv run exact-connector create --new-domain 'My company' --mode share\n"
+                  "  uv run connector list\n"
+                  "  uv run connector create --new-domain 'My company' --mode share\n"
                   "Press Ctrl-C to stop.")
     stop = threading.Event()
     try:

@@ -273,7 +273,7 @@ class LocalSystem:
 
     def start_sink(self) -> None:
         env = self.service_env()
-        self._spawn("sink", [_script("ledger-sink"), "run", "--bootstrap", self.bootstrap], env=env)
+        self._spawn("sink", [_script("connector"), "sink", "run", "--bootstrap", self.bootstrap], env=env)
 
     def wait_ready(self, name: str, timeout: float = 90.0) -> None:
         self._wait_http(name, "/readyz", timeout)

@@ -33,7 +33,7 @@ async def show_trial_balance(system: LocalSystem, console: Console, cfg: CliSett
         return run.get("trial_balance") is not None
 
     await eventually(checked, timeout=60, interval=0.5)
-    console.print("The connector's check when the run completed (exact-connector trial-balance):")
+    console.print("The connector's check when the run completed (connector trial-balance):")
     ok = print_check(console, run)
     engine = create_async_engine(system.database_url.replace("postgresql://",
                                                              "postgresql+psycopg://"))
@@ -43,7 +43,7 @@ async def show_trial_balance(system: LocalSystem, console: Console, cfg: CliSett
     finally:
         await engine.dispose()
     console.print("The example sink's own trial balance from its tables "
-                  "(ledger-sink trial-balance):")
+                  "(connector sink trial-balance):")
     if report.keys:
         year, period = max((k.year, k.period) for k in report.keys)
         latest = [k for k in report.keys if (k.year, k.period) == (year, period)]

@@ -1,4 +1,4 @@
-"""``ledger-sink``: run the example sink, or print a data source's reconciliation report."""
+"""``connector sink``: run the example sink, or print a data source's reconciliation report."""
 
 from __future__ import annotations
 
