@@ -202,7 +202,7 @@ async def test_a_disowned_data_source_is_unsubscribed_at_exact_and_no_longer_syn
     ds, division = request.datasource_id, world.sandbox.division
     topics = {"FinancialTransactions", "Accounts"}
     await eventually(lambda: _subscribed(world, app, ds, topics), timeout=30)
-    (await world.sandbox.http.post("/_sandbox/stats/reset")).raise_for_status()
+    await world.sandbox.admin.reset_stats()
 
     disowned = c.DataSourceDisowned.create(datasource_id=ds, payload=c.DataSourceDisownedPayload(
         division=division, division_name="Sandbox", grant_id=request.payload.grant_id,
