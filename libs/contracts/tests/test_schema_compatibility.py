@@ -129,3 +129,20 @@ def test_a_new_code_is_allowed_and_a_removed_one_detected() -> None:
     assert breaking_changes(old, new) == []
     codes.remove("access_denied")
     assert any("values removed" in p for p in breaking_changes(old, new))
+
+
+def test_a_batch_of_a_new_entity_is_allowed_and_a_removed_one_detected() -> None:
+    old = current_schema(c.LedgerBatch)
+    new = json.loads(json.dumps(old))
+    payload = new["properties"]["payload"]
+    variants = payload["oneOf"]
+    variants.append({"$ref": "#/$defs/AnotherBatch"})
+    new["$defs"]["AnotherBatch"] = {"type": "object", "properties": {
+        "entity": {"const": "Another", "type": "string"}}}
+    assert breaking_changes(old, new) == []
+    del variants[0]
+    assert any("removed" in p for p in breaking_changes(old, new))
+
+
+def test_every_entity_has_its_batch() -> None:
+    assert set(c.BATCH_MODELS) == set(c.Entity) == set(c.ROW_MODELS)

@@ -296,7 +296,7 @@ BATCH_MODELS: dict[Entity, type[_Batch]] = {
 
 
 class LedgerBatch(Message):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 2 + ENTITIES_ADDED
 
     type: Literal["LedgerBatch"] = "LedgerBatch"
     payload: LedgerBatchPayload

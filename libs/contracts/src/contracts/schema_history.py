@@ -5,7 +5,8 @@ a change to it must follow: additive only.
   consumer reading an older stored message would not find it: consumers do not branch on
   ``schema_version``, they ignore unknown fields);
 * an additive change (a new optional field, a new message, a new value of a code list such
-  as a reason code, every earlier value kept) is recorded with a higher ``SCHEMA_VERSION`` on
+  as a reason code or an entity, a new variant of a tagged union such as a batch of a new
+  entity, every earlier value kept) is recorded with a higher ``SCHEMA_VERSION`` on
   the message class. Consumers are deployed before the producers that use a new code.
 
 The contract test only compares and never writes. ``make schemas`` (``python -m
@@ -67,6 +68,12 @@ def _variant_tag(schema: dict[str, Any], root: dict[str, Any]) -> str | None:
     return schema.get("type")
 
 
+def _tagged_union(schema: dict[str, Any], root: dict[str, Any]) -> bool:
+    """A discriminated union (e.g. LedgerBatch's payload, one variant per entity): gaining a
+    variant is additive; its variants are compared one by one (a removed one is breaking)."""
+    return "discriminator" in _resolve(schema, root)
+
+
 def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Fields removed or retyped, new required fields: what no version bump makes right."""
     problems: list[str] = []
@@ -88,7 +95,8 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             if name not in n_props:
                 problems.append(f"{path}.{name}: removed")
                 continue
-            if _type_of(o_field, old) != _type_of(n_props[name], new):
+            if (_type_of(o_field, old) != _type_of(n_props[name], new)
+                    and not _tagged_union(o_field, old) | _tagged_union(n_props[name], new)):
                 problems.append(f"{path}.{name}: type changed")
             lost = _enum(o_field, old) - _enum(n_props[name], new)
             if lost:
