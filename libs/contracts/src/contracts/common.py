@@ -55,11 +55,12 @@ class Entity(StrEnum):
     COST_UNITS = "CostUnits"
     ACCOUNTS = "Accounts"
     DIVISIONS = "Divisions"
+    GL_ACCOUNT_CLASSIFICATION_MAPPINGS = "GLAccountClassificationMappings"
 
 
 ALL_ENTITIES: tuple[Entity, ...] = tuple(Entity)
 
-ENTITIES_ADDED = 0
+ENTITIES_ADDED = 1
 """Values added to :class:`Entity` since the messages that carry an entity were recorded: each
 is an additive change of those messages, so it is counted in their ``SCHEMA_VERSION``
 (adding an entity bumps this one number)."""

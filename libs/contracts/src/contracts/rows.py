@@ -202,6 +202,24 @@ class DivisionRow(Row):
     division_move_date: AwareDatetime | None = Field(default=None, validation_alias="DivisionMoveDate")
 
 
+class GLAccountClassificationMapping(Row):
+    """Which classification of a reporting scheme a G/L account falls under."""
+
+    id: uuid.UUID = Field(validation_alias="ID")
+    classification: uuid.UUID = Field(validation_alias="Classification")
+    classification_code: str | None = Field(default=None, validation_alias="ClassificationCode")
+    classification_description: str | None = Field(default=None,
+                                                   validation_alias="ClassificationDescription")
+    division: int = Field(validation_alias="Division")
+    gl_account: uuid.UUID = Field(validation_alias="GLAccount")
+    gl_account_code: str | None = Field(default=None, validation_alias="GLAccountCode")
+    gl_account_description: str | None = Field(default=None,
+                                               validation_alias="GLAccountDescription")
+    gl_scheme_code: str | None = Field(default=None, validation_alias="GLSchemeCode")
+    gl_scheme_description: str | None = Field(default=None, validation_alias="GLSchemeDescription")
+    gl_scheme_id: uuid.UUID = Field(validation_alias="GLSchemeID")
+
+
 ROW_MODELS: dict[Entity, type[Row]] = {
     Entity.TRANSACTION_LINES: TransactionLine,
     Entity.GL_ACCOUNTS: GLAccount,
@@ -214,4 +232,5 @@ ROW_MODELS: dict[Entity, type[Row]] = {
     Entity.COST_UNITS: CostUnit,
     Entity.ACCOUNTS: Account,
     Entity.DIVISIONS: DivisionRow,
+    Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS: GLAccountClassificationMapping,
 }

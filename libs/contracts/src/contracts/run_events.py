@@ -22,6 +22,7 @@ from contracts.rows import (
     DivisionRow,
     FinancialPeriod,
     GLAccount,
+    GLAccountClassificationMapping,
     GLClassification,
     Journal,
     ReportingBalance,
@@ -265,6 +266,11 @@ class DivisionsBatch(_Batch):
     rows: tuple[DivisionRow, ...]
 
 
+class GLAccountClassificationMappingsBatch(_Batch):
+    entity: Literal[Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS]
+    rows: tuple[GLAccountClassificationMapping, ...]
+
+
 LedgerBatchPayload = Annotated[
     TransactionLinesBatch
     | GLAccountsBatch
@@ -276,7 +282,8 @@ LedgerBatchPayload = Annotated[
     | CostCentersBatch
     | CostUnitsBatch
     | AccountsBatch
-    | DivisionsBatch,
+    | DivisionsBatch
+    | GLAccountClassificationMappingsBatch,
     Field(discriminator="entity"),
 ]
 
@@ -292,6 +299,7 @@ BATCH_MODELS: dict[Entity, type[_Batch]] = {
     Entity.COST_UNITS: CostUnitsBatch,
     Entity.ACCOUNTS: AccountsBatch,
     Entity.DIVISIONS: DivisionsBatch,
+    Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS: GLAccountClassificationMappingsBatch,
 }
 
 

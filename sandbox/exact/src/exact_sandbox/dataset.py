@@ -24,6 +24,7 @@ from exact_sandbox.schema import (
     COST_CENTERS,
     COST_UNITS,
     FINANCIAL_PERIODS,
+    GL_ACCOUNT_CLASSIFICATION_MAPPINGS,
     GL_ACCOUNTS,
     GL_CLASSIFICATIONS,
     JOURNALS,
@@ -245,6 +246,8 @@ class DivisionData:
             "Budgets": BaseTable(BUDGETS, m.budget_rows),
             "CostCenters": BaseTable(COST_CENTERS, m.cost_center_rows),
             "CostUnits": BaseTable(COST_UNITS, m.cost_unit_rows),
+            "GLAccountClassificationMappings": BaseTable(GL_ACCOUNT_CLASSIFICATION_MAPPINGS,
+                                                         m.classification_mapping_rows),
         }
         self.overlays: dict[str, Overlay] = {
             name: Overlay(self.tables[name].size) for name in SYNC_ENTITY_TYPES

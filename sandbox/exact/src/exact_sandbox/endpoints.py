@@ -62,6 +62,8 @@ RESOURCES: dict[str, Resource] = {
     "budget/Budgets": Resource("Budgets", "regular"),
     "hrm/Costcenters": Resource("CostCenters", "regular"),
     "hrm/Costunits": Resource("CostUnits", "regular"),
+    "financial/GLAccountClassificationMappings": Resource("GLAccountClassificationMappings",
+                                                         "regular"),
     "system/Divisions": Resource("Divisions", "regular"),
     "system/AllDivisions": Resource("AllDivisions", "regular"),
     "hrm/Divisions": Resource("HrmDivisions", "regular"),

@@ -126,6 +126,7 @@ class MasterData:
             self.gl_by_role.setdefault(t[5], []).append(i)
         self.classification_rows = self._classifications()
         self.gl_rows = self._gl_accounts()
+        self.classification_mapping_rows = self._classification_mappings()
         self.relations = self._relations()
         self.account_rows = self._accounts()
         self.journal_rows = self._journals()
@@ -157,6 +158,20 @@ class MasterData:
              enc_str(btype), str(gtype), self.div, self._created(i), self._created(i),
              self._ts("GLAccounts", i))
             for i, (code, desc, btype, side, gtype, _role, _cls) in enumerate(GL_TEMPLATE)
+        ]
+
+    def _classification_mappings(self) -> list[Row]:
+        """Each G/L account under its classification of the one reporting scheme."""
+        cls = GuidCodec(self.seed, self.code, "glc")
+        ids = {t[0]: cls.encode(i) for i, t in enumerate(CLASSIFICATION_TEMPLATE)}
+        names = {t[0]: t[1] for t in CLASSIFICATION_TEMPLATE}
+        codec = GuidCodec(self.seed, self.code, "glm")
+        scheme = enc_guid(GuidCodec(self.seed, self.code, "gls").encode(0))
+        return [
+            (enc_guid(codec.encode(i)), enc_guid(ids[c]), enc_str(c), enc_str(names[c]),
+             self.div, enc_guid(self.gl_ids[i]), enc_str(code), enc_str(desc),
+             enc_str("JR"), enc_str("Jaarrekening"), scheme)
+            for i, (code, desc, _bt, _side, _type, _role, c) in enumerate(GL_TEMPLATE)
         ]
 
     def _relations(self) -> list[Relation]:

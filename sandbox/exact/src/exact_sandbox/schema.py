@@ -118,6 +118,13 @@ COST_UNITS = Schema("CostUnits", (
     ("Division", "int"), ("Created", "date"), ("Modified", "date"),
 ), odata_type="Exact.Web.Api.Models.HRM.Costunit")
 
+GL_ACCOUNT_CLASSIFICATION_MAPPINGS = Schema("GLAccountClassificationMappings", (
+    ("ID", "guid"), ("Classification", "guid"), ("ClassificationCode", "str"),
+    ("ClassificationDescription", "str"), ("Division", "int"), ("GLAccount", "guid"),
+    ("GLAccountCode", "str"), ("GLAccountDescription", "str"), ("GLSchemeCode", "str"),
+    ("GLSchemeDescription", "str"), ("GLSchemeID", "guid"),
+), odata_type="Exact.Web.Api.Models.Financial.GLAccountClassificationMapping")
+
 DIVISIONS = Schema("Divisions", (
     ("Code", "int"), ("Description", "str"), ("Hid", "int64"), ("Country", "str"),
     ("Currency", "str"), ("VATNumber", "str"), ("IsMainDivision", "bool"), ("Status", "int"),

@@ -167,9 +167,24 @@ REPORTING_BALANCE = EntitySpec(
     amount_field="Amount", year_field="ReportingYear", period_field="ReportingPeriod",
     count_field="Count")
 
+GL_ACCOUNT_CLASSIFICATION_MAPPINGS = EntitySpec(
+    Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS, Endpoint(
+        "financial/GLAccountClassificationMappings", "regular",
+        "FinancialGLAccountClassificationMappings",
+        "PI Financial/GLAccountClassificationMappings; PQ GLAccountClassificationMapping", (
+            ExactField("ID", "Guid"),
+            ExactField("Classification", "Guid", "ID of the classification"),
+            *fields("ClassificationCode:String ClassificationDescription:String Division:Int32"),
+            *fields("GLAccount:Guid GLAccountCode:String GLAccountDescription:String"),
+            *fields("GLSchemeCode:String GLSchemeDescription:String"),
+            ExactField("GLSchemeID", "Guid", "the G/L scheme the classification belongs to")),
+        note="Which classification of each G/L scheme a G/L account falls under (PQ reads it "
+             "under beta/, PI under api/v1)."))
+
 ENTITIES: dict[str, EntitySpec] = {s.entity: s for s in (
     DIVISIONS, GL_CLASSIFICATIONS, GL_ACCOUNTS, JOURNALS, FINANCIAL_PERIODS, COST_CENTERS,
     COST_UNITS, ACCOUNTS, BUDGETS, TRANSACTION_LINES, REPORTING_BALANCE,
+    GL_ACCOUNT_CLASSIFICATION_MAPPINGS,
 )}
 """Every entity by name, in import order: small master data first, then the ledger, then
 ReportingBalance: at 60 rows a page it costs 13 times the ledger's calls, and a company's daily
