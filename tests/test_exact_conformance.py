@@ -21,6 +21,7 @@ import pytest
 
 import contracts as c
 from auth.adapters.exact import DIVISIONS_SELECT, ME_SELECT, ROLES_SELECT
+from auth.settings import DEFAULT_RIGHTS_ENDPOINTS
 from exact_sandbox import endpoints as sandbox_endpoints
 from exact_sandbox import schema as sandbox_schema
 from exact_sandbox.app import create_app
@@ -147,3 +148,7 @@ async def test_a_field_retired_at_the_sandbox_is_dropped_once_and_reported(
 def test_every_contract_entity_is_declared_once_in_the_entity_table() -> None:
     assert list(ENTITIES) == [s.entity for s in ENTITIES.values()]
     assert set(ENTITIES) == set(c.Entity)
+
+
+def test_auth_checks_the_rights_on_every_endpoint_ingest_reads_by_default() -> None:
+    assert {s.path for s in ENTITIES.values()} <= set(DEFAULT_RIGHTS_ENDPOINTS)

@@ -23,6 +23,7 @@ DEFAULT_RIGHTS_ENDPOINTS: tuple[str, ...] = (
     "hrm/Costcenters",
     "hrm/Costunits",
     "system/Divisions",
+    "financial/GLAccountClassificationMappings",
 )
 """Every endpoint the import reads; an administrator must have GET rights on each."""
 
