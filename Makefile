@@ -16,7 +16,7 @@ test: setup
 ## make test-containers: every suite on Apache Kafka (KRaft) and PostgreSQL containers (testcontainers);
 ## one line and success where no Docker engine is reachable.
 test-containers: setup
-	@why=$$($(UV) run --frozen python -c "from connector_runtime.containers import docker_unavailable; print(docker_unavailable() or '')"); \
+	@why=$$($(UV) run --frozen python -c "from connector_runtime.devstack.containers import docker_unavailable; print(docker_unavailable() or '')"); \
 	if [ -n "$$why" ]; then echo "make test-containers: skipped: $$why"; exit 0; fi; \
 	CONNECTOR_TEST_INFRA=containers $(UV) run --frozen pytest
 

@@ -1,1 +1,1 @@
-pytest_plugins = ["connector_runtime.testing"]
+pytest_plugins = ["connector_runtime.devstack.testing"]

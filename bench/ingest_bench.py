@@ -48,9 +48,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import contracts as c
-from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
+from connector_runtime.devstack.embedded import EmbeddedKafka, EmbeddedPostgres
+from connector_runtime.devstack.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
+from connector_runtime.messaging.broker import ensure_topics
 from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.testing import serve_in_thread
 

@@ -50,8 +50,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import contracts as c
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import signed_claim
+from connector_runtime.devstack.testing import signed_claim
+from connector_runtime.messaging.broker import ensure_topics
 from contracts.rows import TransactionLine
 from exact_sandbox.aggregates import id_hash
 from exact_sandbox.client import SandboxAdmin

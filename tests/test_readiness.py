@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connector_runtime.embedded import EmbeddedPostgres
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, Infra, eventually
+from connector_runtime.devstack.embedded import EmbeddedPostgres
+from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY, Infra, eventually
 from datasource.app import create_app
 from datasource.settings import DatasourceSettings
 

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 import contracts as c
-from connector_runtime.db import create_engine
-from connector_runtime.embedded import EmbeddedKafka
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, TEST_CLAIM_VERIFY_KEYS, Infra
+from connector_runtime.devstack.embedded import EmbeddedKafka
+from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY, TEST_CLAIM_VERIFY_KEYS, Infra
+from connector_runtime.persistence.db import create_engine
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ async def test_service_starts_migrates_and_reports_ready(infra: Infra, service: 
 async def test_topics_and_dead_letter_topics_exist_after_start(infra: Infra) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from connector_runtime.messaging import ensure_topics
+    from connector_runtime.messaging.broker import ensure_topics
 
     await ensure_topics(infra.kafka_bootstrap_servers, c.ALL_TOPICS, 3)
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)

@@ -23,11 +23,16 @@ from typer.testing import CliRunner
 import contracts as c
 from connector_cli import dlq
 from connector_cli.main import app
-from connector_runtime.db import create_engine
-from connector_runtime.inbox import first_delivery
-from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker, subscriber_options
-from connector_runtime.tables import inbox_table
-from connector_runtime.testing import Infra, eventually, read_records, unique
+from connector_runtime.devstack.testing import Infra, eventually, read_records, unique
+from connector_runtime.messaging.broker import (
+    dead_letter_middleware,
+    ensure_topics,
+    make_broker,
+    subscriber_options,
+)
+from connector_runtime.persistence.db import create_engine
+from connector_runtime.persistence.inbox import first_delivery
+from connector_runtime.persistence.tables import inbox_table
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
 from connector_cli.replay import republish, rewind_group
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import Infra, eventually, read_records
+from connector_runtime.devstack.testing import Infra, eventually, read_records
+from connector_runtime.messaging.broker import ensure_topics
 from contracts.run_events import TransactionLinesBatch
 from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import figures

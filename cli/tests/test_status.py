@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaProducer
 import contracts as c
 from connector_cli import status
 from connector_cli.settings import CliSettings
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import Infra
+from connector_runtime.devstack.testing import Infra
+from connector_runtime.messaging.broker import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,5 @@
 """One whole system per test module: its own embedded Kafka and PostgreSQL, or, on the
-containers path or given addresses (``CONNECTOR_TEST_INFRA``, see connector_runtime.testing),
+containers path or given addresses (``CONNECTOR_TEST_INFRA``, see connector_runtime.devstack.testing),
 the session's broker and a fresh database on its server; the sandbox and the three services,
 each in its own process, reached only over HTTP and Kafka."""
 
@@ -12,7 +12,7 @@ import pytest
 from connector_cli.settings import CliSettings
 from connector_demo.scenario import cli_settings
 from connector_demo.system import LocalSystem
-from connector_runtime.testing import Infra, infra_choice
+from connector_runtime.devstack.testing import Infra, infra_choice
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from connector_demo.browser import Browser
 from connector_demo.flows import create_command, expect, recreate_command, send_for_link
 from connector_demo.scenario import run_scenario
 from connector_demo.system import LocalSystem
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from contracts import (
     AUTH_EVENTS,
     DATASOURCE_EVENTS,

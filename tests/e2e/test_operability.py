@@ -22,7 +22,7 @@ from connector_demo.authorize import complete_authorization
 from connector_demo.browser import Browser
 from connector_demo.flows import create_command, expect, send_for_link
 from connector_demo.system import LocalSystem
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from contracts import (
     AUTH_EVENTS,
     AUTH_REQUESTS,

@@ -1,6 +1,6 @@
 """Dead letters for operators: read them, pick some, send them back to their source topic.
 
-The services' dead-letter middleware (``connector_runtime.messaging``) writes a record that
+The services' dead-letter middleware (``connector_runtime.messaging.broker``) writes a record that
 cannot be handled to ``<topic>.dlq`` with its original key, value and headers, plus
 ``dlq_reason``, ``dlq_source_topic/partition/offset``, ``dlq_consumer_group`` and
 ``dlq_failed_at``. Once the cause is fixed (the thing it refers to now exists, a service
@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from connector_runtime.producer import running_producer
+from connector_runtime.messaging.producer import running_producer
 from contracts.topics import DLQ_SUFFIX
 
 REDRIVE_LOG = "exact.dlq.redriven"

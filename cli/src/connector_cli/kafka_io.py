@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from connector_runtime.producer import encoded_headers, running_producer
+from connector_runtime.messaging.producer import encoded_headers, running_producer
 from contracts import ContractError, Message, parse_message
 
 

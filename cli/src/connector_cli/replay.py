@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
 from aiokafka.partitioner import DefaultPartitioner
 
-from connector_runtime.producer import ManagedProducer
+from connector_runtime.messaging.producer import ManagedProducer
 from contracts import LEDGER_BATCHES
 
 

@@ -37,7 +37,7 @@ from connector_demo.flows import FlowError, create_command, expect, recreate_com
 from connector_demo.sandbox_counts import access_mark, count_calls, rate_limit_failure
 from connector_demo.system import LocalSystem
 from connector_demo.trial_balance import show_trial_balance
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from contracts import (
     AUTH_EVENTS,
     DATASOURCE_EVENTS,

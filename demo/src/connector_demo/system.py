@@ -22,8 +22,8 @@ import httpx
 from cryptography.fernet import Fernet
 
 from connector_runtime.access import token_sha256
-from connector_runtime.claims import new_key_pair
-from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from connector_runtime.devstack.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from connector_runtime.messaging.claims import new_key_pair
 
 CLIENT_ID = "connector-demo-app"
 

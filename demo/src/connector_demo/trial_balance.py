@@ -17,7 +17,7 @@ from connector_cli import api
 from connector_cli.settings import CliSettings
 from connector_cli.trial_balance import print_check
 from connector_demo.system import LocalSystem
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from ledger_sink.cli import print_trial_balance
 from ledger_sink.trial_balance import TrialBalanceReport, trial_balance
 

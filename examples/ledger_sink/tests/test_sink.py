@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
-from connector_runtime.testing import Infra, eventually
+from connector_runtime.devstack.testing import Infra, eventually
 from contracts.run_events import TransactionLinesBatch
 from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import against_last_run, figures

@@ -17,8 +17,8 @@ from typing import Any, Self
 import pytest
 
 import contracts as c
-from connector_runtime.claims import ClaimSigner
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY
+from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY
+from connector_runtime.messaging.claims import ClaimSigner
 from datasource.domain import CompanyDomain, DataSource, Run
 
 

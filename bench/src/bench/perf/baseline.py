@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from connector_runtime.messaging import ensure_topics
+from connector_runtime.messaging.broker import ensure_topics
 from contracts import ROW_MODELS, Entity, exact_fields
 
 TOPIC = "bench.baseline"

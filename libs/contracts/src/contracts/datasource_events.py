@@ -67,7 +67,7 @@ class RecreateAcceptedPayload(WireModel):
     previous_grant_id: uuid.UUID | None
     grant_claim: str | None = None
     """Datasource's signature over (datasource_id, grant_id, division); ingest switches runs
-    to the new grant only when it verifies (connector_runtime.claims)."""
+    to the new grant only when it verifies (connector_runtime.messaging.claims)."""
 
 
 class RecreateAccepted(Message):

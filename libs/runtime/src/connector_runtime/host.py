@@ -24,13 +24,13 @@ from fastapi import APIRouter, Response
 from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connector_runtime.db import create_engine, migrate_async, migrations_current
-from connector_runtime.lag import ConsumerLagMonitor
 from connector_runtime.listeners import serve as serve_listeners
-from connector_runtime.logcontext import MessageLogContext
-from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker
-from connector_runtime.metrics import OUTBOX_LAG, render
-from connector_runtime.outbox import OutboxRelay
+from connector_runtime.messaging.broker import dead_letter_middleware, ensure_topics, make_broker
+from connector_runtime.messaging.lag import ConsumerLagMonitor
+from connector_runtime.observability.logcontext import MessageLogContext
+from connector_runtime.observability.metrics import OUTBOX_LAG, render
+from connector_runtime.persistence.db import create_engine, migrate_async, migrations_current
+from connector_runtime.persistence.outbox import OutboxRelay
 from connector_runtime.settings import ServiceSettings
 from contracts import ALL_TOPICS, topic_union
 

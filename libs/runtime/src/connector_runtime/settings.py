@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector_runtime.access import ApiClient
-from connector_runtime.kafka_auth import KafkaAuth, Mechanism, Protocol
+from connector_runtime.messaging.kafka_auth import KafkaAuth, Mechanism, Protocol
 
 
 class ServiceSettings(BaseSettings):

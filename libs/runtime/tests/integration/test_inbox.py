@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from connector_runtime.inbox import first_delivery
-from connector_runtime.tables import inbox_table
-from connector_runtime.testing import Infra, unique
+from connector_runtime.devstack.testing import Infra, unique
+from connector_runtime.persistence.inbox import first_delivery
+from connector_runtime.persistence.tables import inbox_table
 
 pytestmark = pytest.mark.integration
 

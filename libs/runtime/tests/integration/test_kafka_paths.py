@@ -1,4 +1,4 @@
-"""What each infrastructure path proves (``CONNECTOR_TEST_INFRA``, connector_runtime.testing).
+"""What each infrastructure path proves (``CONNECTOR_TEST_INFRA``, connector_runtime.devstack.testing).
 
 Every other integration and end-to-end test runs unchanged on either path: the embedded
 broker (Kafka protocol, memory only) and Apache Kafka in a container (or a broker given by
@@ -14,8 +14,8 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import Infra, read_records, unique
+from connector_runtime.devstack.testing import Infra, read_records, unique
+from connector_runtime.messaging.broker import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -12,18 +12,18 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
-from connector_runtime.db import create_engine
-from connector_runtime.inbox import first_delivery
-from connector_runtime.messaging import (
+from connector_runtime.devstack.testing import Infra, eventually, read_records, unique
+from connector_runtime.messaging.broker import (
     dead_letter_middleware,
     dlq_reason,
     ensure_topics,
     make_broker,
     subscriber_options,
 )
-from connector_runtime.outbox import OutboxRelay, add_to_outbox
-from connector_runtime.tables import inbox_table, outbox_table
-from connector_runtime.testing import Infra, eventually, read_records, unique
+from connector_runtime.persistence.db import create_engine
+from connector_runtime.persistence.inbox import first_delivery
+from connector_runtime.persistence.outbox import OutboxRelay, add_to_outbox
+from connector_runtime.persistence.tables import inbox_table, outbox_table
 
 pytestmark = pytest.mark.integration
 
@@ -189,7 +189,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_retries(
 async def test_relay_keeps_rows_while_the_broker_is_down_and_sends_them_after(
     infra: Infra, harness: Harness
 ) -> None:
-    from connector_runtime.embedded import EmbeddedKafka
+    from connector_runtime.devstack.embedded import EmbeddedKafka
 
     kafka = EmbeddedKafka().start()
     port = kafka.port

@@ -9,12 +9,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from structlog.testing import capture_logs
 
 import contracts as c
-from connector_runtime.lag import ConsumerLagMonitor
-from connector_runtime.logcontext import MessageLogContext
-from connector_runtime.messaging import dead_letter_middleware, ensure_topics, make_broker, subscriber_options
-from connector_runtime.metrics import CONSUMER_LAG
-from connector_runtime.producer import message_headers
-from connector_runtime.testing import Infra, eventually, unique
+from connector_runtime.devstack.testing import Infra, eventually, unique
+from connector_runtime.messaging.broker import (
+    dead_letter_middleware,
+    ensure_topics,
+    make_broker,
+    subscriber_options,
+)
+from connector_runtime.messaging.lag import ConsumerLagMonitor
+from connector_runtime.messaging.producer import message_headers
+from connector_runtime.observability.logcontext import MessageLogContext
+from connector_runtime.observability.metrics import CONSUMER_LAG
 
 pytestmark = pytest.mark.integration
 

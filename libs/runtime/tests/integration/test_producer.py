@@ -2,9 +2,9 @@
 
 import pytest
 
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.producer import ManagedProducer, running_producer
-from connector_runtime.testing import Infra, read_records, unique
+from connector_runtime.devstack.testing import Infra, read_records, unique
+from connector_runtime.messaging.broker import ensure_topics
+from connector_runtime.messaging.producer import ManagedProducer, running_producer
 
 pytestmark = pytest.mark.integration
 

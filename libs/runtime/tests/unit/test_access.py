@@ -9,9 +9,9 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from connector_runtime.access import ApiClient, identify, new_client, require, token_sha256
-from connector_runtime.claims import ClaimError, ClaimSigner, ClaimVerifier, new_key_pair
-from connector_runtime.kafka_auth import KafkaAuth
 from connector_runtime.listeners import ListenerSplit
+from connector_runtime.messaging.claims import ClaimError, ClaimSigner, ClaimVerifier, new_key_pair
+from connector_runtime.messaging.kafka_auth import KafkaAuth
 
 
 def _app(*clients: ApiClient) -> FastAPI:

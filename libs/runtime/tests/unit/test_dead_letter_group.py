@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from connector_runtime.messaging import consumer_group_of
+from connector_runtime.messaging.broker import consumer_group_of
 
 
 def test_the_group_of_the_subscription_that_reads_the_topic_is_named() -> None:

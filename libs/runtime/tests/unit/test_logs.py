@@ -9,7 +9,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from connector_runtime.logs import REDACTED, configure_logging, redact_secrets, redact_text
+from connector_runtime.observability.logs import REDACTED, configure_logging, redact_secrets, redact_text
 
 SECRETS = ["AT-0123456789abcdef", "RT-fedcba9876543210", "client-s3cr3t", "SHARE-tok3n-xyz"]
 

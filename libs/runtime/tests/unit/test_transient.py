@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connector_runtime.messaging import is_transient
+from connector_runtime.messaging.broker import is_transient
 
 
 def test_a_connection_pool_busy_for_its_timeout_is_transient() -> None:

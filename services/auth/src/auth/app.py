@@ -37,8 +37,8 @@ from auth.web.headers import SecurityHeaders
 from auth.web.internal import build_internal_router
 from auth.web.pages import build_pages_router
 from connector_runtime.host import ServiceHost, health_router, serve
-from connector_runtime.logcontext import RequestLogContext
-from connector_runtime.logs import configure_logging
+from connector_runtime.observability.logcontext import RequestLogContext
+from connector_runtime.observability.logs import configure_logging
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 NAME = "auth"

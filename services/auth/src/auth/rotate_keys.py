@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.tables import authorizations, grants
 from auth.settings import AuthSettings
-from connector_runtime.db import create_engine
-from connector_runtime.logs import configure_logging
+from connector_runtime.observability.logs import configure_logging
+from connector_runtime.persistence.db import create_engine
 
 log = structlog.get_logger("auth.rotate_keys")
 

@@ -12,7 +12,7 @@ import contracts as c
 from auth.ports import Dependencies
 from auth.settings import AuthSettings
 from auth.usecases import authorizations, recreate
-from connector_runtime.messaging import subscriber_options
+from connector_runtime.messaging.broker import subscriber_options
 
 DatasourceEvent = c.topic_union(c.DATASOURCE_EVENTS)
 """Everything on DATASOURCE_EVENTS; auth acts on the decisions about grants it issued."""

@@ -30,7 +30,7 @@ import contracts as c
 from auth.app import create_app
 from auth.settings import AuthSettings
 from connector_runtime.access import ApiClient, token_sha256
-from connector_runtime.testing import Infra, eventually, read_records
+from connector_runtime.devstack.testing import Infra, eventually, read_records
 from exact_sandbox.app import create_app as create_sandbox
 from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.clock import Clock as SandboxClock

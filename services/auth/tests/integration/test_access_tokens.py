@@ -11,7 +11,7 @@ import pytest
 
 import contracts as c
 from auth.app import create_app
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from exact_sandbox.client import SandboxAdmin
 
 pytestmark = pytest.mark.integration

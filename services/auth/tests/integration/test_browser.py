@@ -20,7 +20,7 @@ import uvicorn
 
 import contracts as c
 from auth.app import create_app
-from connector_runtime.testing import Infra, eventually
+from connector_runtime.devstack.testing import Infra, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ datasource service decides, then replaces the old grant or is discarded."""
 import pytest
 
 import contracts as c
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -236,7 +236,7 @@ async def test_no_secret_reached_a_log_line_an_event_or_the_outbox(flow, secrets
     import sqlalchemy as sa
 
     from auth.adapters.tables import outbox
-    from connector_runtime.testing import read_records
+    from connector_runtime.devstack.testing import read_records
 
     assert len(secrets_seen.values) > 20
     logged = [*secrets_seen.log_events, *captured_logs.entries]

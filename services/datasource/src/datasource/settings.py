@@ -17,7 +17,7 @@ class DatasourceSettings(ServiceSettings):
     internal_http_port: int = 9002
     run_claim_signing_key: SecretStr = Field(
         description="KEY_ID:BASE64 Ed25519 private key that signs the grant claim of run "
-        "requests and recreate decisions (python -m connector_runtime.claims KEY_ID).")
+        "requests and recreate decisions (python -m connector_runtime.messaging.claims KEY_ID).")
     group_id: str = Field(
         default="exact-datasource",
         description="Prefix of the consumer groups (<group_id>.commands, .auth-events, .run-events).",

@@ -13,7 +13,7 @@ import structlog
 from faststream.kafka import KafkaRouter
 
 import contracts as c
-from connector_runtime.messaging import subscriber_options
+from connector_runtime.messaging.broker import subscriber_options
 from datasource import usecases
 from datasource.domain.errors import CommandRefused
 from datasource.ports import UnitOfWork

@@ -18,8 +18,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import contracts as c
-from connector_runtime.producer import kafka_producer
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, Infra, api_caller, eventually, read_records
+from connector_runtime.devstack.testing import (
+    TEST_CLAIM_SIGNING_KEY,
+    Infra,
+    api_caller,
+    eventually,
+    read_records,
+)
+from connector_runtime.messaging.producer import kafka_producer
 from datasource.app import create_app
 from datasource.settings import DatasourceSettings
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.testing import api_caller
+from connector_runtime.devstack.testing import api_caller
 
 pytestmark = pytest.mark.integration
 

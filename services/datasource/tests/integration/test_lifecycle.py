@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.messaging import dlq_reason
-from connector_runtime.testing import read_records
+from connector_runtime.devstack.testing import read_records
+from connector_runtime.messaging.broker import dlq_reason
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 import contracts as c
-from connector_runtime.testing import eventually, unique
+from connector_runtime.devstack.testing import eventually, unique
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.claims import ClaimSigner
-from connector_runtime.db import create_engine, migrate_async
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, Infra
+from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY, Infra
+from connector_runtime.messaging.claims import ClaimSigner
+from connector_runtime.persistence.db import create_engine, migrate_async
 from datasource.adapters.uow import SqlUnitOfWork
 from datasource.app import MIGRATIONS
 from datasource.domain import (

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 import contracts as c
-from connector_runtime.claims import ClaimSigner, ClaimVerifier
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY, TEST_CLAIM_VERIFY_KEYS
+from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY, TEST_CLAIM_VERIFY_KEYS
+from connector_runtime.messaging.claims import ClaimSigner, ClaimVerifier
 from datasource import outgoing
 from datasource.domain import events as ev
 

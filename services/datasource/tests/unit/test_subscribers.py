@@ -8,7 +8,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 import contracts as c
-from connector_runtime.testing import TEST_CLAIM_SIGNING_KEY
+from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY
 from datasource.settings import DatasourceSettings
 from datasource.subscribers import build_router
 

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 import contracts as c
-from connector_runtime.claims import ClaimVerifier
 from connector_runtime.host import ServiceHost, health_router, serve
-from connector_runtime.logcontext import RequestLogContext
-from connector_runtime.logs import configure_logging
+from connector_runtime.messaging.claims import ClaimVerifier
+from connector_runtime.observability.logcontext import RequestLogContext
+from connector_runtime.observability.logs import configure_logging
 from ingest import metrics
 from ingest.adapters import stats, tables
 from ingest.adapters.auth_tokens import AuthTokenSource

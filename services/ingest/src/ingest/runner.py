@@ -41,7 +41,7 @@ from typing import cast
 
 import structlog
 
-from connector_runtime.messaging import is_transient
+from connector_runtime.messaging.broker import is_transient
 from contracts import (
     Entity,
     EntityProgress,

@@ -20,8 +20,8 @@ from faststream.kafka import KafkaRouter
 from pydantic import Field
 
 import contracts as c
-from connector_runtime.claims import ClaimVerifier
-from connector_runtime.messaging import subscriber_options
+from connector_runtime.messaging.broker import subscriber_options
+from connector_runtime.messaging.claims import ClaimVerifier
 from ingest import usecases
 from ingest.ports import PendingChanges, Releases, RunRequests
 from ingest.settings import IngestSettings

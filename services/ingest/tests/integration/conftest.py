@@ -32,9 +32,9 @@ from starlette.routing import Route
 
 import contracts as c
 from connector_runtime.access import ApiClient, token_sha256
-from connector_runtime.db import create_engine
-from connector_runtime.messaging import ensure_topics
-from connector_runtime.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
+from connector_runtime.devstack.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
+from connector_runtime.messaging.broker import ensure_topics
+from connector_runtime.persistence.db import create_engine
 from exact_sandbox.app import create_app as create_sandbox
 from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.config import FaultSettings, Limits, SandboxConfig

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.testing import Infra
+from connector_runtime.devstack.testing import Infra
 
 from .test_incremental import make_due
 from .test_initial_run import assert_reconciles, batches_by_key

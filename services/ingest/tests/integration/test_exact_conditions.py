@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.testing import signed_claim
+from connector_runtime.devstack.testing import signed_claim
 from exact_sandbox.config import FaultSettings, Limits
 
 pytestmark = pytest.mark.integration

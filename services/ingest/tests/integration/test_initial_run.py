@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.testing import signed_claim
+from connector_runtime.devstack.testing import signed_claim
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
-from connector_runtime.db import create_engine, migrate_async
-from connector_runtime.testing import Infra, eventually, signed_claim
+from connector_runtime.devstack.testing import Infra, eventually, signed_claim
+from connector_runtime.persistence.db import create_engine, migrate_async
 from ingest.adapters import tables
 from ingest.adapters.repository import PostgresRunStore
 from ingest.app import MIGRATIONS

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
-from connector_runtime.testing import Infra, eventually
+from connector_runtime.devstack.testing import Infra, eventually
 from ingest.entities import CATALOG
 from ledger_sink.cli import sandbox_expected
 from ledger_sink.reconcile import against_expected, figures

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import contracts as c
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from exact_sandbox.config import FaultSettings
 
 pytestmark = pytest.mark.integration

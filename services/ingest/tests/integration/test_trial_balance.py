@@ -16,7 +16,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
-from connector_runtime.testing import Infra, eventually
+from connector_runtime.devstack.testing import Infra, eventually
 from ledger_sink.reconcile import against_last_run
 from ledger_sink.trial_balance import TrialBalanceReport, trial_balance
 

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
-from connector_runtime.db import create_engine
-from connector_runtime.testing import Infra, eventually, signed_claim
+from connector_runtime.devstack.testing import Infra, eventually, signed_claim
+from connector_runtime.persistence.db import create_engine
 
 from .conftest import Tail
 from .test_incremental import sink_matches

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from connector_runtime.testing import eventually
+from connector_runtime.devstack.testing import eventually
 from ingest.scheduler import RunScheduler
 
 

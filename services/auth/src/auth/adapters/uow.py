@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from auth.adapters import tables
 from auth.adapters.crypto import TokenCipher
 from auth.adapters.repository import SqlGrantRepository, SqlSessionRepository
-from connector_runtime.uow import SqlUnitOfWorkBase
+from connector_runtime.persistence.uow import SqlUnitOfWorkBase
 
 
 class SqlUnitOfWork(SqlUnitOfWorkBase):

@@ -20,7 +20,7 @@ from auth.domain.model import AuthorizationSession
 from auth.domain.tokens import sha256_hex
 from auth.ports import Dependencies, RegionInfo, UnitOfWork
 from auth.usecases.messages import publish_events
-from connector_runtime.logcontext import bind
+from connector_runtime.observability.logcontext import bind
 
 log = structlog.get_logger("auth.signin")
 

@@ -27,7 +27,7 @@ from auth.domain.grants import Grant
 from auth.domain.tokens import Action
 from auth.ports import Dependencies
 from auth.usecases.messages import publish_events
-from connector_runtime.logcontext import bind
+from connector_runtime.observability.logcontext import bind
 
 log = structlog.get_logger("auth.tokens")
 

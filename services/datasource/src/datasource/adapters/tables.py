@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from connector_runtime.tables import inbox_table, outbox_table
+from connector_runtime.persistence.tables import inbox_table, outbox_table
 
 SCHEMA = "datasource"
 metadata = sa.MetaData(schema=SCHEMA)

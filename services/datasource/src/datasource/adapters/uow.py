@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connector_runtime.claims import ClaimSigner
-from connector_runtime.uow import SqlUnitOfWorkBase
+from connector_runtime.messaging.claims import ClaimSigner
+from connector_runtime.persistence.uow import SqlUnitOfWorkBase
 from datasource.adapters.repository import SqlCompanyDomains, SqlDataSources, SqlRuns
 from datasource.adapters.tables import inbox, outbox
 

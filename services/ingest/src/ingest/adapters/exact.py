@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 import structlog
 
-from connector_runtime.logs import redact_text
+from connector_runtime.observability.logs import redact_text
 from contracts import Entity, Row, id_hash_term
 from ingest import metrics
 from ingest.adapters.endpoints import endpoint_for, first_page_params

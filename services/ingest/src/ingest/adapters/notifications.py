@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import contracts as c
-from connector_runtime.inbox import first_delivery
-from connector_runtime.outbox import add_to_outbox
+from connector_runtime.persistence.inbox import first_delivery
+from connector_runtime.persistence.outbox import add_to_outbox
 from ingest import webhook_metrics as metrics
 from ingest.adapters.notification_tables import pending_changes, webhook_receipts
 from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs, sync_states

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
-from connector_runtime.metrics import MESSAGES_PUBLISHED
-from connector_runtime.producer import ManagedProducer, encoded_headers
+from connector_runtime.messaging.kafka_auth import PLAINTEXT, KafkaAuth
+from connector_runtime.messaging.producer import ManagedProducer, encoded_headers
+from connector_runtime.observability.metrics import MESSAGES_PUBLISHED
 from contracts import LEDGER_BATCHES
 from ingest.metrics import BATCHES_PUBLISHED
 from ingest.ports import Outgoing

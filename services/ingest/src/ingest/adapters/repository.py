@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connector_runtime.inbox import first_delivery
-from connector_runtime.outbox import add_to_outbox
+from connector_runtime.persistence.inbox import first_delivery
+from connector_runtime.persistence.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
 from ingest.adapters import refresh_store
 from ingest.adapters.sync_states import record_completed, switch_grant, utc_now

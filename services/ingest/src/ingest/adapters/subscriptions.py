@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import contracts as c
-from connector_runtime.inbox import first_delivery
+from connector_runtime.persistence.inbox import first_delivery
 from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
 from ingest.adapters.notification_tables import pending_changes
 from ingest.adapters.notification_tables import webhook_subscriptions as subs

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from connector_runtime.tables import inbox_table, outbox_table
+from connector_runtime.persistence.tables import inbox_table, outbox_table
 
 SCHEMA = "ingest"
 metadata = sa.MetaData(schema=SCHEMA)

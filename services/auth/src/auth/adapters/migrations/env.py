@@ -1,4 +1,4 @@
 from auth.adapters.tables import metadata
-from connector_runtime.db import run_env
+from connector_runtime.persistence.db import run_env
 
 run_env(metadata)

@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from connector_runtime.tables import create_messaging_tables
+from connector_runtime.persistence.tables import create_messaging_tables
 
 revision = "0001"
 down_revision = None

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
-from connector_runtime.metrics import CONSUMER_LAG
+from connector_runtime.messaging.kafka_auth import PLAINTEXT, KafkaAuth
+from connector_runtime.observability.metrics import CONSUMER_LAG
 
 log = structlog.get_logger("lag")
 

@@ -33,8 +33,8 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
-from connector_runtime.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
+from connector_runtime.messaging.kafka_auth import PLAINTEXT, KafkaAuth
+from connector_runtime.observability.metrics import HANDLER_SECONDS, MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED
 from contracts import ContractError, Message, dead_letter_topic, parse_message
 
 log = structlog.get_logger("messaging")
@@ -165,7 +165,7 @@ class DeadLetterMiddleware(BaseMiddleware):
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]],
                             msg: StreamMessage[Any]) -> Any:
         # the log context (message, data source, correlation, run) is bound by
-        # connector_runtime.logcontext.MessageLogContext, which runs before this
+        # connector_runtime.observability.logcontext.MessageLogContext, which runs before this
         topic = getattr(self.msg, "topic", "unknown")
         with HANDLER_SECONDS.labels(topic).time():
             return await call_next(msg)
@@ -208,7 +208,7 @@ class DeadLetterMiddleware(BaseMiddleware):
         return True
 
     async def _dead_letter(self, record: Any, reason: str) -> None:
-        from connector_runtime.logs import redact_text
+        from connector_runtime.observability.logs import redact_text
 
         reason = redact_text(reason)
         topic = dead_letter_topic(record.topic)

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from connector_runtime.metrics import MESSAGES_REDELIVERED
+from connector_runtime.observability.metrics import MESSAGES_REDELIVERED
 
 log = structlog.get_logger("inbox")
 

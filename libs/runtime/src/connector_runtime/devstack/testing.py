@@ -27,7 +27,7 @@ from typing import Any, Literal
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres
+from connector_runtime.devstack.embedded import EmbeddedKafka, EmbeddedPostgres
 
 KafkaKind = Literal["embedded", "containers", "given"]
 INFRA_SETTING = "CONNECTOR_TEST_INFRA"
@@ -69,7 +69,7 @@ def infra() -> Iterator[Infra]:
     database_url = os.environ.get("DATABASE_URL")
     started: list[Any] = []
     if choice == "containers" and not (bootstrap and database_url):
-        from connector_runtime.containers import docker_unavailable
+        from connector_runtime.devstack.containers import docker_unavailable
 
         if (why := docker_unavailable()) is not None:
             pytest.skip(f"{INFRA_SETTING}=containers: {why}")
@@ -92,7 +92,7 @@ def infra() -> Iterator[Infra]:
 
 def _kafka(choice: str) -> Any:
     if choice == "containers":
-        from connector_runtime.containers import ContainerKafka
+        from connector_runtime.devstack.containers import ContainerKafka
 
         return ContainerKafka()
     return EmbeddedKafka()
@@ -100,7 +100,7 @@ def _kafka(choice: str) -> Any:
 
 def _postgres(choice: str) -> Any:
     if choice == "containers":
-        from connector_runtime.containers import ContainerPostgres
+        from connector_runtime.devstack.containers import ContainerPostgres
 
         return ContainerPostgres()
     return EmbeddedPostgres()
@@ -175,6 +175,6 @@ def api_caller(name: str, scopes: tuple[str, ...] = ("*",),
 
 def signed_claim(datasource_id: uuid.UUID, grant_id: uuid.UUID, division: int) -> str:
     """A grant claim signed with the test key, as datasource would sign it."""
-    from connector_runtime.claims import ClaimSigner
+    from connector_runtime.messaging.claims import ClaimSigner
 
     return ClaimSigner(TEST_CLAIM_SIGNING_KEY).sign(datasource_id, grant_id, division)

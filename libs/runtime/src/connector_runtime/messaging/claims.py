@@ -9,7 +9,7 @@ can sign; a leaked verify key lets nobody forge.
 Keys have ids: a claim is ``<key id>.<signature>``. Rotation: add the new public key to the
 verifiers (``INGEST_RUN_CLAIM_VERIFY_KEYS``), then switch datasource to the new private key
 (``DATASOURCE_RUN_CLAIM_SIGNING_KEY``), then drop the old public key once no message signed
-with it waits in a topic. ``python -m connector_runtime.claims KEY_ID`` prints a key pair.
+with it waits in a topic. ``python -m connector_runtime.messaging.claims KEY_ID`` prints a key pair.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Apache Kafka (KRaft) and PostgreSQL in Docker containers, for tests on real infrastructure.
 
-The same shape as :mod:`connector_runtime.embedded` (``start()``/``stop()``,
+The same shape as :mod:`connector_runtime.devstack.embedded` (``start()``/``stop()``,
 ``bootstrap_servers``/``url``), so the test fixtures switch between the two with one setting
-(``CONNECTOR_TEST_INFRA``, see :mod:`connector_runtime.testing`). Unlike the embedded broker,
+(``CONNECTOR_TEST_INFRA``, see :mod:`connector_runtime.devstack.testing`). Unlike the embedded broker,
 Apache Kafka has the idempotent producer and transactions; tests of those run here only.
 
 Containers come from ``testcontainers`` (a development dependency) and need a reachable
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector_runtime.embedded import EmbeddedStartError, free_port
+from connector_runtime.devstack.embedded import EmbeddedStartError, free_port
 
 KAFKA_IMAGE = "apache/kafka:3.9.0"
 """Apache Kafka's own image, as docker-compose.yml runs it: one KRaft node (broker and controller)."""

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
-from connector_runtime.metrics import MESSAGES_PUBLISHED, OUTBOX_PUBLISH_FAILURES
-from connector_runtime.producer import ManagedProducer, message_headers
+from connector_runtime.messaging.kafka_auth import PLAINTEXT, KafkaAuth
+from connector_runtime.messaging.producer import ManagedProducer, message_headers
+from connector_runtime.observability.metrics import MESSAGES_PUBLISHED, OUTBOX_PUBLISH_FAILURES
 from contracts import Message
 
 log = structlog.get_logger("outbox")

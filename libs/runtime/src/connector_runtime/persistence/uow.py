@@ -17,8 +17,8 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from connector_runtime.inbox import first_delivery
-from connector_runtime.outbox import add_to_outbox
+from connector_runtime.persistence.inbox import first_delivery
+from connector_runtime.persistence.outbox import add_to_outbox
 from contracts import Message
 
 

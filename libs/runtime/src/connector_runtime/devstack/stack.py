@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_runtime.embedded import EmbeddedKafka, EmbeddedPostgres, EmbeddedStartError
-from connector_runtime.messaging import ensure_topics
+from connector_runtime.devstack.embedded import EmbeddedKafka, EmbeddedPostgres, EmbeddedStartError
+from connector_runtime.messaging.broker import ensure_topics
 from contracts import ALL_TOPICS
 
 app = typer.Typer(add_completion=False, help=__doc__)

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from connector_runtime.kafka_auth import PLAINTEXT, KafkaAuth
+from connector_runtime.messaging.kafka_auth import PLAINTEXT, KafkaAuth
 from contracts import Message
 
 log = structlog.get_logger("producer")

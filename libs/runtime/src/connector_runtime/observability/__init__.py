@@ -1,0 +1,3 @@
+"""Logging (structured, secrets redacted, per-message context) and the Prometheus metrics
+every service shares.
+"""

@@ -1,0 +1,3 @@
+"""PostgreSQL: engines and migrations, the unit of work, the transactional outbox and
+inbox and their tables.
+"""
