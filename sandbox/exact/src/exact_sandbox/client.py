@@ -89,17 +89,20 @@ class SandboxAdmin:
 
     # ---- time, limits, faults, model -------------------------------------------------------
 
+    async def _read_or_change(self, method: str, path: str,
+                              change: dict[str, Any]) -> dict[str, Any]:
+        """GET ``path``; with a ``change``, send it with ``method`` (the answer is the same)."""
+        answer: dict[str, Any] = await (self.call(method, path, change) if change
+                                        else self.call("GET", path))
+        return answer
+
     async def clock(self, **change: Any) -> dict[str, Any]:
         """The clock; with ``set``, ``advance`` or ``speed``, changed first."""
-        answer: dict[str, Any] = await (self.call("POST", "clock", change) if change
-                                        else self.call("GET", "clock"))
-        return answer
+        return await self._read_or_change("POST", "clock", change)
 
     async def limits(self, **change: Any) -> dict[str, Any]:
         """The rate and token limits; with keyword arguments, those changed first."""
-        answer: dict[str, Any] = await (self.call("PATCH", "limits", change) if change
-                                        else self.call("GET", "limits"))
-        return answer
+        return await self._read_or_change("PATCH", "limits", change)
 
     async def reset_limits(self) -> None:
         """Empty the rate-limit windows (the limits stay)."""
@@ -131,9 +134,7 @@ class SandboxAdmin:
 
     async def model(self, **change: Any) -> dict[str, Any]:
         """Exact's data model as served; with keyword arguments, those changed first."""
-        answer: dict[str, Any] = await (self.call("PATCH", "model", change) if change
-                                        else self.call("GET", "model"))
-        return answer
+        return await self._read_or_change("PATCH", "model", change)
 
     async def reset_model(self) -> None:
         await self.call("DELETE", "model")
