@@ -10,8 +10,8 @@ import pytest
 import contracts as c
 from connector_runtime.devstack.testing import TEST_CLAIM_SIGNING_KEY, TEST_CLAIM_VERIFY_KEYS
 from connector_runtime.messaging.claims import ClaimSigner, ClaimVerifier
-from datasource import outgoing
 from datasource.domain import events as ev
+from datasource.usecases import messages as outgoing
 
 CLAIMS = ClaimSigner(TEST_CLAIM_SIGNING_KEY)
 DS = uuid.uuid4()

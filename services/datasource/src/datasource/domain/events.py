@@ -1,6 +1,6 @@
 """Domain events: what a state change announces, recorded by the aggregates.
 
-They are plain values; ``datasource.outgoing`` turns them into contract messages.
+They are plain values; ``datasource.usecases.messages`` turns them into contract messages.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import structlog
 
 import contracts as c
-from datasource import metrics, outgoing
+from datasource import metrics
 from datasource.domain import CompanyDomain, DataSource, ExpectedCompany, OfferedGrant, Run
 from datasource.domain.errors import (
     CommandRefused,
@@ -31,7 +31,8 @@ from datasource.domain.errors import (
 )
 from datasource.domain.events import Event
 from datasource.ports import Clock, NewId, UnitOfWork
-from datasource.runevents import RunEvent, apply_run_event
+from datasource.usecases import messages
+from datasource.usecases.runevents import RunEvent, apply_run_event
 
 log = structlog.get_logger("datasource.usecases")
 
@@ -80,7 +81,7 @@ async def reject_command(command: Command, refusal: CommandRefused, uow: UnitOfW
     async with uow:
         if not await uow.first_delivery(COMMANDS, command.message_id):
             return
-        message = outgoing.command_rejected(command, refusal.code, refusal.reason)
+        message = messages.command_rejected(command, refusal.code, refusal.reason)
         await uow.publish(c.DATASOURCE_EVENTS, message)
         await uow.commit()
     metrics.command(command.type, refusal.code)
@@ -251,7 +252,7 @@ async def _datasource(uow: UnitOfWork, datasource_id: UUID) -> DataSource:
 
 
 async def _publish(uow: UnitOfWork, events: list[Event], correlation_id: UUID) -> None:
-    for topic, message in outgoing.to_messages(events, correlation_id, uow.claims):
+    for topic, message in messages.to_messages(events, correlation_id, uow.claims):
         await uow.publish(topic, message)
         log.info("event_recorded", topic=topic, event_type=message.type,
                  out_message_id=str(message.message_id))
