@@ -42,11 +42,11 @@ from ingest.domain.plan import BudgetShare
 from ingest.domain.schedule import SyncSchedule
 from ingest.domain.trial_balance import RereadPolicy, TrialRules
 from ingest.receiver import WebhookListener, receiver_app
-from ingest.runner import RunExecutor, RunnerConfig
 from ingest.scheduler import RunScheduler
 from ingest.settings import IngestSettings
 from ingest.subscribers import Handlers, build_router
 from ingest.trial_check import TrialBalanceCheck
+from ingest.usecases.run import RunExecutor, RunnerConfig
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 NAME = "ingest"

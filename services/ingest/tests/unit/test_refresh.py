@@ -17,7 +17,7 @@ from ingest.domain.model import RunStatus
 from ingest.domain.refresh import vanished_seq
 from ingest.entities import CATALOG
 from ingest.row_hashes import page_hashes, row_key
-from ingest.runner import RunExecutor
+from ingest.usecases.run import RunExecutor
 
 
 class ProcessDied(BaseException):

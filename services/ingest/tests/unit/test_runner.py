@@ -23,7 +23,7 @@ from ingest.domain.errors import (
 from ingest.domain.model import RunStatus
 from ingest.domain.plan import BudgetShare
 from ingest.pipeline import PAGES_IN_FLIGHT
-from ingest.runner import RunExecutor, RunnerConfig
+from ingest.usecases.run import RunExecutor, RunnerConfig
 
 
 class ProcessDied(BaseException):
@@ -137,8 +137,9 @@ async def test_a_resumed_run_resends_only_the_unacknowledged_page_with_the_same_
 
 async def test_a_large_page_is_split_into_batches_under_the_size_limit(kit: Any, clock: Any) -> None:
     rows = [kit.gl_row(i) for i in range(200)]
-    run, _store, publisher, _, executor = setup(kit, clock, entities=(GL,), max_batch_bytes=12_000)
-    executor._exact = kit.FakeExact({GL: [kit.page_of(rows, None)]})
+    run, store, publisher, _, _ = setup(kit, clock, entities=(GL,))
+    executor = RunExecutor(store, kit.FakeExact({GL: [kit.page_of(rows, None)]}), publisher, clock,
+                           RunnerConfig(max_batch_bytes=12_000))
     await executor.execute(run.run_id, OWNER)
     sizes = [len(m.to_bytes()) for m in publisher.sent]
     assert len(sizes) > 1 and max(sizes) <= 12_000
