@@ -46,6 +46,14 @@ def test_secrets_inside_free_text_and_urls_are_redacted(text: str) -> None:
     assert REDACTED in cleaned
 
 
+def test_a_cut_text_is_masked_first_so_no_part_of_a_secret_is_left() -> None:
+    text = f"invalid_grant: refresh_token={SECRETS[1]} was used before"
+    cut = redact_text(text, 30)
+    assert len(cut) == 30 and SECRETS[1][:8] not in cut
+    assert cut == redact_text(text)[:30]
+    assert redact_text("short", 30) == "short"
+
+
 def test_ordinary_fields_are_kept() -> None:
     out = scrub(event="run_started", datasource_id="d-1", division=123, rows=1000,
                 url="https://start.exactonline.nl/api/v1/123/sync/Financial/TransactionLines")

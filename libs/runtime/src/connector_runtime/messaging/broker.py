@@ -203,14 +203,14 @@ class DeadLetterMiddleware(BaseMiddleware):
             return False
         self.attempts.clear(key)
         await self._dead_letter(
-            record, f"handler failed {attempt} times: {type(exc_val).__name__}: {exc_val}"[:1000]
+            record, f"handler failed {attempt} times: {type(exc_val).__name__}: {exc_val}"
         )
         return True
 
     async def _dead_letter(self, record: Any, reason: str) -> None:
         from connector_runtime.observability.logs import redact_text
 
-        reason = redact_text(reason)
+        reason = redact_text(reason, 1000)
         topic = dead_letter_topic(record.topic)
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         headers.update(

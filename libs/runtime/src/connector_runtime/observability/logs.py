@@ -41,10 +41,16 @@ _SECRET_IN_TEXT = [
 ]
 
 
-def redact_text(text: str) -> str:
+def redact_text(text: str, limit: int | None = None) -> str:
+    """``text`` with the secrets in it masked, then cut to ``limit`` characters.
+
+    The one masking helper: for text from outside (an Exact or auth error body, an
+    exception) that goes where the log processors do not reach - an event, a dead letter,
+    a stored error, a page. Masked before cutting, so a cut never leaves half a secret.
+    """
     for pattern in _SECRET_IN_TEXT:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-    return text
+    return text if limit is None else text[:limit]
 
 
 def _redact_value(key: str | None, value: Any, depth: int = 0) -> Any:

@@ -39,6 +39,7 @@ from auth.domain.errors import (
 from auth.domain.exact import DivisionChoice, ExactUser
 from auth.domain.tokens import TokenSet
 from auth.ports import Clock
+from connector_runtime.observability.logs import redact_text
 
 AUTHORIZE_PATH = "/api/oauth2/auth"
 TOKEN_PATH = "/api/oauth2/token"
@@ -66,7 +67,7 @@ def _origin(url: str) -> tuple[str, str]:
 
 def _describe(exc: OAuthError) -> str:
     description = (exc.description or "").strip()
-    return f"{exc.error}: {description}"[:300] if description else str(exc.error)
+    return redact_text(f"{exc.error}: {description}", 300) if description else str(exc.error)
 
 
 # Fields auth reads, with Exact's spelling (case-sensitive) and where each name comes from:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import structlog
 
+from connector_runtime.observability.logs import redact_text
 from ingest.domain.errors import AuthUnavailable, GrantRevoked, GrantUnknown, TokenNotYetAllowed
 
 log = structlog.get_logger("auth_tokens")
@@ -158,7 +159,8 @@ def _error(response: httpx.Response) -> str | None:
 def _reason(response: httpx.Response) -> str:
     try:
         body = response.json()
-        return str(body.get("reason") or body.get("error") or response.reason_phrase)[:200]
+        return redact_text(str(body.get("reason") or body.get("error") or response.reason_phrase),
+                           200)
     except ValueError:
         return response.reason_phrase
 

@@ -341,7 +341,7 @@ def _message(response: httpx.Response) -> str:
         value: object = response.json()["error"]["message"]["value"]
     except (ValueError, KeyError, TypeError):
         value = response.reason_phrase
-    return str(redact_text(str(value)))[:200]
+    return redact_text(str(value), 200)
 
 
 def _error_for(response: httpx.Response, endpoint: str) -> ExactError:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from connector_runtime.observability.logs import redact_text
 from ingest import metrics
 from ingest.adapters.rate_headers import parse_rate_headers
 from ingest.domain.budget import RateHeaders
@@ -119,7 +120,7 @@ def _subscription(raw: Any) -> ExactSubscription:
 def _error(response: httpx.Response) -> ExactError:
     status = response.status_code
     try:
-        message = str(response.json()["error"]["message"]["value"])[:200]
+        message = redact_text(str(response.json()["error"]["message"]["value"]), 200)
     except (ValueError, KeyError, TypeError):
         message = response.reason_phrase
     text = f"{ENDPOINT}: HTTP {status}: {message}"

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import contracts as c
+from connector_runtime.observability.logs import redact_text
 from connector_runtime.persistence.inbox import first_delivery
 from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
 from ingest.adapters.notification_tables import pending_changes
@@ -132,12 +133,13 @@ class SubscriptionKeeper:
                 await conn.execute(subs.update().where(
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.not_in([ACTIVE, REMOVING]))
-                    .values(state=FAILED, error=str(exc)[:300], checked_at=now,
+                    .values(state=FAILED, error=redact_text(str(exc), 300), checked_at=now,
                             updated_at=sa.func.now()))
                 await conn.execute(subs.update().where(
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.in_([ACTIVE, REMOVING]))
-                    .values(error=str(exc)[:300], checked_at=now, updated_at=sa.func.now()))
+                    .values(error=redact_text(str(exc), 300), checked_at=now,
+                            updated_at=sa.func.now()))
             return True
 
     async def _settle(self, conn: AsyncConnection, rows: Sequence[Any], now: datetime) -> None:
