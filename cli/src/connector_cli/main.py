@@ -77,52 +77,57 @@ async def _send_and_wait_for_link(cfg: CliSettings, command: Message, timeout: f
     console.print(link["url"], soft_wrap=True)
 
 
+MODE = typer.Option("self", help="self: sign in yourself; share: a link for an Exact admin.")
+BY = typer.Option("cli-user", help="Who asks (portal user).")
+TIMEOUT = typer.Option(30.0, help="Seconds to wait for the authorization link.")
+
+
+def _mode(mode: str) -> AuthorizationMode:
+    if mode not in ("self", "share"):
+        raise typer.BadParameter("mode is self or share")
+    return cast(AuthorizationMode, mode)
+
+
 @app.command()
 def create(
     new_domain: str | None = typer.Option(None, help="Create a new company domain with this name."),
     domain_id: uuid.UUID | None = typer.Option(None, help="Add to this existing company domain."),
-    mode: str = typer.Option("self", help="self: sign in yourself; share: a link for an Exact admin."),
-    by: str = typer.Option("cli-user", help="Who asks (portal user)."),
-    timeout: float = typer.Option(30.0),
+    mode: str = MODE,
+    by: str = BY,
+    timeout: float = TIMEOUT,
     expect_division: int | None = connection.EXPECT_DIVISION,
     expect_vat: str | None = connection.EXPECT_VAT,
 ) -> None:
     """Create an Exact Online data source and print its authorization link."""
-    if mode not in ("self", "share"):
-        raise typer.BadParameter("mode is self or share")
-    cfg = settings()
     try:
         payload = CreateDataSourcePayload(
             company_domain_id=domain_id, new_company_domain_name=new_domain,
-            authorization_mode=cast(AuthorizationMode, mode), requested_by=by,
+            authorization_mode=_mode(mode), requested_by=by,
             expected_company=connection.expected_company(expect_division, expect_vat),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     command = CreateDataSource.create(datasource_id=uuid.uuid4(), payload=payload)
-    asyncio.run(_send_and_wait_for_link(cfg, command, timeout))
+    asyncio.run(_send_and_wait_for_link(settings(), command, timeout))
 
 
 @app.command()
 def recreate(
     datasource_id: uuid.UUID,
-    mode: str = typer.Option("self"),
-    by: str = typer.Option("cli-user"),
-    timeout: float = typer.Option(30.0),
+    mode: str = MODE,
+    by: str = BY,
+    timeout: float = TIMEOUT,
     expect_division: int | None = connection.EXPECT_DIVISION,
     expect_vat: str | None = connection.EXPECT_VAT,
 ) -> None:
     """Reconnect a data source (same Exact company required) and print the link."""
-    if mode not in ("self", "share"):
-        raise typer.BadParameter("mode is self or share")
-    cfg = settings()
     command = RecreateDataSource.create(
         datasource_id=datasource_id,
         payload=RecreateDataSourcePayload(
-            authorization_mode=cast(AuthorizationMode, mode), requested_by=by,
+            authorization_mode=_mode(mode), requested_by=by,
             expected_company=connection.expected_company(expect_division, expect_vat)),
     )
-    asyncio.run(_send_and_wait_for_link(cfg, command, timeout))
+    asyncio.run(_send_and_wait_for_link(settings(), command, timeout))
 
 
 @app.command()
