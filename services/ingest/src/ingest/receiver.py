@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingest import webhook_metrics as metrics
 from ingest.adapters.notifications import NotificationStore
 from ingest.domain.notifications import Refused, read, verify
+from ingest.entities import CATALOG
 
 log = structlog.get_logger("webhooks")
 
@@ -51,7 +52,7 @@ def receiver_app(store: NotificationStore, secret: SecretStr, max_age: timedelta
         try:
             if len(body) > MAX_BODY_BYTES:
                 raise Refused("malformed", f"{len(body)} bytes is not a notification")
-            n = read(verify(body, secret.get_secret_value()), now, max_age)
+            n = read(verify(body, secret.get_secret_value()), now, max_age, CATALOG.topics)
             published = await store.accept(n, now)
         except Refused as exc:
             metrics.REFUSED.labels(exc.reason).inc()

@@ -12,7 +12,8 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
-from ingest.domain.notifications import REFUSAL_STATUS, TOPIC_ENTITIES
+from ingest.domain.notifications import REFUSAL_STATUS
+from ingest.entities import CATALOG
 
 RECEIVED = Counter(
     "ingest_webhook_notifications_received_total",
@@ -50,7 +51,7 @@ NOTIFICATION_TO_RUN_SECONDS = Histogram(
 
 for _reason in REFUSAL_STATUS:
     REFUSED.labels(_reason)
-for _topic in TOPIC_ENTITIES:
+for _topic in CATALOG.topics:
     RECEIVED.labels(_topic)
 
 

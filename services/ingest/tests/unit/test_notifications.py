@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest.domain.notifications import Refused, event_time, read, verify
+from ingest.entities import CATALOG
 
 SECRET = "s3cret"
 NOW = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)  # 11:00 in Amsterdam
@@ -53,12 +54,12 @@ def test_forged_or_unsigned_deliveries_are_refused(body: bytes, reason: str) -> 
 
 
 def test_a_notification_is_read_with_dutch_wall_clock_time() -> None:
-    n = read(content(), NOW, HOUR)
+    n = read(content(), NOW, HOUR, CATALOG.topics)
     assert n.topic == "FinancialTransactions" and n.entities == ("TransactionLines",)
     assert n.key == uuid.UUID("19cee073-095e-46d1-8d2d-f3fc97ba5bc1")
     assert n.created_on == datetime(2025, 3, 3, 9, 59, 30, 587000, tzinfo=UTC)
     assert n.action == "Update" and n.digest == hashlib.sha256(content()).digest()
-    assert read(content(Action="DELETE"), NOW, HOUR).action == "Delete"
+    assert read(content(Action="DELETE"), NOW, HOUR, CATALOG.topics).action == "Delete"
     assert event_time("2025-07-01T12:00:00") == datetime(2025, 7, 1, 10, tzinfo=UTC)
 
 
@@ -73,5 +74,5 @@ def test_a_notification_is_read_with_dutch_wall_clock_time() -> None:
 def test_stale_unknown_or_malformed_content_is_refused(raw: bytes, reason: str,
                                                        status: int) -> None:
     with pytest.raises(Refused) as err:
-        read(raw, NOW, HOUR)
+        read(raw, NOW, HOUR, CATALOG.topics)
     assert (err.value.reason, err.value.status) == (reason, status)

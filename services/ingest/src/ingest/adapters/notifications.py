@@ -31,7 +31,7 @@ from ingest import webhook_metrics as metrics
 from ingest.adapters.notification_tables import pending_changes, webhook_receipts
 from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs, sync_states
 from ingest.domain.model import ACTIVE, DELETED, INCREMENTAL, RunStatus
-from ingest.domain.notifications import TOPIC_ENTITIES, Notification, Refused
+from ingest.domain.notifications import Notification, Refused
 from ingest.entities import CATALOG
 
 NOTIFICATIONS_CONSUMER = "ingest.change-notifications"
@@ -83,7 +83,7 @@ class NotificationStore:
     async def record(self, message: c.ExactChangeNotified) -> bool:
         """Fold one event into the data source's pending changes; False for a redelivery."""
         p = message.payload
-        entities = TOPIC_ENTITIES.get(p.topic, ())
+        entities = CATALOG.topics.get(p.topic, ())
         async with self._engine.begin() as conn:
             if not await first_delivery(conn, inbox, NOTIFICATIONS_CONSUMER, message.message_id):
                 return False

@@ -7,7 +7,7 @@ syncs (``sync_states``) and which grant each uses.
 Each pass (:meth:`SubscriptionKeeper.keep`):
 
 * a data source ingest syncs gets a ``wanted`` row per topic that covers an imported entity
-  (:data:`ingest.domain.notifications.TOPIC_ENTITIES`): after its initial run, so also after
+  (``webhook_topic`` in :mod:`ingest.entities`): after its initial run, so also after
   a recreate that needed one;
 * a data source re-authorized with another grant gets its rows marked ``renew``: the old
   subscription (made by the person who lost access) is deleted and a new one made with the
@@ -54,7 +54,7 @@ from ingest.adapters.tables import (
     trial_stale,
 )
 from ingest.domain.errors import BudgetSpent, ExactError, GrantRevoked, GrantUnknown, TokenError
-from ingest.domain.notifications import TOPIC_ENTITIES
+from ingest.entities import CATALOG
 
 log = structlog.get_logger("webhook_subscriptions")
 
@@ -91,7 +91,7 @@ class SubscriptionKeeper:
 
     async def _want(self) -> None:
         async with self._engine.begin() as conn:
-            for topic in TOPIC_ENTITIES:
+            for topic in CATALOG.topics:
                 stmt = insert(subs).from_select(
                     ["datasource_id", "topic", "division", "grant_id", "callback_url", "state"],
                     sa.select(sync_states.c.datasource_id, sa.literal(topic),

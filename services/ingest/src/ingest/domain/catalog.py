@@ -6,8 +6,8 @@ it never imports the table (which names row models and endpoints).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 DELETED = "Deleted"
 """The pseudo-entity of a run that reads ``sync/Deleted`` (its checkpoint is that cursor)."""
@@ -19,6 +19,8 @@ class EntityCatalog:
     """The data entities in the order a run fetches them (``Deleted`` comes after them all)."""
     sync: frozenset[str]
     """Entities with a sync endpoint: incremental runs read them from their Timestamp cursor."""
+    topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Exact webhook topic -> the entities its notifications cover."""
 
     @property
     def synced(self) -> tuple[str, ...]:

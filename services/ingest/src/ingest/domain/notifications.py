@@ -19,6 +19,7 @@ import hmac
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,14 +27,6 @@ from zoneinfo import ZoneInfo
 _DELIVERY = re.compile(rb'^\{"Content":(.*),"HashCode":"(.*)"\}$', re.DOTALL)
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 ACTIONS = {"create": "Create", "update": "Update", "delete": "Delete"}
-
-TOPIC_ENTITIES: dict[str, tuple[str, ...]] = {
-    "FinancialTransactions": ("TransactionLines",),
-    "Accounts": ("Accounts",),
-}
-"""Exact webhook topics that cover imported entities (EXACT_API.md section 7 lists the
-topics; no topic is known for GLAccounts or GLClassifications, which only sync keeps
-current)."""
 
 REFUSAL_STATUS = {"malformed": 400, "unsigned": 401, "bad_signature": 401,
                   "unknown_topic": 422, "stale": 422, "unknown_division": 404,
@@ -59,9 +52,8 @@ class Notification:
     digest: bytes
     """SHA-256 of the signed Content: the same notification delivered again has it too."""
 
-    @property
-    def entities(self) -> tuple[str, ...]:
-        return TOPIC_ENTITIES[self.topic]
+    entities: tuple[str, ...]
+    """The imported entities the topic covers."""
 
 
 def verify(body: bytes, secret: str) -> bytes:
@@ -78,8 +70,10 @@ def verify(body: bytes, secret: str) -> bytes:
     return content
 
 
-def read(content: bytes, now: datetime, max_age: timedelta) -> Notification:
-    """Fields of a verified Content; refuses unknown topics and stale or future events."""
+def read(content: bytes, now: datetime, max_age: timedelta,
+         topics: Mapping[str, tuple[str, ...]]) -> Notification:
+    """Fields of a verified Content; refuses topics that cover no imported entity (``topics``:
+    topic -> entities, from the entity table) and stale or future events."""
     try:
         raw = json.loads(content)
         topic, division = str(raw["Topic"]), int(raw["Division"])
@@ -90,13 +84,13 @@ def read(content: bytes, now: datetime, max_age: timedelta) -> Notification:
     except (ValueError, KeyError, TypeError) as exc:
         raise Refused("malformed", f"Content is not a notification: {type(exc).__name__}"
                       ) from None
-    if topic not in TOPIC_ENTITIES:
+    if topic not in topics:
         raise Refused("unknown_topic", f"topic {topic!r} maps to no imported entity")
     if created < now - max_age or created > now + max_age:
         raise Refused("stale", f"EventCreatedOn {created.isoformat()} is outside "
                                f"{int(max_age.total_seconds())} s of now")
     return Notification(topic, division, action, key, endpoint, created,
-                        hashlib.sha256(content).digest())
+                        hashlib.sha256(content).digest(), topics[topic])
 
 
 def event_time(value: str) -> datetime:

@@ -108,7 +108,7 @@ ACCOUNTS = EntitySpec(
                     "VATNumber:String"),
             ExactField("Status", "String", "A none, S suspect, P prospect, C customer"),
             *fields("IsSupplier:Boolean Division:Int32"), *_CREATED, *_TS)),
-    deleted_type=2)
+    deleted_type=2, webhook_topic="Accounts")
 
 BUDGETS = EntitySpec(
     Entity.BUDGETS, Endpoint(
@@ -147,7 +147,8 @@ TRANSACTION_LINES = EntitySpec(
         "bulk/Financial/TransactionLines", "bulk", "BulkFinancialTransactionLines",
         "PI Bulk/Financial/TransactionLines; PQ BulkTransactionLine", _TL_LINE,
         note="No Timestamp on bulk; used by re-imports with a date range."),
-    amount_field="AmountDC", header_rows=True, deleted_type=1)
+    amount_field="AmountDC", header_rows=True, deleted_type=1,
+    webhook_topic="FinancialTransactions")
 
 REPORTING_BALANCE = EntitySpec(
     Entity.REPORTING_BALANCE, Endpoint(
@@ -202,8 +203,10 @@ DELETED_TYPES: dict[int, EntitySpec] = {
     s.deleted_type: s for s in ENTITIES.values() if s.deleted_type is not None}
 """``sync/Deleted`` EntityType -> entity (other types are not imported)."""
 
-CATALOG = EntityCatalog(order=tuple(ENTITIES), sync=frozenset(
-    name for name, s in ENTITIES.items() if s.synced))
+CATALOG = EntityCatalog(
+    order=tuple(ENTITIES), sync=frozenset(name for name, s in ENTITIES.items() if s.synced),
+    topics={t: tuple(n for n, s in ENTITIES.items() if s.webhook_topic == t)
+            for t in dict.fromkeys(s.webhook_topic for s in ENTITIES.values() if s.webhook_topic)})
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *(e for s in ENTITIES.values() for e in (s.endpoint, s.bulk) if e is not None), DELETED)

@@ -84,6 +84,9 @@ class EntitySpec:
     """The endpoint mixes entry header rows (``LineNumber`` 0) with the lines: skipped."""
     deleted_type: int | None = None
     """``EntityType`` of the entity's rows on ``sync/Deleted`` (None: deletions not read)."""
+    webhook_topic: str | None = None
+    """Exact's webhook topic whose notifications cover the entity (EXACT_API.md section 7;
+    None: only the scheduled sync keeps it current)."""
 
     @property
     def path(self) -> str:
