@@ -5,7 +5,6 @@ bench/README.md. Kept out of ``make bench``: a full run connects 3,000 companies
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import logging
@@ -17,9 +16,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.harness import Harness
 from bench.perf.companies import FULL, QUICK, many_companies, sandbox_args
-from bench.perf.report import Figure, machine, markdown, print_table
+from bench.perf.report import machine, markdown, print_table
+from bench.perf.stack import measured
 from bench.provenance import stamp, stamp_after_run
 from bench.readme import update_block
 from connector_demo.system import LocalSystem
@@ -52,15 +51,7 @@ def main() -> None:
         extra_env={"INGEST_MAX_CONCURRENT_RUNS": str(setup.max_concurrent_runs),
                    "INGEST_EXACT_MINUTELY_LIMIT": "60", "LOG_LEVEL": "WARNING"})
 
-    async def go() -> list[Figure]:
-        async with Harness(system) as h:
-            return await many_companies(h, setup)
-
-    try:
-        system.start()
-        figures = asyncio.run(go())
-    finally:
-        system.stop()
+    figures = measured(system, lambda h: many_companies(h, setup))
     seconds = time.monotonic() - started
     print_table(figures, console)
     report = {

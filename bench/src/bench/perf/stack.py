@@ -9,10 +9,12 @@ Exact to the ledger topic; what a downstream consumer does with the batches is n
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import Harness
+from bench.perf.report import Figure
 from connector_demo.system import LocalSystem
 
 MAIN_DIVISION = 300001  # Eva's Grootboek Data B.V.: P1, P2, P3
@@ -130,3 +132,18 @@ async def start_ingest_in_a_new_window(h: Harness) -> None:
 def _start_ingest(system: LocalSystem) -> None:
     system.start_service("ingest")
     system.wait_ready("ingest")
+
+
+def measured(system: LocalSystem, measure: Callable[[Harness], Awaitable[list[Figure]]]
+             ) -> list[Figure]:
+    """Start ``system``, take ``measure``'s figures through a harness, stop everything."""
+
+    async def go() -> list[Figure]:
+        async with Harness(system) as h:
+            return await measure(h)
+
+    try:
+        system.start()
+        return asyncio.run(go())
+    finally:
+        system.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import shutil
@@ -21,7 +20,7 @@ from bench.perf.memory import memory
 from bench.perf.rate import calls_and_rate
 from bench.perf.report import Figure, machine, markdown, print_table
 from bench.perf.scaleout import scale_out
-from bench.perf.stack import FULL, QUICK, PerfScale, perf_system
+from bench.perf.stack import FULL, QUICK, PerfScale, measured, perf_system
 from bench.perf.throughput import throughput
 from bench.provenance import stamp, stamp_after_run
 from bench.readme import update_block
@@ -76,15 +75,7 @@ def main() -> None:
     console.rule(f"Benchmarks ({scale.name}): starting the system in {args.work_dir}")
     system = perf_system(args.work_dir.resolve(), scale)
 
-    async def go() -> list[Figure]:
-        async with Harness(system) as h:
-            return await run_benchmarks(h, scale, only)
-
-    try:
-        system.start()
-        figures = asyncio.run(go())
-    finally:
-        system.stop()
+    figures = measured(system, lambda h: run_benchmarks(h, scale, only))
     seconds = time.monotonic() - started
     print_table(figures, console)
     report = {
