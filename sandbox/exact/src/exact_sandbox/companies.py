@@ -11,11 +11,15 @@ companies differ.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from exact_sandbox.ids import derive_key
 from exact_sandbox.seed import ROLE_ADMINISTRATOR, Division, User
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _USERNAME = re.compile(r"admin\.(\d+)@companies\.sandbox")
 
@@ -62,51 +66,44 @@ class Companies:
         return user
 
 
-class DivisionMap(Mapping[int, Division]):
-    """The seeded divisions plus the generated companies, looked up without storing them."""
+class _WithGenerated(Mapping[K, V]):
+    """Fixed entries plus generated ones, looked up without storing the generated ones."""
 
-    def __init__(self, fixed: dict[int, Division], companies: Companies | None) -> None:
+    def __init__(self, fixed: dict[K, V], find: Callable[[K], V | None],
+                 keys: Callable[[], Iterable[K]]) -> None:
         self._fixed = fixed
-        self._companies = companies
+        self._find = find
+        self._keys = keys
 
-    def __getitem__(self, code: int) -> Division:
-        found = self._fixed.get(code)
-        if found is not None:
-            return found
-        if self._companies is not None and code in self._companies:
-            return self._companies.division(code)
-        raise KeyError(code)
-
-    def __iter__(self) -> Iterator[int]:
-        yield from self._fixed
-        if self._companies is not None:
-            yield from (c for c in self._companies.codes if c not in self._fixed)
-
-    def __len__(self) -> int:
-        extra = 0 if self._companies is None else \
-            sum(1 for c in self._companies.codes if c not in self._fixed)
-        return len(self._fixed) + extra
-
-
-class UserMap(Mapping[str, User]):
-    """Seeded users by lower-case username, plus each generated company's administrator."""
-
-    def __init__(self, fixed: dict[str, User], companies: Companies | None) -> None:
-        self._fixed = fixed
-        self._companies = companies
-
-    def __getitem__(self, username: str) -> User:
-        found = self._fixed.get(username)
-        if found is None and self._companies is not None:
-            found = self._companies.user(username)
+    def __getitem__(self, key: K) -> V:
+        found = self._fixed.get(key)
         if found is None:
-            raise KeyError(username)
+            found = self._find(key)
+        if found is None:
+            raise KeyError(key)
         return found
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[K]:
         yield from self._fixed
-        if self._companies is not None:
-            yield from (f"admin.{c}@companies.sandbox" for c in self._companies.codes)
+        yield from (k for k in self._keys() if k not in self._fixed)
 
     def __len__(self) -> int:
-        return len(self._fixed) + (0 if self._companies is None else self._companies.count)
+        return sum(1 for _ in self)
+
+
+def division_map(fixed: dict[int, Division], companies: Companies | None
+                 ) -> Mapping[int, Division]:
+    """The seeded divisions plus the generated companies."""
+    if companies is None:
+        return _WithGenerated(fixed, lambda _code: None, tuple)
+    return _WithGenerated(
+        fixed, lambda code: companies.division(code) if code in companies else None,
+        lambda: companies.codes)
+
+
+def user_map(fixed: dict[str, User], companies: Companies | None) -> Mapping[str, User]:
+    """Seeded users by lower-case username, plus each generated company's administrator."""
+    if companies is None:
+        return _WithGenerated(fixed, lambda _name: None, tuple)
+    return _WithGenerated(fixed, companies.user,
+                          lambda: (f"admin.{c}@companies.sandbox" for c in companies.codes))

@@ -3,9 +3,10 @@ Eva's extra divisions, and (many-companies mode) the generated companies."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
-from exact_sandbox.companies import Companies, DivisionMap, UserMap
+from exact_sandbox.companies import Companies, division_map, user_map
 from exact_sandbox.config import SandboxConfig
 from exact_sandbox.seed import ADMIN, DIVISIONS, USERS, Division, User
 
@@ -32,8 +33,8 @@ class Directory:
             Companies(config.seed, many.count, many.rows, many.first_code)
             if many.count else None)
         self._fixed_users = users
-        self.divisions: DivisionMap = DivisionMap(divisions, self.companies)
-        self.users: UserMap = UserMap(users, self.companies)
+        self.divisions: Mapping[int, Division] = division_map(divisions, self.companies)
+        self.users: Mapping[str, User] = user_map(users, self.companies)
 
     def authenticate(self, username: str, password: str) -> User | None:
         """A user of another instance has no account here: same failure as an unknown user."""
