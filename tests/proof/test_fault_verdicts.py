@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
-from bench.access import Call, between, refetches
+from bench.access import PAGES_IN_FLIGHT, Call, between, refetches
 from bench.deployment import consumer_groups
 from bench.faults import hostile
 from bench.faults.dead_letters import verdict
+from ingest import pipeline as ingest_pipeline
 
 TOPIC = "exact.datasource.events"
 GROUPS = {"exact-auth", "exact-ingest.datasource-events"}
@@ -69,14 +70,23 @@ def _call(seq: int, query: str, status: int = 200, at: float = 100.0) -> Call:
     return Call(seq, at, 300001, "bulk/Financial/TransactionLines", query, status, "ingest")
 
 
-def test_pages_fetched_again_beyond_one_per_interruption_fail() -> None:
-    calls = [_call(1, "a"), _call(2, "b"), _call(3, "b"), _call(4, "c")]
+def test_pages_fetched_again_beyond_the_pages_in_flight_fail() -> None:
+    calls = [_call(1, "a"), _call(2, "b"), _call(3, "b"), _call(4, "c"), _call(5, "d")]
     assert refetches(calls, interruptions=1).ok
-    # a resume from an old checkpoint: pages a and b fetched again after one kill
-    again = [*calls, _call(5, "a"), _call(6, "b")]
+    # the pipeline's pages in flight fetched again after one kill: allowed
+    in_flight = [*calls, _call(6, "c"), _call(7, "d")]
+    assert refetches(in_flight, interruptions=1).ok
+    # a resume from an old checkpoint: a, c and d fetched again as well
+    again = [*in_flight, _call(8, "a")]
     judged = refetches(again, interruptions=1)
-    assert not judged.ok and judged.extra == 3
-    assert "3 pages fetched again, at most 1 allowed" in judged.failure()
+    assert not judged.ok and judged.extra == PAGES_IN_FLIGHT + 1
+    assert (f"{PAGES_IN_FLIGHT + 1} pages fetched again, at most {PAGES_IN_FLIGHT} allowed"
+            in judged.failure())
+    assert refetches(again, interruptions=2).ok
+
+
+def test_the_allowance_is_ingests_pipeline_depth() -> None:
+    assert PAGES_IN_FLIGHT == ingest_pipeline.PAGES_IN_FLIGHT
 
 
 def test_failed_answers_are_not_fetches_and_windows_cut_the_calls() -> None:
