@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_cli import api, connection, dlq_cmd, status
+from connector_cli import api, connection, dlq_cmd, readside, status
 from connector_cli import replay as replay_io
 from connector_cli import trial_balance as trial
 from connector_cli.kafka_io import publish, watch
@@ -43,17 +43,20 @@ from contracts import (
     RequestReimportPayload,
     RunCompleted,
 )
-from ledger_sink import cli as sink_cli
+from ledger_sink.cli import app as sink_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 app.add_typer(dlq_cmd.app, name="dlq")
-app.add_typer(sink_cli.app, name="sink",
+app.add_typer(sink_app, name="sink",
               help="The example ledger sink: run it, reconcile it, its trial balance.")
 
 
 def settings() -> CliSettings:
     return CliSettings()
+
+
+readside.register(app, settings)
 
 
 async def _send_and_wait_for_link(cfg: CliSettings, command: Message, timeout: float) -> None:
@@ -194,34 +197,6 @@ def _print_final(final: Message | None) -> None:
         for d in final.payload.dropped_fields:
             console.print(f"[yellow]Exact no longer knows {d.endpoint} field {d.field}: "
                           "imported without it (null)[/yellow]")
-
-
-@app.command()
-def domains() -> None:
-    """List company domains."""
-    _print_rows(asyncio.run(api.company_domains(settings())), "Company domains")
-
-
-@app.command("list")
-def list_cmd(domain_id: uuid.UUID | None = typer.Option(None)) -> None:
-    """List data sources with their state."""
-    _print_rows(asyncio.run(api.datasources(settings(), domain_id)), "Data sources")
-
-
-@app.command()
-def show(datasource_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show one data source with its runs."""
-    data = asyncio.run(api.datasource(settings(), datasource_id))
-    if as_json:
-        console.print_json(json.dumps(data))
-        return
-    runs = data.pop("runs", []) if isinstance(data, dict) else []
-    table = Table(show_header=False, title=f"Data source {datasource_id}")
-    for key, value in (data.items() if isinstance(data, dict) else []):
-        table.add_row(key, _cell(value))
-    console.print(table)
-    _print_rows([{**r, "trial balance": trial.summary(r.get("trial_balance"))} for r in runs],
-                "Runs")
 
 
 @app.command("trial-balance")

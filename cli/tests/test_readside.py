@@ -1,4 +1,5 @@
-"""The operator CLI renders what the read API answers (HTTP answered by a mock transport)."""
+"""``connector domains | list | show`` render what datasource's read API answers (the answers
+are built by the service's own views; HTTP answered by a mock transport)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import typer
 from typer.testing import CliRunner
 
+from connector_cli import readside
+from connector_cli.settings import CliSettings
 from datasource import views
-from datasource.cli import build_cli
 from datasource.domain import Binding, CompanyDomain, DataSource, Run, State
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -37,7 +40,9 @@ def answer(request: httpx.Request) -> httpx.Response:
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(build_cli(httpx.MockTransport(answer)), list(args))
+    app = typer.Typer()
+    readside.register(app, CliSettings, httpx.MockTransport(answer))
+    result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.output
 
 
@@ -65,7 +70,7 @@ def test_an_unknown_data_source_exits_with_1_and_says_so() -> None:
 
 
 def test_a_waiting_run_is_shown_with_until_when_and_why() -> None:
-    from datasource.cli import _run_status
+    from connector_cli.readside import _run_status
 
     waiting = {"run_status": "waiting", "last_run": {
         "waiting_until": "2026-01-05T09:09:00Z", "waiting_reason": "no new token yet"}}

@@ -1,14 +1,16 @@
-"""``exact-datasource-admin``: read the datasource service's state from a terminal.
+"""``connector domains | list | show``: the datasource service's read side in a terminal.
 
-Talks to the read API (``--url``, or ``DATASOURCE_URL``; ``--token`` or ``DATASOURCE_API_TOKEN``
-for the caller's bearer token): company domains, data
-sources with state and division, one data source with its runs. ``--json``
-prints the API's answer unchanged, for scripts.
+Talks to the read API (``CONNECTOR_DATASOURCE_URL``, with the caller's bearer token from
+``CONNECTOR_DATASOURCE_API_TOKEN``, scope read): company domains, data sources with state and
+division, one data source with its runs and their trial-balance checks. ``--json`` prints the
+API's answer unchanged, for scripts.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,26 +18,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_URL = "http://127.0.0.1:8002"
+from connector_cli import trial_balance as trial
+from connector_cli.settings import CliSettings
 
 
-def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
-    """The CLI; ``transport`` lets tests answer the HTTP calls."""
-    cli = typer.Typer(add_completion=False, no_args_is_help=True,
-                      help="Company domains, data sources and their runs, from the datasource read API.")
+def register(app: typer.Typer, settings: Callable[[], CliSettings],
+             transport: httpx.BaseTransport | None = None) -> None:
+    """Add the read-side commands to ``app``; ``transport`` lets tests answer the HTTP calls."""
     console = Console(width=160)
-    url_option = typer.Option(DEFAULT_URL, "--url", envvar="DATASOURCE_URL", help="Read API base URL.")
     json_option = typer.Option(False, "--json", help="Print the API's JSON answer.")
-    caller: dict[str, str] = {}
 
-    @cli.callback()
-    def _caller(token: str = typer.Option("", "--token", envvar="DATASOURCE_API_TOKEN",
-                                          help="A caller's bearer token (scope read).")) -> None:
-        caller["token"] = token
-
-    def fetch(url: str, path: str, **params: Any) -> Any:
+    def fetch(path: str, **params: Any) -> Any:
+        cfg = settings()
+        url = cfg.datasource_url
         query = {k: v for k, v in params.items() if v is not None}
-        headers = {"Authorization": f"Bearer {caller['token']}"} if caller.get("token") else {}
+        token = cfg.datasource_api_token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             with httpx.Client(base_url=url, transport=transport, timeout=10.0,
                               headers=headers) as client:
@@ -44,8 +42,8 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
             console.print(f"[red]datasource service at {url} did not answer:[/red] {type(exc).__name__}")
             raise typer.Exit(2) from exc
         if response.status_code in (401, 403):
-            console.print("[red]the read API refused the token: set DATASOURCE_API_TOKEN "
-                          "(or --token) to a caller's token with the scope read[/red]")
+            console.print("[red]the read API refused the token: set CONNECTOR_DATASOURCE_API_TOKEN "
+                          "to a caller's token with the scope read[/red]")
             raise typer.Exit(2)
         if response.status_code == 404:
             console.print(f"[red]{response.json().get('detail', 'not found')}[/red]")
@@ -55,10 +53,10 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
             raise typer.Exit(2)
         return response.json()
 
-    @cli.command()
-    def domains(url: str = url_option, as_json: bool = json_option) -> None:
+    @app.command()
+    def domains(as_json: bool = json_option) -> None:
         """List company domains."""
-        found = fetch(url, "/company-domains")
+        found = fetch("/company-domains")
         if as_json:
             typer.echo(json.dumps(found, indent=2))
             return
@@ -67,15 +65,14 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
             table.add_row(d["id"], d["name"], str(d["datasource_count"]), d["created_by"], d["created_at"])
         console.print(table)
 
-    @cli.command("list")
+    @app.command("list")
     def list_datasources(
-        url: str = url_option,
-        domain: str | None = typer.Option(None, help="Only this company domain id."),
+        domain_id: uuid.UUID | None = typer.Option(None, help="Only this company domain."),
         state: str | None = typer.Option(None, help="Only data sources in this state."),
         as_json: bool = json_option,
     ) -> None:
         """List data sources with state, division and last run."""
-        found = fetch(url, "/datasources", company_domain_id=domain, state=state)
+        found = fetch("/datasources", company_domain_id=domain_id and str(domain_id), state=state)
         if as_json:
             typer.echo(json.dumps(found, indent=2))
             return
@@ -88,15 +85,14 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
                           str(run.get("rows", "-")), d["last_failure_reason"] or "")
         console.print(table)
 
-    @cli.command()
+    @app.command()
     def show(
-        datasource_id: str = typer.Argument(..., help="Data source id."),
-        url: str = url_option,
+        datasource_id: uuid.UUID = typer.Argument(..., help="Data source id."),
         runs: int = typer.Option(5, help="How many recent runs."),
         as_json: bool = json_option,
     ) -> None:
         """One data source: state, division, grant, pending authorization, problems and runs."""
-        d = fetch(url, f"/datasources/{datasource_id}", runs=runs)
+        d = fetch(f"/datasources/{datasource_id}", runs=runs)
         if as_json:
             typer.echo(json.dumps(d, indent=2))
             return
@@ -116,15 +112,15 @@ def build_cli(transport: httpx.BaseTransport | None = None) -> typer.Typer:
         ):
             facts.add_row(label, str(value))
         console.print(facts)
-        table = Table("run", "kind", "status", "started", "finished", "rows", "ETA s", "error", title="Runs")
+        table = Table("run", "kind", "status", "started", "finished", "rows", "ETA s", "error",
+                      "trial balance", title="Runs")
         for r in d["runs"]:
             eta = "-" if r["eta_seconds"] is None else f"{r['eta_seconds']:.0f}"
             table.add_row(r["run_id"], r["kind"], r["status"], r["started_at"] or "-",
                           r["finished_at"] or "-", str(r["rows"]), eta,
-                          r["error"]["reason"] if r["error"] else "")
+                          r["error"]["reason"] if r["error"] else "",
+                          trial.summary(r.get("trial_balance")))
         console.print(table)
-
-    return cli
 
 
 def _run_status(d: dict[str, Any]) -> str:
@@ -134,5 +130,3 @@ def _run_status(d: dict[str, Any]) -> str:
         return f"waiting until {last['waiting_until']}: {last.get('waiting_reason') or ''}"
     return str(d["run_status"] or "-")
 
-
-app = build_cli()
