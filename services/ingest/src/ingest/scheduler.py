@@ -2,7 +2,9 @@
 
 Each replica loops: record the scheduled runs that are due (``plan``: incremental syncs),
 claim unowned runs (or runs whose lease expired: their replica died)
-up to its concurrency limit with ``FOR UPDATE SKIP LOCKED``, start each as an asyncio task,
+up to its concurrency limit with ``FOR UPDATE SKIP LOCKED`` - at most a quarter of that limit
+per pass, so replicas that start together share a backlog instead of the first one taking
+all it can hold - start each as an asyncio task,
 and renew the leases of its tasks every third of the lease time. A lease that could not be
 renewed belongs to another replica now: its task is cancelled. On shutdown the tasks are
 cancelled and their leases released, so another replica resumes them at once.
@@ -53,6 +55,7 @@ class RunScheduler:
         self._leases = leases
         self._execute = execute
         self._max = max_concurrent
+        self._batch = max(1, max_concurrent // 4)
         self._lease = timedelta(seconds=lease_seconds)
         self._heartbeat_every = lease_seconds / 3
         self._poll = poll_interval
@@ -117,7 +120,7 @@ class RunScheduler:
             self._wake.clear()
 
     async def _claim(self) -> None:
-        free = self._max - len(self._tasks)
+        free = min(self._max - len(self._tasks), self._batch)
         if free <= 0:
             return
         for run_id in await self._leases.claim(self.owner, free, self._lease):

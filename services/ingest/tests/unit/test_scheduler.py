@@ -51,6 +51,25 @@ async def test_runs_execute_up_to_the_concurrency_limit_then_the_next_ones() -> 
     await scheduler.stop()
 
 
+async def test_replicas_starting_together_share_a_backlog() -> None:
+    leases = FakeLeases(40)
+    gate = asyncio.Event()
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        await gate.wait()
+
+    replicas = [RunScheduler(leases, execute, owner=f"replica-{n}", max_concurrent=40,
+                             lease_seconds=3, poll_interval=0.05) for n in range(3)]
+    for replica in replicas:
+        replica.start()
+    await eventually(lambda: not leases.free)
+    held = sorted(len(r.running) for r in replicas)
+    assert sum(held) == 40 and held[0] >= 5  # a quarter of the limit per pass each
+    gate.set()
+    for replica in replicas:
+        await replica.stop()
+
+
 async def test_a_run_whose_lease_another_replica_took_is_cancelled() -> None:
     leases = FakeLeases(1)
     cancelled = asyncio.Event()
