@@ -85,6 +85,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             schedule = SyncSchedule(
                 interval_seconds=settings.incremental_interval_seconds,
                 refresh_interval_seconds=settings.full_refresh_interval_seconds,
+                refresh_daily_share=settings.full_refresh_daily_share,
                 jitter=settings.incremental_jitter)
             store = PostgresRunStore(host.engine, notify=host.relay.notify, schedule=schedule)
             planner = SyncPlanner(host.engine, schedule)

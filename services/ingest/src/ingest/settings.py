@@ -80,6 +80,11 @@ class IngestSettings(ServiceSettings):
         description="Default time between full re-reads (diffed) of the entities without a "
                     "sync endpoint, done by the next incremental run once due (per-source "
                     "override: ingest.sync_states.refresh_interval_seconds).")
+    full_refresh_daily_share: float = Field(
+        default=0.25, gt=0, le=1,
+        description="Largest share of a company's daily call limit its full refreshes take on "
+                    "average: an expensive refresh (a large ReportingBalance) waits longer "
+                    "than the interval.")
     incremental_jitter: float = Field(
         default=0.2, ge=0, lt=1,
         description="Fraction of the interval each due time is moved at random.")

@@ -81,3 +81,23 @@ def test_a_new_grant_resumes_paused_runs_and_leaves_finished_ones() -> None:
     assert granted_again(RunStatus.PAUSED) is RunStatus.PENDING
     assert granted_again(RunStatus.RUNNING) is RunStatus.RUNNING
     assert granted_again(RunStatus.COMPLETED) is None and granted_again(RunStatus.FAILED) is None
+
+
+def test_an_expensive_full_refresh_waits_until_it_fits_its_share_of_the_day(
+        make_run: Any) -> None:
+    # 100,000 lines: ReportingBalance is ~1,334 pages; at 6-hourly refreshes that alone
+    # would be 5,336 calls a day, more than Exact's 5,000
+    schedule = SyncSchedule(interval_seconds=900, jitter=0.0, refresh_interval_seconds=21_600,
+                            refresh_daily_share=0.25)
+    assert schedule.refresh_interval(40) == 21_600  # a small company keeps the interval
+    assert schedule.refresh_interval(1_334) == 86_400 * 1_334 / 1_250
+    assert schedule.refresh_interval(1_334, daily_limit=30_000) == 21_600
+    run = make_run(("Divisions", "Budgets"))
+    read(run, "Budgets")
+    run.checkpoints["Budgets"].pages = 1_250  # a 60-row endpoint of 75,000 rows
+    read(run, "Divisions")
+    update = sync.completed(run, None, schedule, NOW, CATALOG)
+    assert update is not None and sync.refresh_cost(run, CATALOG) == 1_251
+    assert update.refresh_due_at == NOW + timedelta(seconds=86_400 * 1_251 / 1_250)
+    # refreshes never average more than the share: calls per day at the stretched interval
+    assert 1_251 * 86_400 / schedule.refresh_interval(1_251) <= 0.25 * 5_000

@@ -4,7 +4,8 @@ changes in a data source's sync state (cursors, next sync, next full refresh, en
 A completed initial or incremental run moves the Timestamp cursors forward (never back). A run
 that read every sync entity sets when the next incremental run is due; a targeted run (the
 entities Exact's webhooks notified) leaves that safety net where it was. A run that read every
-entity without a sync endpoint in full schedules the next refresh. An entity a run could not
+entity without a sync endpoint in full schedules the next refresh, later for a company whose
+refresh is expensive (:meth:`ingest.domain.schedule.SyncSchedule.refresh_interval`). An entity a run could not
 import is read again by the next incremental run: a sync entity from its last good cursor, an
 entity without a sync endpoint in full (``retry``). The clock is passed in.
 """
@@ -75,6 +76,11 @@ def refreshed(run: Run, catalog: EntityCatalog) -> bool:
     return _whole(run) and all(e in run.checkpoints for e in catalog.refresh)
 
 
+def refresh_cost(run: Run, catalog: EntityCatalog) -> int:
+    """Calls the run spent on the entities without a sync endpoint (one call a page)."""
+    return sum(cp.pages for cp in run.checkpoints.values() if cp.entity in catalog.refresh)
+
+
 def completed(run: Run, state: SyncState | None, schedule: SyncSchedule, now: datetime,
               catalog: EntityCatalog) -> SyncUpdate | None:
     """The sync state after ``run`` completed (None: the run does not move it)."""
@@ -90,8 +96,9 @@ def completed(run: Run, state: SyncState | None, schedule: SyncSchedule, now: da
         retry=retry_entities(run, state.retry if state else (), catalog),
         next_due_at=schedule.next_due(now, state.interval_seconds if state else None),
         moves_next_due=all(e in run.checkpoints for e in catalog.sync),
-        refresh_due_at=schedule.next_refresh(now, state.refresh_interval_seconds if state
-                                             else None) if refreshed(run, catalog) else None)
+        refresh_due_at=schedule.next_refresh(
+            now, state.refresh_interval_seconds if state else None,
+            cost_calls=refresh_cost(run, catalog)) if refreshed(run, catalog) else None)
 
 
 def incremental_entities(catalog: EntityCatalog, *, refresh_due: bool,
