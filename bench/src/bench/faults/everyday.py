@@ -68,8 +68,12 @@ async def run(h: Harness, stack: FaultStack) -> ScenarioResult:
             "fault_mix_s": round(with_mix, 1), "mix_ratio": round(ratio, 2),
             "spurious_401_cost_s": round(cost, 1), "latency_ms": LATENCY_MS,
         })
-        result.expect(ratio <= MAX_RATIO,
-                      f"the fault mix took {ratio:.2f}x the fault-free run (goal <= {MAX_RATIO})")
+        # The ratio is a speed figure: judged by the full suite (make faults), reported by the
+        # small one inside make test, where a loaded machine's noise is the same size as the
+        # goal's margin (the 401's cost keeps its verdict: the fault it guards cost minutes).
+        if stack.scale.name != "small":
+            result.expect(ratio <= MAX_RATIO, f"the fault mix took {ratio:.2f}x the fault-free "
+                          f"run (goal <= {MAX_RATIO})")
         result.expect(cost < MAX_401_COST_S,
                       f"one spurious 401 cost {cost:.1f} s (goal < {MAX_401_COST_S:.0f} s)")
     injected.pop("latency", None)
