@@ -109,10 +109,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 progress_interval=settings.progress_interval_seconds,
                 default_minutely_limit=settings.exact_minutely_limit,
                 share=BudgetShare(settings.daily_sync_reserve, settings.daily_floor)),
-                trial=TrialBalanceCheck(PostgresTrialStore(host.engine), exact, TrialRules(
-                    basis=settings.trial_balance_basis,
-                    opening_period=settings.trial_balance_opening_period,
-                    tolerance=settings.trial_balance_tolerance), policy=RereadPolicy(
+                trial=TrialBalanceCheck(PostgresTrialStore(host.engine), exact, publisher,
+                    TrialRules(basis=settings.trial_balance_basis,
+                               opening_period=settings.trial_balance_opening_period,
+                               tolerance=settings.trial_balance_tolerance),
+                    max_batch_bytes=settings.max_batch_bytes, policy=RereadPolicy(
                     min_interval_seconds=settings.trial_balance_reread_min_interval_seconds,
                     daily_share=settings.trial_balance_reread_daily_share),
                     budget=limiter.view))

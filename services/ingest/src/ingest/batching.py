@@ -124,7 +124,11 @@ def build_replaced(run: Run, entity: Entity) -> Outgoing:
 
 def build_vanished(run: Run, entity: str, chunk: int, ids: Sequence[str]) -> Outgoing:
     """The n-th LedgerDeletes of a full refresh of ``entity``: rows no longer in Exact."""
+    return build_gone(run, entity, vanished_seq(CATALOG.position(entity), chunk), ids)
+
+
+def build_gone(run: Run, entity: str, seq: int, ids: Sequence[str]) -> Outgoing:
+    """LedgerDeletes ``deleted`` of rows of ``entity`` Exact no longer reports."""
     return _deletes(run, LedgerDeletesPayload(
-        run_id=run.run_id, kind=run.kind, division=run.division,
-        batch_seq=vanished_seq(CATALOG.position(entity), chunk), reason="deleted",
-        rows=tuple(DeletedRow(entity=Entity(entity), id=i) for i in ids)))
+        run_id=run.run_id, kind=run.kind, division=run.division, batch_seq=seq,
+        reason="deleted", rows=tuple(DeletedRow(entity=Entity(entity), id=i) for i in ids)))

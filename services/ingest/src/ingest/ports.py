@@ -180,9 +180,17 @@ class TrialStore(Protocol):
     async def record_reread(self, datasource_id: uuid.UUID, at: datetime, calls: int
                             ) -> None: ...
 
-    async def save_balances(self, run: Run, page: TrialPage) -> None:
+    async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
+        """Row ids of ``page`` that are new or differ from what consumers last got."""
+
+    async def unseen_balances(self, run: Run, scope: PeriodScope) -> list[str]:
+        """Ids of ReportingBalance rows held for ``scope`` that ``run`` has not read again."""
+
+    async def save_balances(self, run: Run, page: TrialPage, hashes: PageHashes | None = None,
+                            gone: list[str] | None = None) -> None:
         """ReportingBalance rows the check read again (and the sweep of their periods, which
-        are then no longer stale)."""
+        are then no longer stale), with the refresh hashes of what consumers were sent of
+        them (``gone``: ids sent as deleted, whose hashes are dropped)."""
 
     async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
                      ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:

@@ -12,6 +12,12 @@ source's cumulative ledger - what consumers now hold - with Exact's ReportingBal
   reporting periods whose totals changed: one filter per run of consecutive periods of a
   year (``ReportingYear ge Y and ReportingYear le Y and ReportingPeriod ge P and
   ReportingPeriod le Q``), so the check follows the changes within the same sync;
+* the rows a re-read brings reach consumers as a full refresh would send them, within the
+  re-read's scope: new rows and rows whose content hash changed go out as LedgerBatch of
+  ReportingBalance, rows of those periods Exact no longer reports as LedgerDeletes
+  ``deleted`` (numbered in the block of :func:`ingest.domain.refresh.reread_seq`); the
+  refresh hashes are written with the trial state once the broker acknowledged them, so the
+  next full refresh does not send them again;
 * those re-reads are paced (:class:`ingest.domain.trial_balance.RereadPolicy`): at most one
   per data source every ``min_interval_seconds`` and never more than ``daily_share`` of the
   calls left of the company's day. A deferred re-read keeps its periods (``trial_stale``)
@@ -32,9 +38,11 @@ import structlog
 
 from contracts import Entity, Row, TrialBalanceCheckedPayload, TrialBalanceDifference
 from contracts.rows import ReportingBalance, TransactionLine
+from ingest.batching import build_batches, build_gone
 from ingest.domain.budget import BudgetView
 from ingest.domain.errors import BudgetSpent, ExactError, TokenError
 from ingest.domain.model import Run
+from ingest.domain.refresh import DELETES_PER_MESSAGE, PageHashes, reread_seq
 from ingest.domain.trial_balance import (
     BalanceRow,
     LedgerLine,
@@ -49,7 +57,8 @@ from ingest.domain.trial_balance import (
     compare,
     reread_scopes,
 )
-from ingest.ports import EntityRequest, ExactApi, TrialStore
+from ingest.ports import BatchPublisher, EntityRequest, ExactApi, Outgoing, TrialStore
+from ingest.row_hashes import page_hashes, row_key
 
 log = structlog.get_logger("trial_balance")
 
@@ -96,12 +105,15 @@ def balance_scope(run: Run) -> YearScope:
 
 
 class TrialBalanceCheck:
-    def __init__(self, store: TrialStore, exact: ExactApi, rules: TrialRules | None = None,
-                 *, policy: RereadPolicy | None = None,
+    def __init__(self, store: TrialStore, exact: ExactApi, publisher: BatchPublisher,
+                 rules: TrialRules | None = None, *, max_batch_bytes: int,
+                 policy: RereadPolicy | None = None,
                  budget: Callable[[int], Awaitable[BudgetView]] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._store = store
         self._exact = exact
+        self._publisher = publisher
+        self._max_batch_bytes = max_batch_bytes
         self.rules = rules or TrialRules()
         self._policy = policy or RereadPolicy()
         self._budget = budget
@@ -165,12 +177,40 @@ class TrialBalanceCheck:
                                 date(scope.year, 1, 1), date(scope.year, 12, 31),
                                 periods=(scope.period_from, scope.period_to))
         async with aclosing(self._exact.pages(request, None)) as pages:
+            index = 0
             async for page in pages:
                 rows = [balance_row(r) for r in page.rows if isinstance(r, ReportingBalance)]
                 last = page.stats.next_cursor is None
                 run.calls_used += page.calls
+                hashes = page_hashes(BALANCES, page.rows, sweep=False)
+                out, gone = await self._changes(run, scope, index, page.rows, hashes, last)
+                await self._publisher.publish(out)
+                run.batches += len(out)
                 await self._store.save_balances(run, TrialPage(
-                    [], rows, [], sweep_balances=scope if last else None))
+                    [], rows, [], sweep_balances=scope if last else None), hashes, gone)
+                index += 1
+
+    async def _changes(self, run: Run, scope: PeriodScope, index: int, rows: list[Row],
+                       hashes: PageHashes, last: bool) -> tuple[list[Outgoing], list[str]]:
+        """What consumers are sent of the ``index``-th page of a scope's re-read: its new and
+        changed rows, and after the last page the scope's rows Exact no longer reports (the
+        LedgerDeletes are numbered by chunk in the same block: their ids are apart)."""
+        differ = await self._store.differing(run.datasource_id, hashes)
+        changed = [r for r in rows if row_key(r) in differ]
+        out: list[Outgoing] = []
+        if changed:
+            out = build_batches(run, Entity.REPORTING_BALANCE, changed,
+                                first_seq=reread_seq(scope.year, scope.period_from, index),
+                                checkpoint=None, last=False, max_bytes=self._max_batch_bytes)
+            reread_seq(scope.year, scope.period_from, index, len(out) - 1)  # within its block
+        gone: list[str] = []
+        if last:
+            gone = [i for i in await self._store.unseen_balances(run, scope) if i not in hashes.hashes]
+            for chunk, start in enumerate(range(0, len(gone), DELETES_PER_MESSAGE)):
+                out.append(build_gone(run, BALANCES, reread_seq(scope.year, scope.period_from,
+                                                                chunk),
+                                      gone[start:start + DELETES_PER_MESSAGE]))
+        return out, gone
 
     def _payload(self, run: Run, result: TrialBalance | None, reason: str | None,
                  years: list[int] | None = None) -> TrialBalanceCheckedPayload:

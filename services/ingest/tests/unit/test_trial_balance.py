@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 import contracts as c
 from ingest.domain.budget import BudgetView
 from ingest.domain.errors import ExactServerError
 from ingest.domain.model import Run
+from ingest.domain.refresh import REREAD_SEQ_BASE, PageHashes, reread_seq
 from ingest.domain.trial_balance import (
     LedgerLine,
     LineScope,
@@ -24,6 +27,7 @@ from ingest.domain.trial_balance import (
     reread_scopes,
     touched_periods,
 )
+from ingest.row_hashes import row_hash
 from ingest.trial_check import TrialBalanceCheck, trial_page
 
 D = Decimal
@@ -119,6 +123,10 @@ class FakeTrialStore:
         self.stale, self.ledger, self.exact = stale, ledger, exact
         self.saved: list[TrialPage] = []
         self.rereads: list[tuple[datetime, int]] = []
+        self.hashes: dict[str, bytes] = {}
+        self.held: dict[Period, list[str]] = {}
+        self.seen: dict[uuid.UUID, set[str]] = {}
+        """Ids of the rows held per (year, first period of a scope)."""
 
     async def stale_periods(self, datasource_id: uuid.UUID) -> set[Period]:
         return set(self.stale)
@@ -135,8 +143,22 @@ class FakeTrialStore:
     async def record_reread(self, datasource_id: uuid.UUID, at: datetime, calls: int) -> None:
         self.rereads.append((at, calls))
 
-    async def save_balances(self, run: Run, page: TrialPage) -> None:
+    async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
+        return {i for i, h in page.hashes.items() if self.hashes.get(i) != h}
+
+    async def unseen_balances(self, run: Run, scope: PeriodScope) -> list[str]:
+        seen = self.seen.get(run.run_id, set())
+        return sorted(set(self.held.get((scope.year, scope.period_from), [])) - seen)
+
+    async def save_balances(self, run: Run, page: TrialPage, hashes: PageHashes | None = None,
+                            gone: list[str] | None = None) -> None:
         self.saved.append(page)
+        self.hashes.update(hashes.hashes if hashes else {})
+        for i in gone or []:
+            self.hashes.pop(i, None)
+            for ids in self.held.values():
+                ids[:] = [x for x in ids if x != i]  # the sweep drops them
+        self.seen.setdefault(run.run_id, set()).update(str(b.row_id) for b in page.balances)
         scope = page.sweep_balances
         if isinstance(scope, PeriodScope):
             self.stale = {p for p in self.stale if not (
@@ -147,6 +169,12 @@ class FakeTrialStore:
     async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
                      ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:
         return self.ledger, self.exact
+
+
+def checker(kit: Any, store: FakeTrialStore, exact: Any, rules: TrialRules | None = None,
+            **kw: Any) -> TrialBalanceCheck:
+    return TrialBalanceCheck(store, exact, kit.FakePublisher(), rules, max_batch_bytes=900_000,
+                             **kw)
 
 
 def rb_row(n: int, year: int, amount: str) -> c.Row:
@@ -162,7 +190,7 @@ async def test_a_sync_rereads_only_the_periods_it_changed_and_then_compares(kit:
                            {(2024, 3, "8000"): D("20")})
     exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [
         kit.page_of([rb_row(1, 2024, "25")], None)]})
-    check = await TrialBalanceCheck(store, exact).check(run)
+    check = await checker(kit, store, exact).check(run)
     [(request, _cursor)] = exact.requests
     assert (request.entity, request.date_from, request.date_to, request.periods) == (
         c.Entity.REPORTING_BALANCE, date(2024, 1, 1), date(2024, 12, 31), (3, 3))
@@ -180,7 +208,7 @@ async def test_a_reread_too_soon_or_too_dear_is_deferred_and_its_periods_kept(ki
     store = FakeTrialStore({(2024, 3)}, {}, {})
     store.rereads.append((now - timedelta(seconds=60), 4))
     exact = kit.FakeExact({})
-    check = await TrialBalanceCheck(store, exact, now=lambda: now).check(run)
+    check = await checker(kit, store, exact, now=lambda: now).check(run)
     assert not check.checked and "60 s ago" in (check.reason or "")
     assert exact.requests == [] and store.stale == {(2024, 3)}
 
@@ -188,7 +216,7 @@ async def test_a_reread_too_soon_or_too_dear_is_deferred_and_its_periods_kept(ki
         return BudgetView(60, 60, 5000, 5, 1.0, 3600.0)
 
     later = now + timedelta(hours=1)
-    check = await TrialBalanceCheck(store, exact, now=lambda: later,
+    check = await checker(kit, store, exact, now=lambda: later,
                                     budget=day_nearly_spent).check(run)
     assert not check.checked and "daily limit" in (check.reason or "")
     assert exact.requests == [] and store.stale == {(2024, 3)}
@@ -199,7 +227,7 @@ async def test_a_run_that_read_reportingbalance_in_full_rereads_nothing(kit: Any
     run.checkpoints["ReportingBalance"].done = True
     store = FakeTrialStore({(2023, 1), (2024, 3)}, {(2024, 3, "8000"): D("1")}, {})
     exact = kit.FakeExact({})
-    check = await TrialBalanceCheck(store, exact, TrialRules(basis="after_entry")).check(run)
+    check = await checker(kit, store, exact, TrialRules(basis="after_entry")).check(run)
     assert exact.requests == [] and check.years_reread == () and store.stale == set()
     assert check.basis == "after_entry"
     [diff] = check.largest_differences
@@ -212,12 +240,53 @@ async def test_the_check_is_not_made_when_an_entity_failed_or_exact_refuses_the_
         kit: Any) -> None:
     run = kit.new_run((c.Entity.REPORTING_BALANCE, c.Entity.TRANSACTION_LINES))
     run.checkpoints["TransactionLines"].fail("exact_error", "400 bad request")
-    check = await TrialBalanceCheck(FakeTrialStore(set(), {}, {}), kit.FakeExact({})).check(run)
+    check = await checker(kit, FakeTrialStore(set(), {}, {}), kit.FakeExact({})).check(run)
     assert not check.checked and "TransactionLines could not be imported" in (check.reason or "")
 
     sync = kit.new_run((c.Entity.TRANSACTION_LINES,))
     exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [kit.page_of([], None)]})
     exact.raise_at[(c.Entity.REPORTING_BALANCE, 0)] = ExactServerError("503 from Exact")
-    check = await TrialBalanceCheck(FakeTrialStore({(2025, 1)}, {}, {}), exact).check(sync)
+    check = await checker(kit, FakeTrialStore({(2025, 1)}, {}, {}), exact).check(sync)
     assert not check.checked and check.keys_compared == 0
     assert check.reason == "ReportingBalance 2025 could not be read again: 503 from Exact"
+
+
+async def test_a_reread_sends_consumers_its_changed_and_vanished_rows_once(kit: Any) -> None:
+    run = kit.new_run((c.Entity.TRANSACTION_LINES,))
+    run.kind = "incremental"
+    store = FakeTrialStore({(2024, 3)}, {}, {})
+    kept, changed = rb_row(1, 2024, "10"), rb_row(2, 2024, "20")
+    store.hashes = {"1": row_hash(kept), "2": row_hash(rb_row(2, 2024, "5")), "3": b"old"}
+    store.held = {(2024, 3): ["1", "2", "3"]}
+    publisher = kit.FakePublisher()
+
+    async def reread() -> None:
+        exact = kit.FakeExact({c.Entity.REPORTING_BALANCE: [
+            kit.page_of([kept], "next"), kit.page_of([changed, rb_row(4, 2024, "1")], None)]})
+        await TrialBalanceCheck(store, exact, publisher, max_batch_bytes=900_000).check(run)
+
+    await reread()
+    [batch] = publisher.sent
+    assert [r.id for r in batch.payload.rows] == [2, 4]  # the first page had nothing new
+    assert batch.payload.entity == c.Entity.REPORTING_BALANCE and not batch.payload.last
+    assert batch.payload.batch_seq == reread_seq(2024, 3, 1) > REREAD_SEQ_BASE
+    [gone] = publisher.deletes
+    assert gone.payload.reason == "deleted"
+    assert [(r.entity, r.id) for r in gone.payload.rows] == [(c.Entity.REPORTING_BALANCE, "3")]
+    assert gone.payload.batch_seq == reread_seq(2024, 3, 0)
+    assert run.batches == 2 and "3" not in store.hashes
+    assert store.hashes["2"] == row_hash(changed)
+
+    # read again with nothing changed in Exact: nothing more goes out
+    store.stale, store.rereads = {(2024, 3)}, []
+    await reread()
+    assert len(publisher.sent) == 1 and len(publisher.deletes) == 1
+
+
+def test_reread_numbers_stay_in_their_block() -> None:
+    assert reread_seq(2024, 3, 0) == REREAD_SEQ_BASE + 202403 * 1000
+    assert reread_seq(9999, 99, 99, 9) < 2**31
+    with pytest.raises(ValueError, match="beyond the re-read block"):
+        reread_seq(2024, 3, 100)
+    with pytest.raises(ValueError, match="beyond the re-read block"):
+        reread_seq(2024, 3, 0, 10)

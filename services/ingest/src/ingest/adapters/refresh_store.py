@@ -75,3 +75,12 @@ async def write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> Non
             refresh_hashes.c.datasource_id == run.datasource_id,
             refresh_hashes.c.entity == page.entity,
             refresh_hashes.c.seen_run_id != run.run_id))
+
+
+async def forget_hashes(conn: AsyncConnection, datasource_id: uuid.UUID, entity: str,
+                        ids: list[str]) -> None:
+    """Drop the hashes of rows sent as deleted outside a full read (a re-read's scope)."""
+    if ids:
+        await conn.execute(refresh_hashes.delete().where(
+            refresh_hashes.c.datasource_id == datasource_id, refresh_hashes.c.entity == entity,
+            refresh_hashes.c.row_id.in_(ids)))

@@ -21,8 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts import Entity
+from ingest.adapters import refresh_store
 from ingest.adapters.tables import trial_exact, trial_lines, trial_rereads, trial_stale
 from ingest.domain.model import Run
+from ingest.domain.refresh import PageHashes
 from ingest.domain.trial_balance import (
     OPENING_BALANCE_TYPE,
     LedgerLine,
@@ -35,6 +38,8 @@ from ingest.domain.trial_balance import (
     YearScope,
     touched_periods,
 )
+
+BALANCES = Entity.REPORTING_BALANCE.value
 
 _UPSERT_LINES = sa.text("""
     INSERT INTO ingest.trial_lines AS t (datasource_id, line_id, year, period, gl_code, type,
@@ -155,10 +160,27 @@ class PostgresTrialStore:
                 index_elements=[trial_rereads.c.datasource_id],
                 set_={"reread_at": at, "calls": calls}))
 
-    async def save_balances(self, run: Run, page: TrialPage) -> None:
-        """A page of ReportingBalance the check read again (not streamed to consumers)."""
+    async def differing(self, datasource_id: uuid.UUID, page: PageHashes) -> set[str]:
+        return await refresh_store.differing(self._engine, datasource_id, page)
+
+    async def unseen_balances(self, run: Run, scope: PeriodScope) -> list[str]:
+        """Ids of the ReportingBalance rows held for ``scope`` that ``run`` did not read again
+        (before the scope's sweep: Exact no longer reports them)."""
+        async with self._engine.connect() as conn:
+            ids = (await conn.scalars(sa.select(trial_exact.c.row_id).where(
+                *_balance_scope(trial_exact, scope), trial_exact.c.datasource_id == run.datasource_id,
+                trial_exact.c.seen_run_id != run.run_id).order_by(trial_exact.c.row_id))).all()
+        return [str(i) for i in ids]
+
+    async def save_balances(self, run: Run, page: TrialPage, hashes: PageHashes | None = None,
+                            gone: list[str] | None = None) -> None:
+        """A page of ReportingBalance the check read again, with the refresh hashes of what
+        consumers now hold of it (``gone``: rows sent as deleted) in the same transaction."""
         async with self._engine.begin() as conn:
             await _write_balances(conn, run, page)
+            if hashes is not None:
+                await refresh_store.write_hashes(conn, run, hashes)
+            await refresh_store.forget_hashes(conn, run.datasource_id, BALANCES, gone or [])
 
     async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
                      ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:

@@ -45,3 +45,27 @@ class PageHashes:
     """Row id -> hash of every row of the page (all of them are stamped as seen)."""
     sweep: bool = False
     """The entity's last page of a full read: drop the hashes of rows the run did not see."""
+
+
+REREAD_SEQ_BASE = 1_000_000_000
+"""Start of the ``batch_seq`` block of the ReportingBalance rows the trial-balance check
+reads again (:mod:`ingest.trial_check`), for LedgerBatch and LedgerDeletes alike.
+
+A run's own batches number from 0 and its refresh deletions stay below
+``(entities + 1) * 1_000_000``, so the block never meets them; it stays below 2**31 (a
+consumer may keep ``batch_seq`` in a 32-bit integer)."""
+
+_REREAD_PAGES, _REREAD_PARTS = 100, 10
+
+
+def reread_seq(year: int, period_from: int, page: int, part: int = 0) -> int:
+    """``batch_seq`` of the ``part``-th message of the ``page``-th page of the re-read of
+    ``year``'s periods from ``period_from``: it depends only on the scope and the row order
+    of Exact's answer, so a resumed or redelivered check sends the same numbers (a run reads
+    a scope at most once; a resumed run reads it again from its first page)."""
+    if not 0 <= page < _REREAD_PAGES or not 0 <= part < _REREAD_PARTS:
+        raise ValueError(f"ReportingBalance {year}/{period_from}: page {page} part {part} is "
+                         f"beyond the re-read block ({_REREAD_PAGES} pages of "
+                         f"{_REREAD_PARTS} messages)")
+    scope = (year * 100 + period_from) * _REREAD_PAGES * _REREAD_PARTS
+    return REREAD_SEQ_BASE + scope + page * _REREAD_PARTS + part
