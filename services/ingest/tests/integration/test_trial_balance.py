@@ -165,3 +165,105 @@ async def _next_sync_check(infra: Infra, world: Any, runs: Any, ds: Any
     check = checks(runs.messages)[-1]
     calls: dict[str, int] = dict((await world.sandbox.stats())["calls_by_endpoint"])
     return check, calls
+
+
+RB = c.Entity.REPORTING_BALANCE
+GroupKey = tuple[int, int, str | None, int | None, int | None]
+"""(year, period, G/L account code, Type, Status): part of ReportingBalance's grouping."""
+
+
+async def all_lines(sandbox: Any) -> list[dict[str, Any]]:
+    """Every TransactionLine of the sandbox's division, read over its API (``__next`` pages)."""
+    token = (await sandbox.grant())["access_token"]
+    out: list[dict[str, Any]] = []
+    url: str | None = f"/api/v1/{sandbox.division}/sync/Financial/TransactionLines"
+    params: dict[str, str] | None = {"$select": LINE_FIELDS + ",Type",
+                                     "$filter": "Timestamp gt 1L"}
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=30) as http:
+        while url:
+            r = await http.get(url, params=params, headers={
+                "Authorization": f"Bearer {token}", "Accept": "application/json"})
+            r.raise_for_status()
+            out.extend(r.json()["d"]["results"])
+            url, params = r.json()["d"].get("__next"), None
+    return out
+
+
+async def drained(tail: Any) -> None:
+    """The tail holds everything published to its topic so far."""
+    tps = list(tail.consumer.assignment())
+    ends = await tail.consumer.end_offsets(tps)
+    for _ in range(30):
+        if all([await tail.consumer.position(tp) >= ends[tp] for tp in tps]):
+            return
+        try:  # read on until something more arrived (or a second passed)
+            await tail.until(lambda m, n=len(tail.messages): len(m) > n, timeout=1)
+        except AssertionError:
+            pass
+    raise AssertionError(f"{tail.topic}: not caught up with {ends}")
+
+
+def balance_rows_of(batches: Any, run_id: uuid.UUID) -> list[Any]:
+    return [r for b in batches.of_run(run_id, c.LedgerBatch) if b.payload.entity == RB
+            for r in b.payload.rows]
+
+
+def deleted_balances_of(batches: Any, run_id: uuid.UUID) -> list[str]:
+    return [r.id for d in batches.of_run(run_id, c.LedgerDeletes) for r in d.payload.rows
+            if r.entity == RB]
+
+
+async def test_a_reread_sends_consumers_the_changed_and_vanished_balance_rows_of_its_periods(
+        infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
+    runs, batches = tails
+    world = make_world(make_sandbox(lines=2_000))
+    await world.start_app(incremental_interval_seconds=3600, incremental_jitter=0)
+    request = await world.request_run()
+    ds = request.datasource_id
+    await runs.until(lambda m: len(runs.of_run(request.payload.run_id, c.RunCompleted)) == 1)
+    await drained(batches)
+    held = {r.id: r for r in balance_rows_of(batches, request.payload.run_id)}
+    groups: dict[GroupKey, list[Any]] = {}
+    for row in held.values():
+        groups.setdefault((row.reporting_year, row.reporting_period, row.gl_account_code,
+                           row.type, row.status), []).append(row)
+
+    # a ReportingBalance row made of one line (that line deleted: the row vanishes), and in
+    # another period the only row of a line's group (the line's amount changed: it changes)
+    lines = await all_lines(world.sandbox)
+
+    def key(line: dict[str, Any]) -> GroupKey:
+        return (line["FinancialYear"], line["FinancialPeriod"], line["GLAccountCode"],
+                line["Type"], line["Status"])
+    lone = next(x for x in lines if len(groups.get(key(x), [])) == 1
+                and groups[key(x)][0].count == 1)
+    [vanishing] = groups[key(lone)]
+    moved = next(x for x in lines if len(groups.get(key(x), [])) == 1 and x["Status"] == 50
+                 and key(x)[:2] != key(lone)[:2])
+    [changing] = groups[key(moved)]
+    await world.sandbox.admin.change(
+        world.sandbox.division, entity="TransactionLines", delete_ids=[lone["ID"]],
+        update_ids=[moved["ID"]], fields={"AmountDC": moved["AmountDC"] + 100})
+
+    check, _calls = await _next_sync_check(infra, world, runs, ds)
+    assert check.checked and check.keys_matching == check.keys_compared
+    await drained(batches)
+    sent = balance_rows_of(batches, check.run_id)
+    assert [r.id for r in sent] == [changing.id]  # nothing of the periods left untouched
+    assert sent[0].amount == changing.amount + 100
+    assert deleted_balances_of(batches, check.run_id) == [str(vanishing.id)]
+    [completed] = runs.of_run(check.run_id, c.RunCompleted)
+    assert completed.payload.batches == len([
+        m for m in batches.of_run(check.run_id) if isinstance(m, c.LedgerBatch | c.LedgerDeletes)])
+
+    # the same periods read again with nothing changed in Exact: nothing more goes out
+    for year, period in {key(lone)[:2], key(moved)[:2]}:
+        await _sql(infra, f"INSERT INTO ingest.trial_stale (datasource_id, year, period) "
+                          f"VALUES (:d, {year}, {period})", ds)
+    await _sql(infra, "UPDATE ingest.trial_rereads SET reread_at = now() - interval '2 hours' "
+                      "WHERE datasource_id = :d", ds)
+    again, calls = await _next_sync_check(infra, world, runs, ds)
+    assert again.checked and again.years_reread and calls["financial/ReportingBalance"] >= 1
+    await drained(batches)
+    assert balance_rows_of(batches, again.run_id) == []
+    assert deleted_balances_of(batches, again.run_id) == []
