@@ -7,9 +7,10 @@ ReportingBalance rows, both over the same statuses (``processed``: Status 50;
 ``after_entry``: 20 and 50). Opening-balance lines (Type 10) count in the period they are
 booked in, or in period 0 with ``opening_period="zero"``.
 
-The sink's ReportingBalance is as of the connector's last full read of it (the initial run,
-a re-import, or the periodic refresh); between refreshes the connector's own check reads the
-changed years again, so right after a sync the two may differ where lines changed.
+The sink's ReportingBalance is as of the connector's last read of it: in full (the initial
+run, a re-import, or the periodic refresh), or the periods a sync changed, which the
+connector's check reads again at most once per re-read interval (1 h by default) and sends on;
+right after a sync whose re-read waits the two may differ where lines changed.
 """
 
 from __future__ import annotations
