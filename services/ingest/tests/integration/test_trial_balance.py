@@ -107,11 +107,8 @@ async def test_a_line_missing_from_exacts_balance_is_found_with_its_key_and_amou
 async def test_after_changes_the_next_sync_rereads_the_changed_periods_within_its_throttle(
         infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
     runs, _batches = tails
-    world = make_world(make_sandbox(lines=2_000))
-    await world.start_app(incremental_interval_seconds=3600, incremental_jitter=0)
-    request = await world.request_run()
+    world, request = await _initial_run(make_sandbox, make_world, runs)
     ds = request.datasource_id
-    await runs.until(lambda m: len(runs.of_run(request.payload.run_id, c.RunCompleted)) == 1)
 
     division = world.sandbox.division
     changes = await world.sandbox.admin.change(division, entity="TransactionLines", insert=3,
@@ -136,6 +133,15 @@ async def test_after_changes_the_next_sync_rereads_the_changed_periods_within_it
     check, calls = await _next_sync_check(infra, world, runs, ds)
     assert check.checked and check.keys_matching == check.keys_compared
     assert calls["financial/ReportingBalance"] >= 1
+
+
+async def _initial_run(make_sandbox: Any, make_world: Any, runs: Any) -> tuple[Any, Any]:
+    """A data source's initial run, completed; its scheduled syncs are left to the test."""
+    world = make_world(make_sandbox(lines=2_000))
+    await world.start_app(incremental_interval_seconds=3600, incremental_jitter=0)
+    request = await world.request_run()
+    await runs.until(lambda m: len(runs.of_run(request.payload.run_id, c.RunCompleted)) == 1)
+    return world, request
 
 
 async def _sql(infra: Infra, statement: str, ds: Any) -> None:
@@ -216,11 +222,8 @@ def deleted_balances_of(batches: Any, run_id: uuid.UUID) -> list[str]:
 async def test_a_reread_sends_consumers_the_changed_and_vanished_balance_rows_of_its_periods(
         infra: Infra, make_sandbox: Any, make_world: Any, tails: Any) -> None:
     runs, batches = tails
-    world = make_world(make_sandbox(lines=2_000))
-    await world.start_app(incremental_interval_seconds=3600, incremental_jitter=0)
-    request = await world.request_run()
+    world, request = await _initial_run(make_sandbox, make_world, runs)
     ds = request.datasource_id
-    await runs.until(lambda m: len(runs.of_run(request.payload.run_id, c.RunCompleted)) == 1)
     await drained(batches)
     held = {r.id: r for r in balance_rows_of(batches, request.payload.run_id)}
     groups: dict[GroupKey, list[Any]] = {}
