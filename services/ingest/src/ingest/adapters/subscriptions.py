@@ -115,7 +115,14 @@ class SubscriptionKeeper:
                      sa.and_(subs.c.state == ACTIVE,
                              subs.c.checked_at <= now - self._check_every))
         async with self._engine.begin() as conn:
-            first = (await conn.execute(sa.select(subs.c.datasource_id).where(due).limit(1)
+            # Removals and new or renewed subscriptions before retries of failed ones and
+            # hourly checks, oldest first: a company whose calls keep failing (Exact down for
+            # it, its grant gone) must not hold up every other company's subscriptions.
+            urgency = sa.case((subs.c.state == REMOVING, 0),
+                              (subs.c.state.in_([WANTED, RENEW]), 1),
+                              (subs.c.state == FAILED, 2), else_=3)
+            first = (await conn.execute(sa.select(subs.c.datasource_id).where(due)
+                                        .order_by(urgency, subs.c.updated_at).limit(1)
                                         .with_for_update(skip_locked=True))).first()
             if first is None:
                 return False
