@@ -143,7 +143,7 @@ class SubscriptionKeeper:
                 # Any failure is kept on this company's rows (FAILED, retried after a while),
                 # so a company that keeps failing never holds the keeper on itself.
                 log.warning("webhook_subscription_failed", datasource_id=str(first.datasource_id),
-                            error=type(exc).__name__, detail=str(exc)[:200])
+                            error=type(exc).__name__, detail=redact_text(str(exc), 200))
                 await conn.execute(subs.update().where(
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.not_in([ACTIVE, REMOVING]))
