@@ -198,3 +198,31 @@ def test_id_hash_streams_and_matches_the_batch_form() -> None:
     running.remove(ids[0])
     assert running.hexdigest() == c.id_hash(ids[1:])
     assert c.id_hash([]) == "0" * 16
+
+
+def _started(plan: c.RunPlan | None) -> c.RunStarted:
+    return c.RunStarted.create(datasource_id=uuid.uuid4(), payload=c.RunStartedPayload(
+        run_id=uuid.uuid4(), kind="initial", division=7,
+        entities=(c.Entity.TRANSACTION_LINES, c.Entity.REPORTING_BALANCE), plan=plan))
+
+
+def test_run_started_carries_the_run_plan_and_its_eta() -> None:
+    plan = c.RunPlan(
+        entities=(c.PlannedEntity(entity=c.Entity.TRANSACTION_LINES, estimated_rows=1_000_000,
+                                  calls=1_000, day=0),
+                  c.PlannedEntity(entity=c.Entity.REPORTING_BALANCE, calls=1, day=0)),
+        calls=1_001, days=0, eta_seconds=1_001.0, daily_limit=5_000,
+        finishes_at=datetime(2026, 3, 2, 22, 16, 41, tzinfo=UTC), daily_budget_remaining=4_800,
+        lower_bound=True)
+    msg = _started(plan)
+    parsed = c.parse_message(c.RUN_EVENTS, msg.to_bytes())
+    assert isinstance(parsed, c.RunStarted) and parsed.payload.plan == plan
+    assert parsed.payload.plan.entities[1].estimated_rows is None
+
+
+def test_a_run_started_of_the_version_before_the_plan_still_parses() -> None:
+    raw = _started(None).model_dump(mode="json")
+    raw["schema_version"] = c.RunStarted.SCHEMA_VERSION - 1
+    del raw["payload"]["plan"]
+    parsed = c.parse_message(c.RUN_EVENTS, json.dumps(raw))
+    assert isinstance(parsed, c.RunStarted) and parsed.payload.plan is None

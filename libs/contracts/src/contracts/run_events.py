@@ -63,16 +63,47 @@ class IdHash:
         return f"{self.state:016x}"
 
 
+class PlannedEntity(WireModel):
+    """One entity of a run's plan: what it is expected to cost and on which budget day."""
+
+    entity: Entity
+    estimated_rows: int | None = None
+    """Rows still to read; None when nothing told beforehand (counted as one call)."""
+    calls: int
+    day: int
+    """Budget day (0 = the day the run starts) on which the entity's last call falls."""
+
+
+class RunPlan(WireModel):
+    """The run's plan, made before its first call: entities in import order, their calls,
+    and when the company's daily budget lets it end."""
+
+    entities: tuple[PlannedEntity, ...]
+    calls: int
+    days: int
+    """Daily budget resets the run waits for: 0 = it ends on the day it starts."""
+    eta_seconds: float
+    finishes_at: AwareDatetime
+    daily_limit: int
+    daily_budget_remaining: int | None = None
+    """Calls Exact last said were left of the company's day (None: not known yet)."""
+    lower_bound: bool = False
+    """Some entity's rows were not known: the plan counts it as one call, so the run costs
+    at least ``calls`` and ends no sooner than ``finishes_at``."""
+
+
 class RunStartedPayload(WireModel):
     run_id: uuid.UUID
     kind: RunKind
     division: Division
     entities: tuple[Entity, ...]
     resumed: bool = False
+    plan: RunPlan | None = None
+    """Added in version 3; None from older producers."""
 
 
 class RunStarted(Message):
-    SCHEMA_VERSION: ClassVar[int] = 1 + ENTITIES_ADDED
+    SCHEMA_VERSION: ClassVar[int] = 2 + ENTITIES_ADDED
 
     type: Literal["RunStarted"] = "RunStarted"
     payload: RunStartedPayload

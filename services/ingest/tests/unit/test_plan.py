@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from ingest.domain.catalog import DELETED
-from ingest.domain.plan import BudgetShare, entity_calls, largest_in_one_day, plan
+from ingest.domain.model import PageStats, Run
+from ingest.domain.plan import BudgetShare, entity_calls, largest_in_one_day, plan, run_plan
 from ingest.entities import CATALOG
 
 IMPORT_ORDER = (*CATALOG.order, DELETED)
@@ -82,3 +86,67 @@ def test_largest_company_that_finishes_in_one_day() -> None:
 def test_no_allowance_is_refused() -> None:
     with pytest.raises(ValueError):
         plan({"Journals": 1}, PAGE, IMPORT_ORDER, share=BudgetShare(sync_reserve=1.0))
+
+
+NOW = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
+
+
+ENTITIES = tuple(company(1))
+
+
+def a_run(entities: tuple[str, ...] = ENTITIES, kind: str = "initial") -> Run:
+    return Run(run_id=uuid.uuid4(), datasource_id=uuid.uuid4(), correlation_id=uuid.uuid4(),
+               kind=kind, division=1, grant_id=uuid.uuid4(),  # type: ignore[arg-type]
+               entities=CATALOG.ordered(entities))
+
+
+def test_a_run_plan_prices_every_entity_and_ends_on_the_clock_passed_in() -> None:
+    rows = company(100_000)
+    planned = run_plan(a_run(), rows, PAGE, now=NOW)
+    assert [p.entity for p in planned.plan.entities] == list(CATALOG.ordered(ENTITIES))
+    assert planned.plan.calls == 21 + 100 + 1_334 and planned.plan.days == 0
+    assert planned.complete and planned.estimated == frozenset(ENTITIES)
+    assert planned.finishes_at == NOW + timedelta(seconds=planned.plan.calls)  # 60 a minute
+    assert planned.daily_limit == 5_000 and planned.daily_remaining is None
+
+
+def test_what_is_already_spent_today_moves_the_rest_to_the_next_day() -> None:
+    # 1,200 left today: 700 above the sync reserve. 1,455 calls do not fit; the reset is in 2 h.
+    planned = run_plan(a_run(), company(100_000), PAGE, now=NOW, daily_remaining=1_200,
+                       daily_limit=5_000, seconds_to_reset=7_200)
+    assert planned.plan.days == 1
+    assert planned.plan.day_of("TransactionLines") == 0
+    assert planned.plan.day_of("ReportingBalance") == 1
+    assert planned.finishes_at == NOW + timedelta(seconds=7_200 + (1_455 - 700))
+
+
+def test_a_large_company_is_planned_over_days_with_the_ledger_on_the_first() -> None:
+    planned = run_plan(a_run(), company(1_000_000), PAGE, now=NOW)
+    assert planned.plan.calls == 25 + 1_000 + 13_334 and planned.plan.days == 3
+    assert planned.plan.day_of("TransactionLines") == 0
+    assert planned.finishes_at - NOW > timedelta(days=3)
+
+
+def test_unknown_entities_count_one_call_and_the_plan_says_it_is_a_lower_bound() -> None:
+    planned = run_plan(a_run(), {"TransactionLines": 5_000}, PAGE, now=NOW)
+    assert not planned.complete and planned.estimated == {"TransactionLines"}
+    assert planned.plan.calls == 5 + (len(ENTITIES) - 1)
+
+
+def test_a_resumed_run_plans_only_what_is_left() -> None:
+    run = a_run(("Divisions", "TransactionLines"))
+    run.checkpoints["Divisions"].advance(PageStats(1, None, None, 0, None, None, None), 1)
+    run.checkpoints["TransactionLines"].advance(
+        PageStats(4_000, None, None, 0, None, None, "next"), 4)
+    planned = run_plan(run, {"Divisions": 1, "TransactionLines": 10_000}, PAGE, now=NOW)
+    assert [(p.entity, p.rows, p.calls) for p in planned.plan.entities] == [
+        ("TransactionLines", 6_000, 6)]
+
+
+def test_reportingbalance_read_first_tells_the_lines_coming() -> None:
+    run = a_run(("ReportingBalance", "TransactionLines"))
+    run.checkpoints["ReportingBalance"].advance(
+        PageStats(60, None, None, 0, None, 12_345, None), 1)
+    planned = run_plan(run, {}, PAGE, now=NOW)
+    assert [(p.entity, p.rows) for p in planned.plan.entities] == [("TransactionLines", 12_345)]
+    assert planned.complete

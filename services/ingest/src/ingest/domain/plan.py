@@ -17,7 +17,8 @@ a 50-call floor), so a company or app with another limit keeps the same proporti
 An entity costs one call per page (at least one): ``ceil(rows / page_size)``. Entities are
 read in the entity table's order (:mod:`ingest.entities`): master data, the ledger, then the
 60-row ReportingBalance, so an expensive endpoint never delays the ledger. :func:`plan`
-lays an entity list over the days the budget allows and gives the ETA in days.
+lays an entity list over the days the budget allows and gives the ETA in days;
+:func:`run_plan` does it for one run before its first call (published in ``RunStarted``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from ingest.domain.model import RunKind
+from ingest.domain.catalog import DELETED
+from ingest.domain.model import Run, RunKind
 
 Kind = RunKind
 
@@ -130,3 +133,49 @@ def largest_in_one_day(calls_per_line: float, fixed_calls: int, *, kind: Kind = 
     if allowance <= fixed_calls:
         return 0
     return int((allowance - fixed_calls) / calls_per_line)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will still read, what it costs and when it ends, made before it calls."""
+
+    plan: Plan
+    estimated: frozenset[str]
+    """Entities whose rows are estimated (from an earlier full read of the data source or
+    what another entity told); the others count one call each, so the plan is a lower bound
+    while any is missing."""
+    made_at: datetime
+    finishes_at: datetime
+    daily_limit: int
+    daily_remaining: int | None
+    """What Exact last said is left of the company's day (None: not known, a fresh day)."""
+
+    @property
+    def complete(self) -> bool:
+        return all(p.entity in self.estimated for p in self.plan.entities)
+
+
+def run_plan(run: Run, known_rows: Mapping[str, int], page_sizes: Mapping[str, int], *,
+             now: datetime, share: BudgetShare | None = None, daily_limit: int | None = None,
+             daily_remaining: int | None = None, seconds_to_reset: float | None = None,
+             minutely_limit: int = MINUTELY_LIMIT) -> RunPlan:
+    """Plan the rest of ``run`` (every entity not settled, in the run's order) on the company's
+    budget as it is at ``now``. ``known_rows``: rows per entity expected in all (an earlier
+    full read); the rows a resumed run already read are taken off."""
+    rows: dict[str, int] = {}
+    estimated: set[str] = set()
+    for cp in run.ordered:
+        if cp.settled or cp.entity == DELETED:
+            continue
+        expected = run.expected_rows(cp.entity)
+        if expected is None:
+            expected = known_rows.get(cp.entity)
+        if expected is not None:
+            estimated.add(cp.entity)
+        rows[cp.entity] = max(0, (expected or 0) - cp.rows)
+    limit = daily_limit or DAILY_LIMIT
+    laid = plan(rows, page_sizes, run.entities, kind=run.kind, share=share, daily_limit=limit,
+                minutely_limit=minutely_limit, today_remaining=daily_remaining,
+                seconds_to_reset=86_400.0 if seconds_to_reset is None else seconds_to_reset)
+    return RunPlan(laid, frozenset(estimated), now, now + timedelta(seconds=laid.eta_seconds),
+                   limit, daily_remaining)
