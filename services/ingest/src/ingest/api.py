@@ -1,6 +1,10 @@
 """Read-only HTTP views for operators: ``GET /runs/{run_id}`` and
 ``GET /datasources/{datasource_id}/webhooks`` (the data source's webhook subscriptions).
 
+A run not finished yet shows its plan as of now (:mod:`ingest.usecases.planning`: what is
+left, its calls and the ETA on the company's budget; no call to Exact): before it starts,
+the whole run.
+
 Callers need a bearer token with the scope ``runs`` (``INGEST_API_CLIENTS``)."""
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from connector_runtime.access import require
 from ingest.domain.model import Run
+from ingest.domain.plan import RunPlan
+from ingest.usecases.planning import wire_plan
 
 
-def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter:
+def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]],
+                plan: Callable[[Run], Awaitable[RunPlan]] | None = None) -> APIRouter:
     router = APIRouter(dependencies=[Depends(require("runs"))])
 
     @router.get("/runs/{run_id}")
@@ -23,6 +30,9 @@ def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter
         run = await load(run_id)
         if run is None:
             raise HTTPException(status_code=404, detail="unknown run")
+        planned = None
+        if plan is not None and not run.status.finished:
+            planned = wire_plan(await plan(run)).model_dump(mode="json")
         return {
             "run_id": str(run.run_id), "datasource_id": str(run.datasource_id),
             "kind": run.kind, "division": run.division, "status": run.status.value,
@@ -40,6 +50,7 @@ def runs_router(load: Callable[[uuid.UUID], Awaitable[Run | None]]) -> APIRouter
                  "dropped_fields": list(cp.dropped_fields)}
                 for cp in run.ordered
             ],
+            "plan": planned,
         }
 
     return router

@@ -46,6 +46,7 @@ from ingest.scheduler import RunScheduler
 from ingest.settings import IngestSettings
 from ingest.subscribers import Handlers, build_router
 from ingest.trial_check import TrialBalanceCheck
+from ingest.usecases.planning import RunPlanner
 from ingest.usecases.run import RunExecutor, RunnerConfig
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
@@ -64,6 +65,7 @@ class Ingest:
     limiter: PostgresRateLimiter
     notifications: NotificationStore
     webhooks: WebhookListener | None
+    planner: RunPlanner
 
 
 def create_host(settings: IngestSettings) -> ServiceHost:
@@ -101,6 +103,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 same_token_delays=(settings.exact_unauthorized_retry_seconds,
                                    2 * settings.exact_unauthorized_retry_seconds)),
                 timeouts=CallTimeouts(ceiling=settings.exact_timeout_seconds))
+            run_planner = RunPlanner(SystemClock(), known_rows=store.known_rows, budget=limiter.view,
+                                     share=BudgetShare(settings.daily_sync_reserve,
+                                                       settings.daily_floor),
+                                     default_minutely_limit=settings.exact_minutely_limit)
             publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers,
                                             auth=settings.kafka_auth)
             await publisher.start()
@@ -116,7 +122,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                     max_batch_bytes=settings.max_batch_bytes, policy=RereadPolicy(
                     min_interval_seconds=settings.trial_balance_reread_min_interval_seconds,
                     daily_share=settings.trial_balance_reread_daily_share),
-                    budget=limiter.view))
+                    budget=limiter.view), planner=run_planner)
             notifications = NotificationStore(
                 host.engine, notify=host.relay.notify,
                 debounce=timedelta(seconds=settings.webhook_debounce_seconds),
@@ -138,7 +144,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             host.include(build_router(settings, host.group_id, handlers=lambda: handlers))
             listener = _webhook_listener(settings, notifications)
             app.state.ingest = Ingest(store, scheduler, publisher, limiter, notifications,
-                                      listener)
+                                      listener, run_planner)
             await host.start_consuming()
             scheduler.start()
             keeper: asyncio.Task[None] | None = None
@@ -165,7 +171,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.add_middleware(RequestLogContext)
     app.state.api_clients = settings.api_clients
     app.include_router(health_router(host))
-    app.include_router(runs_router(lambda run_id: app.state.ingest.store.load(run_id)))
+    app.include_router(runs_router(lambda run_id: app.state.ingest.store.load(run_id),
+                                   lambda run: app.state.ingest.planner.plan(run)))
     app.include_router(webhooks_router(lambda ds: subscriptions_of(host.engine, ds),
                                        lambda: app.state.ingest.webhooks is not None))
     return app

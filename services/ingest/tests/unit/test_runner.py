@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 import contracts as c
+from ingest.domain.budget import BudgetView
 from ingest.domain.errors import (
     BudgetSpent,
     ExactRequestRejected,
@@ -23,6 +25,7 @@ from ingest.domain.errors import (
 from ingest.domain.model import RunStatus
 from ingest.domain.plan import BudgetShare
 from ingest.pipeline import PAGES_IN_FLIGHT
+from ingest.usecases.planning import RunPlanner
 from ingest.usecases.run import RunExecutor, RunnerConfig
 
 
@@ -49,6 +52,35 @@ def setup(kit: Any, clock: Any, entities: tuple[c.Entity, ...] = (GL, BUD), **co
     store.add(run, OWNER)
     executor = RunExecutor(store, exact, publisher, clock, RunnerConfig(**config))
     return run, store, publisher, exact, executor
+
+
+async def test_run_started_carries_the_plan_made_before_the_first_call(kit: Any, clock: Any
+                                                                      ) -> None:
+    run, store, publisher, exact, _ = setup(kit, clock)
+    calls_when_planned: list[int] = []
+
+    async def known_rows(datasource_id: uuid.UUID) -> dict[str, int]:
+        assert datasource_id == run.datasource_id
+        calls_when_planned.append(len(exact.requests))
+        return {"GLAccounts": 5}
+
+    async def budget(division: int) -> BudgetView:
+        return BudgetView(minutely_limit=60, minutely_remaining=59, daily_limit=5_000,
+                          daily_remaining=4_321, seconds_per_call=1.0,
+                          seconds_to_daily_reset=3_600.0)
+
+    planner = RunPlanner(clock, known_rows=known_rows, budget=budget)
+    executor = RunExecutor(store, exact, publisher, clock, planner=planner)
+    await executor.execute(run.run_id, OWNER)
+    assert calls_when_planned == [0]
+    [started] = store.of(c.RunStarted)
+    plan = started.payload.plan
+    assert plan is not None
+    assert [(p.entity, p.estimated_rows, p.calls, p.day) for p in plan.entities] == [
+        (GL, 5, 1, 0), (BUD, None, 1, 0)]
+    assert (plan.calls, plan.days, plan.eta_seconds) == (2, 0, 2.0)
+    assert plan.lower_bound and plan.daily_budget_remaining == 4_321
+    assert plan.finishes_at == clock.now() + timedelta(seconds=2)
 
 
 def delivered(publisher: Any) -> dict[tuple[uuid.UUID, str, int], c.LedgerBatch]:

@@ -179,6 +179,18 @@ class PostgresRunStore:
                 failed_reason=cp.failed_reason, dropped_fields=tuple(cp.dropped_fields))
         return run
 
+    async def known_rows(self, datasource_id: uuid.UUID) -> dict[str, int]:
+        """Rows per entity of the data source's latest complete full read (an initial run or
+        a re-import without dates): what a run's plan expects, without asking Exact."""
+        reads = (sa.select(run_checkpoints.c.entity, run_checkpoints.c.rows)
+                 .join(runs, runs.c.run_id == run_checkpoints.c.run_id)
+                 .where(runs.c.datasource_id == datasource_id,
+                        runs.c.kind != INCREMENTAL, runs.c.date_from.is_(None),
+                        runs.c.date_to.is_(None), run_checkpoints.c.done)
+                 .order_by(runs.c.started_at.asc().nulls_first()))
+        async with self._engine.connect() as conn:  # the latest read of an entity wins
+            return {row.entity: row.rows for row in await conn.execute(reads)}
+
     async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None:
         async with self._engine.connect() as conn:
             grant: uuid.UUID | None = await conn.scalar(

@@ -76,6 +76,7 @@ from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
 from ingest.ports import BatchPublisher, Clock, ExactApi, RunStore
 from ingest.trial_check import TrialBalanceCheck
 from ingest.usecases.pages import PageLoop, Reading
+from ingest.usecases.planning import RunPlanner, wire_plan
 
 log = structlog.get_logger("runner")
 
@@ -91,14 +92,17 @@ class RunnerConfig:
 
 class RunExecutor:
     def __init__(self, store: RunStore, exact: ExactApi, publisher: BatchPublisher, clock: Clock,
-                 config: RunnerConfig | None = None, trial: TrialBalanceCheck | None = None
-                 ) -> None:
+                 config: RunnerConfig | None = None, trial: TrialBalanceCheck | None = None,
+                 planner: RunPlanner | None = None) -> None:
         self._store = store
         self._exact = exact
         self._publisher = publisher
         self._clock = clock
         self._config = config or RunnerConfig()
         self._trial = trial
+        self._planner = planner or RunPlanner(
+            clock, share=self._config.share,
+            default_minutely_limit=self._config.default_minutely_limit)
         self._pages = PageLoop(store, exact, publisher, clock, self._progress,
                                max_batch_bytes=self._config.max_batch_bytes,
                                share=self._config.share)
@@ -120,9 +124,15 @@ class RunExecutor:
 
     async def _execute(self, run: Run, owner: str) -> None:
         waited, resumed = run.status is RunStatus.WAITING, run.resumed
-        started = [] if waited else [self._event(run, RunStarted, RunStartedPayload(
-            run_id=run.run_id, kind=run.kind, division=run.division,
-            entities=tuple(Entity(e) for e in run.data_entities), resumed=resumed))]
+        started: list[Message] = []
+        if not waited:
+            plan = await self._planner.plan(run)  # before the run's first call
+            started.append(self._event(run, RunStarted, RunStartedPayload(
+                run_id=run.run_id, kind=run.kind, division=run.division,
+                entities=tuple(Entity(e) for e in run.data_entities), resumed=resumed,
+                plan=wire_plan(plan))))
+            log.info("run_planned", calls=plan.plan.calls, days=plan.plan.days,
+                     eta_seconds=round(plan.plan.eta_seconds), lower_bound=not plan.complete)
         await self._store.start(run, owner, started)
         metrics.run_entered(run.kind, RunStatus.RUNNING)
         log.info("run_executing", owner=owner, resumed=resumed, after_wait=waited, kind=run.kind)
