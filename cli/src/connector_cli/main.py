@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector_cli import api, connection, dlq_cmd, readside, status
+from connector_cli import api, connection, dlq_cmd, readside, run_plan, status
 from connector_cli import replay as replay_io
 from connector_cli import trial_balance as trial
 from connector_cli.kafka_io import publish, watch
@@ -57,6 +57,7 @@ def settings() -> CliSettings:
 
 
 readside.register(app, settings)
+run_plan.register(app, settings)
 
 
 async def _send_and_wait_for_link(cfg: CliSettings, command: Message, timeout: float) -> None:

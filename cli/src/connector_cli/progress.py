@@ -7,6 +7,7 @@ import uuid
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from connector_cli import run_plan
 from connector_cli.kafka_io import EventWatch
 from connector_cli.trial_balance import summary_of_event
 from contracts import Message, RunCompleted, RunFailed, RunProgress, RunStarted, TrialBalanceChecked
@@ -27,6 +28,10 @@ async def follow_run(watch: EventWatch, console: Console, run_id: uuid.UUID | No
             if isinstance(event, RunStarted):
                 run_id = event.payload.run_id
                 bars.update(overall, info=f"run {run_id} ({event.payload.kind}) started")
+                if event.payload.plan is not None:
+                    plan = event.payload.plan.model_dump(mode="json")
+                    console.print(run_plan.summary(plan, event.occurred_at))
+                    console.print(run_plan.table(plan))
             elif isinstance(event, RunProgress):
                 run_id = event.payload.run_id
                 p = event.payload

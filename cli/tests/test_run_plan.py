@@ -1,0 +1,62 @@
+"""``connector run RUN_ID`` shows a run and its plan as ingest's read API answers it (HTTP
+answered by a mock transport), and the plan's one-line summary."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import typer
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from connector_cli import run_plan
+from connector_cli.settings import CliSettings
+
+RUN_ID = uuid.uuid4()
+NOW = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
+PLAN = {
+    "entities": [{"entity": "TransactionLines", "estimated_rows": 1_000_000, "calls": 1_000,
+                  "day": 0},
+                 {"entity": "ReportingBalance", "estimated_rows": 800_040, "calls": 13_334,
+                  "day": 3}],
+    "calls": 14_334, "days": 3, "eta_seconds": 265_534.0,
+    "finishes_at": "2026-03-05T23:45:34+00:00", "daily_limit": 5_000,
+    "daily_budget_remaining": 1_200, "lower_bound": False,
+}
+
+
+def answer(request: httpx.Request) -> httpx.Response:
+    assert request.headers["Authorization"] == "Bearer ops-token"
+    if request.url.path != f"/runs/{RUN_ID}":
+        return httpx.Response(404, json={"detail": "unknown run"})
+    return httpx.Response(200, json={
+        "run_id": str(RUN_ID), "kind": "initial", "status": "pending", "calls_used": 0,
+        "waiting_reason": None, "plan": PLAN})
+
+
+def test_the_summary_says_the_calls_the_budget_days_and_the_end() -> None:
+    line = run_plan.summary(PLAN, NOW)
+    assert line == ("plan: 14,334 calls, ends after 3 daily resets, by 2026-03-05 23:45 UTC "
+                    "(in 3.1 days); 1,200 of 5,000 calls left today")
+    short = {**PLAN, "days": 0, "finishes_at": "2026-03-02T22:20:00+00:00", "lower_bound": True,
+             "daily_budget_remaining": None}
+    assert run_plan.summary(short, NOW) == (
+        "plan: at least 14,334 calls, ends today, at least by 2026-03-02 22:20 UTC (in 20 min)")
+
+
+def test_connector_run_shows_the_plan_of_a_run_before_it_starts() -> None:
+    app = typer.Typer()
+    app.command("noop")(lambda: None)  # a group, so ``run`` is a sub-command
+    settings = CliSettings.model_construct(ingest_url="http://ingest",
+                                           datasource_api_token=SecretStr("ops-token"))
+    run_plan.register(app, lambda: settings, transport=httpx.MockTransport(answer))
+    done = CliRunner().invoke(app, ["run", str(RUN_ID)])
+    assert done.exit_code == 0, done.output
+    assert f"run {RUN_ID} (initial) pending: 0 calls used" in done.output
+    assert "14,334 calls, ends after 3 daily resets" in done.output
+    assert "ReportingBalance" in done.output and "13,334" in done.output
+    missing = CliRunner().invoke(app, ["run", str(uuid.uuid4())])
+    assert missing.exit_code == 1
+
