@@ -127,7 +127,8 @@ class ServiceHost:
         await ensure_topics(s.kafka_bootstrap_servers, ALL_TOPICS, s.kafka_partitions,
                             auth=s.kafka_auth)
         await migrate_async(s.database_url, self.migrations, self.schema)
-        self._engine = create_engine(s.database_url)
+        self._engine = create_engine(s.database_url, pool_size=s.database_pool_size,
+                                     max_overflow=s.database_max_overflow)
         self._relay = OutboxRelay(self._engine, self._outbox, s.kafka_bootstrap_servers,
                                   auth=s.kafka_auth)
         self._relay.start()

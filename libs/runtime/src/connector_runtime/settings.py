@@ -29,6 +29,17 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
         description="PostgreSQL URL; each service uses its own schema in it.",
     )
+    database_pool_size: int = Field(
+        default=10, ge=1,
+        validation_alias=AliasChoices("DATABASE_POOL_SIZE", "database_pool_size"),
+        description="PostgreSQL connections one process (replica) keeps open.",
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0,
+        validation_alias=AliasChoices("DATABASE_MAX_OVERFLOW", "database_max_overflow"),
+        description="Connections a replica may open beyond the pool under load; past "
+        "pool + overflow a caller waits for a free one (back-pressure, not growth).",
+    )
     kafka_security_protocol: Protocol = Field(
         default="PLAINTEXT",
         validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),

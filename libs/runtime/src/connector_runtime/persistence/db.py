@@ -27,9 +27,11 @@ def sqlalchemy_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a postgresql:// URL")
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """An engine whose connections are bounded: ``pool_size`` kept, at most ``max_overflow``
+    more under load; beyond that a caller waits (then PoolTimeout, a transient error)."""
     return create_async_engine(
-        sqlalchemy_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+        sqlalchemy_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
         pool_recycle=1800,
     )
 
