@@ -49,7 +49,7 @@ def test_the_summary_says_the_calls_the_budget_days_and_the_end() -> None:
 def test_connector_run_shows_the_plan_of_a_run_before_it_starts() -> None:
     app = typer.Typer()
     app.command("noop")(lambda: None)  # a group, so ``run`` is a sub-command
-    settings = CliSettings.model_construct(ingest_url="http://ingest",
+    settings = CliSettings.model_construct(ingest_api_url="http://ingest",
                                            datasource_api_token=SecretStr("ops-token"))
     run_plan.register(app, lambda: settings, transport=httpx.MockTransport(answer))
     done = CliRunner().invoke(app, ["run", str(RUN_ID)])

@@ -48,7 +48,7 @@ async def datasource(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
 async def webhooks(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
     """The data source's Exact webhook subscriptions, from ingest's operator API."""
     # the operator's read token: ingest's operator API takes it with the scope ``runs``
-    return await _get(f"{settings.ingest_url}/datasources/{datasource_id}/webhooks",
+    return await _get(f"{settings.ingest_api_url}/datasources/{datasource_id}/webhooks",
                       settings.datasource_api_token.get_secret_value())
 
 

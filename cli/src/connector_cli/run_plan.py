@@ -63,12 +63,12 @@ def register(app: typer.Typer, settings: Callable[[], CliSettings],
         cfg = settings()
         token = cfg.datasource_api_token.get_secret_value()  # the operator's read token
         try:
-            with httpx.Client(base_url=cfg.ingest_url, transport=transport, timeout=10.0,
+            with httpx.Client(base_url=cfg.ingest_api_url, transport=transport, timeout=10.0,
                               headers={"Authorization": f"Bearer {token}"} if token else {}
                               ) as client:
                 response = client.get(f"/runs/{run_id}")
         except httpx.HTTPError as exc:
-            console.print(f"[red]ingest at {cfg.ingest_url} did not answer:[/red] "
+            console.print(f"[red]ingest at {cfg.ingest_api_url} did not answer:[/red] "
                           f"{type(exc).__name__}")
             raise typer.Exit(2) from exc
         if response.status_code >= 400:

@@ -20,6 +20,9 @@ class CliSettings(BaseSettings):
     ingest_url: str = Field(
         default="http://127.0.0.1:9003", validation_alias=AliasChoices("CONNECTOR_INGEST_URL"),
         description="Ingest's internal listener (metrics).")
+    ingest_api_url: str = Field(
+        default="http://127.0.0.1:8003", validation_alias=AliasChoices("CONNECTOR_INGEST_API_URL"),
+        description="Ingest's public listener: its operator API (runs, webhook subscriptions).")
     auth_url: str = Field(
         default="http://127.0.0.1:9001", validation_alias=AliasChoices("CONNECTOR_AUTH_URL"),
         description="Auth's internal API (its internal listener); links are fetched only here.")

@@ -198,6 +198,7 @@ class LocalSystem:
             "CONNECTOR_DATASOURCE_URL": self.url("datasource"),
             "CONNECTOR_AUTH_URL": self.internal_url("auth"),
             "CONNECTOR_INGEST_URL": self.internal_url("ingest"),
+            "CONNECTOR_INGEST_API_URL": self.url("ingest"),
             "CONNECTOR_DATASOURCE_METRICS_URL": self.internal_url("datasource"),
             "CONNECTOR_INTERNAL_API_TOKEN": self.secrets.internal_api_token,
             "CONNECTOR_DATASOURCE_API_TOKEN": self.secrets.operator_api_token,
