@@ -151,4 +151,9 @@ def test_every_contract_entity_is_declared_once_in_the_entity_table() -> None:
 
 
 def test_auth_checks_the_rights_on_every_endpoint_ingest_reads_by_default() -> None:
-    assert {s.path for s in ENTITIES.values()} <= set(DEFAULT_RIGHTS_ENDPOINTS)
+    assert {s.path for s in ENTITIES.values()} == set(DEFAULT_RIGHTS_ENDPOINTS)
+
+
+def test_each_row_model_names_the_endpoint_its_entity_is_declared_on() -> None:
+    assert {e: s.path for e, s in ENTITIES.items()} == \
+        {e.value: m.ENDPOINT for e, m in c.ROW_MODELS.items()}

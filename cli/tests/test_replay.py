@@ -16,7 +16,6 @@ import contracts as c
 from connector_cli.replay import republish, rewind_group
 from connector_runtime.devstack.testing import Infra, eventually, read_records
 from connector_runtime.messaging.broker import ensure_topics
-from contracts.run_events import TransactionLinesBatch
 from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import figures
 
@@ -32,7 +31,7 @@ def _line(amount: str) -> c.Row:
 def _messages(ds: uuid.UUID) -> list[c.Message]:
     run_id = uuid.uuid4()
     rows = [[_line("10.00"), _line("-10.00")], [_line("5.55"), _line("-5.55"), _line("1.00")]]
-    out: list[c.Message] = [c.LedgerBatch.create(datasource_id=ds, payload=TransactionLinesBatch(
+    out: list[c.Message] = [c.LedgerBatch.create(datasource_id=ds, payload=c.BATCH_MODELS[c.Entity.TRANSACTION_LINES](
         run_id=run_id, kind="initial", division=7, batch_seq=i,
         entity=c.Entity.TRANSACTION_LINES, rows=tuple(r))) for i, r in enumerate(rows)]  # type: ignore[arg-type]
     gone = rows[1][2]

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
 from connector_runtime.devstack.testing import Infra, eventually
-from contracts.run_events import TransactionLinesBatch
 from ledger_sink.consumer import LedgerSink
 from ledger_sink.reconcile import against_last_run, figures
 
@@ -28,7 +27,7 @@ def line(amount: str, year: int = 2024, period: int = 1) -> c.Row:
 
 
 def batch(ds: uuid.UUID, run_id: uuid.UUID, seq: int, rows: list[c.Row]) -> c.LedgerBatch:
-    return c.LedgerBatch.create(datasource_id=ds, payload=TransactionLinesBatch(
+    return c.LedgerBatch.create(datasource_id=ds, payload=c.BATCH_MODELS[c.Entity.TRANSACTION_LINES](
         run_id=run_id, kind="initial", division=7, batch_seq=seq,
         entity=c.Entity.TRANSACTION_LINES, rows=tuple(rows)))  # type: ignore[arg-type]
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 import contracts as c
-from contracts.run_events import TransactionLinesBatch
 
 
 def _create(**payload: object) -> c.CreateDataSource:
@@ -138,7 +137,7 @@ def test_ledger_batch_rows_are_typed_by_entity() -> None:
     )
     batch = c.LedgerBatch.create(
         datasource_id=uuid.uuid4(),
-        payload=TransactionLinesBatch(
+        payload=c.BATCH_MODELS[c.Entity.TRANSACTION_LINES](
             run_id=uuid.uuid4(),
             kind="initial",
             division=7,

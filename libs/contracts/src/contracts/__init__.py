@@ -30,7 +30,6 @@ from contracts.common import (
     ALL_ENTITIES,
     AuthorizationMode,
     AuthorizationPurpose,
-    Entity,
     ExpectedCompany,
 )
 from contracts.datasource_events import (
@@ -61,7 +60,7 @@ from contracts.datasource_events import (
 )
 from contracts.envelope import Message, WireModel
 from contracts.registry import ContractError, parse_message, topic_union
-from contracts.rows import ROW_MODELS, Row, exact_fields
+from contracts.rows import READ_ENDPOINTS, ROW_MODELS, Entity, Row, exact_fields
 from contracts.run_events import (
     BATCH_MODELS,
     DeletedRow,
@@ -127,6 +126,7 @@ __all__ = [
     "INGEST_REQUESTS",
     "LEDGER_BATCHES",
     "MAX_MESSAGE_BYTES",
+    "READ_ENDPOINTS",
     "ROW_MODELS",
     "RUN_EVENTS",
     "TOPICS",

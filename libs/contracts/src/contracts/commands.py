@@ -8,8 +8,9 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from contracts.common import ENTITIES_ADDED, AuthorizationMode, Entity, ExpectedCompany, NonEmptyStr
+from contracts.common import ENTITIES_ADDED, AuthorizationMode, ExpectedCompany, NonEmptyStr
 from contracts.envelope import Message, WireModel
+from contracts.rows import Entity
 
 
 class CreateDataSourcePayload(WireModel):

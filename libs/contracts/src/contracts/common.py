@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
 from contracts.envelope import WireModel
+from contracts.rows import Entity
 
 AuthorizationMode = Literal["self", "share"]
 """``self``: the portal user signs in to Exact; ``share``: a link for an Exact administrator."""
@@ -41,26 +41,11 @@ class ExpectedCompany(WireModel):
         return self
 
 
-class Entity(StrEnum):
-    """The accounting entities the connector imports, named as in Exact Online."""
-
-    TRANSACTION_LINES = "TransactionLines"
-    GL_ACCOUNTS = "GLAccounts"
-    GL_CLASSIFICATIONS = "GLClassifications"
-    JOURNALS = "Journals"
-    FINANCIAL_PERIODS = "FinancialPeriods"
-    REPORTING_BALANCE = "ReportingBalance"
-    BUDGETS = "Budgets"
-    COST_CENTERS = "CostCenters"
-    COST_UNITS = "CostUnits"
-    ACCOUNTS = "Accounts"
-    DIVISIONS = "Divisions"
-    GL_ACCOUNT_CLASSIFICATION_MAPPINGS = "GLAccountClassificationMappings"
-
-
 ALL_ENTITIES: tuple[Entity, ...] = tuple(Entity)
 
-ENTITIES_ADDED = 1
-"""Values added to :class:`Entity` since the messages that carry an entity were recorded: each
-is an additive change of those messages, so it is counted in their ``SCHEMA_VERSION``
-(adding an entity bumps this one number)."""
+_ENTITIES_RECORDED = 11
+"""How many values :class:`Entity` had when the messages that carry an entity were recorded."""
+
+ENTITIES_ADDED = len(Entity) - _ENTITIES_RECORDED
+"""Values added to :class:`Entity` since then: each is an additive change of those messages, so
+it is counted in their ``SCHEMA_VERSION`` (adding an entity bumps them by itself)."""

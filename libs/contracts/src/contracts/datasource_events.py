@@ -12,10 +12,10 @@ from contracts.common import (
     AuthorizationMode,
     AuthorizationPurpose,
     Division,
-    Entity,
     NonEmptyStr,
 )
 from contracts.envelope import Message, WireModel
+from contracts.rows import Entity
 
 
 class DataSourceCreatedPayload(WireModel):

@@ -1,4 +1,10 @@
-"""Typed rows of each imported entity.
+"""The entities the connector imports: their names (:class:`Entity`), typed rows, and the
+registry :data:`ROW_MODELS` that everything per entity in the contracts is derived from (each
+entity's ``LedgerBatch`` variant, the message versions, the endpoints an administrator needs
+GET rights on).
+
+Adding an entity here is a value of :class:`Entity`, its row model (with the ``ENDPOINT`` it is
+read from) and its line in :data:`ROW_MODELS`.
 
 Field names are snake_case on the wire; each field's alias is Exact Online's
 own field name, which is also what the importer passes in ``$select``. Amounts
@@ -11,17 +17,41 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from contracts.common import Entity
 from contracts.envelope import WireModel
+
+
+class Entity(StrEnum):
+    """The accounting entities the connector imports, named as in Exact Online."""
+
+    # New values are appended: recorded messages list the values in this order.
+
+    TRANSACTION_LINES = "TransactionLines"
+    GL_ACCOUNTS = "GLAccounts"
+    GL_CLASSIFICATIONS = "GLClassifications"
+    JOURNALS = "Journals"
+    FINANCIAL_PERIODS = "FinancialPeriods"
+    REPORTING_BALANCE = "ReportingBalance"
+    BUDGETS = "Budgets"
+    COST_CENTERS = "CostCenters"
+    COST_UNITS = "CostUnits"
+    ACCOUNTS = "Accounts"
+    DIVISIONS = "Divisions"
+    GL_ACCOUNT_CLASSIFICATION_MAPPINGS = "GLAccountClassificationMappings"
 
 
 class Row(WireModel):
     model_config = ConfigDict(
         strict=True, frozen=True, extra="ignore", validate_by_name=True, validate_by_alias=True
     )
+
+    ENDPOINT: ClassVar[str]
+    """The Exact endpoint the rows are read from (ingest's entity table names the same one; a
+    test holds the two equal): an administrator needs GET rights on it."""
 
 
 def exact_fields(model: type[Row]) -> tuple[str, ...]:
@@ -30,6 +60,8 @@ def exact_fields(model: type[Row]) -> tuple[str, ...]:
 
 
 class TransactionLine(Row):
+    ENDPOINT = "sync/Financial/TransactionLines"
+
     id: uuid.UUID = Field(validation_alias="ID")
     entry_id: uuid.UUID = Field(validation_alias="EntryID")
     entry_number: int | None = Field(default=None, validation_alias="EntryNumber")
@@ -61,6 +93,8 @@ class TransactionLine(Row):
 
 
 class GLAccount(Row):
+    ENDPOINT = "sync/Financial/GLAccounts"
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
@@ -77,6 +111,8 @@ class GLClassification(Row):
     """``division``: Exact leaves it empty for its general taxonomies; ingest then fills in the
     division the row was read from."""
 
+    ENDPOINT = "sync/Financial/GLClassifications"
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str | None = Field(default=None, validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
@@ -89,6 +125,8 @@ class GLClassification(Row):
 
 
 class Account(Row):
+    ENDPOINT = "sync/CRM/Accounts"
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str | None = Field(default=None, validation_alias="Code")
     name: str | None = Field(default=None, validation_alias="Name")
@@ -104,6 +142,8 @@ class Account(Row):
 
 
 class Journal(Row):
+    ENDPOINT = "financial/Journals"
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
@@ -115,6 +155,8 @@ class Journal(Row):
 
 
 class FinancialPeriod(Row):
+    ENDPOINT = "financial/FinancialPeriods"
+
     id: uuid.UUID = Field(validation_alias="ID")
     fin_year: int = Field(validation_alias="FinYear")
     fin_period: int = Field(validation_alias="FinPeriod")
@@ -124,6 +166,8 @@ class FinancialPeriod(Row):
 
 
 class ReportingBalance(Row):
+    ENDPOINT = "financial/ReportingBalance"
+
     id: int = Field(validation_alias="ID")
     reporting_year: int = Field(validation_alias="ReportingYear")
     reporting_period: int = Field(validation_alias="ReportingPeriod")
@@ -143,6 +187,8 @@ class ReportingBalance(Row):
 
 
 class Budget(Row):
+    ENDPOINT = "budget/Budgets"
+
     id: uuid.UUID = Field(validation_alias="ID")
     budget_scenario: uuid.UUID | None = Field(default=None, validation_alias="BudgetScenario")
     budget_scenario_code: str | None = Field(default=None, validation_alias="BudgetScenarioCode")
@@ -164,6 +210,8 @@ class Budget(Row):
 
 
 class CostCenter(Row):
+    ENDPOINT = "hrm/Costcenters"
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
@@ -177,6 +225,8 @@ class CostCenter(Row):
 
 
 class CostUnit(Row):
+    ENDPOINT = "hrm/Costunits"
+
     id: uuid.UUID = Field(validation_alias="ID")
     code: str = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
@@ -188,6 +238,8 @@ class CostUnit(Row):
 
 
 class DivisionRow(Row):
+    ENDPOINT = "system/Divisions"
+
     code: int = Field(validation_alias="Code")
     description: str | None = Field(default=None, validation_alias="Description")
     hid: int | None = Field(default=None, validation_alias="Hid")
@@ -204,6 +256,8 @@ class DivisionRow(Row):
 
 class GLAccountClassificationMapping(Row):
     """Which classification of a reporting scheme a G/L account falls under."""
+
+    ENDPOINT = "financial/GLAccountClassificationMappings"
 
     id: uuid.UUID = Field(validation_alias="ID")
     classification: uuid.UUID = Field(validation_alias="Classification")
@@ -234,3 +288,7 @@ ROW_MODELS: dict[Entity, type[Row]] = {
     Entity.DIVISIONS: DivisionRow,
     Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS: GLAccountClassificationMapping,
 }
+"""Every entity's row model, in :class:`Entity`'s order."""
+
+READ_ENDPOINTS: tuple[str, ...] = tuple(m.ENDPOINT for m in ROW_MODELS.values())
+"""Every endpoint the import reads an entity from."""

@@ -7,27 +7,14 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, create_model
 
-from contracts.common import ENTITIES_ADDED, Division, Entity
+from contracts.common import ENTITIES_ADDED, Division
 from contracts.datasource_events import RunKind
 from contracts.envelope import Message, WireModel
-from contracts.rows import (
-    Account,
-    Budget,
-    CostCenter,
-    CostUnit,
-    DivisionRow,
-    FinancialPeriod,
-    GLAccount,
-    GLAccountClassificationMapping,
-    GLClassification,
-    Journal,
-    ReportingBalance,
-    TransactionLine,
-)
+from contracts.rows import ROW_MODELS, Entity, Row
 
 _M64 = (1 << 64) - 1
 
@@ -240,98 +227,30 @@ class _Batch(WireModel):
     """Cursor reached after this page (next-page link or highest Timestamp)."""
     last: bool = False
     """The entity's final batch in this run."""
+    entity: Entity
+    rows: tuple[Row, ...]
 
 
-class TransactionLinesBatch(_Batch):
-    entity: Literal[Entity.TRANSACTION_LINES]
-    rows: tuple[TransactionLine, ...]
+def _batch_model(entity: Entity, row_model: type[Row]) -> type[_Batch]:
+    """``<Entity>Batch``, e.g. ``TransactionLinesBatch``: a batch whose ``entity`` is this one
+    value and whose rows are its row model (the variants of ``LedgerBatch``'s union)."""
+    # Types built at run time (one value, one row model), so typed as Any for mypy.
+    one_value: Any = Literal[entity]
+    rows_of: Any = tuple[row_model, ...]  # type: ignore[valid-type]
+    return create_model(f"{entity.value}Batch", __base__=_Batch, __module__=__name__,
+                        entity=(one_value, ...), rows=(rows_of, ...))
 
 
-class GLAccountsBatch(_Batch):
-    entity: Literal[Entity.GL_ACCOUNTS]
-    rows: tuple[GLAccount, ...]
+BATCH_MODELS: dict[Entity, type[_Batch]] = {e: _batch_model(e, m) for e, m in ROW_MODELS.items()}
+"""Each entity's batch model, derived from the contracts' row models (``rows.ROW_MODELS``)."""
 
-
-class GLClassificationsBatch(_Batch):
-    entity: Literal[Entity.GL_CLASSIFICATIONS]
-    rows: tuple[GLClassification, ...]
-
-
-class JournalsBatch(_Batch):
-    entity: Literal[Entity.JOURNALS]
-    rows: tuple[Journal, ...]
-
-
-class FinancialPeriodsBatch(_Batch):
-    entity: Literal[Entity.FINANCIAL_PERIODS]
-    rows: tuple[FinancialPeriod, ...]
-
-
-class ReportingBalanceBatch(_Batch):
-    entity: Literal[Entity.REPORTING_BALANCE]
-    rows: tuple[ReportingBalance, ...]
-
-
-class BudgetsBatch(_Batch):
-    entity: Literal[Entity.BUDGETS]
-    rows: tuple[Budget, ...]
-
-
-class CostCentersBatch(_Batch):
-    entity: Literal[Entity.COST_CENTERS]
-    rows: tuple[CostCenter, ...]
-
-
-class CostUnitsBatch(_Batch):
-    entity: Literal[Entity.COST_UNITS]
-    rows: tuple[CostUnit, ...]
-
-
-class AccountsBatch(_Batch):
-    entity: Literal[Entity.ACCOUNTS]
-    rows: tuple[Account, ...]
-
-
-class DivisionsBatch(_Batch):
-    entity: Literal[Entity.DIVISIONS]
-    rows: tuple[DivisionRow, ...]
-
-
-class GLAccountClassificationMappingsBatch(_Batch):
-    entity: Literal[Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS]
-    rows: tuple[GLAccountClassificationMapping, ...]
-
-
-LedgerBatchPayload = Annotated[
-    TransactionLinesBatch
-    | GLAccountsBatch
-    | GLClassificationsBatch
-    | JournalsBatch
-    | FinancialPeriodsBatch
-    | ReportingBalanceBatch
-    | BudgetsBatch
-    | CostCentersBatch
-    | CostUnitsBatch
-    | AccountsBatch
-    | DivisionsBatch
-    | GLAccountClassificationMappingsBatch,
-    Field(discriminator="entity"),
-]
-
-BATCH_MODELS: dict[Entity, type[_Batch]] = {
-    Entity.TRANSACTION_LINES: TransactionLinesBatch,
-    Entity.GL_ACCOUNTS: GLAccountsBatch,
-    Entity.GL_CLASSIFICATIONS: GLClassificationsBatch,
-    Entity.JOURNALS: JournalsBatch,
-    Entity.FINANCIAL_PERIODS: FinancialPeriodsBatch,
-    Entity.REPORTING_BALANCE: ReportingBalanceBatch,
-    Entity.BUDGETS: BudgetsBatch,
-    Entity.COST_CENTERS: CostCentersBatch,
-    Entity.COST_UNITS: CostUnitsBatch,
-    Entity.ACCOUNTS: AccountsBatch,
-    Entity.DIVISIONS: DivisionsBatch,
-    Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS: GLAccountClassificationMappingsBatch,
-}
+if TYPE_CHECKING:
+    LedgerBatchPayload: TypeAlias = _Batch
+else:
+    # A union discriminated by ``entity``: the JSON schema names each variant ``<Entity>Batch``
+    # and a consumer gets each row as its entity's model.
+    LedgerBatchPayload = Annotated[Union[tuple(BATCH_MODELS.values())],  # noqa: UP007
+                                   Field(discriminator="entity")]
 
 
 class LedgerBatch(Message):

@@ -10,22 +10,11 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, fiel
 from pydantic_settings import SettingsConfigDict
 
 from connector_runtime.settings import ServiceSettings
+from contracts import READ_ENDPOINTS
 
-DEFAULT_RIGHTS_ENDPOINTS: tuple[str, ...] = (
-    "sync/Financial/TransactionLines",
-    "sync/Financial/GLAccounts",
-    "sync/Financial/GLClassifications",
-    "sync/CRM/Accounts",
-    "financial/Journals",
-    "financial/FinancialPeriods",
-    "financial/ReportingBalance",
-    "budget/Budgets",
-    "hrm/Costcenters",
-    "hrm/Costunits",
-    "system/Divisions",
-    "financial/GLAccountClassificationMappings",
-)
-"""Every endpoint the import reads; an administrator must have GET rights on each."""
+DEFAULT_RIGHTS_ENDPOINTS: tuple[str, ...] = READ_ENDPOINTS
+"""Every endpoint the import reads (the contracts' row models name them); an administrator
+must have GET rights on each."""
 
 
 class Region(BaseModel):
