@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import contracts as c
 from connector_runtime.devstack.testing import Infra, eventually
-from ingest.entities import CATALOG
+from ingest.entities import CATALOG, ENTITIES
 from ledger_sink.cli import sandbox_expected
 from ledger_sink.reconcile import against_expected, figures
 from ledger_sink.store import ENTITY_TABLES
@@ -25,8 +25,7 @@ from ledger_sink.store import ENTITY_TABLES
 pytestmark = pytest.mark.integration
 
 RB = c.Entity.REPORTING_BALANCE
-SYNC_PATHS = ("sync/Financial/TransactionLines", "sync/Financial/GLAccounts",
-              "sync/Financial/GLClassifications", "sync/CRM/Accounts", "sync/Deleted")
+SYNC_PATHS = (*(s.path for s in ENTITIES.values() if s.synced), "sync/Deleted")
 
 
 def _url(infra: Infra) -> str:
