@@ -5,6 +5,10 @@ Commands are published to Kafka exactly as the portal backend publishes them;
 state is read from the datasource service's read API; runs are followed from
 RunProgress events. Sub-command groups: ``dlq`` (dead letters) and ``sink`` (the example
 ledger sink: run it, reconcile it, its own trial balance).
+
+Size: one short typer command per top-level sub-command and the table printing they share;
+the work itself is in the neighbouring modules (``dlq``, ``replay``, ``status``, ...), so this
+stays the one place the command line is defined.
 """
 
 from __future__ import annotations

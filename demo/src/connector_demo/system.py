@@ -4,6 +4,10 @@ Each service runs as its own process (``exact-auth``, ``exact-datasource``,
 ``exact-ingest``), like in production; the Exact Online sandbox runs as a
 process too and is reached only over HTTP. Kafka and PostgreSQL are the
 embedded ones unless ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` are given.
+
+Size: starting, waiting for and stopping the processes (the sandbox, each service and its
+replicas, the example sink) with their ports and environment is one job; the parts only make
+sense together.
 """
 
 from __future__ import annotations

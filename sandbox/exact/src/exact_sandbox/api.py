@@ -4,6 +4,9 @@ fault injection, then the resource itself.
 Order of checks per call: bearer token (401) -> division granted (403 NoDivisionAccess) ->
 error-budget block (403 TooManyErrors) -> rate limits (429) -> faults -> Accept (406) ->
 query validation (400) and resource (404). 4xx answers count toward the error budget.
+
+Size: the checks above run in this order for every call, so they stay in one module where the
+order can be read top to bottom (the data itself is in :mod:`exact_sandbox.dataset`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The internal access-token endpoint against the sandbox: rotation, the 570 s rule,
-single-flight refresh across two app instances, rejected tokens, revoked grants, outages."""
+single-flight refresh across two app instances, rejected tokens, revoked grants, outages.
+
+Size: one test module per source module (the token endpoint); each scenario needs its own
+sandbox set-up, so the module is long but each test is short.
+"""
 
 import asyncio
 import hashlib

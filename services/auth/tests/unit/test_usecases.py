@@ -1,5 +1,9 @@
 """Use cases on in-memory fakes of the ports: one transaction each, events in the outbox,
-duplicates are no-ops, nothing is kept when a step fails."""
+duplicates are no-ops, nothing is kept when a step fails.
+
+Size: one test module per source module (the use cases), a few tests per command and event;
+the fakes of the ports are in conftest.
+"""
 
 import copy
 import uuid

@@ -1,4 +1,8 @@
-"""Response models of the read API, and how they are built from domain objects."""
+"""Response models of the read API, and how they are built from domain objects.
+
+Size: one response model per resource of the read API and the functions that build them from
+domain objects, mostly field declarations; they change together with the read API.
+"""
 
 from __future__ import annotations
 

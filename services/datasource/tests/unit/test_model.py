@@ -1,4 +1,7 @@
-"""The data-source state machine: every transition, every refusal, every ignored event."""
+"""The data-source state machine: every transition, every refusal, every ignored event.
+
+Size: one test module per source module (the state machine), one test per transition or refusal.
+"""
 
 from __future__ import annotations
 

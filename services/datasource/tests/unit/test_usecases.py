@@ -1,5 +1,8 @@
 """Use cases on the in-memory unit of work: one commit per message, duplicates are no-ops,
-refusals leave nothing behind."""
+refusals leave nothing behind.
+
+Size: one test module per source module (the use cases), a few tests per command and event.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ token API that gets its tokens from the sandbox, and ingest apps driven in-proce
 
 Each test uses its own division (the sandbox's ``extra_divisions``), so rate budgets and
 runs of different tests never meet.
+
+Size: the fixtures of every ingest integration module (infrastructure, sandbox, token stand-in,
+in-process apps and their collectors); each is small, and pytest finds them here.
 """
 
 from __future__ import annotations

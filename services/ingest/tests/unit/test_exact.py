@@ -1,5 +1,8 @@
 """The Exact client against httpx.MockTransport: paging, 429, broken pages, expired tokens,
-timeouts and the figures of each page."""
+timeouts and the figures of each page.
+
+Size: one test module per source module (:mod:`ingest.adapters.exact`), one test per answer case.
+"""
 
 from __future__ import annotations
 

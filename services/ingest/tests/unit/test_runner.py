@@ -1,5 +1,8 @@
 """Executing a run on fakes: batches and checkpoints, resuming without loss or renumbering,
-and how a run ends (completed, waiting, paused for a grant, failed, lease lost)."""
+and how a run ends (completed, waiting, paused for a grant, failed, lease lost).
+
+Size: one test module per source module (the run use case), one test per way a run goes or ends.
+"""
 
 from __future__ import annotations
 

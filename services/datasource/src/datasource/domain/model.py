@@ -39,6 +39,9 @@ connection is *unverified*: the portal is told who connected which company, and 
 company" (``disown``) disconnects it, has auth revoke the grant and tells downstream consumers
 to purge the rows. The methods below check these rules, change state and record
 the domain events that announce each change.
+
+Size: one state machine; its transitions and their refusals are kept together so every rule
+above can be checked against the code in one place.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ arrive at least once and possibly out of order, so every change is monotonic:
   ETA and whether the run waits (``waiting_until``/``waiting_reason``: a budget is
   spent, or Exact allows no new access token yet) come from the most recent
   ``RunProgress``. A run that waits shows as ``waiting`` with the time it resumes.
+
+Size: the monotonic merge rules above for each run event, kept in one module because they
+depend on each other (a failure against a later resumption, progress against completion).
 """
 
 from __future__ import annotations

@@ -23,6 +23,10 @@ limiter), ``/Date(ms)/`` values and error bodies. Each page is asked until it ar
 
 Cursors are links relative to the base URL, so a token never goes to another host and a
 checkpoint survives a change of base URL.
+
+Size: each answer case above is handled here because they share one retry loop per page and
+its state (token, attempt, dropped fields); OData values, timeouts, the rate limiter and the
+token source are already their own modules.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ How a run leaves RUNNING: RunCompleted; waiting (daily or error budget spent: cl
 again after the reset, RunProgress says until when; the same while Exact allows no new
 access token yet after one was refused); paused with RunFailed(grant_revoked,
 retryable) until a recreate brings a new grant; or RunFailed with a reason.
+
+Size: the run's whole life (start or resume, the entities in order, deletions, the trial-balance
+check, and each way a run ends) is one use case; the page loop, planning and refresh already live
+in their own modules, and what is left is the order in which they are called.
 """
 
 from __future__ import annotations
