@@ -45,6 +45,7 @@ class Entity(StrEnum):
     ACCOUNTS = "Accounts"
     DIVISIONS = "Divisions"
     GL_ACCOUNT_CLASSIFICATION_MAPPINGS = "GLAccountClassificationMappings"
+    PAYMENT_TERMS = "PaymentTerms"
 
 
 class Row(WireModel):
@@ -277,6 +278,38 @@ class GLAccountClassificationMapping(Row):
     gl_scheme_id: uuid.UUID = Field(validation_alias="GLSchemeID")
 
 
+class PaymentTerm(Row):
+    """An outstanding item of the cash flow: a receivable from a customer (``line_type`` 20)
+    or a payable to a supplier (22)."""
+
+    ENDPOINT = "sync/Cashflow/PaymentTerms"
+
+    id: uuid.UUID = Field(validation_alias="ID")
+    account: uuid.UUID | None = Field(default=None, validation_alias="Account")
+    account_code: str | None = Field(default=None, validation_alias="AccountCode")
+    account_name: str | None = Field(default=None, validation_alias="AccountName")
+    amount_dc: Decimal | None = Field(default=None, validation_alias="AmountDC")
+    amount_fc: Decimal | None = Field(default=None, validation_alias="AmountFC")
+    currency: str | None = Field(default=None, validation_alias="Currency")
+    description: str | None = Field(default=None, validation_alias="Description")
+    division: int = Field(validation_alias="Division")
+    due_date: dt.date | None = Field(default=None, validation_alias="DueDate")
+    entry_number: int | None = Field(default=None, validation_alias="EntryNumber")
+    gl_account: uuid.UUID | None = Field(default=None, validation_alias="GLAccount")
+    gl_account_code: str | None = Field(default=None, validation_alias="GLAccountCode")
+    invoice_date: dt.date | None = Field(default=None, validation_alias="InvoiceDate")
+    invoice_number: int | None = Field(default=None, validation_alias="InvoiceNumber")
+    journal: str | None = Field(default=None, validation_alias="Journal")
+    line_type: int | None = Field(default=None, validation_alias="LineType")
+    status: int | None = Field(default=None, validation_alias="Status")
+    transaction_entry_id: uuid.UUID | None = Field(default=None,
+                                                   validation_alias="TransactionEntryID")
+    your_ref: str | None = Field(default=None, validation_alias="YourRef")
+    created: AwareDatetime | None = Field(default=None, validation_alias="Created")
+    modified: AwareDatetime | None = Field(default=None, validation_alias="Modified")
+    timestamp: int | None = Field(default=None, validation_alias="Timestamp")
+
+
 ROW_MODELS: dict[Entity, type[Row]] = {
     Entity.TRANSACTION_LINES: TransactionLine,
     Entity.GL_ACCOUNTS: GLAccount,
@@ -290,6 +323,7 @@ ROW_MODELS: dict[Entity, type[Row]] = {
     Entity.ACCOUNTS: Account,
     Entity.DIVISIONS: DivisionRow,
     Entity.GL_ACCOUNT_CLASSIFICATION_MAPPINGS: GLAccountClassificationMapping,
+    Entity.PAYMENT_TERMS: PaymentTerm,
 }
 """Every entity's row model, in :class:`Entity`'s order."""
 

@@ -36,7 +36,8 @@ class ChangeResult:
 
 
 _TEXT_FIELD = {"TransactionLines": "Description", "GLAccounts": "Description",
-               "GLClassifications": "Description", "Accounts": "Name"}
+               "GLClassifications": "Description", "Accounts": "Name",
+               "PaymentTerms": "Description"}
 _PROTECTED = frozenset({"ID", "Timestamp", "Division", "EntryID"})
 
 
@@ -129,6 +130,9 @@ class Changer:
         elif self.entity == "Accounts":
             row[ix["Code"]] = encode_value("str", str(900_000 + n))
             row[ix["Name"]] = encode_value("str", f"Nieuwe relatie {n + 1}")
+        elif self.entity == "PaymentTerms":
+            row[ix["InvoiceNumber"]] = str(900_000_000 + n)
+            row[ix["Description"]] = encode_value("str", f"Nieuwe factuur {900_000_000 + n}")
         else:
             row[ix["Code"]] = encode_value("str", f"N{n + 1:04d}")
             row[ix["Description"]] = encode_value("str", f"Nieuw {n + 1}")

@@ -28,6 +28,7 @@ from exact_sandbox.schema import (
     GL_ACCOUNTS,
     GL_CLASSIFICATIONS,
     JOURNALS,
+    PAYMENT_TERMS,
     TRANSACTION_LINES,
     Schema,
 )
@@ -38,7 +39,7 @@ Indexed = tuple[int, Row]
 
 # Entities that have a sync twin, with their sync/Deleted EntityType.
 SYNC_ENTITY_TYPES = {"TransactionLines": 1, "Accounts": 2, "GLAccounts": 7,
-                     "GLClassifications": 18}
+                     "GLClassifications": 18, "PaymentTerms": 10}
 
 
 class BaseTable:
@@ -241,6 +242,7 @@ class DivisionData:
             "GLAccounts": BaseTable(GL_ACCOUNTS, m.gl_rows),
             "GLClassifications": BaseTable(GL_CLASSIFICATIONS, m.classification_rows),
             "Accounts": BaseTable(ACCOUNTS, m.account_rows),
+            "PaymentTerms": BaseTable(PAYMENT_TERMS, m.payment_term_rows),
             "Journals": BaseTable(JOURNALS, m.journal_rows),
             "FinancialPeriods": BaseTable(FINANCIAL_PERIODS, m.period_rows),
             "Budgets": BaseTable(BUDGETS, m.budget_rows),

@@ -45,6 +45,7 @@ RESOURCES: dict[str, Resource] = {
     "sync/Financial/GLAccounts": Resource("GLAccounts", "sync"),
     "sync/Financial/GLClassifications": Resource("GLClassifications", "sync"),
     "sync/CRM/Accounts": Resource("Accounts", "sync"),
+    "sync/Cashflow/PaymentTerms": Resource("PaymentTerms", "sync"),
     "sync/Deleted": Resource("Deleted", "sync"),
     "bulk/Financial/TransactionLines": Resource("TransactionLines", "bulk"),
     "bulk/Financial/GLAccounts": Resource("GLAccounts", "bulk"),

@@ -17,7 +17,8 @@ from exact_sandbox.seed import Division
 
 # Base of the Int64 row versions of each sync entity: row i has BASE + i + 1.
 TS_BASE = {"TransactionLines": 1 * 10**10, "GLAccounts": 2 * 10**10,
-           "GLClassifications": 3 * 10**10, "Accounts": 4 * 10**10}
+           "GLClassifications": 3 * 10**10, "Accounts": 4 * 10**10,
+           "PaymentTerms": 5 * 10**10}
 # Every change made through the admin API gets a Timestamp above all generated ones.
 TS_CHANGES = 10**12
 
@@ -129,6 +130,7 @@ class MasterData:
         self.classification_mapping_rows = self._classification_mappings()
         self.relations = self._relations()
         self.account_rows = self._accounts()
+        self.payment_term_rows = self._payment_terms()
         self.journal_rows = self._journals()
         self.cost_center_rows = self._simple(COST_CENTER_TEMPLATE, "cc", with_active=True)
         self.cost_unit_rows = self._simple(COST_UNIT_TEMPLATE, "cu", with_active=False)
@@ -195,6 +197,31 @@ class MasterData:
                 enc_str(_CITIES[(h >> 4) % len(_CITIES)]), enc_str("NL"), enc_str(vat),
                 enc_str("C" if not rel.is_supplier else "A"), enc_bool(rel.is_supplier),
                 self.div, self._created(i), self._created(i), self._ts("Accounts", i),
+            ))
+        return rows
+
+    def _payment_terms(self) -> list[Row]:
+        """One open invoice per relation: a receivable (LineType 20, Verkoopboek) from each
+        customer, a payable (22, Inkoopboek) to each supplier."""
+        codec = GuidCodec(self.seed, self.code, "pt")
+        entries = GuidCodec(self.seed, self.code, "pte")
+        first = date_ms(date(self.division.start_year + self.division.years - 1, 1, 1))
+        rows: list[Row] = []
+        for i, rel in enumerate(self.relations):
+            h = mix64(i, self.key ^ 0xCA5)
+            line_type, role, journal = (22, "ap", "60") if rel.is_supplier else (20, "ar", "70")
+            gl = self.gl_by_role[role][0]
+            invoiced = first + (h % 330) * 86_400_000
+            number = 26_000_000 + i
+            rows.append((
+                enc_guid(codec.encode(i)), enc_guid(rel.id), enc_str(rel.code),
+                enc_str(rel.name), enc_money(1_000 + (h >> 12) % 2_500_000), "null",
+                enc_str("EUR"), enc_str(f"Factuur {number}"), self.div,
+                enc_date(invoiced + 30 * 86_400_000), str(number), enc_guid(self.gl_ids[gl]),
+                enc_str(GL_TEMPLATE[gl][0]), enc_date(invoiced), str(number), enc_str(journal),
+                str(line_type), "20", enc_guid(entries.encode(i)),
+                enc_str(f"F-{(h >> 32) % 100_000:05d}" if rel.is_supplier else None),
+                self._created(i), self._created(i), self._ts("PaymentTerms", i),
             ))
         return rows
 

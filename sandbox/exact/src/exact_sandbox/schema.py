@@ -125,6 +125,15 @@ GL_ACCOUNT_CLASSIFICATION_MAPPINGS = Schema("GLAccountClassificationMappings", (
     ("GLSchemeDescription", "str"), ("GLSchemeID", "guid"),
 ), odata_type="Exact.Web.Api.Models.Financial.GLAccountClassificationMapping")
 
+PAYMENT_TERMS = Schema("PaymentTerms", (
+    ("ID", "guid"), ("Account", "guid"), ("AccountCode", "str"), ("AccountName", "str"),
+    ("AmountDC", "money"), ("AmountFC", "money"), ("Currency", "str"), ("Description", "str"),
+    ("Division", "int"), ("DueDate", "date"), ("EntryNumber", "int"), ("GLAccount", "guid"),
+    ("GLAccountCode", "str"), ("InvoiceDate", "date"), ("InvoiceNumber", "int"),
+    ("Journal", "str"), ("LineType", "int"), ("Status", "int"), ("TransactionEntryID", "guid"),
+    ("YourRef", "str"), ("Created", "date"), ("Modified", "date"), ("Timestamp", "int64"),
+), _TS, "Exact.Web.Api.Models.Cashflow.PaymentTerm")
+
 DIVISIONS = Schema("Divisions", (
     ("Code", "int"), ("Description", "str"), ("Hid", "int64"), ("Country", "str"),
     ("Currency", "str"), ("VATNumber", "str"), ("IsMainDivision", "bool"), ("Status", "int"),

@@ -182,10 +182,31 @@ GL_ACCOUNT_CLASSIFICATION_MAPPINGS = EntitySpec(
         note="Which classification of each G/L scheme a G/L account falls under (PQ reads it "
              "under beta/, PI under api/v1)."))
 
+PAYMENT_TERMS = EntitySpec(
+    Entity.PAYMENT_TERMS, Endpoint(
+        "sync/Cashflow/PaymentTerms", "sync", "SyncCashflowPaymentTerms",
+        "PI Sync/Cashflow/PaymentTerms; PQ SyncPaymentTerm", (
+            *fields("ID:Guid Account:Guid AccountCode:String AccountName:String"),
+            ExactField("AmountDC", "Double", "in the division's currency; matched on this"),
+            *fields("AmountFC:Double Currency:String Description:String Division:Int32"),
+            ExactField("DueDate", "DateTime", "the date the invoice must be paid by"),
+            ExactField("EntryNumber", "Int32", "entry number of the linked transaction"),
+            *fields("GLAccount:Guid GLAccountCode:String InvoiceDate:DateTime "
+                    "InvoiceNumber:Int32"),
+            ExactField("Journal", "String", "journal code of the linked transaction"),
+            ExactField("LineType", "Int16", "20 receipt (receivable), 22 payment (payable)"),
+            ExactField("Status", "Int16", "20 open, 30 selected, 40 processed, 50 matched"),
+            ExactField("TransactionEntryID", "Guid", "the linked transaction (its EntryID)"),
+            ExactField("YourRef", "String", "the supplier's invoice number on payables"),
+            *_CREATED, *_TS),
+        note="Receivables and payables in one sync endpoint, told apart by LineType; "
+             "sync/Deleted lists their deletions as EntityType 10 (PQ Deleted)."),
+    deleted_type=10)
+
 ENTITIES: dict[str, EntitySpec] = {s.entity: s for s in (
     DIVISIONS, GL_CLASSIFICATIONS, GL_ACCOUNTS, JOURNALS, FINANCIAL_PERIODS, COST_CENTERS,
     COST_UNITS, ACCOUNTS, BUDGETS, TRANSACTION_LINES, REPORTING_BALANCE,
-    GL_ACCOUNT_CLASSIFICATION_MAPPINGS,
+    GL_ACCOUNT_CLASSIFICATION_MAPPINGS, PAYMENT_TERMS,
 )}
 """Every entity by name, in import order: small master data first, then the ledger, then
 ReportingBalance: at 60 rows a page it costs 13 times the ledger's calls, and a company's daily
@@ -195,7 +216,7 @@ DELETED = Endpoint(
     "sync/Deleted", "sync", "SyncDeleted", "PI Sync/Deleted; PQ SyncDeleted", (
         *_TS, ExactField("ID", "Guid"), ExactField("EntityKey", "Guid", "id of the deleted row"),
         ExactField("EntityType", "Int32", "1 TransactionLines, 2 Accounts, 7 GLAccounts, "
-                                          "18 GLClassifications, ..."),
+                                          "10 PaymentTerms, 18 GLClassifications, ..."),
         *fields("DeletedBy:Guid DeletedDate:DateTime Division:Int32")),
     note="Kept two months by Exact; incremental runs read it after the changes.")
 
