@@ -1,4 +1,10 @@
-"""Run events and ledger batches, published by the ingest service."""
+"""Run events and ledger batches, published by the ingest service.
+
+Size: the wire models of every message ingest publishes about a run (started with its plan,
+progress, completed, failed, batches, deletions) and their parts, declarations nearly all; the
+per-entity batch variants are derived from the row models, so the module no longer grows with
+each entity.
+"""
 
 from __future__ import annotations
 
