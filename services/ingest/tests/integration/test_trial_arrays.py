@@ -1,0 +1,36 @@
+"""The trial-balance state binds a page's columns as PostgreSQL array literals: whatever a
+G/L code or id holds (quotes, backslashes, commas, braces, the word NULL, spaces), and exact
+decimals in any notation, PostgreSQL reads back exactly what was written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from connector_runtime.devstack.testing import Infra
+from ingest.adapters.trial_store import _array
+
+pytestmark = pytest.mark.integration
+
+
+def test_array_literals_read_back_exactly(infra: Infra) -> None:
+    texts = ['a"b', "c\\d", None, "x,y", "{}", "NULL", "  spaced ", "é€", ""]
+    amounts = [Decimal("-1.50"), None, Decimal("1E+2"), Decimal("0.000000000000000000123"),
+               Decimal("12345678901234567890.12")]
+    dates = [dt.date(2024, 1, 2), None]
+    url = infra.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        got = conn.execute(
+            "SELECT CAST(%s AS text[]), CAST(%s AS numeric[]), CAST(%s AS date[]),"
+            " CAST(%s AS int[])",
+            (_array(texts, text=True), _array(amounts), _array(dates), _array([1, None, -7]))
+        ).fetchone()
+    assert got is not None
+    assert got[0] == texts
+    assert got[1] == amounts and [str(a) for a in got[1] if a is not None][-1] == \
+        "12345678901234567890.12"
+    assert got[2] == dates
+    assert got[3] == [1, None, -7]
