@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SYNC_ENTITIES = frozenset({"TransactionLines", "GLAccounts", "GLClassifications", "Accounts"})
+SYNC_ENTITIES = frozenset({"TransactionLines", "GLAccounts", "GLClassifications", "Accounts",
+                           "PaymentTerms"})
+"""Entities read from a sync or bulk endpoint: 1000 rows a page (EXACT_API.md, "Page size 60;
+bulk/sync 1000"). PaymentTerms is read from ``sync/Cashflow/PaymentTerms`` only."""
 NOT_IMPORTED = frozenset({"Deleted"})
 FIXED_DATA_CALLS = 1
 """``system/Divisions``: the division itself (not in the expected figures)."""
