@@ -40,3 +40,13 @@ def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from contracts.rows import Row\n    import httpx\n")
     assert imported(bad) & FORBIDDEN == {"contracts", "httpx"}
+
+
+def test_the_domains_run_kinds_are_the_wires() -> None:
+    """The domain spells out the wire's run kinds (it may not import contracts): the same ones."""
+    import typing
+
+    from contracts.datasource_events import RunKind as WireRunKind
+    from ingest.domain.model import RunKind
+
+    assert typing.get_args(RunKind) == typing.get_args(WireRunKind)

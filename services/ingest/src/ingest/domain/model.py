@@ -24,7 +24,9 @@ INCREMENTAL = "incremental"
 
 
 RunKind = Literal["initial", "reimport", "incremental"]
-"""As in the contracts: what the run was asked for."""
+"""What the run was asked for: the wire's ``contracts.RunKind``, written out again because the
+domain imports nothing but the standard library; ``tests/unit/test_domain_purity.py`` holds
+the two equal."""
 
 
 class RunStatus(StrEnum):
