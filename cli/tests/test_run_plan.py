@@ -1,5 +1,5 @@
-"""``connector run RUN_ID`` shows a run and its plan as ingest's read API answers it (HTTP
-answered by a mock transport), and the plan's one-line summary."""
+"""``connector run RUN_ID`` shows a run and its plan as ingest's read API answers it (the CLI's
+``api.run`` answered by a mock transport), and the plan's one-line summary."""
 
 from __future__ import annotations
 
@@ -58,5 +58,18 @@ def test_connector_run_shows_the_plan_of_a_run_before_it_starts() -> None:
     assert "14,334 calls, ends after 3 daily resets" in done.output
     assert "ReportingBalance" in done.output and "13,334" in done.output
     missing = CliRunner().invoke(app, ["run", str(uuid.uuid4())])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 1 and "answered 404" in missing.output
+
+
+def test_connector_run_says_when_ingest_does_not_answer() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    settings = CliSettings.model_construct(ingest_api_url="http://ingest",
+                                           datasource_api_token=SecretStr("ops-token"))
+    run_plan.register(app, lambda: settings, transport=httpx.MockTransport(refuse))
+    done = CliRunner().invoke(app, ["run", str(RUN_ID)])
+    assert done.exit_code == 2 and "did not answer: ConnectError" in done.output
 

@@ -12,18 +12,24 @@ from connector_cli.settings import CliSettings
 
 
 class ServiceError(RuntimeError):
-    pass
+    """A service did not answer (``status`` None) or answered an error ``status``."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-async def _get(url: str, token: str | None = None) -> Any:
+async def _get(url: str, token: str | None = None,
+               transport: httpx.AsyncBaseTransport | None = None) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, transport=transport) as client:
         try:
             response = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
             raise ServiceError(f"{url} did not answer: {type(exc).__name__}") from exc
     if response.status_code >= 400:
-        raise ServiceError(f"{url} answered {response.status_code}: {response.text[:300]}")
+        raise ServiceError(f"{url} answered {response.status_code}: {response.text[:300]}",
+                           response.status_code)
     return response.json()
 
 
@@ -50,6 +56,16 @@ async def webhooks(settings: CliSettings, datasource_id: uuid.UUID) -> Any:
     # the operator's read token: ingest's operator API takes it with the scope ``runs``
     return await _get(f"{settings.ingest_api_url}/datasources/{datasource_id}/webhooks",
                       settings.datasource_api_token.get_secret_value())
+
+
+async def run(settings: CliSettings, run_id: uuid.UUID,
+              transport: httpx.AsyncBaseTransport | None = None) -> dict[str, Any]:
+    """One run from ingest's operator API: status, calls used and, until it ends, its plan."""
+    # the operator's read token, as for ``webhooks``; ``transport`` lets tests answer
+    result: dict[str, Any] = await _get(f"{settings.ingest_api_url}/runs/{run_id}",
+                                        settings.datasource_api_token.get_secret_value(),
+                                        transport)
+    return result
 
 
 async def authorization_link(settings: CliSettings, fetch_url: str) -> dict[str, Any]:

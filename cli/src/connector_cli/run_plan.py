@@ -3,6 +3,7 @@ company's daily budget lets it end (ingest makes it before the run's first call)
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connector_cli import api
 from connector_cli.settings import CliSettings
 
 console = Console(width=160)
@@ -54,27 +56,17 @@ def _duration(seconds: float) -> str:
 
 
 def register(app: typer.Typer, settings: Callable[[], CliSettings],
-             transport: httpx.BaseTransport | None = None) -> None:
+             transport: httpx.AsyncBaseTransport | None = None) -> None:
     """Add ``connector run RUN_ID``; ``transport`` lets tests answer the HTTP call."""
 
     @app.command("run")
     def show_run(run_id: uuid.UUID, as_json: bool = typer.Option(False, "--json")) -> None:
         """Show a run from ingest: status, calls used and, until it ends, its plan and ETA."""
-        cfg = settings()
-        token = cfg.datasource_api_token.get_secret_value()  # the operator's read token
         try:
-            with httpx.Client(base_url=cfg.ingest_api_url, transport=transport, timeout=10.0,
-                              headers={"Authorization": f"Bearer {token}"} if token else {}
-                              ) as client:
-                response = client.get(f"/runs/{run_id}")
-        except httpx.HTTPError as exc:
-            console.print(f"[red]ingest at {cfg.ingest_api_url} did not answer:[/red] "
-                          f"{type(exc).__name__}")
-            raise typer.Exit(2) from exc
-        if response.status_code >= 400:
-            console.print(f"[red]ingest answered {response.status_code}[/red]")
-            raise typer.Exit(1)
-        data = response.json()
+            data = asyncio.run(api.run(settings(), run_id, transport))
+        except api.ServiceError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2 if exc.status is None else 1) from exc
         if as_json:
             console.print_json(json.dumps(data))
             return
