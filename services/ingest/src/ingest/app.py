@@ -103,18 +103,17 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 same_token_delays=(settings.exact_unauthorized_retry_seconds,
                                    2 * settings.exact_unauthorized_retry_seconds)),
                 timeouts=CallTimeouts(ceiling=settings.exact_timeout_seconds))
-            run_planner = RunPlanner(SystemClock(), known_rows=store.known_rows, budget=limiter.view,
-                                     share=BudgetShare(settings.daily_sync_reserve,
-                                                       settings.daily_floor),
-                                     default_minutely_limit=settings.exact_minutely_limit)
-            publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers,
-                                            auth=settings.kafka_auth)
-            await publisher.start()
-            executor = RunExecutor(store, exact, publisher, SystemClock(), RunnerConfig(
+            config = RunnerConfig(
                 max_batch_bytes=settings.max_batch_bytes,
                 progress_interval=settings.progress_interval_seconds,
                 default_minutely_limit=settings.exact_minutely_limit,
-                share=BudgetShare(settings.daily_sync_reserve, settings.daily_floor)),
+                share=BudgetShare(settings.daily_sync_reserve, settings.daily_floor))
+            run_planner = config.planner(SystemClock(), known_rows=store.known_rows,
+                                         budget=limiter.view)
+            publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers,
+                                            auth=settings.kafka_auth)
+            await publisher.start()
+            executor = RunExecutor(store, exact, publisher, SystemClock(), config,
                 trial=TrialBalanceCheck(PostgresTrialStore(host.engine), exact, publisher,
                     TrialRules(basis=settings.trial_balance_basis,
                                opening_period=settings.trial_balance_opening_period,

@@ -80,7 +80,7 @@ from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
 from ingest.ports import BatchPublisher, Clock, ExactApi, RunStore
 from ingest.trial_check import TrialBalanceCheck
 from ingest.usecases.pages import PageLoop, Reading
-from ingest.usecases.planning import RunPlanner, wire_plan
+from ingest.usecases.planning import BudgetOf, KnownRows, RunPlanner, wire_plan
 
 log = structlog.get_logger("runner")
 
@@ -93,6 +93,13 @@ class RunnerConfig:
     share: BudgetShare = field(default_factory=BudgetShare)
     """What each kind of run leaves of a company's day (initial runs keep a sync reserve)."""
 
+    def planner(self, clock: Clock, *, known_rows: KnownRows | None = None,
+                budget: BudgetOf | None = None) -> RunPlanner:
+        """The run planner with this config's budget share and minutely limit, so the plan
+        and the run it announces count the same budget."""
+        return RunPlanner(clock, known_rows=known_rows, budget=budget, share=self.share,
+                          default_minutely_limit=self.default_minutely_limit)
+
 
 class RunExecutor:
     def __init__(self, store: RunStore, exact: ExactApi, publisher: BatchPublisher, clock: Clock,
@@ -104,9 +111,7 @@ class RunExecutor:
         self._clock = clock
         self._config = config or RunnerConfig()
         self._trial = trial
-        self._planner = planner or RunPlanner(
-            clock, share=self._config.share,
-            default_minutely_limit=self._config.default_minutely_limit)
+        self._planner = planner or self._config.planner(clock)
         self._pages = PageLoop(store, exact, publisher, clock, self._progress,
                                max_batch_bytes=self._config.max_batch_bytes,
                                share=self._config.share)
