@@ -40,8 +40,6 @@ from ingest.domain.trial_balance import (
     touched_periods,
 )
 
-BALANCES = Entity.REPORTING_BALANCE.value
-
 _UPSERT_LINES = sa.text("""
     INSERT INTO ingest.trial_lines AS t (datasource_id, line_id, year, period, gl_code, type,
                                          status, amount, on_date, seen_run_id)
@@ -194,7 +192,8 @@ class PostgresTrialStore:
             await _write_balances(conn, run, page)
             if hashes is not None:
                 await refresh_store.write_hashes(conn, run, hashes)
-            await refresh_store.forget_hashes(conn, run.datasource_id, BALANCES, gone or [])
+            await refresh_store.forget_hashes(conn, run.datasource_id,
+                                              Entity.REPORTING_BALANCE.value, gone or [])
 
     async def totals(self, datasource_id: uuid.UUID, rules: TrialRules
                      ) -> tuple[dict[TrialKey, Decimal], dict[TrialKey, Decimal]]:
