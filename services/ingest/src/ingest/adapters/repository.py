@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connector_runtime.persistence.inbox import first_delivery
@@ -182,13 +182,15 @@ class PostgresRunStore:
     async def known_rows(self, datasource_id: uuid.UUID) -> dict[str, int]:
         """Rows per entity of the data source's latest complete full read (an initial run or
         a re-import without dates): what a run's plan expects, without asking Exact."""
+        # one row per entity, the latest-started read's (a run not started yet counts oldest)
         reads = (sa.select(run_checkpoints.c.entity, run_checkpoints.c.rows)
+                 .ext(distinct_on(run_checkpoints.c.entity))
                  .join(runs, runs.c.run_id == run_checkpoints.c.run_id)
                  .where(runs.c.datasource_id == datasource_id,
                         runs.c.kind != INCREMENTAL, runs.c.date_from.is_(None),
                         runs.c.date_to.is_(None), run_checkpoints.c.done)
-                 .order_by(runs.c.started_at.asc().nulls_first()))
-        async with self._engine.connect() as conn:  # the latest read of an entity wins
+                 .order_by(run_checkpoints.c.entity, runs.c.started_at.desc().nulls_last()))
+        async with self._engine.connect() as conn:
             return {row.entity: row.rows for row in await conn.execute(reads)}
 
     async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None:
