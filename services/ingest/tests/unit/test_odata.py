@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -97,3 +98,59 @@ def test_a_page_of_rows_is_read_in_order_and_one_bad_row_fails_it() -> None:
     assert [r.date for r in rows] == [date(2022, 1, 1), date(2022, 1, 2), date(2022, 1, 1)]  # type: ignore[attr-defined]
     with pytest.raises(InvalidData, match="TransactionLine"):
         to_rows(model, [line(0), {**line(1), "Date": "yesterday"}, line(2)], "x")
+
+
+AWKWARD_NUMBERS = ["12345678901234567890.123456789", "-0.0", "-0", "0.000000000000000000001",
+                   "1E+400", "1e-400", "-1.5e-7", "3014.76", "1.10", "5e0", "1.0",
+                   "99999999999999999999999999", "-9223372036854775809",
+                   "123456789012345678901234567890.0000000000000000000001"]
+
+
+@pytest.mark.parametrize("text", AWKWARD_NUMBERS)
+def test_a_number_is_read_exactly_as_the_stdlib_reads_it_with_decimals(text: str) -> None:
+    [row], _ = parse_page(b'{"d":{"results":[{"AmountDC":%s}]}}' % text.encode(), "x")
+    expected = json.loads(text, parse_float=Decimal)
+    value = row["AmountDC"]
+    assert type(value) is type(expected)
+    assert str(value) == str(expected)  # same digits, exponent and sign (-0.0 stays -0.0)
+
+
+def test_awkward_values_reach_the_contract_row_exactly() -> None:
+    body = ('{"d":{"results":[{"ID":"4E383ED4-D9D3-4FDB-A6C3-EFE176B918CA",'
+            '"EntryID":"00000000-0000-0000-0000-000000000001","Division":200003,'
+            '"Date":"/Date(-62135596800000)/","Created":"/Date(1711854000000)/",'
+            '"Modified":null,"FinancialYear":2024,"FinancialPeriod":3,'
+            '"AmountDC":-12345678901234567890.123456789,"AmountFC":-0.0,'
+            '"ExchangeRate":1.5E-7,"Description":"Caf\\u00e9 \\ud83d\\ude00 \u20ac \\"x\\"\\n",'
+            '"GLAccountCode":"\u00e9\u00e8","CostCenter":null,"Timestamp":9007199254740993}],'
+            '"__next":null}}').encode()
+    results, nxt = parse_page(body, "sync/Financial/TransactionLines")
+    [row] = to_rows(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], results, "x")
+    assert nxt is None
+    assert row.amount_dc == Decimal("-12345678901234567890.123456789")  # type: ignore[attr-defined]
+    assert str(row.amount_fc) == "-0.0"  # type: ignore[attr-defined]
+    assert str(row.exchange_rate) == "1.5E-7"  # type: ignore[attr-defined]
+    assert row.date == date(1, 1, 1)  # type: ignore[attr-defined]
+    # 2024-03-31 03:00 in Amsterdam, an hour after the clocks went forward: 01:00 UTC
+    assert row.created == datetime(2024, 3, 31, 1, tzinfo=UTC)  # type: ignore[attr-defined]
+    assert row.modified is None and row.cost_center is None  # type: ignore[attr-defined]
+    assert row.description == 'Café 😀 € "x"\n'  # type: ignore[attr-defined]
+    assert row.gl_account_code == "éè"  # type: ignore[attr-defined]
+    assert row.timestamp == 9007199254740993  # type: ignore[attr-defined]  # beyond a float
+    wire = json.loads(row.model_dump_json())
+    assert wire["amount_dc"] == "-12345678901234567890.123456789"
+    assert wire["amount_fc"] == "-0.0"
+
+
+def test_a_page_may_start_with_a_byte_order_mark() -> None:
+    rows, _ = parse_page(b'\xef\xbb\xbf{"d":{"results":[{"AmountDC":0.1}]}}', "x")
+    assert rows == [{"AmountDC": Decimal("0.1")}]
+
+
+@pytest.mark.parametrize("body", [b'{"d":{"results":[{"AmountDC":NaN}]}}',
+                                  b'{"d":{"results":[{"AmountDC":Infinity}]}}',
+                                  b'{"d":{"results":[{"Description":"\\ud800"}]}}',
+                                  b'{"d":{"results":[{"ID":1},]}}'])
+def test_what_json_does_not_allow_is_a_malformed_response(body: bytes) -> None:
+    with pytest.raises(MalformedResponse, match="not valid JSON"):
+        parse_page(body, "x")

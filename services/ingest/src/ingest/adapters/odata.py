@@ -1,6 +1,10 @@
 """Reading Exact Online's OData JSON: pages, ``/Date(ms)/`` values and typed rows.
 
-* JSON is parsed with ``parse_float=Decimal`` so amounts stay exact.
+* JSON is parsed by msgspec with ``float_hook=Decimal``: every number with a fraction or an
+  exponent becomes a Decimal of its literal text (amounts stay exact), whole numbers ints;
+  about twice as fast as the stdlib's ``json.loads(parse_float=Decimal)``, which it replaces
+  with the same values. Only what RFC 8259 forbids (``NaN``/``Infinity``, lone surrogate
+  escapes, bodies not in UTF-8) is refused where the stdlib took it: a malformed page.
 * ``Date``-typed contract fields are calendar dates: Exact sends midnight as
   ``/Date(ms)/``; the date is taken from the instant in UTC.
 * Date-time fields (``Created``, ``Modified``, ...) are Dutch wall-clock time written as a
@@ -12,7 +16,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import types
 import typing
@@ -22,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from pydantic import AwareDatetime, NaiveDatetime, TypeAdapter, ValidationError
 
 from contracts import Row
@@ -33,12 +37,17 @@ _DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 Converter = Callable[[Any], Any]
 
+_JSON = msgspec.json.Decoder(float_hook=Decimal)
+_BOM = b"\xef\xbb\xbf"
+
 
 def parse_page(body: bytes, endpoint: str) -> tuple[list[dict[str, Any]], str | None]:
     """Rows and ``__next`` link of a list answer; MalformedResponse if it is not one."""
+    if body.startswith(_BOM):  # allowed before JSON text (RFC 8259 8.1), as the stdlib did
+        body = body[len(_BOM):]
     try:
-        data = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = _JSON.decode(body)
+    except msgspec.DecodeError as exc:
         raise MalformedResponse(f"{endpoint}: the page is not valid JSON ({exc.__class__.__name__})",
                                 endpoint=endpoint) from None
     d = data.get("d") if isinstance(data, dict) else None
