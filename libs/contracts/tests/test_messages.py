@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import typing
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from pydantic import AwareDatetime
 
 import contracts as c
 
@@ -225,3 +227,34 @@ def test_a_run_started_of_the_version_before_the_plan_still_parses() -> None:
     del raw["payload"]["plan"]
     parsed = c.parse_message(c.RUN_EVENTS, json.dumps(raw))
     assert isinstance(parsed, c.RunStarted) and parsed.payload.plan is None
+
+
+def _awkward_value(annotation: object) -> object:
+    """A value of a row field's type that is awkward on the wire."""
+    kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    kind = kinds[0]
+    if typing.get_origin(kind) is typing.Annotated:
+        kind = typing.get_args(kind)[0]
+    values: dict[object, object] = {
+        uuid.UUID: uuid.UUID("4e383ed4-d9d3-4fdb-a6c3-efe176b918ca"),
+        Decimal: Decimal("-12345678901234567890.123456789E-3"),
+        AwareDatetime: datetime(2024, 3, 31, 1, 2, 3, 4500, tzinfo=UTC),
+        date: date(1, 1, 1), bool: True, int: -(2**63), str: 'Café 😀 "x"\\\n\u2028'}
+    return values[kind]
+
+
+@pytest.mark.parametrize("entity", list(c.Entity))
+def test_a_ledger_batch_serializes_to_what_pydantic_makes_of_the_whole_message(
+        entity: c.Entity) -> None:
+    model = c.ROW_MODELS[entity]
+    full = model.model_validate({name: _awkward_value(f.annotation)
+                                 for name, f in model.model_fields.items()})
+    bare = model.model_validate({name: _awkward_value(f.annotation)
+                                 for name, f in model.model_fields.items() if f.is_required()})
+    for checkpoint, last, rows in (("api/v1/1/x?$skiptoken=guid'ab'", True, (full, bare, full)),
+                                   (None, False, ())):
+        batch = c.LedgerBatch.create(datasource_id=uuid.uuid4(), payload=c.BATCH_MODELS[entity](
+            run_id=uuid.uuid4(), kind="reimport", division=7, batch_seq=3,
+            checkpoint=checkpoint, last=last, entity=entity, rows=rows))
+        assert batch.to_bytes() == batch.model_dump_json().encode()
+        assert c.parse_message(c.LEDGER_BATCHES, batch.to_bytes()) == batch

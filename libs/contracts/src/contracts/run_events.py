@@ -265,6 +265,15 @@ class LedgerBatch(Message):
     type: Literal["LedgerBatch"] = "LedgerBatch"
     payload: LedgerBatchPayload
 
+    def to_bytes(self) -> bytes:
+        """The same bytes as :meth:`Message.to_bytes`, in about half the time: the envelope
+        and the payload are serialized apart and joined (``payload`` is the envelope's last
+        field). Serializing the whole message makes pydantic match the payload against the
+        union of batch models, which cost as much as serializing the rows themselves."""
+        head = self.__pydantic_serializer__.to_json(self, exclude={"payload"})
+        body = self.payload.__pydantic_serializer__.to_json(self.payload)
+        return b"".join((head[:-1], b',"payload":', body, b"}"))
+
 
 class DeletedRow(WireModel):
     """One row that no longer exists in Exact Online."""
