@@ -125,6 +125,11 @@ GL_ACCOUNT_CLASSIFICATION_MAPPINGS = Schema("GLAccountClassificationMappings", (
     ("GLSchemeDescription", "str"), ("GLSchemeID", "guid"),
 ), odata_type="Exact.Web.Api.Models.Financial.GLAccountClassificationMapping")
 
+# The OData type name is the sandbox's own convention (Exact.Web.Api.Models.<service>.<entity>,
+# the shape of names Exact's answers show, e.g. ...Models.System.Me): no public source found
+# gives sync/Cashflow/PaymentTerms' type (Exact's reference page SyncCashflowPaymentTerms and
+# picqer/exact-php-client src/Picqer/Financials/Exact/SyncPaymentTerm.php list fields only).
+# Ingest never reads it; only the sandbox's error texts name it.
 PAYMENT_TERMS = Schema("PaymentTerms", (
     ("ID", "guid"), ("Account", "guid"), ("AccountCode", "str"), ("AccountName", "str"),
     ("AmountDC", "money"), ("AmountFC", "money"), ("Currency", "str"), ("Description", "str"),
