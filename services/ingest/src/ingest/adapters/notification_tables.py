@@ -48,6 +48,8 @@ webhook_subscriptions = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
 )
 """``state``: ``wanted`` (to be created), ``active`` (seen at Exact), ``failed`` (the last
-attempt failed: ``error``), ``removing`` (to be deleted at Exact, then the row goes)."""
+attempt failed: ``error``), ``removing`` (to be deleted at Exact, then the row goes).
+``failures``: attempts in a row that failed; the next one waits longer (back-off)."""

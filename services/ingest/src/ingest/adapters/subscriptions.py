@@ -12,9 +12,12 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
 * a data source re-authorized with another grant gets its rows marked ``renew``: the old
   subscription (made by the person who lost access) is deleted and a new one made with the
   new grant;
-* rows that are due - ``wanted``/``renew`` at once, ``failed`` after ``retry``, ``active`` every
-  ``check_every`` - are settled against Exact's list: a missing one is created again, ours is
-  recorded ``active``; a failed call leaves the reason in ``error``;
+* rows that are due - ``wanted``/``renew`` at once, ``active`` every ``check_every`` - are
+  settled against Exact's list: a missing one is created again, ours is recorded ``active``;
+  a failed call leaves the reason in ``error``, and a failed creation or removal is tried
+  again after a back-off that doubles with each failure in a row (``retry_first``, 2 s, up
+  to ``retry_max``, a minute): a passing outage is over in seconds, a lasting one costs a
+  call a minute;
 * a disowned data source (:func:`release`, on DataSourceDisowned) stops being synced and its rows become
   ``removing``: each subscription is deleted at Exact with the data source's last grant, then
   the rows go (ingest usually still holds an access token of the grant). When auth has
@@ -65,12 +68,14 @@ DISOWN_CONSUMER = "ingest.disowned"
 class SubscriptionKeeper:
     def __init__(self, engine: AsyncEngine, exact: ExactWebhooks, callback_url: str, *,
                  check_every: timedelta = timedelta(hours=1),
-                 retry: timedelta = timedelta(minutes=1)) -> None:
+                 retry_first: timedelta = timedelta(seconds=2),
+                 retry_max: timedelta = timedelta(minutes=1)) -> None:
         self._engine = engine
         self._exact = exact
         self._url = callback_url
         self._check_every = check_every
-        self._retry = retry
+        self._retry_first = retry_first.total_seconds()
+        self._retry_max = retry_max.total_seconds()
 
     async def keep(self) -> int:
         """One pass; returns how many data sources were settled with Exact."""
@@ -114,7 +119,11 @@ class SubscriptionKeeper:
 
     async def _settle_one(self) -> bool:
         now = datetime.now(UTC)
-        retry = sa.or_(subs.c.checked_at.is_(None), subs.c.checked_at <= now - self._retry)
+        # retry_first after the first failure, doubled for each further one, retry_max at most
+        back_off = sa.func.least(self._retry_max, self._retry_first * sa.func.power(
+            2, sa.func.greatest(subs.c.failures - 1, 0)))
+        retry = sa.or_(subs.c.checked_at.is_(None), subs.c.checked_at
+                       <= now - sa.func.make_interval(0, 0, 0, 0, 0, 0, back_off))
         due = sa.or_(subs.c.state.in_([WANTED, RENEW]),
                      sa.and_(subs.c.state.in_([FAILED, REMOVING]), retry),
                      sa.and_(subs.c.state == ACTIVE,
@@ -140,7 +149,7 @@ class SubscriptionKeeper:
                 else:
                     await self._settle(conn, rows, now)
             except Exception as exc:
-                # Any failure is kept on this company's rows (FAILED, retried after a while),
+                # Any failure is kept on this company's rows (FAILED, retried after a back-off),
                 # so a company that keeps failing never holds the keeper on itself.
                 log.warning("webhook_subscription_failed", datasource_id=str(first.datasource_id),
                             error=type(exc).__name__, detail=redact_text(str(exc), 200))
@@ -148,11 +157,13 @@ class SubscriptionKeeper:
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.not_in([ACTIVE, REMOVING]))
                     .values(state=FAILED, error=redact_text(str(exc), 300), checked_at=now,
-                            updated_at=sa.func.now()))
+                            failures=subs.c.failures + 1, updated_at=sa.func.now()))
                 await conn.execute(subs.update().where(
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.in_([ACTIVE, REMOVING]))
                     .values(error=redact_text(str(exc), 300), checked_at=now,
+                            failures=sa.case((subs.c.state == REMOVING, subs.c.failures + 1),
+                                             else_=subs.c.failures),
                             updated_at=sa.func.now()))
             return True
 
@@ -171,7 +182,7 @@ class SubscriptionKeeper:
             await conn.execute(subs.update().where(
                 subs.c.datasource_id == row.datasource_id, subs.c.topic == row.topic)
                 .values(state=ACTIVE, subscription_id=mine.id, callback_url=self._url,
-                        error=None, checked_at=now, updated_at=sa.func.now()))
+                        error=None, checked_at=now, failures=0, updated_at=sa.func.now()))
 
 
     async def _remove(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
@@ -219,7 +230,7 @@ async def release(engine: AsyncEngine, message: c.DataSourceDisowned) -> bool:
         await conn.execute(subs.update().where(subs.c.datasource_id == ds, subs.c.division ==
                                                p.division)
                            .values(state=REMOVING, grant_id=p.grant_id, error=None,
-                                   checked_at=None, updated_at=sa.func.now()))
+                                   checked_at=None, failures=0, updated_at=sa.func.now()))
     log.info("datasource_released", datasource_id=str(ds), division=p.division)
     return True
 

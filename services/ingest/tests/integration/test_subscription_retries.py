@@ -1,0 +1,126 @@
+"""A failed webhook-subscription removal or creation is tried again after a back-off that
+starts at seconds and doubles with each failure in a row, up to a minute; a success resets it.
+
+Time passing is stood in for by ageing the rows' last attempt (``checked_at``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connector_runtime.devstack.testing import Infra
+from connector_runtime.persistence.db import create_engine, migrate_async
+from ingest.adapters import tables
+from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
+from ingest.adapters.notification_tables import webhook_subscriptions as subs
+from ingest.adapters.subscriptions import FAILED, REMOVING, SubscriptionKeeper
+from ingest.app import MIGRATIONS
+from ingest.domain.errors import ExactTransportError
+
+pytestmark = pytest.mark.integration
+
+URL = "https://connector.example/webhooks/exact"
+
+
+class Exact:
+    """Exact's subscriptions endpoint, down until told otherwise."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.deleted: list[uuid.UUID] = []
+        self.created: list[str] = []
+
+    def _answer(self) -> None:
+        if self.down:
+            raise ExactTransportError("webhooks/WebhookSubscriptions: ConnectError")
+
+    async def delete(self, division: int, grant_id: uuid.UUID, sub_id: uuid.UUID) -> bool:
+        self._answer()
+        self.deleted.append(sub_id)
+        return True
+
+    async def list(self, division: int, grant_id: uuid.UUID) -> list[ExactSubscription]:
+        self._answer()
+        return []
+
+    async def create(self, division: int, grant_id: uuid.UUID, topic: str,
+                     callback_url: str) -> ExactSubscription:
+        self._answer()
+        self.created.append(topic)
+        return ExactSubscription(uuid.uuid4(), topic, callback_url)
+
+
+@pytest.fixture
+async def engine(infra: Infra) -> AsyncIterator[AsyncEngine]:
+    url = infra.fresh_database("subscription_retries")
+    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
+    engine = create_engine(url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+async def _row(engine: AsyncEngine, state: str, **values: Any) -> uuid.UUID:
+    ds = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(subs).values(
+            datasource_id=ds, topic="Accounts", division=4711, grant_id=uuid.uuid4(),
+            callback_url=URL, state=state, **values))
+    return ds
+
+
+async def _age(engine: AsyncEngine, ds: uuid.UUID, seconds: float) -> None:
+    """As if the last attempt was ``seconds`` ago."""
+    async with engine.begin() as conn:
+        await conn.execute(subs.update().where(subs.c.datasource_id == ds).values(
+            checked_at=sa.func.now() - timedelta(seconds=seconds)))
+
+
+async def _state(engine: AsyncEngine, ds: uuid.UUID) -> tuple[str, int, str | None] | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(subs.c.state, subs.c.failures, subs.c.error)
+                                  .where(subs.c.datasource_id == ds))).first()
+    return None if row is None else (row.state, row.failures, row.error)
+
+
+async def test_a_failed_removal_is_tried_again_in_seconds_then_less_and_less_often(
+        engine: AsyncEngine) -> None:
+    exact = Exact()
+    keeper = SubscriptionKeeper(engine, cast(ExactWebhooks, exact), URL)
+    sub_id = uuid.uuid4()
+    ds = await _row(engine, REMOVING, subscription_id=sub_id)
+
+    assert await keeper.keep() == 1  # the removal fails: kept, with the reason
+    state = await _state(engine, ds)
+    assert state is not None and state[:2] == (REMOVING, 1) and "ConnectError" in (state[2] or "")
+    assert await keeper.keep() == 0  # not at once again
+    for failures, wait in ((1, 2), (2, 4), (3, 8), (4, 16), (5, 32), (6, 60), (7, 60)):
+        await _age(engine, ds, wait - 1)
+        assert await keeper.keep() == 0, f"tried again within {wait - 1} s of failure {failures}"
+        await _age(engine, ds, wait + 0.5)
+        assert await keeper.keep() == 1, f"not tried again {wait} s after failure {failures}"
+        state = await _state(engine, ds)
+        assert state is not None and state[:2] == (REMOVING, failures + 1)
+
+    exact.down = False
+    await _age(engine, ds, 60.5)
+    assert await keeper.keep() == 1
+    assert exact.deleted == [sub_id] and await _state(engine, ds) is None
+
+
+async def test_a_failed_creation_backs_off_and_a_success_resets_the_count(
+        engine: AsyncEngine) -> None:
+    exact = Exact()
+    keeper = SubscriptionKeeper(engine, cast(ExactWebhooks, exact), URL)
+    ds = await _row(engine, FAILED, failures=2, error="Exact was down")
+    await _age(engine, ds, 3)
+    assert await keeper.keep() == 0  # the third try waits 4 s
+    exact.down = False
+    await _age(engine, ds, 4.5)
+    assert await keeper.keep() == 1
+    assert exact.created == ["Accounts"] and await _state(engine, ds) == ("active", 0, None)
