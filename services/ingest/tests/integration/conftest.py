@@ -37,12 +37,13 @@ import contracts as c
 from connector_runtime.access import ApiClient, token_sha256
 from connector_runtime.devstack.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
 from connector_runtime.messaging.broker import ensure_topics
-from connector_runtime.persistence.db import create_engine
+from connector_runtime.persistence.db import create_engine, migrate_async
 from exact_sandbox.app import create_app as create_sandbox
 from exact_sandbox.client import SandboxAdmin
 from exact_sandbox.config import FaultSettings, Limits, SandboxConfig
 from exact_sandbox.testing import CLIENT_ID, CLIENT_SECRET, serve_in_thread
-from ingest.app import create_app
+from ingest.adapters import tables
+from ingest.app import MIGRATIONS, create_app
 from ingest.settings import IngestSettings
 from ledger_sink.consumer import LedgerSink
 
@@ -316,6 +317,16 @@ async def make_world(infra: Infra, fake_auth: tuple[FakeAuth, str]
     for world in worlds:
         await world.close()
         await world.sandbox.http.aclose()
+
+
+@pytest.fixture
+async def engine(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """A database of the test module's own with ingest's schema, for tests of one adapter."""
+    url = infra.fresh_database(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
+    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
+    engine = create_engine(url, pool_size=4)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

@@ -4,31 +4,18 @@ PostgreSQL as one row per entity from a data source's whole run history."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connector_runtime.devstack.testing import Infra
-from connector_runtime.persistence.db import create_engine, migrate_async
 from ingest.adapters import tables
 from ingest.adapters.repository import PostgresRunStore
-from ingest.app import MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(infra: Infra) -> AsyncIterator[AsyncEngine]:
-    url = infra.fresh_database("known_rows")
-    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
-    engine = create_engine(url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 async def _run(engine: AsyncEngine, datasource_id: uuid.UUID, kind: str, started_day: int | None,

@@ -5,31 +5,18 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
-from connector_runtime.devstack.testing import Infra, eventually, signed_claim
-from connector_runtime.persistence.db import create_engine, migrate_async
-from ingest.adapters import tables
+from connector_runtime.devstack.testing import eventually, signed_claim
 from ingest.adapters.repository import PostgresRunStore
-from ingest.app import MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-async def engine(infra: Infra) -> AsyncIterator[AsyncEngine]:
-    url = infra.fresh_database("leases")
-    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
-    engine = create_engine(url, pool_size=4)
-    yield engine
-    await engine.dispose()
 
 
 async def _request(store: PostgresRunStore, division: int, kind: str = "initial") -> uuid.UUID:

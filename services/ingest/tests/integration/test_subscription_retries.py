@@ -6,7 +6,6 @@ Time passing is stood in for by ageing the rows' last attempt (``checked_at``)."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
@@ -14,13 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connector_runtime.devstack.testing import Infra
-from connector_runtime.persistence.db import create_engine, migrate_async
-from ingest.adapters import tables
 from ingest.adapters.exact_webhooks import ExactSubscription, ExactWebhooks
 from ingest.adapters.notification_tables import webhook_subscriptions as subs
 from ingest.adapters.subscriptions import FAILED, REMOVING, SubscriptionKeeper
-from ingest.app import MIGRATIONS
 from ingest.domain.errors import ExactTransportError
 
 pytestmark = pytest.mark.integration
@@ -54,15 +49,6 @@ class Exact:
         self._answer()
         self.created.append(topic)
         return ExactSubscription(uuid.uuid4(), topic, callback_url)
-
-
-@pytest.fixture
-async def engine(infra: Infra) -> AsyncIterator[AsyncEngine]:
-    url = infra.fresh_database("subscription_retries")
-    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
-    engine = create_engine(url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 async def _row(engine: AsyncEngine, state: str, **values: Any) -> uuid.UUID:
