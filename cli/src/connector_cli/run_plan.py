@@ -36,6 +36,14 @@ def summary(plan: dict[str, Any], now: dt.datetime | None = None) -> str:
             f"{ends.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC (in {_duration(eta)}){budget}")
 
 
+def brief(plan: dict[str, Any], now: dt.datetime | None = None) -> str:
+    """A few words for a table cell, e.g. "at least 1,455 calls, ETA 3.1 days"."""
+    now = now or dt.datetime.now(dt.UTC)
+    at_least = "at least " if plan.get("lower_bound") else ""
+    eta = max(0.0, (dt.datetime.fromisoformat(plan["finishes_at"]) - now).total_seconds())
+    return f"{at_least}{plan['calls']:,} calls, ETA {at_least}{_duration(eta)}"
+
+
 def table(plan: dict[str, Any]) -> Table:
     out = Table(title="Plan (import order)")
     for col in ("entity", "rows expected", "calls", "budget day"):

@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from connector_cli import api, dlq
+from connector_cli import api, dlq, run_plan
 from connector_cli.settings import CliSettings
 from contracts import AUTH_EVENTS, ContractError, GrantExpiring, GrantRevoked, parse_message
 
@@ -146,7 +146,10 @@ def _source_row(d: dict[str, Any]) -> dict[str, Any]:
             "division": d.get("division"), "company": d.get("division_name"),
             "last_run": ({"status": run.get("status"), "kind": run.get("kind"),
                           "at": run.get("finished_at") or run.get("last_event_at")
-                          or run.get("requested_at"), "rows": run.get("rows")} if run else None),
+                          or run.get("requested_at"), "rows": run.get("rows"),
+                          # ingest's plan (calls, ETA) matters until the run ends
+                          "plan": None if run.get("finished_at") else run.get("plan")}
+                         if run else None),
             "last_sync": ({"status": sync.get("status"), "at": sync.get("at")} if sync else None),
             "problem": d.get("last_failure_reason")}
 
@@ -183,13 +186,16 @@ def _when(value: str | None) -> str:
 
 def render(data: dict[str, Any], console: Console) -> None:
     """``connector status`` as tables (``--json`` prints ``data`` as it is)."""
+    now = dt.datetime.fromisoformat(data["at"])
     table = Table(title=f"Data sources ({len(data['datasources'])})")
-    for col in ("data source", "company", "state", "last run", "last sync", "problem"):
+    for col in ("data source", "company", "state", "last run", "plan", "last sync", "problem"):
         table.add_column(col)
     for d in data["datasources"]:
         run, sync = d["last_run"] or {}, d["last_sync"] or {}
+        plan = run.get("plan")
         table.add_row(str(d["id"])[:8], f"{d['company'] or ''} ({d['division'] or '-'})", d["state"],
                       f"{run.get('kind', '')} {run.get('status', '')} {_when(run.get('at'))}".strip(),
+                      run_plan.brief(plan, now) if plan else "",
                       f"{sync.get('status', '')} {_when(sync.get('at'))}".strip(),
                       (d["problem"] or "")[:48])
     console.print(table)

@@ -18,6 +18,7 @@ from datasource.domain import (
     DataSource,
     LastSync,
     Run,
+    RunPlan,
     TrialBalance,
     datasource_run_status,
     newest_by_role,
@@ -121,6 +122,28 @@ class TrialBalanceView(View):
     years_reread: list[int]
 
 
+class PlannedEntityView(View):
+    entity: str
+    estimated_rows: int | None = Field(
+        description="Rows still to read; null when nothing told beforehand (one call counted).")
+    calls: int
+    day: int = Field(description="Budget day (0 = the day the run starts) of its last call.")
+
+
+class RunPlanView(View):
+    planned_at: datetime = Field(description="When ingest made the plan (the run's start).")
+    entities: list[PlannedEntityView] = Field(description="In import order.")
+    calls: int
+    days: int = Field(description="Daily budget resets the run waits for (0: ends that day).")
+    eta_seconds: float
+    finishes_at: datetime
+    daily_limit: int
+    daily_budget_remaining: int | None
+    lower_bound: bool = Field(
+        description="Some entity's rows were not known: at least ``calls``, ending no sooner "
+        "than ``finishes_at``.")
+
+
 class RunView(View):
     run_id: UUID
     datasource_id: UUID
@@ -154,6 +177,9 @@ class RunView(View):
     trial_balance: TrialBalanceView | None = Field(
         default=None, description="The ledger streamed against Exact's ReportingBalance, "
         "checked when the run completed (differences never fail a run).")
+    plan: RunPlanView | None = Field(
+        default=None, description="Ingest's plan, made before the run's first call (the "
+        "latest start's, for a resumed run); null from ingest before contracts version 3.")
 
 
 class LastSyncView(View):
@@ -225,8 +251,19 @@ def run_view(run: Run) -> RunView:
         waiting_reason=b.waiting_reason if b and run.waiting else None, batches=run.batches,
         duration_seconds=run.duration_seconds, resumed=run.resumed,
         error=RunErrorView(reason_code=f.code, reason=f.reason, retryable=f.retryable) if f else None,
-        trial_balance=trial_balance_view(run.trial_balance),
+        trial_balance=trial_balance_view(run.trial_balance), plan=plan_view(run.plan),
     )
+
+
+def plan_view(p: RunPlan | None) -> RunPlanView | None:
+    if p is None:
+        return None
+    return RunPlanView(
+        planned_at=p.at, calls=p.calls, days=p.days, eta_seconds=p.eta_seconds,
+        finishes_at=p.finishes_at, daily_limit=p.daily_limit,
+        daily_budget_remaining=p.daily_budget_remaining, lower_bound=p.lower_bound,
+        entities=[PlannedEntityView(entity=e.entity, estimated_rows=e.estimated_rows,
+                                    calls=e.calls, day=e.day) for e in p.entities])
 
 
 def trial_balance_view(t: TrialBalance | None) -> TrialBalanceView | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -138,6 +138,40 @@ async def test_out_of_order_and_duplicate_run_events_do_not_regress_the_run(serv
     assert run["status"] == "completed" and run["error"] is None
     assert {p["entity"]: p["rows"] for p in run["progress"]}["TransactionLines"] == 2500
     assert run["started_at"] == started.occurred_at.isoformat().replace("+00:00", "Z")
+
+
+def planned(ds_id: uuid.UUID, run_id: uuid.UUID, calls: int, *, resumed: bool = False,
+            minutes: int = 0) -> c.RunStarted:
+    """A start of the run with ingest's plan (``minutes`` after now)."""
+    started = c.RunStarted.create(datasource_id=ds_id, payload=c.RunStartedPayload(
+        run_id=run_id, kind="initial", division=804, entities=(TL, GL), resumed=resumed,
+        plan=c.RunPlan(
+            entities=(c.PlannedEntity(entity=TL, estimated_rows=None, calls=calls - 1, day=1),
+                      c.PlannedEntity(entity=GL, estimated_rows=40, calls=1, day=0)),
+            calls=calls, days=1, eta_seconds=90_000.0,
+            finishes_at=datetime(2026, 3, 5, 23, 45, tzinfo=UTC), daily_limit=5_000,
+            daily_budget_remaining=1_200, lower_bound=True)))
+    return started.model_copy(update={"occurred_at": started.occurred_at
+                                      + timedelta(minutes=minutes)})
+
+
+async def test_the_read_api_shows_the_plan_of_the_runs_latest_start(service: Any) -> None:
+    ds_id, run_id, _ = await connected_with_run(service, division=804)
+    first, resumed = planned(ds_id, run_id, 6_000), planned(ds_id, run_id, 4_000, resumed=True,
+                                                           minutes=5)
+    # the resumed start's plan wins, whatever the order and however often each arrives
+    await service.send(c.RUN_EVENTS, first, resumed, first, resumed)
+    detail = await sentinel_seen(service, ds_id)
+    plan = detail["last_run"]["plan"]
+    assert plan["calls"] == 4_000 and plan["days"] == 1 and plan["lower_bound"] is True
+    assert plan["daily_budget_remaining"] == 1_200 and plan["eta_seconds"] == 90_000.0
+    assert plan["planned_at"] == resumed.occurred_at.isoformat().replace("+00:00", "Z")
+    assert plan["entities"] == [
+        {"entity": "TransactionLines", "estimated_rows": None, "calls": 3_999, "day": 1},
+        {"entity": "GLAccounts", "estimated_rows": 40, "calls": 1, "day": 0}]
+    assert (await service.get(f"/runs/{run_id}"))["plan"] == plan
+    summary = {d["id"]: d for d in await service.get("/datasources", state="connected")}[str(ds_id)]
+    assert summary["last_run"]["plan"] == plan
 
 
 async def test_a_run_failed_with_a_revoked_grant_needs_reauthorization(service: Any) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from datasource.domain import Budget, LastSync, Run, RunStatus, datasource_run_status, newest_by_role
+from datasource.domain import (
+    Budget,
+    LastSync,
+    PlannedEntity,
+    Run,
+    RunPlan,
+    RunStatus,
+    datasource_run_status,
+    newest_by_role,
+)
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -177,3 +186,21 @@ def test_a_run_whose_latest_progress_waits_shows_waiting_until_it_progresses_aga
     assert run.budget is not None and run.budget.waiting_until == at(10)
     progress(run, 11, 2000)  # resumed: its next report no longer waits
     assert not run.waiting and datasource_run_status(run) == "running"
+
+
+def plan(minute: int, calls: int) -> RunPlan:
+    return RunPlan(at=at(minute), calls=calls, days=1, eta_seconds=90_000.0,
+                   finishes_at=at(minute) + timedelta(seconds=90_000), daily_limit=5_000,
+                   daily_budget_remaining=1_200, lower_bound=True,
+                   entities=(PlannedEntity("TransactionLines", calls - 1, 1, 100_000),
+                             PlannedEntity("GLAccounts", 1, 0, None)))
+
+
+def test_the_latest_starts_plan_is_kept_and_an_older_one_delivered_late_is_not() -> None:
+    run = requested()
+    run.started(at(1), division=101, entities=[], resumed=False, plan=plan(1, 6_000))
+    assert run.plan == plan(1, 6_000)
+    run.started(at(9), division=101, entities=[], resumed=True, plan=plan(9, 4_000))
+    run.started(at(1), division=101, entities=[], resumed=False, plan=plan(1, 6_000))  # again
+    run.started(at(9), division=101, entities=[], resumed=True, plan=None)  # an older producer
+    assert run.plan == plan(9, 4_000)

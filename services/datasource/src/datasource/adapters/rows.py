@@ -18,10 +18,12 @@ from datasource.domain import (
     EntityProgress,
     ExpectedCompany,
     PendingAuthorization,
+    PlannedEntity,
     Reauthorization,
     RecreateRejection,
     Run,
     RunFailure,
+    RunPlan,
     RunStatus,
     State,
     TrialBalance,
@@ -126,6 +128,7 @@ def run_from_row(row: Row) -> Run:
         progress_at=row["progress_at"], budget=budget, batches=row["batches"],
         duration_seconds=row["duration_seconds"], failure=failure, resumed=row["resumed"],
         resumed_at=row["resumed_at"], trial_balance=_trial_balance(row["trial_balance"]),
+        plan=_plan(row["plan"]),
     )
 
 
@@ -152,7 +155,31 @@ def run_values(run: Run) -> dict[str, Any]:
         "failure_retryable": f.retryable if f else None,
         "resumed": run.resumed, "resumed_at": run.resumed_at,
         "trial_balance": _trial_balance_values(run.trial_balance),
+        "plan": _plan_values(run.plan),
     }
+
+
+def _plan_values(p: RunPlan | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"at": p.at.isoformat(), "calls": p.calls, "days": p.days,
+            "eta_seconds": p.eta_seconds, "finishes_at": p.finishes_at.isoformat(),
+            "daily_limit": p.daily_limit, "daily_budget_remaining": p.daily_budget_remaining,
+            "lower_bound": p.lower_bound,
+            "entities": [{"entity": e.entity, "calls": e.calls, "day": e.day,
+                          "estimated_rows": e.estimated_rows} for e in p.entities]}
+
+
+def _plan(raw: dict[str, Any] | None) -> RunPlan | None:
+    if raw is None:
+        return None
+    return RunPlan(
+        at=datetime.fromisoformat(raw["at"]), calls=raw["calls"], days=raw["days"],
+        eta_seconds=raw["eta_seconds"], finishes_at=datetime.fromisoformat(raw["finishes_at"]),
+        daily_limit=raw["daily_limit"], daily_budget_remaining=raw["daily_budget_remaining"],
+        lower_bound=raw["lower_bound"],
+        entities=tuple(PlannedEntity(e["entity"], e["calls"], e["day"], e["estimated_rows"])
+                       for e in raw["entities"]))
 
 
 def _trial_balance_values(t: TrialBalance | None) -> dict[str, Any] | None:

@@ -123,6 +123,7 @@ runs = sa.Table(
     sa.Column("resumed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("resumed_at", TZ),
     sa.Column("trial_balance", JSONB),
+    sa.Column("plan", JSONB),
     sa.CheckConstraint("status IN ('pending', 'running', 'completed', 'failed')", name="ck_runs_status"),
     sa.Index("ix_runs_datasource_requested", "datasource_id", "requested_at"),
 )

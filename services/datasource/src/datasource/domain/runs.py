@@ -73,6 +73,34 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class PlannedEntity:
+    entity: str
+    calls: int
+    day: int
+    """Budget day (0 = the day the run starts) on which the entity's last call falls."""
+    estimated_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Ingest's plan of the run, made before its first call (``RunStarted.plan``): the
+    calls it expects and when the company's daily budget lets it end."""
+
+    at: datetime
+    """When ingest made it (the ``RunStarted``'s time): a resumed run's newer plan wins."""
+    calls: int
+    days: int
+    """Daily budget resets the run waits for: 0 = it ends on the day it starts."""
+    eta_seconds: float
+    finishes_at: datetime
+    daily_limit: int
+    daily_budget_remaining: int | None = None
+    lower_bound: bool = False
+    """Some entity's rows were not known: at least ``calls``, no sooner than ``finishes_at``."""
+    entities: tuple[PlannedEntity, ...] = ()
+
+
+@dataclass(frozen=True)
 class BalanceDifference:
     """A key whose ledger total differs from Exact's ReportingBalance."""
 
@@ -128,6 +156,7 @@ class Run:
     resumed: int = 0
     resumed_at: datetime | None = None
     trial_balance: TrialBalance | None = None
+    plan: RunPlan | None = None
 
     @classmethod
     def requested(
@@ -180,8 +209,11 @@ class Run:
             return "completed_with_errors"
         return self.status.value
 
-    def started(self, at: datetime, *, division: int, entities: Iterable[str], resumed: bool) -> None:
+    def started(self, at: datetime, *, division: int, entities: Iterable[str], resumed: bool,
+                plan: RunPlan | None = None) -> None:
         self._seen(at)
+        if plan is not None and (self.plan is None or plan.at >= self.plan.at):
+            self.plan = plan  # the latest start's plan; an older one delivered late is ignored
         if self.division is None:
             self.division = division
         if not self.entities:

@@ -12,7 +12,14 @@ from datetime import datetime
 from typing import TypeAlias
 
 import contracts as c
-from datasource.domain import BalanceDifference, Budget, Run, TrialBalance
+from datasource.domain import (
+    BalanceDifference,
+    Budget,
+    PlannedEntity,
+    Run,
+    RunPlan,
+    TrialBalance,
+)
 from datasource.domain.errors import NotCurrentGrant, UnknownSubject
 from datasource.domain.events import Event
 from datasource.ports import UnitOfWork
@@ -34,7 +41,7 @@ async def apply_run_event(event: RunEvent, uow: UnitOfWork, now: datetime) -> li
         case c.RunStarted():
             run.started(at, division=event.payload.division,
                         entities=[e.value for e in event.payload.entities],
-                        resumed=event.payload.resumed)
+                        resumed=event.payload.resumed, plan=run_plan(at, event.payload.plan))
         case c.RunProgress():
             q = event.payload
             run.progressed(at, [(e.entity.value, e.rows, e.pages, e.done) for e in q.entities],
@@ -87,3 +94,14 @@ def trial_balance(at: datetime, p: c.TrialBalanceCheckedPayload) -> TrialBalance
         largest_differences=tuple(
             BalanceDifference(d.reporting_year, d.reporting_period, d.gl_account_code,
                               d.ledger_amount, d.exact_amount) for d in p.largest_differences))
+
+
+def run_plan(at: datetime, p: c.RunPlan | None) -> RunPlan | None:
+    if p is None:
+        return None  # a producer before contracts version 3
+    return RunPlan(
+        at=at, calls=p.calls, days=p.days, eta_seconds=p.eta_seconds, finishes_at=p.finishes_at,
+        daily_limit=p.daily_limit, daily_budget_remaining=p.daily_budget_remaining,
+        lower_bound=p.lower_bound,
+        entities=tuple(PlannedEntity(e.entity.value, e.calls, e.day, e.estimated_rows)
+                       for e in p.entities))
