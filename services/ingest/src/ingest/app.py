@@ -6,6 +6,7 @@ Wiring only: adapters are built here, use cases and subscribers get them as argu
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -228,7 +229,29 @@ def asyncapi_app() -> FastStream:
     return FastStream(host.broker, title=f"exact-{NAME}")
 
 
+GC_THRESHOLD = 10_000
+"""Allocations between collections of the youngest generation (Python's default: 700)."""
+
+
+def tune_gc() -> None:
+    """Fewer, larger garbage collections, and none over what start-up built.
+
+    A page of 1,000 rows keeps about 8,000 objects the collector tracks (the parsed JSON,
+    row models, UUIDs) until the page is sent, and makes many more on the way: at the default
+    threshold the collector scans them over and over, about a fifth of the CPU the page loop
+    spends per row (decoding to serializing). At 10,000 that work costs about what no
+    collection would (measured over 125 pages of TransactionLines), while cyclic
+    garbage still goes within a few pages; the modules, schemas and tables built at start-up
+    are moved out of the collector's sight (:func:`gc.freeze`), as they live as long as the
+    process. Memory is freed by reference counting as before."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 10, 10)
+
+
 def main() -> None:
     settings = IngestSettings()
     configure_logging(NAME, settings.log_level, settings.log_format)
-    serve(create_app(settings), settings)
+    app = create_app(settings)
+    tune_gc()
+    serve(app, settings)
