@@ -19,3 +19,12 @@ def test_every_entity_costs_a_call_even_empty_and_the_division_one_more() -> Non
                              "ReportingBalance": {"count": 61}, "Budgets": {"count": 0},
                              "Deleted": {"count": 5}}}
     assert minimum_calls(expected) == 1 + 2 + 1 + 2 + 1
+
+
+def test_reporting_balance_is_paged_per_year_each_year_at_least_one_call() -> None:
+    """Read one ReportingYear at a time, each year ends with its own partial page, and a
+    financial year without balances still costs its call."""
+    by_year = [{"reporting_year": 2023, "count": 61}, {"reporting_year": 2024, "count": 60},
+               {"reporting_year": 2025, "count": 0}]
+    expected = {"entities": {"ReportingBalance": {"count": 121, "by_year": by_year}}}
+    assert minimum_calls(expected) == 1 + 2 + 1 + 1

@@ -197,11 +197,17 @@ def expected(data: DivisionData, unreported: tuple[str, ...] = ()) -> dict[str, 
         out[name] = entry
     rb = reporting_balance(data, unreported)
     rb_rows = [r for _i, r in rb.rows(0, rb.size)]
+    # rows per ReportingYear, for every financial year (a client reading by year pays a
+    # call for a year without rows too)
+    by_year = {int(r[1]): 0 for _i, r in data.view("FinancialPeriods").alive()}
+    for r in rb_rows:
+        by_year[int(r[1])] = by_year.get(int(r[1]), 0) + 1
     out["ReportingBalance"] = {
         "count": len(rb_rows),
         "sum_amount": cents_str(sum(round(float(r[8]) * 100) for r in rb_rows)),
         "sum_amount_debit": cents_str(sum(round(float(r[9]) * 100) for r in rb_rows)),
         "id_hash": id_hash(r[0] for r in rb_rows),
+        "by_year": [{"reporting_year": y, "count": n} for y, n in sorted(by_year.items())],
     }
     out["Deleted"] = {"count": len(data.deleted_rows)}
     return out

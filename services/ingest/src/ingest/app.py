@@ -110,6 +110,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 default_minutely_limit=settings.exact_minutely_limit,
                 share=BudgetShare(settings.daily_sync_reserve, settings.daily_floor))
             run_planner = config.planner(SystemClock(), known_rows=store.known_rows,
+                                         known_year_rows=store.known_year_rows,
                                          budget=limiter.view)
             publisher = KafkaBatchPublisher(settings.kafka_bootstrap_servers,
                                             auth=settings.kafka_auth)

@@ -49,6 +49,8 @@ class EntityRequest:
     date range's years."""
     reserve: float = 0.0
     """Share of the company's daily limit the reading must leave (its run kind's share)."""
+    year: int | None = None
+    """By-year entities (ReportingBalance): only this year (:mod:`ingest.domain.years`)."""
 
 
 @dataclass

@@ -89,7 +89,9 @@ class Sandbox:
             if entity in ("Deleted",):
                 continue
             size = 1000 if entity in sync else 60
-            total += max(1, -(-int(figures["count"]) // size))
+            years = figures.get("by_year") if entity == "ReportingBalance" else None
+            counts = [int(y["count"]) for y in years] if years else [int(figures["count"])]
+            total += sum(max(1, -(-n // size)) for n in counts)  # by year: a page run each
         return total
 
 

@@ -10,6 +10,7 @@ import pytest
 from ingest.domain.catalog import DELETED
 from ingest.domain.model import PageStats, Run
 from ingest.domain.plan import BudgetShare, entity_calls, largest_in_one_day, plan, run_plan
+from ingest.domain.years import year_calls
 from ingest.entities import CATALOG
 
 IMPORT_ORDER = (*CATALOG.order, DELETED)
@@ -81,6 +82,28 @@ def test_largest_company_that_finishes_in_one_day() -> None:
     assert plan(company(largest + 2_000), PAGE, IMPORT_ORDER).days == 1
     # the ledger and master data alone (ReportingBalance later): a much larger company
     assert largest_in_one_day(1 / 1000, 21) == 4_479_000
+
+
+def by_year(lines: int, years: int = 4) -> dict[str, int]:
+    """ReportingBalance read a year at a time: its calls when its rows spread evenly over
+    ``years`` years (the sandbox's companies span 4)."""
+    rows = company(lines)["ReportingBalance"]
+    spread = {2026 - i: rows // years + (1 if i < rows % years else 0) for i in range(years)}
+    return {"ReportingBalance": year_calls(spread, 60)}
+
+
+def test_read_by_year_the_balances_cost_a_partial_page_a_year_more() -> None:
+    """The figures of docs/capacity.md ("One large company")."""
+    assert plan(company(100_000), PAGE, IMPORT_ORDER, calls=by_year(100_000)).calls == 1_457
+    largest = plan(company(312_000), PAGE, IMPORT_ORDER, calls=by_year(312_000))
+    assert (largest.calls, largest.days) == (4_500, 0)
+    assert plan(company(313_000), PAGE, IMPORT_ORDER, calls=by_year(313_000)).days == 1
+    million = plan(company(1_000_000), PAGE, IMPORT_ORDER, calls=by_year(1_000_000))
+    assert (million.calls, million.days) == (14_361, 3)
+    assert million.day_of("TransactionLines") == 0
+    # day 0 holds the ledger and the most recent year: 1,025 + 3,334 of its 4,500 calls
+    assert million.calls - million.entities[-1].calls == 1_025
+    assert by_year(1_000_000)["ReportingBalance"] == 4 * 3_334
 
 
 def test_no_allowance_is_refused() -> None:

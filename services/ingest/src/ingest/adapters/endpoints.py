@@ -18,11 +18,15 @@ def endpoint_for(entity: str, date_from: date | None, date_to: date | None) -> E
 
 def first_page_params(spec: EntitySpec, division: int, date_from: date | None,
                       date_to: date | None, *, since: int | None = None,
-                      periods: tuple[int, int] | None = None) -> dict[str, str]:
+                      periods: tuple[int, int] | None = None, year: int | None = None
+                      ) -> dict[str, str]:
     """Query of an entity's first page.
 
     Sync endpoints read rows changed after Timestamp ``since`` (None: from the start);
-    ``periods`` narrows a year range to reporting periods from..to (ReportingBalance)."""
+    ``periods`` narrows a year range to reporting periods from..to (ReportingBalance);
+    ``year`` reads one year of an entity with a year field (``ReportingYear eq 2024``:
+    EXACT_API.md section 5, ReportingBalance "filter on ReportingYear"), one of the date
+    range's years when the run has one."""
     params = {"$select": spec.select}
     filters: list[str] = []
     if spec.mode == "sync":
@@ -34,6 +38,8 @@ def first_page_params(spec: EntitySpec, division: int, date_from: date | None,
             filters.append(f"Date ge datetime'{date_from.isoformat()}'")
         if date_to:
             filters.append(f"Date lt datetime'{(date_to + timedelta(days=1)).isoformat()}'")
+    elif spec.year_field and year is not None:
+        filters.append(f"{spec.year_field} eq {year}")
     elif spec.year_field and (date_from or date_to):
         if date_from:
             filters.append(f"{spec.year_field} ge {date_from.year}")

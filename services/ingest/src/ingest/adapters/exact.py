@@ -137,7 +137,8 @@ class ExactClient:
         params: dict[str, str] | None = None
         if cursor is None:
             params = first_page_params(spec, request.division, request.date_from, request.date_to,
-                                       since=request.since, periods=request.periods)
+                                       since=request.since, periods=request.periods,
+                                       year=request.year)
         while True:
             answer = await self._fetch(request, spec.path, link, params, spec)
             rows = to_rows(spec.row_model, _lines(spec, answer.results, request.division),
@@ -398,8 +399,15 @@ def _stats(spec: EntitySpec, rows: list[Row], next_cursor: str | None) -> PageSt
     if spec.count_field:
         name = fields[spec.count_field]
         count = sum(getattr(r, name) or 0 for r in rows)
+    year_rows: dict[int, int] = {}
+    if spec.year_field:  # FinancialPeriods' years are the years ReportingBalance is read by
+        name = fields[spec.year_field]
+        for year in (getattr(r, name) for r in rows):
+            if year is not None:
+                year_rows[int(year)] = year_rows.get(int(year), 0) + 1
     return PageStats(rows=len(rows), amount_sum=amount, debit_sum=debit, id_hash_sum=id_sum,
-                     max_timestamp=max_ts, count_sum=count, next_cursor=next_cursor)
+                     max_timestamp=max_ts, count_sum=count, next_cursor=next_cursor,
+                     year_rows=year_rows)
 
 
 def _field_names(model: type[Row]) -> dict[str, str]:

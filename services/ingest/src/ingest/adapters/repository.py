@@ -31,6 +31,7 @@ from ingest.domain.model import CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, R
 from ingest.domain.refresh import PageHashes
 from ingest.domain.schedule import SyncSchedule
 from ingest.domain.trial_balance import TrialPage
+from ingest.domain.years import BY_YEAR
 from ingest.entities import CATALOG
 
 _CLAIMABLE = [s.value for s in CLAIMABLE]
@@ -176,7 +177,8 @@ class PostgresRunStore:
                 rows=cp.rows, pages=cp.pages, amount_sum=cp.amount_sum, debit_sum=cp.debit_sum,
                 id_hash=int(cp.id_hash), max_timestamp=cp.max_timestamp, count_sum=cp.count_sum,
                 deleted=cp.deleted, done=cp.done, failed_code=cp.failed_code,
-                failed_reason=cp.failed_reason, dropped_fields=tuple(cp.dropped_fields))
+                failed_reason=cp.failed_reason, dropped_fields=tuple(cp.dropped_fields),
+                year=cp.year, year_rows={int(y): int(n) for y, n in cp.year_rows.items()})
         return run
 
     async def known_rows(self, datasource_id: uuid.UUID) -> dict[str, int]:
@@ -192,6 +194,22 @@ class PostgresRunStore:
                  .order_by(run_checkpoints.c.entity, runs.c.started_at.desc().nulls_last()))
         async with self._engine.connect() as conn:
             return {row.entity: row.rows for row in await conn.execute(reads)}
+
+    async def known_year_rows(self, datasource_id: uuid.UUID) -> dict[str, dict[int, int]]:
+        """Rows per year of the by-year entities (ReportingBalance) in the data source's latest
+        complete full read that read them by year: what their per-year reads will cost."""
+        reads = (sa.select(run_checkpoints.c.entity, run_checkpoints.c.year_rows)
+                 .ext(distinct_on(run_checkpoints.c.entity))
+                 .join(runs, runs.c.run_id == run_checkpoints.c.run_id)
+                 .where(runs.c.datasource_id == datasource_id,
+                        runs.c.kind != INCREMENTAL, runs.c.date_from.is_(None),
+                        runs.c.date_to.is_(None), run_checkpoints.c.done,
+                        run_checkpoints.c.year.is_not(None),
+                        run_checkpoints.c.entity.in_(sorted(BY_YEAR)))
+                 .order_by(run_checkpoints.c.entity, runs.c.started_at.desc().nulls_last()))
+        async with self._engine.connect() as conn:
+            return {row.entity: {int(y): int(n) for y, n in row.year_rows.items()}
+                    for row in await conn.execute(reads)}
 
     async def current_grant(self, run_id: uuid.UUID) -> uuid.UUID | None:
         async with self._engine.connect() as conn:
@@ -279,4 +297,5 @@ def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:
             "id_hash": Decimal(cp.id_hash), "max_timestamp": cp.max_timestamp,
             "count_sum": cp.count_sum, "deleted": cp.deleted, "done": cp.done,
             "failed_code": cp.failed_code, "failed_reason": cp.failed_reason,
-            "dropped_fields": list(cp.dropped_fields)}
+            "dropped_fields": list(cp.dropped_fields), "year": cp.year,
+            "year_rows": {str(y): n for y, n in sorted(cp.year_rows.items())}}

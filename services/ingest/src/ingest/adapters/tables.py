@@ -82,6 +82,8 @@ run_checkpoints = sa.Table(
     sa.Column("failed_code", sa.Text, nullable=True),
     sa.Column("failed_reason", sa.Text, nullable=True),
     sa.Column("dropped_fields", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("year", sa.Integer, nullable=True),
+    sa.Column("year_rows", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
 )
 
 sync_states = sa.Table(

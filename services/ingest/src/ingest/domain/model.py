@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Literal
 
 from ingest.domain.catalog import DELETED as DELETED  # re-exported: a run's pseudo-entity
+from ingest.domain.years import BY_YEAR, YEARS_FROM, years_left
 
 ID_HASH_MODULUS = 1 << 64
 
@@ -57,6 +58,8 @@ class PageStats:
     max_timestamp: int | None
     count_sum: int | None
     next_cursor: str | None
+    year_rows: dict[int, int] = field(default_factory=dict)
+    """Rows of Exact's page per value of the entity's year field (entities that have one)."""
 
 
 @dataclass
@@ -80,6 +83,12 @@ class EntityCheckpoint:
     failed_reason: str | None = None
     dropped_fields: tuple[str, ...] = ()
     """Selected fields Exact does not know (any more) on the entity's endpoint."""
+    year: int | None = None
+    """By-year entities (:mod:`ingest.domain.years`): the year being read; ``cursor`` is the
+    next page of that year (None: its first). None: not read by year."""
+    year_rows: dict[int, int] = field(default_factory=dict)
+    """Rows read per year (entities with a year field): FinancialPeriods tells the years to
+    read by; a by-year entity's counts (0 for a year without rows) plan its next reads."""
 
     @property
     def started(self) -> bool:
@@ -103,8 +112,9 @@ class EntityCheckpoint:
         """Record fields read without (kept across pages and resumes)."""
         self.dropped_fields = tuple(sorted({*self.dropped_fields, *fields}))
 
-    def advance(self, page: PageStats, batches: int) -> None:
-        """Take in one acknowledged page that was sent as ``batches`` batches."""
+    def advance(self, page: PageStats, batches: int, next_year: int | None = None) -> None:
+        """Take in one acknowledged page that was sent as ``batches`` batches. ``next_year``:
+        the year a by-year read goes on with after this year's last page (None: the end)."""
         if self.done:
             raise ValueError(f"{self.entity} is already complete")
         self.rows += page.rows
@@ -119,8 +129,15 @@ class EntityCheckpoint:
             self.max_timestamp = max(self.max_timestamp or 0, page.max_timestamp)
         if page.count_sum is not None:
             self.count_sum = (self.count_sum or 0) + page.count_sum
+        for year, rows in page.year_rows.items():
+            self.year_rows[year] = self.year_rows.get(year, 0) + rows
+        if self.year is not None:
+            self.year_rows.setdefault(self.year, 0)  # a year read without rows costs a call too
         self.cursor = page.next_cursor
-        self.done = page.next_cursor is None
+        if page.next_cursor is None and next_year is not None:
+            self.year = next_year  # this year is read: the next one from its first page
+        else:
+            self.done = page.next_cursor is None
 
     @property
     def id_hash_hex(self) -> str:
@@ -191,6 +208,18 @@ class Run:
         """Every data entity failed: the run fails as a whole (as a run with one entity did)."""
         data = [self.checkpoints[e] for e in self.data_entities]
         return bool(data) and all(cp.failed for cp in data)
+
+    def years_to_read(self, cp: EntityCheckpoint) -> tuple[int, ...]:
+        """The years ``cp``'s entity still reads, the one being read first (``()``: the entity
+        is read whole). The years are those of FinancialPeriods once the run read it to the
+        end (:mod:`ingest.domain.years`)."""
+        if cp.entity not in BY_YEAR:
+            return ()
+        source = self.checkpoints.get(YEARS_FROM)
+        known = source.year_rows if source is not None and source.done else {}
+        if cp.year is None and not known:
+            return ()
+        return years_left(known, cp.year, cp.started)
 
     def expected_rows(self, entity: str) -> int | None:
         """Rows an entity will have, when another entity already told us (no count calls)."""

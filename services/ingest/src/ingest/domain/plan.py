@@ -14,9 +14,11 @@ syncs come back every interval for a few calls each. So the day is split:
 Shares are fractions of the daily limit Exact reports (5,000 by default: a 500-call reserve and
 a 50-call floor), so a company or app with another limit keeps the same proportions.
 
-An entity costs one call per page (at least one): ``ceil(rows / page_size)``. Entities are
-read in the entity table's order (:mod:`ingest.entities`): master data, the ledger, then the
-60-row ReportingBalance, so an expensive endpoint never delays the ledger. :func:`plan`
+An entity costs one call per page (at least one): ``ceil(rows / page_size)``; ReportingBalance,
+read one year at a time (:mod:`ingest.domain.years`), that per year. Entities are read in the
+entity table's order (:mod:`ingest.entities`): master data, the ledger, then the 60-row
+ReportingBalance, most recent year first, so an expensive endpoint never delays the ledger
+and a company too large for one day gets its recent years' balances first. :func:`plan`
 lays an entity list over the days the budget allows and gives the ETA in days;
 :func:`run_plan` does it for one run before its first call (published in ``RunStarted``).
 """
@@ -30,6 +32,7 @@ from datetime import datetime, timedelta
 
 from ingest.domain.catalog import DELETED
 from ingest.domain.model import Run, RunKind
+from ingest.domain.years import BY_YEAR, year_calls, years_left
 
 Kind = RunKind
 
@@ -96,8 +99,10 @@ class Plan:
 def plan(rows: Mapping[str, int], page_sizes: Mapping[str, int], order: Sequence[str], *,
          kind: Kind = "initial", share: BudgetShare | None = None,
          daily_limit: int = DAILY_LIMIT, minutely_limit: int = MINUTELY_LIMIT,
-         today_remaining: int | None = None, seconds_to_reset: float = 86_400.0) -> Plan:
+         today_remaining: int | None = None, seconds_to_reset: float = 86_400.0,
+         calls: Mapping[str, int] | None = None) -> Plan:
     """Lay the entities of ``rows`` (estimated rows each) in ``order`` over budget days.
+    ``calls``: what an entity costs when it is not ``rows`` in pages (read by year).
 
     ``today_remaining`` is what Exact says is left today (None: a fresh day). A day's calls
     go at ``minutely_limit`` a minute; when the allowance is spent the run waits for the
@@ -111,8 +116,10 @@ def plan(rows: Mapping[str, int], page_sizes: Mapping[str, int], order: Sequence
     day, spent_today, waited = 0, 0, 0.0
     planned: list[PlannedEntity] = []
     for entity in [e for e in order if e in rows]:
-        calls = entity_calls(rows[entity], page_sizes.get(entity, 60))
-        need = calls
+        cost = (calls or {}).get(entity)
+        if cost is None:
+            cost = entity_calls(rows[entity], page_sizes.get(entity, 60))
+        need = cost
         while need > left:
             # a day's calls (at most 4,500 at 60 a minute: 75 minutes) end before its reset
             need -= left
@@ -120,7 +127,7 @@ def plan(rows: Mapping[str, int], page_sizes: Mapping[str, int], order: Sequence
             day, left, spent_today = day + 1, allowance, 0
         left -= need
         spent_today += need
-        planned.append(PlannedEntity(entity, rows[entity], calls, day))
+        planned.append(PlannedEntity(entity, rows[entity], cost, day))
     eta = waited + spent_today * 60 / minutely_limit
     return Plan(tuple(planned), sum(p.calls for p in planned), day, eta)
 
@@ -158,11 +165,14 @@ class RunPlan:
 def run_plan(run: Run, known_rows: Mapping[str, int], page_sizes: Mapping[str, int], *,
              now: datetime, share: BudgetShare | None = None, daily_limit: int | None = None,
              daily_remaining: int | None = None, seconds_to_reset: float | None = None,
-             minutely_limit: int = MINUTELY_LIMIT) -> RunPlan:
+             minutely_limit: int = MINUTELY_LIMIT,
+             known_year_rows: Mapping[str, Mapping[int, int]] | None = None) -> RunPlan:
     """Plan the rest of ``run`` (every entity not settled, in the run's order) on the company's
     budget as it is at ``now``. ``known_rows``: rows per entity expected in all (an earlier
-    full read); the rows a resumed run already read are taken off."""
+    full read); the rows a resumed run already read are taken off. ``known_year_rows``: rows
+    per year of the by-year entities in that read, which then cost their years' pages."""
     rows: dict[str, int] = {}
+    calls: dict[str, int] = {}
     estimated: set[str] = set()
     for cp in run.ordered:
         if cp.settled or cp.entity == DELETED:
@@ -173,9 +183,16 @@ def run_plan(run: Run, known_rows: Mapping[str, int], page_sizes: Mapping[str, i
         if expected is not None:
             estimated.add(cp.entity)
         rows[cp.entity] = max(0, (expected or 0) - cp.rows)
+        by_year = (known_year_rows or {}).get(cp.entity)
+        if by_year and cp.entity in BY_YEAR and (cp.year is not None or not cp.started):
+            # before the run reads FinancialPeriods, the years of the earlier read
+            years = run.years_to_read(cp) or years_left(by_year, cp.year, cp.started)
+            calls[cp.entity] = year_calls(by_year, page_sizes.get(cp.entity, 60), years,
+                                          read=cp.year_rows)
     limit = daily_limit or DAILY_LIMIT
     laid = plan(rows, page_sizes, run.entities, kind=run.kind, share=share, daily_limit=limit,
                 minutely_limit=minutely_limit, today_remaining=daily_remaining,
-                seconds_to_reset=86_400.0 if seconds_to_reset is None else seconds_to_reset)
+                seconds_to_reset=86_400.0 if seconds_to_reset is None else seconds_to_reset,
+                calls=calls)
     return RunPlan(laid, frozenset(estimated), now, now + timedelta(seconds=laid.eta_seconds),
                    limit, daily_remaining)

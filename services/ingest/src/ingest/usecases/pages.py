@@ -51,6 +51,8 @@ class _Ahead:
 
     next_batch_seq: int
     max_timestamp: int | None
+    next_year: int | None = None
+    """By-year reads: the year read after this one (None: this read is the entity's last)."""
 
 
 class PageLoop:
@@ -69,10 +71,15 @@ class PageLoop:
         """The entity's pages through the pipeline (:mod:`ingest.pipeline`): fetched one
         ahead, sent in order (each page's acks awaited before the next page is sent, so the
         topic sees the batches in order), committed in order behind the acks."""
+        years = run.years_to_read(cp)  # ReportingBalance: this call reads one year
+        if years:
+            cp.year = years[0]
         request = EntityRequest(run.division, run.grant_id, Entity(cp.entity),
                                 run.date_from, run.date_to, since=run.since(cp),
-                                reserve=self._share.reserve(run.kind))
-        ahead = _Ahead(cp.next_batch_seq, cp.max_timestamp)
+                                reserve=self._share.reserve(run.kind),
+                                year=years[0] if years else None)
+        ahead = _Ahead(cp.next_batch_seq, cp.max_timestamp,
+                       next_year=years[1] if len(years) > 1 else None)
         async with commits_behind() as commits, \
                 fetched_ahead(self._exact.pages(request, cp.cursor)) as pages:
             async for page in pages:
@@ -84,7 +91,8 @@ class PageLoop:
         """Send one page's batches and wait for their acks; its checkpoint commit is left
         to run while the next page is sent. ``ahead`` is where the entity stands once the
         pages sent so far are committed (``cp`` moves only with the commits)."""
-        last = page.stats.next_cursor is None
+        # the entity's last page (a by-year read has more years after this one's last page)
+        last = page.stats.next_cursor is None and ahead.next_year is None
         stamps = [t for t in (ahead.max_timestamp, page.stats.max_timestamp) if t is not None]
         ahead.max_timestamp = max(stamps) if stamps else None
         reached = str(ahead.max_timestamp) if stamps else page.stats.next_cursor
@@ -97,7 +105,8 @@ class PageLoop:
                 rows = [r for r in page.rows if row_key(r) in changed]
                 stats = PageStats(rows=len(rows), amount_sum=None, debit_sum=None,
                                   id_hash_sum=0, max_timestamp=None, count_sum=None,
-                                  next_cursor=page.stats.next_cursor)
+                                  next_cursor=page.stats.next_cursor,
+                                  year_rows=page.stats.year_rows)
         batches: list[Outgoing] = []
         if rows or not run.incremental:  # a sync without changes sends nothing
             batches = build_batches(run, Entity(cp.entity), rows,
@@ -112,9 +121,10 @@ class PageLoop:
             await commits.drain()  # the sweep reads what the entity's earlier pages saved
             gone, gone_messages = await self._send_vanished(run, hashes)
         trial = trial_page(run, cp.entity, page.rows, last)
+        next_year = ahead.next_year
 
         async def commit() -> None:
-            cp.advance(stats, len(batches))
+            cp.advance(stats, len(batches), next_year)
             cp.dropped(page.dropped)
             cp.deleted += gone
             run.calls_used += page.calls

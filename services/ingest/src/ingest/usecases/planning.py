@@ -23,15 +23,18 @@ from ingest.entities import CATALOG, ENTITIES
 from ingest.ports import Clock
 
 KnownRows = Callable[[uuid.UUID], Awaitable[Mapping[str, int]]]
+KnownYearRows = Callable[[uuid.UUID], Awaitable[Mapping[str, Mapping[int, int]]]]
 BudgetOf = Callable[[int], Awaitable[BudgetView]]
 
 
 class RunPlanner:
     def __init__(self, clock: Clock, *, known_rows: KnownRows | None = None,
                  budget: BudgetOf | None = None, share: BudgetShare | None = None,
-                 default_minutely_limit: int = 60) -> None:
+                 default_minutely_limit: int = 60,
+                 known_year_rows: KnownYearRows | None = None) -> None:
         self._clock = clock
         self._known_rows = known_rows
+        self._known_year_rows = known_year_rows
         self._budget = budget
         self._share = share or BudgetShare()
         self._minutely = default_minutely_limit
@@ -39,13 +42,17 @@ class RunPlanner:
     async def plan(self, run: Run) -> DomainPlan:
         known = dict(await self._known_rows(run.datasource_id)) if self._known_rows else {}
         view = await self._budget(run.division) if self._budget else None
+        by_year: dict[str, Mapping[int, int]] = {}
+        if self._known_year_rows and run.date_from is None and run.date_to is None:
+            by_year = dict(await self._known_year_rows(run.datasource_id))
         return lay_out(
             run, _comparable(run, known), {e: s.page_size for e, s in ENTITIES.items()},
             now=self._clock.now(), share=self._share,
             daily_limit=view.daily_limit if view else None,
             daily_remaining=view.daily_remaining if view else None,
             seconds_to_reset=view.seconds_to_daily_reset if view else None,
-            minutely_limit=view.minutely_limit if view else self._minutely)
+            minutely_limit=view.minutely_limit if view else self._minutely,
+            known_year_rows=by_year)
 
 
 def _comparable(run: Run, known: dict[str, int]) -> dict[str, int]:

@@ -80,7 +80,7 @@ from ingest.domain.progress import ProgressThrottle, calls_left, eta_seconds
 from ingest.ports import BatchPublisher, Clock, ExactApi, RunStore
 from ingest.trial_check import TrialBalanceCheck
 from ingest.usecases.pages import PageLoop, Reading
-from ingest.usecases.planning import BudgetOf, KnownRows, RunPlanner, wire_plan
+from ingest.usecases.planning import BudgetOf, KnownRows, KnownYearRows, RunPlanner, wire_plan
 
 log = structlog.get_logger("runner")
 
@@ -94,11 +94,13 @@ class RunnerConfig:
     """What each kind of run leaves of a company's day (initial runs keep a sync reserve)."""
 
     def planner(self, clock: Clock, *, known_rows: KnownRows | None = None,
-                budget: BudgetOf | None = None) -> RunPlanner:
+                budget: BudgetOf | None = None,
+                known_year_rows: KnownYearRows | None = None) -> RunPlanner:
         """The run planner with this config's budget share and minutely limit, so the plan
         and the run it announces count the same budget."""
         return RunPlanner(clock, known_rows=known_rows, budget=budget, share=self.share,
-                          default_minutely_limit=self.default_minutely_limit)
+                          default_minutely_limit=self.default_minutely_limit,
+                          known_year_rows=known_year_rows)
 
 
 class RunExecutor:
