@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 TrialKey = tuple[int, int, str]
 """(reporting year, reporting period, G/L account code)."""
@@ -59,9 +59,9 @@ class TrialRules:
         return BASIS_STATUSES[self.basis]
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    """What a TransactionLine adds to the trial balance."""
+class LedgerLine(NamedTuple):
+    """What a TransactionLine adds to the trial balance (one per line read: a tuple, which
+    is made in half the time of a frozen dataclass)."""
 
     line_id: str
     year: int
