@@ -69,7 +69,8 @@ async def calls_and_rate(h: Harness, scale: PerfScale) -> list[Figure]:
         "P1", "API calls of an initial run ÷ minimum", run_calls / minimum, ("=", 1.0),
         detail=f"{run_calls} calls answered by the sandbox for {rows:,} rows (answers "
                f"{', '.join(f'{k}: {v}' for k, v in by_status.items())}); minimum {minimum} "
-               f"(⌈rows/1000⌉ sync, ⌈rows/60⌉ regular, +1 division); ingest counted "
+               f"(⌈rows/1000⌉ sync, ⌈rows/60⌉ regular, ReportingBalance per year, +1 "
+               f"division); ingest counted "
                f"{counted}; sign-in {len(signin)} more (answered while ingest was stopped)",
         cpu=cpu,
         data={"run_calls": run_calls, "minimum": minimum, "ingest_calls_used": counted,

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from ingest.adapters.endpoints import first_page_params
 from ingest.domain.model import PageStats, Run
 from ingest.domain.plan import run_plan
+from ingest.domain.progress import calls_left
 from ingest.domain.years import descending, year_calls, years_left
 from ingest.entities import CATALOG, spec_for
 
@@ -112,3 +113,14 @@ def test_a_years_first_page_filters_on_that_year() -> None:
     assert first_page_params(spec, 1, date(2024, 1, 1), date(2025, 12, 31),
                              year=2024)["$filter"] == "ReportingYear eq 2024"
     assert "$filter" not in first_page_params(spec, 1, None, None)
+
+
+def test_the_eta_counts_at_least_a_call_per_year_still_to_read() -> None:
+    run = a_run("FinancialPeriods", "ReportingBalance")
+    assert calls_left(run, {}) == 2  # nothing known: a call each
+    periods_read(run, {2023: 12, 2024: 12, 2025: 12})
+    assert calls_left(run, {}) == 3  # the three years of balances
+    cp = run.checkpoints["ReportingBalance"]
+    cp.year = 2025
+    cp.advance(page(10, None, {2025: 10}), 1, next_year=2024)
+    assert calls_left(run, {}) == 2

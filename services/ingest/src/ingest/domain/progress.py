@@ -1,7 +1,8 @@
 """How far a run is and how long it will still take.
 
 The ETA counts the calls still needed (exact for TransactionLines once ReportingBalance
-told how many lines there are, else one call per unfinished entity as a floor) and prices
+told how many lines there are, else one call per unfinished entity as a floor, one per year
+still to read of ReportingBalance) and prices
 them at the company's minutely rate; calls beyond today's remaining budget wait for the
 daily reset. Progress events are throttled so a fast run does not flood the topic.
 """
@@ -23,8 +24,8 @@ def calls_left(run: Run, page_sizes: Mapping[str, int]) -> int:
             continue
         expected = run.expected_rows(cp.entity)
         size = page_sizes.get(cp.entity, 60)
-        if expected is None:
-            total += 1
+        if expected is None:  # a floor: a call per year still to read of a by-year entity
+            total += max(1, len(run.years_to_read(cp)))
         else:
             total += max(1, math.ceil(max(0, expected - cp.rows) / size))
     return total
