@@ -242,26 +242,36 @@ def test_a_date_header_from_another_clock_is_ignored() -> None:
     assert clock.floor(10) == 60_000
 
 
-def permits_in_blocks(sim: SimExact, calls: int, size: int) -> list[int]:
-    """Make ``calls`` calls taking blocks of ``size`` permits, each block decided once and its
-    answers taken in with the next (as the PostgreSQL limiter does); returns the block sizes."""
+def permits_in_blocks(sim: SimExact, calls: int, size: int, *, latency_ms: int = 5,
+                      gap_ms: int = 1) -> list[int]:
+    """Make ``calls`` calls taking blocks of ``size`` permits, each block decided once, its
+    answers taken in with the next decision and its permits unused by the block's end given
+    back (as the PostgreSQL limiter does); returns how many calls each block made."""
     budget, t, blocks = Budget(), 5_000_000, []
     answers: list[tuple[int, int, str, int | None, RateHeaders | None]] = []
+    unused: tuple[int | None, int] | None = None
     while sum(blocks) < calls:
+        if unused is not None:
+            budget.give_back(*unused)
         for answer in answers:
             budget.observe(*answer)
-        answers = []
+        answers, unused = [], None
         decision = budget.decide(t, "e", default_limit=60, error_budget=8, stale_after_ms=120_000)
         if not isinstance(decision, Go):
             t += int(decision.seconds * 1000) + 1
             continue
-        granted = 1 + budget.block("e", size)
+        granted = 1 + budget.block(t, "e", size)
+        window, ends = budget.window_reset_ms, budget.block_ends_ms(t)
         assert budget.in_flight <= (budget.window_remaining or 1)  # never beyond the window
-        blocks.append(granted)
-        for _ in range(granted):
-            status, headers = sim.call(t)
-            answers.append((t, t + 5, "e", status, headers))
-            t += 6
+        made = 0
+        while made < granted and (made == 0 or t < ends):
+            status, headers = sim.call(t + latency_ms / 2)
+            answers.append((t, t + latency_ms, "e", status, headers))
+            t += latency_ms + gap_ms
+            made += 1
+        if made < granted:
+            unused = (window, granted - made)
+        blocks.append(made)
     return blocks
 
 
@@ -274,7 +284,43 @@ def test_permits_go_in_blocks_only_while_the_window_has_plenty_of_room() -> None
     assert 1 in blocks[1:]  # near the end of a window: one call at a time again
 
 
-def test_at_exacts_real_limit_every_call_is_decided_alone() -> None:
-    sim = SimExact(limit=60, offset_ms=1_000)
-    assert set(permits_in_blocks(sim, 200, size=8)) == {1}
+@pytest.mark.parametrize("offset_ms", [1_000, 30_000, 57_000])
+@pytest.mark.parametrize("latency_ms,gap_ms", [(5, 1), (300, 200)])
+def test_at_exacts_real_limit_blocks_go_while_the_window_has_room(
+        offset_ms: int, latency_ms: int, gap_ms: int) -> None:
+    sim = SimExact(limit=60, offset_ms=offset_ms)
+    blocks = permits_in_blocks(sim, 300, size=4, latency_ms=latency_ms, gap_ms=gap_ms)
     assert sim.answered_429 == 0 and max(sim.used.values()) <= 60
+    assert 4 in blocks  # one decision for four calls while the minute has room
+    assert 1 in blocks[1:]  # the minute's last calls are decided one at a time
+    assert len(blocks) < 300 / 2  # far fewer decisions than calls
+
+
+def test_a_block_leaves_the_windows_last_calls_to_single_decisions() -> None:
+    budget = Budget()
+    budget.observe(0, 10, "e", 200, RateHeaders(60, 59, 60_000, 5_000, 4_999, 86_400_000))
+    assert isinstance(budget.decide(20, "e", default_limit=60, error_budget=8,
+                                     stale_after_ms=10**6), Go)
+    assert budget.block(20, "e", 4) == 3 and budget.in_flight == 4
+    budget.in_flight, budget.window_remaining = 1, 13  # 12 left once this call is counted
+    assert budget.block(20, "e", 4) == 0  # 4 + 10 more would not fit
+    budget.window_remaining = 60
+    assert budget.block(51_000, "e", 4) == 0  # under ten seconds of the window left
+
+
+def test_a_blocks_permits_are_used_only_until_five_seconds_before_the_reset() -> None:
+    budget = Budget()
+    budget.observe(0, 10, "e", 200, RateHeaders(60, 59, 60_000, 5_000, 4_999, 86_400_000))
+    floor = budget.clock.floor(1_000)
+    assert floor is not None
+    assert budget.block_ends_ms(1_000) == 1_000 + (55_000 - floor)
+
+
+def test_unused_permits_are_given_back_only_in_their_own_window() -> None:
+    budget = Budget()
+    budget.observe(0, 10, "e", 200, RateHeaders(60, 59, 60_000, 5_000, 4_999, 86_400_000))
+    budget.in_flight = 5
+    budget.give_back(60_000, 3)
+    assert budget.in_flight == 2
+    budget.give_back(0, 2)  # counted in a window that has ended: the new one started at 0
+    assert budget.in_flight == 2

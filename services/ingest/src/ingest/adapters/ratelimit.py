@@ -5,6 +5,14 @@ state. :meth:`PostgresRateLimiter.acquire` locks the row, lets the domain decide
 the new state and commits - so replicas see each other's calls in flight, the last
 ``X-RateLimit-*`` values and the learned view of Exact's clock. Waits happen outside the
 transaction, in slices, so a change by another replica is noticed.
+
+While the window has room (:meth:`Budget.block`) one transaction hands out a block of permits
+for one endpoint: the calls of a page loop then cost one transaction per block instead of two
+per call. A block's 200 answers are taken in by the company's next transaction; its unused
+permits are given back there too (when the caller moves to another endpoint, the window nears
+its end, or an answer is not a 200). A run's last block is taken in by the company's next
+transaction in this replica; until then its calls count as in flight, which only makes other
+callers of the company more careful, and a new window starts with none in flight.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,8 +39,23 @@ _Answer = tuple[int, int, str, int | None, RateHeaders | None]
 """What :meth:`Budget.observe` takes: sent, received, endpoint, status, headers."""
 
 
+_Unused = tuple[int | None, int]
+"""Permits of a block given back: the window they were counted in, how many."""
+
+
 def wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass
+class _Block:
+    """Permits of one block not used yet."""
+
+    endpoint: str
+    left: int
+    window_reset_ms: int | None
+    ends_ms: int
+    """Local time after which they are given back instead of used."""
 
 
 class PostgresRateLimiter:
@@ -43,10 +67,12 @@ class PostgresRateLimiter:
                  block: int = 8) -> None:
         self._engine = engine
         self._block = block
-        self._spare: dict[tuple[int, str], int] = {}
-        """(division, endpoint) -> permits of a block not used yet."""
+        self._blocks: dict[int, _Block] = {}
+        """Division -> the block its calls use now."""
         self._answers: dict[int, list[_Answer]] = {}
         """Division -> answers to block permits, taken in by the next transaction."""
+        self._unused: dict[int, list[_Unused]] = {}
+        """Division -> block permits given back, taken in by the next transaction."""
         self._views: dict[int, BudgetView] = {}
         self._default_limit = default_limit
         self._error_budget = error_budget
@@ -57,10 +83,12 @@ class PostgresRateLimiter:
         self._sleep = sleep
 
     async def acquire(self, division: int, endpoint: str, reserve: float = 0.0) -> Permit:
-        key = (division, endpoint)
-        if self._spare.get(key):
-            self._spare[key] -= 1
-            return Permit(division, endpoint, self._clock_ms(), in_block=True)
+        block = self._blocks.get(division)
+        if block is not None:
+            if block.endpoint == endpoint and block.left and self._clock_ms() < block.ends_ms:
+                block.left -= 1
+                return Permit(division, endpoint, self._clock_ms(), in_block=True)
+            self._give_back(division)
         reserve = max(reserve, self._floor)
         while True:
             now = self._clock_ms()
@@ -69,16 +97,18 @@ class PostgresRateLimiter:
                 decision = budget.decide(now, endpoint, default_limit=self._default_limit,
                                          error_budget=self._error_budget,
                                          stale_after_ms=self._stale_ms, reserve=reserve)
-                extra = budget.block(endpoint, self._block, reserve) \
+                extra = budget.block(now, endpoint, self._block, reserve) \
                     if isinstance(decision, Go) else 0
-                return decision, extra, budget.view(now, self._default_limit)
+                block = _Block(endpoint, extra, budget.window_reset_ms,
+                               budget.block_ends_ms(now)) if extra else None
+                return decision, block, budget.view(now, self._default_limit)
 
-            decision, extra, view = await self._update(division, decide)
+            decision, block, view = await self._update(division, decide)
             self._views[division] = view
             if isinstance(decision, Go):
-                self._spare[key] = self._spare.get(key, 0) + extra
-                return Permit(division, endpoint, now, in_block=extra > 0 or bool(
-                    self._spare[key]))
+                if block is not None:
+                    self._blocks[division] = block
+                return Permit(division, endpoint, now, in_block=block is not None)
             if isinstance(decision, Spent):
                 raise BudgetSpent(decision.reason, kind=decision.kind,
                                   wait_seconds=decision.seconds)
@@ -98,17 +128,20 @@ class PostgresRateLimiter:
             return known
         # anything but a 200 goes in at once, and the rest of the block is given back:
         # the next call is decided on what Exact just said
-        unused = sum(self._spare.pop(k) for k in [k for k in self._spare
-                                                   if k[0] == permit.division])
+        self._give_back(permit.division)
         self._answers.setdefault(permit.division, []).append(answer)
 
         def observe(budget: Budget) -> BudgetView:
-            budget.in_flight = max(0, budget.in_flight - unused)
             return budget.view(now, self._default_limit)
 
         view: BudgetView = await self._update(permit.division, observe)
         self._views[permit.division] = view
         return view
+
+    def _give_back(self, division: int) -> None:
+        block = self._blocks.pop(division, None)
+        if block is not None and block.left:
+            self._unused.setdefault(division, []).append((block.window_reset_ms, block.left))
 
     async def view(self, division: int) -> BudgetView:
         async with self._engine.connect() as conn:
@@ -118,13 +151,15 @@ class PostgresRateLimiter:
 
     async def _update(self, division: int, change: Callable[[Budget], Any]) -> Any:
         answers = self._answers.pop(division, [])
+        unused = self._unused.pop(division, [])
         try:
-            return await self._write(division, answers, change)
+            return await self._write(division, answers, unused, change)
         except BaseException:  # not taken in: they go with the next transaction
             self._answers[division] = answers + self._answers.get(division, [])
+            self._unused[division] = unused + self._unused.get(division, [])
             raise
 
-    async def _write(self, division: int, answers: list[_Answer],
+    async def _write(self, division: int, answers: list[_Answer], unused: list[_Unused],
                      change: Callable[[Budget], Any]) -> Any:
         t = rate_budgets
         async with self._engine.begin() as conn:
@@ -135,10 +170,11 @@ class PostgresRateLimiter:
                 state = await conn.scalar(sa.select(t.c.state).where(t.c.division == division)
                                           .with_for_update())
             budget = Budget.from_dict(state)
+            for window_reset_ms, count in unused:
+                budget.give_back(window_reset_ms, count)
             for answer in answers:
                 budget.observe(*answer)
             result = change(budget)
             await conn.execute(t.update().where(t.c.division == division)
                                .values(state=budget.to_dict(), updated_at=sa.func.now()))
         return result
-

@@ -33,8 +33,16 @@ ERROR_WINDOW_MS = 3_600_000
 _MARGIN_MS = 150
 _LEARN_SPACING_MS = 1_000
 BLOCK_ROOM = 50
-"""Calls a window must have left per permit before permits go out in blocks: far from any
-limit (Exact's real minute holds 60 calls, so there a call is always decided alone)."""
+"""Calls a window must have left per permit for a block however little of the window is left
+(far from any limit: Exact with its limits lifted, a sandbox)."""
+BLOCK_HEADROOM = 10
+"""Near a limit (Exact's real minute holds 60 calls) a block goes out only while the window
+keeps room for the block and this many calls more: the window's last calls are decided one
+at a time, each on the latest answer."""
+BLOCK_END_MS = 5_000
+"""Near a limit a block goes out only while at least twice this is left of the window (by the
+lower bound of Exact's clock), and its permits are not used in the window's last
+``BLOCK_END_MS``: a block never reaches into the next window."""
 
 
 @dataclass(frozen=True)
@@ -154,19 +162,39 @@ class Budget:
                 return Wait((due - floor) / self.clock.speed / 1000, "pacing")
         return self._go(now_ms, floor)
 
-    def block(self, endpoint: str, size: int, reserve: float = 0.0) -> int:
+    def block(self, now_ms: int, endpoint: str, size: int, reserve: float = 0.0) -> int:
         """After a Go: how many more calls to ``endpoint`` may go without asking again (they
-        count as in flight at once). None while the window or the day is anywhere near
-        spent, errors were seen on the endpoint, or the window is not known."""
-        if size <= 1 or self.window_remaining is None or self.errors.get(endpoint):
+        count as in flight at once; use them before :meth:`block_ends_ms`). None when the
+        window or the day could not hold the block and :data:`BLOCK_HEADROOM` calls more,
+        when less than ``2 * BLOCK_END_MS`` is left of the window, when errors were seen on
+        the endpoint, or while the window is not known."""
+        if size <= 1 or self.window_remaining is None or self.window_reset_ms is None or \
+                self.errors.get(endpoint):
             return 0
         room = self.window_remaining - self.in_flight
         if self.daily_remaining is not None:
             kept = self._kept(reserve)
             room = min(room, self.daily_remaining - self.in_flight - kept)
-        extra = size - 1 if room >= BLOCK_ROOM * size else 0
+        floor = self.clock.floor(now_ms)
+        roomy = room >= size - 1 + BLOCK_HEADROOM and floor is not None and \
+            self.window_reset_ms - floor >= 2 * BLOCK_END_MS
+        extra = size - 1 if room >= BLOCK_ROOM * size or roomy else 0
         self.in_flight += extra
         return extra
+
+    def block_ends_ms(self, now_ms: int) -> int:
+        """Local time after which a block's unused permits are given back, not used: the
+        window's last :data:`BLOCK_END_MS` as the lower bound of Exact's clock places them."""
+        if self.window_reset_ms is None:
+            return now_ms
+        return self.clock.local_ms_when(self.window_reset_ms - BLOCK_END_MS, now_ms)
+
+    def give_back(self, window_reset_ms: int | None, unused: int) -> None:
+        """Permits of a block that were not used: no longer in flight. Not once another window
+        is known: a new window started with nothing in flight (while none is known, after
+        Exact's clock was found to differ, they still count and are given back)."""
+        if self.window_reset_ms is None or window_reset_ms == self.window_reset_ms:
+            self.in_flight = max(0, self.in_flight - unused)
 
     def _kept(self, reserve: float) -> int:
         """Calls of today a caller with ``reserve`` (a share of the daily limit) leaves."""

@@ -1,0 +1,113 @@
+"""The shared rate budget in PostgreSQL: at Exact's real limit (60 calls a minute) a page loop
+takes its permits in blocks while the minute has room, so most calls cost no transaction,
+and every permit it does not use is given back to the company."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connector_runtime.devstack.testing import Infra
+from connector_runtime.persistence.db import create_engine, migrate_async
+from ingest.adapters import tables
+from ingest.adapters.ratelimit import PostgresRateLimiter
+from ingest.app import MIGRATIONS
+from ingest.domain.budget import Budget, RateHeaders
+
+pytestmark = pytest.mark.integration
+
+DIVISION = 4242
+T0 = 1_740_996_000_000  # a whole minute of Exact's clock (and of ours)
+
+
+@pytest.fixture
+async def engine(infra: Infra) -> AsyncIterator[AsyncEngine]:
+    url = infra.fresh_database("rate_budget")
+    await migrate_async(url, MIGRATIONS, tables.SCHEMA)
+    engine = create_engine(url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+class World:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.now = T0 + 1_000
+        self.transactions = 0
+        self.limiter = PostgresRateLimiter(engine, clock_ms=lambda: self.now, sleep=self._sleep,
+                                           block=4)
+        sa.event.listen(engine.sync_engine, "begin", self._began)
+
+    def _began(self, _conn: object) -> None:
+        self.transactions += 1
+
+    async def _sleep(self, seconds: float) -> None:
+        self.now += int(seconds * 1000) + 1
+
+    async def call(self, endpoint: str, remaining: int, status: int = 200) -> None:
+        """One call through the limiter, answered with ``remaining`` calls left this minute."""
+        permit = await self.limiter.acquire(DIVISION, endpoint)
+        self.now += 100
+        await self.limiter.complete(permit, status, RateHeaders(
+            minutely_limit=60, minutely_remaining=remaining, minutely_reset_ms=T0 + 60_000,
+            daily_limit=5_000, daily_remaining=4_000 + remaining,
+            daily_reset_ms=T0 + 86_400_000, date_ms=self.now - self.now % 1_000))
+        self.now += 100
+
+    async def budget(self) -> Budget:
+        async with self.engine.connect() as conn:
+            state = await conn.scalar(sa.select(tables.rate_budgets.c.state)
+                                      .where(tables.rate_budgets.c.division == DIVISION))
+        return Budget.from_dict(state)
+
+
+async def test_a_page_loop_takes_its_permits_in_blocks_while_the_minute_has_room(
+        engine: AsyncEngine) -> None:
+    world = World(engine)
+    await world.call("e", 59)  # the first call learns the window: decided alone
+    assert world.transactions == 2  # its decision, its answer
+    before = world.transactions
+    for remaining in range(58, 50, -1):  # eight calls: two blocks of four
+        await world.call("e", remaining)
+    assert world.transactions - before == 2
+    budget = await world.budget()
+    assert budget.in_flight == 4  # the second block's answers go in with the next decision
+    await world.call("e", 50)
+    budget = await world.budget()
+    assert budget.window_remaining == 51 and budget.in_flight == 4
+
+
+async def test_unused_permits_go_back_when_the_loop_moves_to_another_endpoint(
+        engine: AsyncEngine) -> None:
+    world = World(engine)
+    await world.call("a", 59)
+    await world.call("a", 58)  # a block of four, one used
+    assert (await world.budget()).in_flight == 4
+    await world.call("b", 57)  # three given back, a new block of four for "b"
+    budget = await world.budget()
+    assert budget.in_flight == 4 and budget.window_remaining == 58
+
+
+async def test_an_answer_but_a_200_gives_the_rest_of_the_block_back_at_once(
+        engine: AsyncEngine) -> None:
+    world = World(engine)
+    await world.call("e", 59)
+    await world.call("e", 58, status=500)
+    budget = await world.budget()
+    assert budget.in_flight == 0 and budget.window_remaining == 58
+
+
+async def test_the_minutes_last_seconds_are_decided_call_by_call(engine: AsyncEngine) -> None:
+    world = World(engine)
+    await world.call("e", 59)
+    await world.call("e", 58)  # a block of four
+    world.now = T0 + 56_000  # its permits are not used in the minute's last five seconds
+    before = world.transactions
+    await world.call("e", 57)
+    await world.call("e", 56)
+    assert world.transactions - before == 4  # each call decided and answered alone
+    budget = await world.budget()
+    assert budget.in_flight == 0 and budget.window_remaining == 56
