@@ -1,6 +1,6 @@
-"""The shared rate budget in PostgreSQL: at Exact's real limit (60 calls a minute) a page loop
-takes its permits in blocks while the minute has room, so most calls cost no transaction,
-and every permit it does not use is given back to the company."""
+"""The shared rate budget in PostgreSQL: at Exact's real limit (60 calls a minute) a run takes
+its permits in blocks while the minute has room, so most calls cost no transaction, and every
+permit it does not use is given back to the company."""
 
 from __future__ import annotations
 
@@ -80,15 +80,19 @@ async def test_a_page_loop_takes_its_permits_in_blocks_while_the_minute_has_room
     assert budget.window_remaining == 51 and budget.in_flight == 4
 
 
-async def test_unused_permits_go_back_when_the_loop_moves_to_another_endpoint(
+async def test_a_block_serves_the_companys_next_endpoints_but_not_one_with_4xx_answers(
         engine: AsyncEngine) -> None:
     world = World(engine)
     await world.call("a", 59)
-    await world.call("a", 58)  # a block of four, one used
-    assert (await world.budget()).in_flight == 4
-    await world.call("b", 57)  # three given back, a new block of four for "b"
+    await world.call("a", 58, status=404)  # decided alone, counts toward "a"'s error budget
+    before = world.transactions
+    await world.call("b", 57)  # a block of four
+    await world.call("c", 56)  # its permits serve any endpoint
+    assert world.transactions - before == 1
+    await world.call("a", 55)  # "a" had a 4xx this hour: the rest goes back, decided alone
+    assert world.transactions - before == 3
     budget = await world.budget()
-    assert budget.in_flight == 4 and budget.window_remaining == 58
+    assert budget.in_flight == 0 and budget.window_remaining == 55
 
 
 async def test_an_answer_but_a_200_gives_the_rest_of_the_block_back_at_once(

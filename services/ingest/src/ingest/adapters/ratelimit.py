@@ -7,10 +7,10 @@ the new state and commits - so replicas see each other's calls in flight, the la
 transaction, in slices, so a change by another replica is noticed.
 
 While the window has room (:meth:`Budget.block`) one transaction hands out a block of permits
-for one endpoint: the calls of a page loop then cost one transaction per block instead of two
-per call. A block's 200 answers are taken in by the company's next transaction; its unused
-permits are given back there too (when the caller moves to another endpoint, the window nears
-its end, or an answer is not a 200). A run's last block is taken in by the company's next
+for the company's calls (to any endpoint without recent 4xx answers): a run's calls then cost
+one transaction per block instead of two per call. A block's 200 answers are taken in by the
+company's next transaction; its unused permits are given back there too (when the window
+nears its end or an answer is not a 200). A run's last block is taken in by the company's next
 transaction in this replica; until then its calls count as in flight, which only makes other
 callers of the company more careful, and a new window starts with none in flight.
 """
@@ -51,8 +51,11 @@ def wall_ms() -> int:
 class _Block:
     """Permits of one block not used yet."""
 
-    endpoint: str
     left: int
+    barred: frozenset[str]
+    """Endpoints whose calls are decided alone (recent 4xx answers)."""
+    reserve: float
+    """The share of the day its taker leaves: a caller that must leave more decides alone."""
     window_reset_ms: int | None
     ends_ms: int
     """Local time after which they are given back instead of used."""
@@ -83,13 +86,14 @@ class PostgresRateLimiter:
         self._sleep = sleep
 
     async def acquire(self, division: int, endpoint: str, reserve: float = 0.0) -> Permit:
+        reserve = max(reserve, self._floor)
         block = self._blocks.get(division)
         if block is not None:
-            if block.endpoint == endpoint and block.left and self._clock_ms() < block.ends_ms:
+            if block.left and endpoint not in block.barred and reserve <= block.reserve and \
+                    self._clock_ms() < block.ends_ms:
                 block.left -= 1
                 return Permit(division, endpoint, self._clock_ms(), in_block=True)
             self._give_back(division)
-        reserve = max(reserve, self._floor)
         while True:
             now = self._clock_ms()
 
@@ -99,7 +103,7 @@ class PostgresRateLimiter:
                                          stale_after_ms=self._stale_ms, reserve=reserve)
                 extra = budget.block(now, endpoint, self._block, reserve) \
                     if isinstance(decision, Go) else 0
-                block = _Block(endpoint, extra, budget.window_reset_ms,
+                block = _Block(extra, budget.erring(now), reserve, budget.window_reset_ms,
                                budget.block_ends_ms(now)) if extra else None
                 return decision, block, budget.view(now, self._default_limit)
 

@@ -163,8 +163,9 @@ class Budget:
         return self._go(now_ms, floor)
 
     def block(self, now_ms: int, endpoint: str, size: int, reserve: float = 0.0) -> int:
-        """After a Go: how many more calls to ``endpoint`` may go without asking again (they
-        count as in flight at once; use them before :meth:`block_ends_ms`). None when the
+        """After a Go: how many more calls may go without asking again (they count as in
+        flight at once; use them before :meth:`block_ends_ms`, for endpoints not
+        :meth:`erring`). None when the
         window or the day could not hold the block and :data:`BLOCK_HEADROOM` calls more,
         when less than ``2 * BLOCK_END_MS`` is left of the window, when errors were seen on
         the endpoint, or while the window is not known."""
@@ -181,6 +182,12 @@ class Budget:
         extra = size - 1 if room >= BLOCK_ROOM * size or roomy else 0
         self.in_flight += extra
         return extra
+
+    def erring(self, now_ms: int) -> frozenset[str]:
+        """Endpoints with a 4xx answer in the last hour: each of their calls is decided alone
+        (a block's permits are not used for them), so their error budget is always checked."""
+        return frozenset(e for e, times in self.errors.items()
+                         if any(t > now_ms - ERROR_WINDOW_MS for t in times))
 
     def block_ends_ms(self, now_ms: int) -> int:
         """Local time after which a block's unused permits are given back, not used: the
