@@ -48,6 +48,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import contracts as c
+from bench.calls import minimum_calls
 from connector_runtime.devstack.embedded import EmbeddedKafka, EmbeddedPostgres
 from connector_runtime.devstack.testing import TEST_CLAIM_VERIFY_KEYS, signed_claim
 from connector_runtime.messaging.broker import ensure_topics
@@ -273,14 +274,6 @@ def rate_bound(calls: int, limit: int, server_now: float) -> float:
     left_in_first = 60 - server_now % 60
     return left_in_first + (extra_windows - 1) * 60
 
-
-def minimum_calls(expected: dict[str, Any]) -> int:
-    sync = {"TransactionLines", "GLAccounts", "GLClassifications", "Accounts"}
-    total = 1  # Divisions
-    for entity, figures in expected.items():
-        if entity != "Deleted":
-            total += max(1, math.ceil(int(figures["count"]) / (1000 if entity in sync else 60)))
-    return total
 
 
 async def bench(large: int) -> dict[str, Any]:

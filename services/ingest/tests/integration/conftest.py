@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import contracts as c
+from bench.calls import minimum_calls
 from connector_runtime.access import ApiClient, token_sha256
 from connector_runtime.devstack.testing import TEST_CLAIM_VERIFY_KEYS, Infra, signed_claim
 from connector_runtime.messaging.broker import ensure_topics
@@ -82,17 +83,8 @@ class Sandbox:
         await self.admin.limits(**limits)
 
     def minimum_calls(self, expected: dict[str, Any]) -> int:
-        """Calls a full run needs at least: one per page, an empty entity is one page."""
-        sync = {"TransactionLines", "GLAccounts", "GLClassifications", "Accounts"}
-        total = 1  # Divisions: the bound division only
-        for entity, figures in expected.items():
-            if entity in ("Deleted",):
-                continue
-            size = 1000 if entity in sync else 60
-            years = figures.get("by_year") if entity == "ReportingBalance" else None
-            counts = [int(y["count"]) for y in years] if years else [int(figures["count"])]
-            total += sum(max(1, -(-n // size)) for n in counts)  # by year: a page run each
-        return total
+        """Calls a full run needs at least: the proof suites' one definition."""
+        return minimum_calls(expected)
 
 
 @pytest.fixture
