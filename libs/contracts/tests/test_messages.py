@@ -229,6 +229,10 @@ def test_a_run_started_of_the_version_before_the_plan_still_parses() -> None:
     assert isinstance(parsed, c.RunStarted) and parsed.payload.plan is None
 
 
+_EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+"""Text with every Unicode scalar value (quotes, backslash, control characters included)."""
+
+
 def _awkward_value(annotation: object) -> object:
     """A value of a row field's type that is awkward on the wire."""
     kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
@@ -239,7 +243,7 @@ def _awkward_value(annotation: object) -> object:
         uuid.UUID: uuid.UUID("4e383ed4-d9d3-4fdb-a6c3-efe176b918ca"),
         Decimal: Decimal("-12345678901234567890.123456789E-3"),
         AwareDatetime: datetime(2024, 3, 31, 1, 2, 3, 4500, tzinfo=UTC),
-        date: date(1, 1, 1), bool: True, int: -(2**63), str: 'Café 😀 "x"\\\n\u2028'}
+        date: date(1, 1, 1), bool: True, int: -(2**70), str: 'Café 😀 "x"\\\n\u2028\x7f'}
     return values[kind]
 
 
@@ -258,3 +262,12 @@ def test_a_ledger_batch_serializes_to_what_pydantic_makes_of_the_whole_message(
             checkpoint=checkpoint, last=last, entity=entity, rows=rows))
         assert batch.to_bytes() == batch.model_dump_json().encode()
         assert c.parse_message(c.LEDGER_BATCHES, batch.to_bytes()) == batch
+
+
+def test_a_ledger_batch_writes_every_character_as_pydantic_does() -> None:
+    model = c.ROW_MODELS[c.Entity.GL_ACCOUNTS]
+    row = model.model_validate({"ID": uuid.uuid4(), "Code": _EVERY_CHARACTER, "Division": 1})
+    batch = c.LedgerBatch.create(datasource_id=uuid.uuid4(), payload=c.BATCH_MODELS[
+        c.Entity.GL_ACCOUNTS](run_id=uuid.uuid4(), kind="initial", division=1, batch_seq=0,
+                              entity=c.Entity.GL_ACCOUNTS, rows=(row,)))
+    assert batch.to_bytes() == batch.model_dump_json().encode()

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union
 
+import msgspec
 from pydantic import AwareDatetime, Field, create_model
 
 from contracts.common import ENTITIES_ADDED, Division
@@ -23,6 +24,9 @@ from contracts.envelope import Message, WireModel
 from contracts.rows import ROW_MODELS, Entity, Row
 
 _M64 = (1 << 64) - 1
+
+_JSON = msgspec.json.Encoder()
+"""Writes LedgerBatch (:meth:`LedgerBatch.to_bytes`)."""
 
 
 def id_hash_term(row_id: object) -> int:
@@ -266,13 +270,17 @@ class LedgerBatch(Message):
     payload: LedgerBatchPayload
 
     def to_bytes(self) -> bytes:
-        """The same bytes as :meth:`Message.to_bytes`, in about half the time: the envelope
-        and the payload are serialized apart and joined (``payload`` is the envelope's last
-        field). Serializing the whole message makes pydantic match the payload against the
-        union of batch models, which cost as much as serializing the rows themselves."""
-        head = self.__pydantic_serializer__.to_json(self, exclude={"payload"})
-        body = self.payload.__pydantic_serializer__.to_json(self.payload)
-        return b"".join((head[:-1], b',"payload":', body, b"}"))
+        """The same bytes as :meth:`Message.to_bytes` (pydantic's JSON of the whole message),
+        in about a third of the time: msgspec encodes the validated field values as they are.
+
+        Every value of a batch is of a type both write alike (UUID, Decimal as its ``str``,
+        date, UTC datetime, int, str, bool, None, the Entity and kind strings), in field
+        order; a test holds the bytes equal to pydantic's for every entity, with awkward
+        values. On the path of every page: pydantic matching the payload against the union
+        of batch models cost as much as writing the rows."""
+        payload = self.payload
+        return _JSON.encode({**self.__dict__, "payload": {
+            **payload.__dict__, "rows": [row.__dict__ for row in payload.rows]}})
 
 
 class DeletedRow(WireModel):
