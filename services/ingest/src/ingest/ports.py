@@ -108,8 +108,6 @@ class Permit:
     division: int
     endpoint: str
     sent_ms: int
-    in_block: bool = False
-    """Handed out from a block of permits: its answer may be reported with the next block."""
 
 
 class RateLimiter(Protocol):

@@ -1,6 +1,7 @@
 """The shared rate budget in PostgreSQL: at Exact's real limit (60 calls a minute) a run takes
-its permits in blocks while the minute has room, so most calls cost no transaction, and every
-permit it does not use is given back to the company."""
+its permits in blocks while the minute has room, so most calls cost no transaction, its 200
+answers go in with its next decision, and every permit it does not use is given back to the
+company."""
 
 from __future__ import annotations
 
@@ -90,9 +91,9 @@ async def test_a_block_serves_the_companys_next_endpoints_but_not_one_with_4xx_a
     await world.call("c", 56)  # its permits serve any endpoint
     assert world.transactions - before == 1
     await world.call("a", 55)  # "a" had a 4xx this hour: the rest goes back, decided alone
-    assert world.transactions - before == 3
+    assert world.transactions - before == 2
     budget = await world.budget()
-    assert budget.in_flight == 0 and budget.window_remaining == 55
+    assert budget.in_flight == 1 and budget.window_remaining == 56  # "a"'s answer is pending
 
 
 async def test_an_answer_but_a_200_gives_the_rest_of_the_block_back_at_once(
@@ -112,6 +113,13 @@ async def test_the_minutes_last_seconds_are_decided_call_by_call(engine: AsyncEn
     before = world.transactions
     await world.call("e", 57)
     await world.call("e", 56)
-    assert world.transactions - before == 4  # each call decided and answered alone
+    assert world.transactions - before == 2  # each call decided alone, on the last answer
     budget = await world.budget()
-    assert budget.in_flight == 0 and budget.window_remaining == 56
+    assert budget.in_flight == 1 and budget.window_remaining == 57
+
+
+async def test_the_answer_that_tells_the_window_goes_in_at_once(engine: AsyncEngine) -> None:
+    world = World(engine)
+    await world.call("e", 59)
+    budget = await world.budget()  # other callers wait for the window while it is unknown
+    assert budget.in_flight == 0 and budget.window_remaining == 59

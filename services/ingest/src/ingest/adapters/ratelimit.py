@@ -6,12 +6,14 @@ the new state and commits - so replicas see each other's calls in flight, the la
 ``X-RateLimit-*`` values and the learned view of Exact's clock. Waits happen outside the
 transaction, in slices, so a change by another replica is noticed.
 
-While the window has room (:meth:`Budget.block`) one transaction hands out a block of permits
-for the company's calls (to any endpoint without recent 4xx answers): a run's calls then cost
-one transaction per block instead of two per call. A block's 200 answers are taken in by the
-company's next transaction; its unused permits are given back there too (when the window
-nears its end or an answer is not a 200). A run's last block is taken in by the company's next
-transaction in this replica; until then its calls count as in flight, which only makes other
+A 200 answer in a known window is taken in by the company's next transaction (which decides
+the next call on it, exactly as if it had been written at once); anything else goes in at
+once. While the window has room (:meth:`Budget.block`) one transaction hands out a block of
+permits for the company's calls (to any endpoint without recent 4xx answers); its unused
+permits are given back with the next transaction (when the window nears its end or an answer
+is not a 200). So a run's calls cost one transaction per block, and one per call near the
+window's end, instead of two per call. A run's last answers are taken in by the company's next
+transaction in this replica; until then they count as in flight, which only makes other
 callers of the company more careful, and a new window starts with none in flight.
 """
 
@@ -92,7 +94,7 @@ class PostgresRateLimiter:
             if block.left and endpoint not in block.barred and reserve <= block.reserve and \
                     self._clock_ms() < block.ends_ms:
                 block.left -= 1
-                return Permit(division, endpoint, self._clock_ms(), in_block=True)
+                return Permit(division, endpoint, self._clock_ms())
             self._give_back(division)
         while True:
             now = self._clock_ms()
@@ -112,7 +114,7 @@ class PostgresRateLimiter:
             if isinstance(decision, Go):
                 if block is not None:
                     self._blocks[division] = block
-                return Permit(division, endpoint, now, in_block=block is not None)
+                return Permit(division, endpoint, now)
             if isinstance(decision, Spent):
                 raise BudgetSpent(decision.reason, kind=decision.kind,
                                   wait_seconds=decision.seconds)
@@ -127,11 +129,12 @@ class PostgresRateLimiter:
         now = self._clock_ms()
         answer = (permit.sent_ms, now, permit.endpoint, status, headers)
         known = self._views.get(permit.division)
-        if permit.in_block and status == 200 and known is not None:
+        if status == 200 and known is not None and known.minutely_remaining is not None:
             self._answers.setdefault(permit.division, []).append(answer)
             return known
-        # anything but a 200 goes in at once, and the rest of the block is given back:
-        # the next call is decided on what Exact just said
+        # anything but a 200 goes in at once, and the rest of the block is given back: the
+        # next call is decided on what Exact just said; so does the answer that first tells
+        # the window, which other callers of the company wait for
         self._give_back(permit.division)
         self._answers.setdefault(permit.division, []).append(answer)
 
