@@ -230,21 +230,23 @@ def asyncapi_app() -> FastStream:
     return FastStream(host.broker, title=f"exact-{NAME}")
 
 
-GC_THRESHOLD = 10_000
+GC_THRESHOLD = 2_000
 """Allocations between collections of the youngest generation (Python's default: 700)."""
 
 
 def tune_gc() -> None:
-    """Fewer, larger garbage collections, and none over what start-up built.
+    """Fewer garbage collections, and none over what start-up built.
 
     A page of 1,000 rows keeps about 8,000 objects the collector tracks (the parsed JSON,
     row models, UUIDs) until the page is sent, and makes many more on the way: at the default
-    threshold the collector scans them over and over, about a fifth of the CPU the page loop
-    spends per row (decoding to serializing). At 10,000 that work costs about what no
-    collection would (measured over 125 pages of TransactionLines), while cyclic
-    garbage still goes within a few pages; the modules, schemas and tables built at start-up
-    are moved out of the collector's sight (:func:`gc.freeze`), as they live as long as the
-    process. Memory is freed by reference counting as before."""
+    threshold the collector scans them over and over, and each full collection also walks
+    every module, schema and table built at start-up. Those are moved out of the
+    collector's sight (:func:`gc.freeze`: they live as long as the process), and the
+    youngest generation is collected every 2,000 allocations. Side by side over a run of
+    1,058,369 rows (P4): ingest's CPU 30.8 s -> 24.2 s, peak memory unchanged (156 -> 155
+    MB). At 10,000 the CPU was 22.7 s but the peak 184 MB: a page's net allocations then
+    stayed under the threshold, so the cyclic garbage of the HTTP and broker clients (the
+    rows freed by reference counting as before) waited many pages for a collection."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 10, 10)
