@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import contracts as c
 from connector_runtime.devstack.testing import eventually, signed_claim
 from ingest.adapters.repository import PostgresRunStore
+from ingest.domain.errors import LeaseLost
+from ingest.domain.model import PageStats
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +72,33 @@ async def test_a_dead_replicas_company_is_taken_over_after_its_lease(engine: Asy
     assert await store.claim("replica-b", 10, LEASE) == []
     taken = await eventually(lambda: store.claim("replica-b", 10, LEASE), timeout=10)
     assert set(taken) == {first, second}
+
+
+async def test_a_page_moves_the_checkpoint_only_for_the_replica_holding_the_run(
+        engine: AsyncEngine) -> None:
+    store = PostgresRunStore(engine)
+    run_id = await _request(store, 840_001)
+    assert await store.claim("replica-a", 1, LEASE) == [run_id]
+    run = await store.load(run_id)
+    assert run is not None
+    await store.start(run, "replica-a", [])
+    cp = run.checkpoints[c.Entity.JOURNALS.value]
+    page = PageStats(rows=5, amount_sum=None, debit_sum=None, id_hash_sum=7, max_timestamp=None,
+                     count_sum=None, next_cursor="api/v1/840001/financial/Journals?$skiptoken=x")
+    cp.advance(page, 1)
+    run.calls_used = 1
+    await store.save_page(run, cp, "replica-a", [])
+    saved = await store.load(run_id)
+    assert saved is not None and saved.calls_used == 1
+    assert saved.checkpoints[cp.entity].rows == 5
+    assert saved.checkpoints[cp.entity].cursor == page.next_cursor
+
+    await store.release("replica-a", [run_id])  # replica b holds the run now
+    assert await store.claim("replica-b", 1, LEASE) == [run_id]
+    cp.advance(page, 1)
+    run.calls_used = 2
+    with pytest.raises(LeaseLost):
+        await store.save_page(run, cp, "replica-a", [])
+    kept = await store.load(run_id)
+    assert kept is not None and kept.calls_used == 1
+    assert kept.checkpoints[cp.entity].rows == 5 and kept.checkpoints[cp.entity].pages == 1
