@@ -1,6 +1,7 @@
-"""The trial-balance state binds a page's columns as PostgreSQL array literals: whatever a
-G/L code or id holds (quotes, backslashes, commas, braces, the word NULL, spaces), and exact
-decimals in any notation, PostgreSQL reads back exactly what was written."""
+"""The trial-balance state and the refresh hashes bind a page's columns as PostgreSQL array
+literals: whatever a G/L code or id holds (quotes, backslashes, commas, braces, the word NULL,
+spaces), exact decimals in any notation and any bytes, PostgreSQL reads back exactly what was
+written."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import psycopg
 import pytest
 
 from connector_runtime.devstack.testing import Infra
-from ingest.adapters.trial_store import _array
+from ingest.adapters.pg_arrays import array, bytea_array
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ def test_array_literals_read_back_exactly(infra: Infra) -> None:
         got = conn.execute(
             "SELECT CAST(%s AS text[]), CAST(%s AS numeric[]), CAST(%s AS date[]),"
             " CAST(%s AS int[])",
-            (_array(texts, text=True), _array(amounts), _array(dates), _array([1, None, -7]))
+            (array(texts, text=True), array(amounts), array(dates), array([1, None, -7]))
         ).fetchone()
     assert got is not None
     assert got[0] == texts
@@ -34,3 +35,12 @@ def test_array_literals_read_back_exactly(infra: Infra) -> None:
         "12345678901234567890.12"
     assert got[2] == dates
     assert got[3] == [1, None, -7]
+
+
+def test_bytea_array_literals_read_back_exactly(infra: Infra) -> None:
+    hashes = [bytes(range(256)), b"", b"\x00\\\"{},", bytes.fromhex("ff" * 32)]
+    url = infra.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        got = conn.execute("SELECT CAST(%s AS bytea[])", (bytea_array(hashes),)).fetchone()
+    assert got is not None
+    assert [bytes(h) for h in got[0]] == hashes

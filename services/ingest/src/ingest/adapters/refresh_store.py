@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ingest.adapters.pg_arrays import array, bytea_array
 from ingest.adapters.tables import refresh_hashes
 from ingest.domain.model import Run
 from ingest.domain.refresh import PageHashes
@@ -60,7 +61,8 @@ _UPSERT_HASHES = sa.text("""
     SELECT :ds, :entity, *, :run FROM unnest(CAST(:ids AS text[]), CAST(:hashes AS bytea[]))
     ON CONFLICT (datasource_id, entity, row_id) DO UPDATE SET hash = excluded.hash,
         seen_run_id = excluded.seen_run_id""")
-"""One statement whatever the page's size (arrays, not a VALUES row per row to compile)."""
+"""One statement whatever the page's size (arrays, not a VALUES row per row to compile), each
+bound as its text literal (:mod:`ingest.adapters.pg_arrays`)."""
 
 
 async def write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> None:
@@ -69,7 +71,7 @@ async def write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> Non
     if page.hashes:
         await conn.execute(_UPSERT_HASHES, {
             "ds": run.datasource_id, "entity": page.entity, "run": run.run_id,
-            "ids": list(page.hashes), "hashes": list(page.hashes.values())})
+            "ids": array(page.hashes, text=True), "hashes": bytea_array(page.hashes.values())})
     if page.sweep:
         await conn.execute(refresh_hashes.delete().where(
             refresh_hashes.c.datasource_id == run.datasource_id,

@@ -13,7 +13,6 @@ summed by PostgreSQL per key: memory stays flat however large the ledger.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts import Entity
 from ingest.adapters import refresh_store
+from ingest.adapters.pg_arrays import array
 from ingest.adapters.tables import trial_exact, trial_lines, trial_rereads, trial_stale
 from ingest.domain.model import Run
 from ingest.domain.refresh import PageHashes
@@ -61,18 +61,7 @@ _UPSERT_BALANCES = sa.text("""
         amount = excluded.amount, seen_run_id = excluded.seen_run_id""")
 """One statement per page with one array per column (a page is up to 1000 rows: a
 multi-row VALUES would bind 10,000 parameters and cost far more than the page's own work).
-Each array is bound as its PostgreSQL text literal (:func:`_array`): the driver's list
-adapter walks every element in Python and cost more than the rest of the page's commit."""
-
-
-def _array(values: Iterable[object], text: bool = False) -> str:
-    """``{a,b,...}``: the literal PostgreSQL casts to the column's array type. Numbers, dates
-    and Decimals print as PostgreSQL reads them (Decimal's ``str`` is exact); text is quoted."""
-    if text:
-        return "{" + ",".join(
-            "NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-            for v in values) + "}"
-    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+Each array is bound as its PostgreSQL text literal (:mod:`ingest.adapters.pg_arrays`)."""
 
 
 async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
@@ -89,11 +78,11 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
             )).all()}
             touched |= touched_periods(before, lines)
         await conn.execute(_UPSERT_LINES, {
-            "ds": ds, "run": run.run_id, "ids": _array(ids, text=True),
-            "years": _array(x.year for x in lines), "periods": _array(x.period for x in lines),
-            "gls": _array((x.gl_code for x in lines), text=True),
-            "types": _array(x.type for x in lines), "statuses": _array(x.status for x in lines),
-            "amounts": _array(x.amount for x in lines), "dates": _array(x.on for x in lines)})
+            "ds": ds, "run": run.run_id, "ids": array(ids, text=True),
+            "years": array(x.year for x in lines), "periods": array(x.period for x in lines),
+            "gls": array((x.gl_code for x in lines), text=True),
+            "types": array(x.type for x in lines), "statuses": array(x.status for x in lines),
+            "amounts": array(x.amount for x in lines), "dates": array(x.on for x in lines)})
     if page.deleted_lines:
         gone = await conn.execute(trial_lines.delete().where(
             trial_lines.c.datasource_id == ds, trial_lines.c.line_id.in_(page.deleted_lines))
@@ -117,10 +106,10 @@ async def _write_balances(conn: AsyncConnection, run: Run, page: TrialPage) -> N
     if page.balances:
         rows = list({b.row_id: b for b in page.balances}.values())
         await conn.execute(_UPSERT_BALANCES, {
-            "ds": ds, "run": run.run_id, "ids": _array(b.row_id for b in rows),
-            "years": _array(b.year for b in rows), "periods": _array(b.period for b in rows),
-            "gls": _array((b.gl_code for b in rows), text=True),
-            "statuses": _array(b.status for b in rows), "amounts": _array(b.amount for b in rows)})
+            "ds": ds, "run": run.run_id, "ids": array(b.row_id for b in rows),
+            "years": array(b.year for b in rows), "periods": array(b.period for b in rows),
+            "gls": array((b.gl_code for b in rows), text=True),
+            "statuses": array(b.status for b in rows), "amounts": array(b.amount for b in rows)})
     if page.sweep_balances is not None:
         await conn.execute(trial_exact.delete().where(
             *_balance_scope(trial_exact, page.sweep_balances), trial_exact.c.datasource_id == ds,
