@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=None,
                         help="companies per replica count (default: 1,000 full, 30 quick)")
     parser.add_argument("--replicas", default=None, help="replica counts, e.g. 1,3")
+    parser.add_argument("--max-concurrent-runs", type=int, default=None,
+                        help="INGEST_MAX_CONCURRENT_RUNS of each replica (default: 40)")
     parser.add_argument("--work-dir", type=Path, default=Path(".data/bench-scale"))
     parser.add_argument("--out", type=Path, default=Path("bench/scale-results.json"))
     args = parser.parse_args()
@@ -41,6 +43,8 @@ def main() -> None:
         setup = dataclasses.replace(setup, companies=args.companies)
     if args.replicas:
         setup = dataclasses.replace(setup, replicas=tuple(int(r) for r in args.replicas.split(",")))
+    if args.max_concurrent_runs:
+        setup = dataclasses.replace(setup, max_concurrent_runs=args.max_concurrent_runs)
     shutil.rmtree(args.work_dir, ignore_errors=True)
     started, when = time.monotonic(), datetime.now(UTC)
     at_start = stamp("make bench-scale", when)
@@ -62,7 +66,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    if args.scale == "full" and not args.companies and not args.replicas:
+    if args.scale == "full" and not (args.companies or args.replicas or args.max_concurrent_runs):
         update_block("bench-scale:results",
                      f"{stamp_after_run('make bench-scale', when, at_start)}\n\n"
                      f"{markdown(figures)}\n\n`make bench-scale` took {seconds / 60:.1f} minutes "
