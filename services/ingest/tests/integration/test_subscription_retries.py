@@ -5,6 +5,7 @@ Time passing is stood in for by ageing the rows' last attempt (``checked_at``)."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any, cast
@@ -110,3 +111,19 @@ async def test_a_failed_creation_backs_off_and_a_success_resets_the_count(
     await _age(engine, ds, 4.5)
     assert await keeper.keep() == 1
     assert exact.created == ["Accounts"] and await _state(engine, ds) == ("active", 0, None)
+
+
+async def test_a_pass_tries_each_company_once_even_when_its_back_off_ends_within_the_pass(
+        engine: AsyncEngine) -> None:
+    # With no back-off, failing companies are due again at once: a pass that kept settling
+    # them never ended, and data sources added at the start of the next pass waited for it.
+    exact = Exact()
+    keeper = SubscriptionKeeper(engine, cast(ExactWebhooks, exact), URL,
+                                retry_first=timedelta(0))
+    failing = [await _row(engine, FAILED, failures=1, error="Exact was down") for _ in range(3)]
+    assert await asyncio.wait_for(keeper.keep(), timeout=20) == 3
+    for ds in failing:
+        state = await _state(engine, ds)
+        assert state is not None and state[:2] == (FAILED, 2)
+    async with engine.begin() as conn:
+        await conn.execute(subs.delete().where(subs.c.datasource_id.in_(failing)))

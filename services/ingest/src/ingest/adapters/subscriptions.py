@@ -78,12 +78,16 @@ class SubscriptionKeeper:
         self._retry_max = retry_max.total_seconds()
 
     async def keep(self) -> int:
-        """One pass; returns how many data sources were settled with Exact."""
+        """One pass; returns how many data sources were settled with Exact.
+
+        A pass settles each data source at most once: with short back-offs, companies whose
+        calls keep failing became due again before a long pass ended, so the pass never ended
+        and new data sources (added by :meth:`_want` at the start of a pass) waited for it."""
         await self._want()
-        settled = 0
-        while await self._settle_one():
-            settled += 1
-        return settled
+        settled: set[uuid.UUID] = set()
+        while (done := await self._settle_one(settled)) is not None:
+            settled.add(done)
+        return len(settled)
 
     async def run(self, every: float) -> None:
         """Keep subscriptions until cancelled; a database or Exact outage is tried again."""
@@ -117,7 +121,8 @@ class SubscriptionKeeper:
                                                    subs.c.state.not_in([RENEW, REMOVING]))
                                .values(state=RENEW, updated_at=sa.func.now()))
 
-    async def _settle_one(self) -> bool:
+    async def _settle_one(self, settled: set[uuid.UUID]) -> uuid.UUID | None:
+        """Settle the most urgent due data source not in ``settled``; its id, or None."""
         now = datetime.now(UTC)
         # retry_first after the first failure, doubled for each further one, retry_max at most
         back_off = sa.func.least(self._retry_max, self._retry_first * sa.func.power(
@@ -135,11 +140,13 @@ class SubscriptionKeeper:
             urgency = sa.case((subs.c.state == REMOVING, 0),
                               (subs.c.state.in_([WANTED, RENEW]), 1),
                               (subs.c.state == FAILED, 2), else_=3)
-            first = (await conn.execute(sa.select(subs.c.datasource_id).where(due)
-                                        .order_by(urgency, subs.c.updated_at).limit(1)
+            pending = sa.select(subs.c.datasource_id).where(due)
+            if settled:
+                pending = pending.where(subs.c.datasource_id.not_in(settled))
+            first = (await conn.execute(pending.order_by(urgency, subs.c.updated_at).limit(1)
                                         .with_for_update(skip_locked=True))).first()
             if first is None:
-                return False
+                return None
             rows = (await conn.execute(sa.select(subs).where(
                 subs.c.datasource_id == first.datasource_id).with_for_update())).all()
             try:
@@ -165,7 +172,7 @@ class SubscriptionKeeper:
                             failures=sa.case((subs.c.state == REMOVING, subs.c.failures + 1),
                                              else_=subs.c.failures),
                             updated_at=sa.func.now()))
-            return True
+            return uuid.UUID(str(first.datasource_id))
 
     async def _settle(self, conn: AsyncConnection, rows: Sequence[Any], now: datetime) -> None:
         division, grant_id = rows[0].division, rows[0].grant_id
