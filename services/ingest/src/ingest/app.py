@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI
 from faststream import FastStream
@@ -166,6 +167,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 if listener is not None:
                     await listener.stop()
                 await scheduler.stop()
+                try:
+                    await limiter.flush()
+                except (OSError, sa.exc.SQLAlchemyError) as exc:
+                    # held permits then go stale on their own (a crash leaves them so too)
+                    log.warning("rate_budget_flush_failed", error=type(exc).__name__)
                 await publisher.stop()
 
     app = FastAPI(title=f"exact-{NAME}", lifespan=lifespan)

@@ -123,3 +123,17 @@ async def test_the_answer_that_tells_the_window_goes_in_at_once(engine: AsyncEng
     await world.call("e", 59)
     budget = await world.budget()  # other callers wait for the window while it is unknown
     assert budget.in_flight == 0 and budget.window_remaining == 59
+
+
+async def test_a_stopping_replica_gives_back_its_block_and_takes_in_its_answers(
+        engine: AsyncEngine) -> None:
+    # Left in the replica's memory, they counted as calls in flight for the company until
+    # they went stale (minutes), and every other caller of the company waited on them.
+    world = World(engine)
+    await world.call("e", 59)
+    for remaining in range(58, 52, -1):  # a block of four used, and two of the next
+        await world.call("e", remaining)
+    assert (await world.budget()).in_flight > 0
+    await world.limiter.flush()
+    budget = await world.budget()
+    assert budget.in_flight == 0 and budget.window_remaining == 53

@@ -127,3 +127,23 @@ async def test_a_pass_tries_each_company_once_even_when_its_back_off_ends_within
         assert state is not None and state[:2] == (FAILED, 2)
     async with engine.begin() as conn:
         await conn.execute(subs.delete().where(subs.c.datasource_id.in_(failing)))
+
+
+class Stuck(Exact):
+    """Calls for one company never answer (its budget held, Exact hanging for it)."""
+
+    async def list(self, division: int, grant_id: uuid.UUID) -> list[ExactSubscription]:
+        await asyncio.sleep(3600)
+        return []
+
+
+async def test_a_company_whose_calls_hang_is_given_up_on_for_this_pass(
+        engine: AsyncEngine) -> None:
+    keeper = SubscriptionKeeper(engine, cast(ExactWebhooks, Stuck()), URL,
+                                per_company=timedelta(seconds=0.5))
+    ds = await _row(engine, "wanted")
+    assert await asyncio.wait_for(keeper.keep(), timeout=20) == 1
+    state = await _state(engine, ds)
+    assert state is not None and state[:2] == (FAILED, 1)
+    async with engine.begin() as conn:
+        await conn.execute(subs.delete().where(subs.c.datasource_id == ds))

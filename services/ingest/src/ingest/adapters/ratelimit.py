@@ -145,6 +145,16 @@ class PostgresRateLimiter:
         self._views[permit.division] = view
         return view
 
+    async def flush(self) -> None:
+        """Give back every unused block permit and take in the answers still held (a replica
+        stopping): otherwise the company's budget counts them as calls in flight until they
+        go stale, and every other caller of the company waits on them."""
+        for division in list(self._blocks):
+            self._give_back(division)
+        for division in list(set(self._answers) | set(self._unused)):
+            if self._answers.get(division) or self._unused.get(division):
+                await self._update(division, lambda budget: None)
+
     def _give_back(self, division: int) -> None:
         block = self._blocks.pop(division, None)
         if block is not None and block.left:

@@ -69,13 +69,16 @@ class SubscriptionKeeper:
     def __init__(self, engine: AsyncEngine, exact: ExactWebhooks, callback_url: str, *,
                  check_every: timedelta = timedelta(hours=1),
                  retry_first: timedelta = timedelta(seconds=2),
-                 retry_max: timedelta = timedelta(minutes=1)) -> None:
+                 retry_max: timedelta = timedelta(minutes=1),
+                 per_company: timedelta = timedelta(seconds=20)) -> None:
         self._engine = engine
         self._exact = exact
         self._url = callback_url
         self._check_every = check_every
         self._retry_first = retry_first.total_seconds()
         self._retry_max = retry_max.total_seconds()
+        # one company's calls (its budget busy, Exact slow for it) may not hold the pass longer
+        self._per_company = per_company.total_seconds()
 
     async def keep(self) -> int:
         """One pass; returns how many data sources were settled with Exact.
@@ -151,10 +154,11 @@ class SubscriptionKeeper:
                 subs.c.datasource_id == first.datasource_id).with_for_update())).all()
             try:
                 removing = [r for r in rows if r.state == REMOVING]
-                if removing:
-                    await self._remove(conn, removing)
-                else:
-                    await self._settle(conn, rows, now)
+                async with asyncio.timeout(self._per_company):
+                    if removing:
+                        await self._remove(conn, removing)
+                    else:
+                        await self._settle(conn, rows, now)
             except Exception as exc:
                 # Any failure is kept on this company's rows (FAILED, retried after a back-off),
                 # so a company that keeps failing never holds the keeper on itself.
