@@ -110,6 +110,28 @@ def test_a_full_run_writes_its_commit_into_the_block(repo: Path) -> None:
     assert "state=stale" in stamp_after_run("make faults", when, at_start, repo)
 
 
+def test_a_readme_commit_during_a_run_keeps_the_figures_current_naming_the_measured_commit(
+        repo: Path) -> None:
+    readme = _readme(repo, "| old |", "R1 old")
+    measured = _commit(repo, "bench/README.md", readme.read_text())
+    when = datetime(2026, 12, 6, tzinfo=UTC)
+    at_start = stamp("make faults", when, repo)
+    # another suite publishes its figures, and docs change, while this one runs
+    _commit(repo, "bench/README.md", readme.read_text() + "P1 prose\n")
+    _commit(repo, "docs/capacity.md", "notes\n")
+    after = stamp_after_run("make faults", when, at_start, repo)
+    assert update_block("faults:results", f"{after}\n\nR1 PASS", readme)
+    block = blocks(readme)[1]
+    assert (block.commit, block.state) == (measured, "current")
+    assert f"on commit `{measured[:7]}`" in block.text and "**Stale:**" not in block.text
+    assert problem(block, repo) is None
+
+    _commit(repo, "services/ingest/runner.py", "changed mid-run\n")
+    after = stamp_after_run("make faults", when, at_start, repo)
+    assert "state=stale" in after and "**Stale:** the suite code changed while" in after
+    assert f"commit={measured}" in after
+
+
 def test_outside_a_git_checkout_figures_are_written_labelled_stale(tmp_path: Path) -> None:
     label = stamp("make bench", datetime(2026, 12, 6, tzinfo=UTC), tmp_path)
     assert "commit=unknown" in label and "**Stale:**" in label

@@ -9,8 +9,10 @@ A block's first line is a marker, then a line a reader sees::
     Measured by `make bench` on commit `<sha7>` (<date>).
 
 ``state=stale`` (with a visible "Stale:" line) when the figures no longer describe the
-code: written by a run on a working tree with uncommitted suite changes, or by
-``python -m bench.provenance mark-stale`` when the code moved on and nobody reran them.
+code: written by a run on a working tree with uncommitted suite changes or during which
+the suite code was committed to, or by ``python -m bench.provenance mark-stale`` when the
+code moved on and nobody reran them. A run during which only bench/README.md or other
+non-suite files were committed names the commit it started on and stays current.
 
 ``python -m bench.provenance check`` prints each block's status (what the test asserts).
 """
@@ -94,17 +96,35 @@ def stamp(command: str, when: datetime, root: Path = ROOT) -> str:
                 f"**Stale:** measured by `{command}` on {date} with uncommitted changes on top "
                 f"of commit `{commit[:7]}`, so no commit holds the code these figures come "
                 f"from; rerun `{command}` on a clean checkout.")
+    return _current(command, commit, date)
+
+
+def _current(command: str, commit: str, date: str) -> str:
     return (f"<!-- measured: commit={commit} date={date} state=current -->\n"
             f"Measured by `{command}` on commit `{commit[:7]}` ({date}).")
 
 
 def stamp_after_run(command: str, when: datetime, at_start: str, root: Path = ROOT) -> str:
-    """The stamp for a run that began with ``at_start``: stale if the code moved meanwhile."""
+    """The stamp for a run that began with stamp ``at_start``: it names the commit the run
+    measured, and is stale if the suite code moved meanwhile. Commits that leave the suite
+    code alone (bench/README.md, docs) do not make it stale; the comparison is the check's
+    (:func:`same_suite_code`)."""
     now = stamp(command, when, root)
-    if now == at_start or "state=stale" in now:
+    if "state=stale" in now:
         return now
-    return (f"<!-- measured: commit={head(root)} date={when:%Y-%m-%d} state=stale -->\n"
-            f"**Stale:** the code changed while `{command}` ran ({when:%Y-%m-%d}); rerun it.")
+    start = _MARKER.search(at_start.split("\n", 1)[0])
+    if start is None or start["state"] != "current":
+        return at_start
+    measured = start["commit"]
+    try:
+        unchanged = same_suite_code(measured, root)
+    except GitUnavailable:
+        unchanged = False
+    if unchanged:
+        return _current(command, measured, f"{when:%Y-%m-%d}")
+    return (f"<!-- measured: commit={measured} date={when:%Y-%m-%d} state=stale -->\n"
+            f"**Stale:** the suite code changed while `{command}` ran ({when:%Y-%m-%d}; started "
+            f"on commit `{measured[:7]}`, ended on `{head(root)[:7]}`); rerun it.")
 
 
 @dataclass(frozen=True)
