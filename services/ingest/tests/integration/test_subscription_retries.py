@@ -147,3 +147,74 @@ async def test_a_company_whose_calls_hang_is_given_up_on_for_this_pass(
     assert state is not None and state[:2] == (FAILED, 1)
     async with engine.begin() as conn:
         await conn.execute(subs.delete().where(subs.c.datasource_id == ds))
+
+
+class SlowSecondCreation(Exact):
+    """Exact answers the list and the first creation at once; the second creation hangs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def create(self, division: int, grant_id: uuid.UUID, topic: str,
+                     callback_url: str) -> ExactSubscription:
+        if self.created:
+            await asyncio.sleep(3600)
+        return await super().create(division, grant_id, topic, callback_url)
+
+
+async def test_only_exacts_calls_are_timed_so_the_rows_updates_are_never_cut_off(
+        engine: AsyncEngine) -> None:
+    # The update recording the first subscription takes longer than the company's whole
+    # allowance (a trigger sleeps in it). Timed with the calls, it was cut off mid-statement
+    # and the failure's own updates then ran on that connection.
+    exact = SlowSecondCreation()
+    keeper = SubscriptionKeeper(engine, cast(ExactWebhooks, exact), URL,
+                                retry_first=timedelta(seconds=10),
+                                per_company=timedelta(seconds=0.5))
+    ds = uuid.uuid4()
+    async with engine.begin() as conn:
+        for topic in ("Accounts", "FinancialTransactions"):
+            await conn.execute(sa.insert(subs).values(
+                datasource_id=ds, topic=topic, division=4711, grant_id=uuid.uuid4(),
+                callback_url=URL, state="wanted"))
+        await conn.execute(sa.text(
+            "CREATE FUNCTION ingest.slow_activation() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(0.8); RETURN NEW; END $$"))
+        await conn.execute(sa.text(
+            "CREATE TRIGGER slow_activation BEFORE UPDATE ON ingest.webhook_subscriptions "
+            f"FOR EACH ROW WHEN (NEW.datasource_id = '{ds}' AND OLD.state <> 'active' "
+            "AND NEW.state = 'active') "
+            "EXECUTE FUNCTION ingest.slow_activation()"))
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await asyncio.wait_for(keeper.keep(), timeout=20) == 1
+        # the second creation still had what the first calls left of the 0.5 s
+        assert 1.2 < loop.time() - started < 5
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(
+                "DROP TRIGGER slow_activation ON ingest.webhook_subscriptions"))
+            await conn.execute(sa.text("DROP FUNCTION ingest.slow_activation()"))
+    async with engine.connect() as conn:
+        rows = {r.topic: r for r in (await conn.execute(
+            sa.select(subs).where(subs.c.datasource_id == ds))).all()}
+    first, second = exact.created[0], ({"Accounts", "FinancialTransactions"}
+                                       - set(exact.created)).pop()
+    assert rows[first].state == "active" and rows[first].subscription_id is not None
+    assert (rows[second].state, rows[second].failures) == (FAILED, 1)
+    assert "took over 0.5 s" in (rows[second].error or "")
+    assert await keeper.keep() == 0  # backing off: not at once again
+    await _age(engine, ds, 10.5)
+    assert await asyncio.wait_for(keeper.keep(), timeout=20) == 1
+    assert (await _state_of(engine, ds, second))[:2] == (FAILED, 2)
+    async with engine.begin() as conn:
+        await conn.execute(subs.delete().where(subs.c.datasource_id == ds))
+
+
+async def _state_of(engine: AsyncEngine, ds: uuid.UUID, topic: str) -> tuple[str, int]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(subs.c.state, subs.c.failures).where(
+            subs.c.datasource_id == ds, subs.c.topic == topic))).one()
+    return row.state, row.failures

@@ -17,7 +17,9 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
   a failed call leaves the reason in ``error``, and a failed creation or removal is tried
   again after a back-off that doubles with each failure in a row (``retry_first``, 2 s, up
   to ``retry_max``, a minute): a passing outage is over in seconds, a lasting one costs a
-  call a minute;
+  call a minute; a company whose calls to Exact take over ``per_company`` (20 s) together
+  is given up on for the pass the same way (only those calls are timed: the rows' updates
+  are never cut off);
 * a disowned data source (:func:`release`, on DataSourceDisowned) stops being synced and its rows become
   ``removing``: each subscription is deleted at Exact with the data source's last grant, then
   the rows go (ingest usually still holds an access token of the grant). When auth has
@@ -33,9 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -61,6 +63,8 @@ from ingest.entities import CATALOG
 
 log = structlog.get_logger("webhook_subscriptions")
 
+_T = TypeVar("_T")
+
 ACTIVE, WANTED, RENEW, FAILED, REMOVING = "active", "wanted", "renew", "failed", "removing"
 DISOWN_CONSUMER = "ingest.disowned"
 
@@ -77,7 +81,8 @@ class SubscriptionKeeper:
         self._check_every = check_every
         self._retry_first = retry_first.total_seconds()
         self._retry_max = retry_max.total_seconds()
-        # one company's calls (its budget busy, Exact slow for it) may not hold the pass longer
+        # one company's calls to Exact (its budget busy, Exact slow for it) may not hold the
+        # pass longer, all of them together
         self._per_company = per_company.total_seconds()
 
     async def keep(self) -> int:
@@ -152,13 +157,16 @@ class SubscriptionKeeper:
                 return None
             rows = (await conn.execute(sa.select(subs).where(
                 subs.c.datasource_id == first.datasource_id).with_for_update())).all()
+            # Only the calls to Exact are timed, never this connection's statements: a
+            # timeout landing in one left the connection mid-statement for the failure's
+            # own updates below.
+            exact = _TimedCalls(self._exact, self._per_company)
             try:
                 removing = [r for r in rows if r.state == REMOVING]
-                async with asyncio.timeout(self._per_company):
-                    if removing:
-                        await self._remove(conn, removing)
-                    else:
-                        await self._settle(conn, rows, now)
+                if removing:
+                    await self._remove(conn, exact, removing)
+                else:
+                    await self._settle(conn, exact, rows, now)
             except Exception as exc:
                 # Any failure is kept on this company's rows (FAILED, retried after a back-off),
                 # so a company that keeps failing never holds the keeper on itself.
@@ -178,16 +186,17 @@ class SubscriptionKeeper:
                             updated_at=sa.func.now()))
             return uuid.UUID(str(first.datasource_id))
 
-    async def _settle(self, conn: AsyncConnection, rows: Sequence[Any], now: datetime) -> None:
+    async def _settle(self, conn: AsyncConnection, exact: _TimedCalls, rows: Sequence[Any],
+                      now: datetime) -> None:
         division, grant_id = rows[0].division, rows[0].grant_id
         for row in rows:  # the old grant's subscriptions go first
             if row.state == RENEW and row.subscription_id is not None:
-                await self._exact.delete(division, grant_id, row.subscription_id)
-        at_exact = await self._exact.list(division, grant_id)
+                await exact.delete(division, grant_id, row.subscription_id)
+        at_exact = await exact.list(division, grant_id)
         for row in rows:
             mine = _ours(at_exact, row.topic, self._url)
             if mine is None:
-                mine = await self._exact.create(division, grant_id, row.topic, self._url)
+                mine = await exact.create(division, grant_id, row.topic, self._url)
                 log.info("webhook_subscribed", datasource_id=str(row.datasource_id),
                          topic=row.topic, division=division, renewed=row.state == RENEW)
             await conn.execute(subs.update().where(
@@ -195,14 +204,14 @@ class SubscriptionKeeper:
                 .values(state=ACTIVE, subscription_id=mine.id, callback_url=self._url,
                         error=None, checked_at=now, failures=0, updated_at=sa.func.now()))
 
-
-    async def _remove(self, conn: AsyncConnection, rows: Sequence[Any]) -> None:
+    async def _remove(self, conn: AsyncConnection, exact: _TimedCalls,
+                      rows: Sequence[Any]) -> None:
         """Delete a disowned data source's subscriptions at Exact, then its rows."""
         division, grant_id = rows[0].division, rows[0].grant_id
         try:
             for row in rows:
                 if row.subscription_id is not None:
-                    await self._exact.delete(division, grant_id, row.subscription_id)
+                    await exact.delete(division, grant_id, row.subscription_id)
             log.info("webhook_unsubscribed", datasource_id=str(rows[0].datasource_id),
                      division=division, topics=[r.topic for r in rows])
         except (GrantRevoked, GrantUnknown) as exc:
@@ -213,6 +222,41 @@ class SubscriptionKeeper:
                                "division's deliveries")
         await conn.execute(subs.delete().where(subs.c.datasource_id == rows[0].datasource_id,
                                                subs.c.state == REMOVING))
+
+
+class _TimedCalls:
+    """One company's calls to Exact in a pass, sharing ``seconds`` between them: the time
+    spent between calls (the database's) is not counted, and is never cut off."""
+
+    def __init__(self, exact: ExactWebhooks, seconds: float) -> None:
+        self._exact = exact
+        self._left = seconds
+        self._budget = seconds
+
+    async def list(self, division: int, grant_id: uuid.UUID) -> list[ExactSubscription]:
+        return await self._timed(self._exact.list(division, grant_id))
+
+    async def create(self, division: int, grant_id: uuid.UUID, topic: str,
+                     callback_url: str) -> ExactSubscription:
+        return await self._timed(self._exact.create(division, grant_id, topic, callback_url))
+
+    async def delete(self, division: int, grant_id: uuid.UUID, sub_id: uuid.UUID) -> bool:
+        return await self._timed(self._exact.delete(division, grant_id, sub_id))
+
+    async def _timed(self, call: Coroutine[Any, Any, _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        timeout = asyncio.timeout(max(self._left, 0.0))
+        try:
+            async with timeout:
+                return await call
+        except TimeoutError as exc:
+            if not timeout.expired():
+                raise
+            raise TimeoutError(f"Exact's calls for the company took over {self._budget:g} s"
+                               ) from exc
+        finally:
+            self._left -= loop.time() - started
 
 
 class DisownedSources:
