@@ -133,7 +133,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                                      max_concurrent=settings.max_concurrent_runs,
                                      lease_seconds=settings.lease_seconds,
                                      poll_interval=settings.scheduler_interval_seconds,
-                                     plan=_planning(planner, notifications, settings))
+                                     plan=_planning(planner, notifications, settings),
+                                     ended=limiter.when_runs_end(store.divisions))
             metrics.RUNS_EXECUTING.set_function(lambda: len(scheduler.running))
 
             async def run_gauges() -> None:

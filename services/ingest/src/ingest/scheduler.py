@@ -7,7 +7,9 @@ per pass, so replicas that start together share a backlog instead of the first o
 all it can hold - start each as an asyncio task,
 and renew the leases of its tasks every third of the lease time. A lease that could not be
 renewed belongs to another replica now: its task is cancelled. On shutdown the tasks are
-cancelled and their leases released, so another replica resumes them at once.
+cancelled and their leases released, so another replica resumes them at once. However a
+run's execution ends (returned, raised, cancelled), its task tells ``ended`` before it ends:
+ingest gives back the company's unused rate permits then.
 
 Each run task gets its own copy of the log context: the executor binds the run's ids in it
 for the task's whole life, and the scheduler's own lines about a run are logged in it, so
@@ -31,6 +33,9 @@ import structlog
 log = structlog.get_logger("scheduler")
 
 Execute = Callable[[uuid.UUID, str], Coroutine[Any, Any, None]]
+Ended = Callable[[uuid.UUID, frozenset[uuid.UUID]], Coroutine[Any, Any, None]]
+"""Told, in the run's task, that a run's execution ended: its id and the runs this replica
+still executes."""
 
 
 class Leases(Protocol):
@@ -50,7 +55,8 @@ class RunScheduler:
     def __init__(self, leases: Leases, execute: Execute, *, owner: str | None = None,
                  max_concurrent: int = 4, lease_seconds: float = 30.0,
                  poll_interval: float = 1.0,
-                 plan: Callable[[], Coroutine[Any, Any, object]] | None = None) -> None:
+                 plan: Callable[[], Coroutine[Any, Any, object]] | None = None,
+                 ended: Ended | None = None) -> None:
         self.owner = owner or replica_id()
         self._leases = leases
         self._execute = execute
@@ -60,7 +66,10 @@ class RunScheduler:
         self._heartbeat_every = lease_seconds / 3
         self._poll = poll_interval
         self._plan = plan
+        self._ended = ended
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._executing: set[uuid.UUID] = set()
+        """Runs whose execution has not ended; a task ending is in ``_tasks`` a little longer."""
         self._contexts: dict[uuid.UUID, contextvars.Context] = {}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -127,14 +136,24 @@ class RunScheduler:
             if run_id in self._tasks:
                 continue
             context = contextvars.copy_context()
-            task = asyncio.create_task(self._execute(run_id, self.owner), name=f"run-{run_id}",
-                                       context=context)
+            self._executing.add(run_id)
+            task = asyncio.create_task(self._run(run_id), name=f"run-{run_id}", context=context)
             self._tasks[run_id] = task
             self._contexts[run_id] = context
             task.add_done_callback(functools.partial(self._done, run_id), context=context)
 
+    async def _run(self, run_id: uuid.UUID) -> None:
+        try:
+            await self._execute(run_id, self.owner)
+        finally:
+            # taken out before any wait, so of two runs ending together the later one sees
+            # the company free of runs
+            self._executing.discard(run_id)
+            if self._ended is not None:
+                await self._ended(run_id, frozenset(self._executing))
+
     async def _heartbeat(self) -> None:
-        ids = list(self._tasks)
+        ids = list(self._executing)  # an ended run's lease is not needed (nor renewed)
         if not ids:
             return
         kept = await self._leases.renew(self.owner, ids, self._lease)

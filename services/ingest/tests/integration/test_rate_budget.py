@@ -1,22 +1,27 @@
 """The shared rate budget in PostgreSQL: at Exact's real limit (60 calls a minute) a run takes
 its permits in blocks while the minute has room, so most calls cost no transaction, its 200
 answers go in with its next decision, and every permit it does not use is given back to the
-company."""
+company - when the company's last run in the replica ends, at the latest."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connector_runtime.devstack.testing import Infra
+import contracts as c
+from connector_runtime.devstack.testing import Infra, eventually, signed_claim
 from connector_runtime.persistence.db import create_engine, migrate_async
 from ingest.adapters import tables
-from ingest.adapters.ratelimit import PostgresRateLimiter
+from ingest.adapters.ratelimit import PostgresRateLimiter, wall_ms
+from ingest.adapters.repository import PostgresRunStore
 from ingest.app import MIGRATIONS
 from ingest.domain.budget import Budget, RateHeaders
+from ingest.scheduler import RunScheduler
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +142,63 @@ async def test_a_stopping_replica_gives_back_its_block_and_takes_in_its_answers(
     await world.limiter.flush()
     budget = await world.budget()
     assert budget.in_flight == 0 and budget.window_remaining == 53
+
+
+async def _in_flight(engine: AsyncEngine, division: int) -> int:
+    async with engine.connect() as conn:
+        state = await conn.scalar(sa.select(tables.rate_budgets.c.state)
+                                  .where(tables.rate_budgets.c.division == division))
+    return Budget.from_dict(state).in_flight
+
+
+async def test_a_companys_block_is_given_back_when_its_last_run_in_the_replica_ends(
+        engine: AsyncEngine) -> None:
+    # Given back only when the replica stopped, a finished run's unused permits counted as
+    # calls in flight for the company until they went stale, holding up its other callers.
+    division = 4343
+    store = PostgresRunStore(engine)
+    limiter = PostgresRateLimiter(engine, block=4)
+    reset_ms = wall_ms() + 50_000
+    runs: list[uuid.UUID] = []
+    for _ in range(2):  # one replica may drive two runs of a company at once
+        ds, grant = uuid.uuid4(), uuid.uuid4()
+        message = c.InitialRunRequested.create(datasource_id=ds, payload=c.InitialRunRequestedPayload(
+            run_id=uuid.uuid4(), kind="initial", division=division, grant_id=grant,
+            entities=(c.Entity.JOURNALS,), grant_claim=signed_claim(ds, grant, division)))
+        assert await store.record_request("test", message) == "recorded"
+        runs.append(message.payload.run_id)
+    called = {run_id: asyncio.Event() for run_id in runs}
+    end = {run_id: asyncio.Event() for run_id in runs}
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        if run_id == runs[1]:
+            await called[runs[0]].wait()
+        for remaining in (59, 58) if run_id == runs[0] else (57,):
+            permit = await limiter.acquire(division, "e")
+            now = wall_ms()
+            await limiter.complete(permit, 200, RateHeaders(
+                minutely_limit=60, minutely_remaining=remaining, minutely_reset_ms=reset_ms,
+                daily_limit=5_000, daily_remaining=4_000 + remaining,
+                daily_reset_ms=reset_ms + 86_400_000, date_ms=now - now % 1_000))
+        called[run_id].set()
+        await end[run_id].wait()
+        if run_id == runs[1]:
+            raise RuntimeError("the run failed")  # however a run ends
+
+    scheduler = RunScheduler(store, execute, owner="replica-a", max_concurrent=8,
+                             poll_interval=0.05, ended=limiter.when_runs_end(store.divisions))
+    scheduler.start()
+    try:
+        await asyncio.wait_for(called[runs[0]].wait(), timeout=20)
+        await asyncio.wait_for(called[runs[1]].wait(), timeout=20)
+        # the first run learned the window alone, then took a block of four for the company:
+        # two permits used (answers held), two unused
+        assert await _in_flight(engine, division) == 4
+        end[runs[0]].set()
+        await eventually(lambda: runs[0] not in scheduler.running)
+        assert await _in_flight(engine, division) == 4  # the other run still uses the block
+        end[runs[1]].set()
+        await eventually(lambda: not scheduler.running)
+        assert await _in_flight(engine, division) == 0
+    finally:
+        await scheduler.stop()

@@ -102,3 +102,33 @@ async def test_stopping_cancels_runs_and_gives_their_leases_back() -> None:
     await eventually(lambda: len(scheduler.running) == 2)
     await scheduler.stop()
     assert sorted(leases.released) == sorted(leases.held)
+
+
+async def test_every_end_of_a_runs_execution_is_told_with_the_runs_still_executing() -> None:
+    # returned, raised, its lease taken over: each ends the run's use of the company's permits
+    leases = FakeLeases(3)
+    returned, raised, taken = leases.free
+    release = {run_id: asyncio.Event() for run_id in leases.free}
+    told: list[tuple[uuid.UUID, frozenset[uuid.UUID]]] = []
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        await release[run_id].wait()
+        if run_id == raised:
+            raise RuntimeError("the run failed")
+
+    async def ended(run_id: uuid.UUID, executing: frozenset[uuid.UUID]) -> None:
+        told.append((run_id, executing))
+
+    scheduler = RunScheduler(leases, execute, max_concurrent=12, lease_seconds=0.06,
+                             poll_interval=0.01, ended=ended)
+    scheduler.start()
+    await eventually(lambda: len(scheduler.running) == 3)
+    release[returned].set()
+    await eventually(lambda: len(told) == 1)
+    release[raised].set()
+    await eventually(lambda: len(told) == 2)
+    leases.held[taken] = "other-replica"
+    await eventually(lambda: len(told) == 3)
+    await scheduler.stop()
+    assert told == [(returned, frozenset({raised, taken})), (raised, frozenset({taken})),
+                    (taken, frozenset())]

@@ -12,16 +12,21 @@ once. While the window has room (:meth:`Budget.block`) one transaction hands out
 permits for the company's calls (to any endpoint without recent 4xx answers); its unused
 permits are given back with the next transaction (when the window nears its end or an answer
 is not a 200). So a run's calls cost one transaction per block, and one per call near the
-window's end, instead of two per call. A run's last answers are taken in by the company's next
-transaction in this replica; until then they count as in flight, which only makes other
-callers of the company more careful, and a new window starts with none in flight.
+window's end, instead of two per call. When the last run of a company executing in this
+replica ends - completed, failed, waiting, cancelled or its lease lost - the scheduler tells
+:meth:`~PostgresRateLimiter.when_runs_end`, and :meth:`~PostgresRateLimiter.flush` gives back
+the block's unused permits and takes in the held answers, as it does for every company when
+the replica stops. Until then they count as calls in flight, which only makes other callers of
+the company more careful; a replica that dies leaves them to go stale
+(``stale_after_seconds``), and a new window starts with none in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,15 +150,39 @@ class PostgresRateLimiter:
         self._views[permit.division] = view
         return view
 
-    async def flush(self) -> None:
-        """Give back every unused block permit and take in the answers still held (a replica
-        stopping): otherwise the company's budget counts them as calls in flight until they
-        go stale, and every other caller of the company waits on them."""
-        for division in list(self._blocks):
-            self._give_back(division)
-        for division in list(set(self._answers) | set(self._unused)):
-            if self._answers.get(division) or self._unused.get(division):
-                await self._update(division, lambda budget: None)
+    async def flush(self, division: int | None = None) -> None:
+        """Give back the unused block permits of ``division`` (None: every division) and take
+        in its answers still held (its runs ended, the replica stopping): otherwise the
+        company's budget counts them as calls in flight until they go stale, and every other
+        caller of the company waits on them."""
+        divisions = set(self._blocks) | set(self._answers) | set(self._unused) \
+            if division is None else {division}
+        for each in divisions:
+            self._give_back(each)
+            if self._answers.get(each) or self._unused.get(each):
+                await self._update(each, lambda budget: None)
+
+    def when_runs_end(self, divisions: Callable[[Sequence[uuid.UUID]],
+                                                Awaitable[dict[uuid.UUID, int]]]
+                      ) -> Callable[[uuid.UUID, frozenset[uuid.UUID]],
+                                    Coroutine[Any, Any, None]]:
+        """What the scheduler tells when a run's execution ended (``ended``): the run's
+        company is flushed unless another of its runs still executes in this replica (one
+        replica may drive several runs of a company; they share its block). ``divisions``
+        maps run ids to their companies."""
+
+        async def ended(run_id: uuid.UUID, executing: frozenset[uuid.UUID]) -> None:
+            try:
+                companies = await divisions([run_id, *executing])
+                division = companies.pop(run_id, None)
+                if division is not None and division not in companies.values():
+                    await self.flush(division)
+            except (OSError, sa.exc.SQLAlchemyError) as exc:
+                # held permits then go stale on their own, or go with the company's next call
+                log.warning("rate_budget_flush_failed", run_id=str(run_id),
+                            error=type(exc).__name__)
+
+        return ended
 
     def _give_back(self, division: int) -> None:
         block = self._blocks.pop(division, None)

@@ -155,6 +155,13 @@ class PostgresRunStore:
                                                    runs.c.owner == owner)
                                .values(owner=None, lease_expires_at=None))
 
+    async def divisions(self, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The company (division) of each run."""
+        async with self._engine.connect() as conn:
+            found = await conn.execute(sa.select(runs.c.run_id, runs.c.division)
+                                       .where(runs.c.run_id.in_(list(run_ids))))
+            return {row.run_id: row.division for row in found}
+
     # ---- the executor's reads and fenced writes ----------------------------------------------
 
     async def load(self, run_id: uuid.UUID) -> Run | None:
