@@ -2,11 +2,12 @@
 
 R5 judges dead letters against the groups the deployment declares (not against the groups
 that showed up in the dead-letter topics); R1/R4 judge page fetches from the sandbox's
-access log.
+access log; R4 explains how long a withdrawal took to notice from ingest's log.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from bench.access import PAGES_IN_FLIGHT, Call, between, refetches
 from bench.deployment import consumer_groups
 from bench.faults import hostile
 from bench.faults.dead_letters import verdict
+from bench.faults.revoke import same_token_waits
 from ingest import pipeline as ingest_pipeline
 
 TOPIC = "exact.datasource.events"
@@ -97,3 +99,28 @@ def test_failed_answers_are_not_fetches_and_windows_cut_the_calls() -> None:
     assert [c.seq for c in between(timed, start=t0)] == [2, 3]
     assert [c.seq for c in between(timed, start=t0, exclude=[(t0, t0 + timedelta(seconds=1))])
             ] == [3]
+
+
+def _ingest_line(event: str, at: str, division: int = 200002, **fields: object) -> str:
+    """One record as ingest logs it (structlog JSON, UTC ``Z`` timestamps)."""
+    return json.dumps({**fields, "event": event, "division": division, "service": "ingest",
+                       "level": "info", "timestamp": at})
+
+
+def test_r4_counts_the_same_token_waits_of_its_company_between_withdrawal_and_notice() -> None:
+    start = datetime(2026, 12, 7, 3, 15, 22, 400000, UTC)
+    end = start + timedelta(seconds=6.6)
+    retry = "exact_unauthorized_retry_same_token"
+    lines = [
+        _ingest_line(retry, "2026-12-07T03:15:10.000000Z", retry_in=2.0),  # before: another 401
+        _ingest_line(retry, "2026-12-07T03:15:22.632552Z", retry_in=2.0),
+        _ingest_line(retry, "2026-12-07T03:15:23.000000Z", division=930009, retry_in=2.0),
+        "not json " + retry,
+        _ingest_line(retry, "2026-12-07T03:15:24.688840Z", retry_in=4.0),
+        _ingest_line("exact_token_refused", "2026-12-07T03:15:28.744995Z"),
+        _ingest_line(retry, "2026-12-07T03:15:40.000000Z", retry_in=2.0),  # after the notice
+    ]
+    waits = same_token_waits(lines, 200002, start, end)
+    assert (waits.retries, waits.seconds) == (2, 6.0)
+    # a token in its last 30 s is reported refused at once: nothing waited
+    assert same_token_waits(lines[5:6], 200002, start, end).retries == 0

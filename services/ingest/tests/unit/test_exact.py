@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 import contracts as c
 from ingest.adapters.exact import ExactClient, RetryPolicy
@@ -184,6 +185,18 @@ async def test_a_persistent_401_is_retried_twice_then_reported_once(kit: Any) ->
     assert [r.headers["Authorization"] for r in answers.requests] == \
         ["Bearer token-0"] * 3 + ["Bearer token-1"]
     assert slept == [2.0, 4.0]  # a few seconds in all, never a burst of 401s
+
+
+async def test_each_same_token_wait_is_logged_with_its_division_and_seconds(kit: Any) -> None:
+    """The fault suite's R4 reads these records to tell how long a withdrawal took to notice."""
+    answers = Recorder([error(401), error(401), error(401), page([gl(1)])])
+    exact, _, _, _ = client(answers, kit)
+    with capture_logs() as logs:
+        await collect(exact)
+    waits = [(e["division"], e["retry_in"]) for e in logs
+             if e["event"] == "exact_unauthorized_retry_same_token"]
+    assert waits == [(100001, 2.0), (100001, 4.0)]
+    assert [e["event"] for e in logs].count("exact_token_refused") == 1
 
 
 async def test_a_401_with_the_fresh_token_counts_as_a_failed_attempt(kit: Any) -> None:
