@@ -144,6 +144,24 @@ async def test_a_stopping_replica_gives_back_its_block_and_takes_in_its_answers(
     assert budget.in_flight == 0 and budget.window_remaining == 53
 
 
+async def test_two_callers_taking_a_block_at_once_lose_no_permit(engine: AsyncEngine) -> None:
+    # Two runs of one company in a replica may both find no block and each take one; the
+    # block set first must be given back when the second replaces it, not forgotten (its
+    # permits would count as calls in flight until they went stale).
+    world = World(engine)
+    await world.call("e", 59)  # the window is known: the next decisions take blocks
+    first, second = await asyncio.gather(world.limiter.acquire(DIVISION, "e"),
+                                         world.limiter.acquire(DIVISION, "e"))
+    for permit, remaining in ((first, 58), (second, 57)):
+        await world.limiter.complete(permit, 200, RateHeaders(
+            minutely_limit=60, minutely_remaining=remaining, minutely_reset_ms=T0 + 60_000,
+            daily_limit=5_000, daily_remaining=4_000 + remaining,
+            daily_reset_ms=T0 + 86_400_000, date_ms=world.now - world.now % 1_000))
+    await world.limiter.flush()
+    budget = await world.budget()
+    assert budget.in_flight == 0 and budget.window_remaining == 57
+
+
 async def _in_flight(engine: AsyncEngine, division: int) -> int:
     async with engine.connect() as conn:
         state = await conn.scalar(sa.select(tables.rate_budgets.c.state)

@@ -118,6 +118,9 @@ class PostgresRateLimiter:
             self._views[division] = view
             if isinstance(decision, Go):
                 if block is not None:
+                    # a concurrent caller of the company (another run) may have set
+                    # a block meanwhile: its unused permits are given back, not lost
+                    self._give_back(division)
                     self._blocks[division] = block
                 return Permit(division, endpoint, now)
             if isinstance(decision, Spent):
