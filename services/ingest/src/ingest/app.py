@@ -157,7 +157,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                     keeper = asyncio.create_task(SubscriptionKeeper(
                         host.engine, ExactWebhooks(exact_http, tokens, limiter),
                         settings.webhook_callback_url,
-                        check_every=timedelta(seconds=settings.webhook_subscription_check_seconds)
+                        check_every=timedelta(seconds=settings.webhook_subscription_check_seconds),
+                        calls_ended=limiter.when_calls_end(store.divisions,
+                                                           lambda: scheduler.executing)
                     ).run(every=min(5.0, settings.webhook_subscription_check_seconds)))
             try:
                 yield

@@ -78,6 +78,11 @@ class RunScheduler:
     def running(self) -> set[uuid.UUID]:
         return set(self._tasks)
 
+    @property
+    def executing(self) -> frozenset[uuid.UUID]:
+        """Runs whose execution has not ended (a task ending is in ``running`` a little longer)."""
+        return frozenset(self._executing)
+
     def wake(self) -> None:
         """Look for claimable runs now (a run was recorded or one finished)."""
         self._wake.set()

@@ -1,13 +1,15 @@
 """The shared rate budget in PostgreSQL: at Exact's real limit (60 calls a minute) a run takes
 its permits in blocks while the minute has room, so most calls cost no transaction, its 200
 answers go in with its next decision, and every permit it does not use is given back to the
-company - when the company's last run in the replica ends, at the latest."""
+company - when the company's last run in the replica ends, or after a webhook keeper pass
+that called it outside any run."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +19,11 @@ import contracts as c
 from connector_runtime.devstack.testing import Infra, eventually, signed_claim
 from connector_runtime.persistence.db import create_engine, migrate_async
 from ingest.adapters import tables
+from ingest.adapters.exact_webhooks import ENDPOINT, ExactSubscription, ExactWebhooks
+from ingest.adapters.notification_tables import webhook_subscriptions as subs
 from ingest.adapters.ratelimit import PostgresRateLimiter, wall_ms
 from ingest.adapters.repository import PostgresRunStore
+from ingest.adapters.subscriptions import SubscriptionKeeper
 from ingest.app import MIGRATIONS
 from ingest.domain.budget import Budget, RateHeaders
 from ingest.scheduler import RunScheduler
@@ -217,6 +222,82 @@ async def test_a_companys_block_is_given_back_when_its_last_run_in_the_replica_e
         assert await _in_flight(engine, division) == 4  # the other run still uses the block
         end[runs[1]].set()
         await eventually(lambda: not scheduler.running)
+        assert await _in_flight(engine, division) == 0
+    finally:
+        await scheduler.stop()
+
+
+class LimitedExact:
+    """Exact's subscriptions endpoint answering 200s through the company's rate budget."""
+
+    def __init__(self, limiter: PostgresRateLimiter, reset_ms: int) -> None:
+        self._limiter = limiter
+        self._reset_ms = reset_ms
+        self._remaining = 59
+
+    async def _call(self, division: int) -> None:
+        permit = await self._limiter.acquire(division, ENDPOINT)
+        now = wall_ms()
+        await self._limiter.complete(permit, 200, RateHeaders(
+            minutely_limit=60, minutely_remaining=self._remaining,
+            minutely_reset_ms=self._reset_ms, daily_limit=5_000,
+            daily_remaining=4_000 + self._remaining, daily_reset_ms=self._reset_ms + 86_400_000,
+            date_ms=now - now % 1_000))
+        self._remaining -= 1
+
+    async def list(self, division: int, grant_id: uuid.UUID) -> list[ExactSubscription]:
+        await self._call(division)
+        return []
+
+    async def create(self, division: int, grant_id: uuid.UUID, topic: str,
+                     callback_url: str) -> ExactSubscription:
+        await self._call(division)
+        return ExactSubscription(uuid.uuid4(), topic, callback_url)
+
+
+async def test_the_webhook_keeper_gives_back_its_block_after_a_pass_unless_a_run_uses_it(
+        engine: AsyncEngine) -> None:
+    # Outside any run, the keeper's unused permits and held answers counted as calls in
+    # flight for the company until its next call or the replica stopping.
+    division, url = 4444, "https://connector.example/webhooks/exact"
+    store = PostgresRunStore(engine)
+    limiter = PostgresRateLimiter(engine, block=4)
+    ds, grant = uuid.uuid4(), uuid.uuid4()
+    message = c.InitialRunRequested.create(datasource_id=ds, payload=c.InitialRunRequestedPayload(
+        run_id=uuid.uuid4(), kind="initial", division=division, grant_id=grant,
+        entities=(c.Entity.JOURNALS,), grant_claim=signed_claim(ds, grant, division)))
+    assert await store.record_request("test", message) == "recorded"
+    end = asyncio.Event()
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        await end.wait()
+
+    scheduler = RunScheduler(store, execute, owner="replica-a", poll_interval=0.05,
+                             ended=limiter.when_runs_end(store.divisions))
+    keeper = SubscriptionKeeper(
+        engine, cast(ExactWebhooks, LimitedExact(limiter, wall_ms() + 50_000)), url,
+        calls_ended=limiter.when_calls_end(store.divisions, lambda: scheduler.executing))
+
+    async def wanted() -> None:
+        async with engine.begin() as conn:
+            ds = uuid.uuid4()
+            for topic in ("Accounts", "FinancialTransactions"):
+                await conn.execute(sa.insert(subs).values(
+                    datasource_id=ds, topic=topic, division=division, grant_id=grant,
+                    callback_url=url, state="wanted"))
+
+    scheduler.start()
+    try:
+        await eventually(lambda: bool(scheduler.executing))
+        await wanted()
+        assert await keeper.keep() == 1  # a list and two creations
+        # a run of the company executes here: the block is left to it, its end gives it back
+        assert await _in_flight(engine, division) > 0
+        end.set()
+        await eventually(lambda: not scheduler.running)
+        assert await _in_flight(engine, division) == 0
+        await wanted()
+        assert await keeper.keep() == 1
         assert await _in_flight(engine, division) == 0
     finally:
         await scheduler.stop()

@@ -1,5 +1,6 @@
 """A failed webhook-subscription removal or creation is tried again after a back-off that
-starts at seconds and doubles with each failure in a row, up to a minute; a success resets it.
+starts at seconds and doubles with each failure in a row, up to a minute, counted from the
+failure; a success resets it.
 
 Time passing is stood in for by ageing the rows' last attempt (``checked_at``)."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -111,6 +112,44 @@ async def test_a_failed_creation_backs_off_and_a_success_resets_the_count(
     await _age(engine, ds, 4.5)
     assert await keeper.keep() == 1
     assert exact.created == ["Accounts"] and await _state(engine, ds) == ("active", 0, None)
+
+
+class Slow(Exact):
+    """Exact fails the company's calls only after a while."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.failed_at: datetime | None = None
+
+    def _answer(self) -> None:
+        self.failed_at = datetime.now(UTC)
+        super()._answer()
+
+    async def list(self, division: int, grant_id: uuid.UUID) -> list[ExactSubscription]:
+        await asyncio.sleep(self.seconds)
+        return await super().list(division, grant_id)
+
+
+async def test_the_back_off_counts_from_the_failure_not_from_the_attempts_start(
+        engine: AsyncEngine) -> None:
+    # Counted from the start, a 1.5 s attempt left 0.5 s of a 2 s back-off.
+    exact = Slow(1.5)
+    keeper = SubscriptionKeeper(engine, cast(ExactWebhooks, exact), URL)
+    ds = await _row(engine, "wanted")
+    assert await keeper.keep() == 1
+    async with engine.connect() as conn:
+        checked_at = await conn.scalar(sa.select(subs.c.checked_at)
+                                       .where(subs.c.datasource_id == ds))
+    assert exact.failed_at is not None and checked_at >= exact.failed_at
+    assert await _state(engine, ds) == (FAILED, 1,
+                                        "webhooks/WebhookSubscriptions: ConnectError")
+    await asyncio.sleep(1)
+    assert await keeper.keep() == 0  # 1 s after the failure: still backing off
+    exact.down, exact.seconds = False, 0
+    await _age(engine, ds, 2.5)
+    assert await keeper.keep() == 1
+    assert await _state(engine, ds) == ("active", 0, None)
 
 
 async def test_a_pass_tries_each_company_once_even_when_its_back_off_ends_within_the_pass(

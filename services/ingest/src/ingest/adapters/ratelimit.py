@@ -16,9 +16,10 @@ window's end, instead of two per call. When the last run of a company executing 
 replica ends - completed, failed, waiting, cancelled or its lease lost - the scheduler tells
 :meth:`~PostgresRateLimiter.when_runs_end`, and :meth:`~PostgresRateLimiter.flush` gives back
 the block's unused permits and takes in the held answers, as it does for every company when
-the replica stops. Until then they count as calls in flight, which only makes other callers of
-the company more careful; a replica that dies leaves them to go stale
-(``stale_after_seconds``), and a new window starts with none in flight.
+the replica stops; the webhook keeper's calls, outside any run, are flushed so after each of
+its passes (:meth:`~PostgresRateLimiter.when_calls_end`). Until then they count as calls in
+flight, which only makes other callers of the company more careful; a replica that dies
+leaves them to go stale (``stale_after_seconds``), and a new window starts with none in flight.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ _Answer = tuple[int, int, str, int | None, RateHeaders | None]
 
 _Unused = tuple[int | None, int]
 """Permits of a block given back: the window they were counted in, how many."""
+
+Divisions = Callable[[Sequence[uuid.UUID]], Awaitable[dict[uuid.UUID, int]]]
+"""Run ids to their companies (divisions)."""
 
 
 def wall_ms() -> int:
@@ -165,9 +169,7 @@ class PostgresRateLimiter:
             if self._answers.get(each) or self._unused.get(each):
                 await self._update(each, lambda budget: None)
 
-    def when_runs_end(self, divisions: Callable[[Sequence[uuid.UUID]],
-                                                Awaitable[dict[uuid.UUID, int]]]
-                      ) -> Callable[[uuid.UUID, frozenset[uuid.UUID]],
+    def when_runs_end(self, divisions: Divisions) -> Callable[[uuid.UUID, frozenset[uuid.UUID]],
                                     Coroutine[Any, Any, None]]:
         """What the scheduler tells when a run's execution ended (``ended``): the run's
         company is flushed unless another of its runs still executes in this replica (one
@@ -175,17 +177,39 @@ class PostgresRateLimiter:
         maps run ids to their companies."""
 
         async def ended(run_id: uuid.UUID, executing: frozenset[uuid.UUID]) -> None:
-            try:
-                companies = await divisions([run_id, *executing])
-                division = companies.pop(run_id, None)
-                if division is not None and division not in companies.values():
-                    await self.flush(division)
-            except (OSError, sa.exc.SQLAlchemyError) as exc:
-                # held permits then go stale on their own, or go with the company's next call
-                log.warning("rate_budget_flush_failed", run_id=str(run_id),
-                            error=type(exc).__name__)
+            await self._flush_idle(divisions, executing, run_id=run_id)
 
         return ended
+
+    def when_calls_end(self, divisions: Divisions,
+                       executing: Callable[[], frozenset[uuid.UUID]]
+                       ) -> Callable[[frozenset[int]], Coroutine[Any, Any, None]]:
+        """What a caller outside any run (the webhook keeper) tells after a pass of calls:
+        each company it called is flushed unless one of its runs executes in this replica
+        (``executing``: that run's end flushes it), as no run's end would."""
+
+        async def ended(companies: frozenset[int]) -> None:
+            await self._flush_idle(divisions, executing(), companies=companies)
+
+        return ended
+
+    async def _flush_idle(self, divisions: Divisions,
+                          executing: frozenset[uuid.UUID], *, run_id: uuid.UUID | None = None,
+                          companies: frozenset[int] = frozenset()) -> None:
+        """Flush ``companies`` and ``run_id``'s company, those with no run in ``executing``."""
+        try:
+            asked = [*executing] if run_id is None else [run_id, *executing]
+            found = await divisions(asked) if asked else {}
+            idle = set(companies)
+            if run_id is not None and (division := found.pop(run_id, None)) is not None:
+                idle.add(division)
+            for company in idle - set(found.values()):
+                await self.flush(company)
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            # held permits then go stale on their own, or go with the company's next call
+            log.warning("rate_budget_flush_failed",
+                        run_id=str(run_id) if run_id is not None else None,
+                        divisions=sorted(companies), error=type(exc).__name__)
 
     def _give_back(self, division: int) -> None:
         block = self._blocks.pop(division, None)

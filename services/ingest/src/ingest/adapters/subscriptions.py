@@ -15,11 +15,11 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
 * rows that are due - ``wanted``/``renew`` at once, ``active`` every ``check_every`` - are
   settled against Exact's list: a missing one is created again, ours is recorded ``active``;
   a failed call leaves the reason in ``error``, and a failed creation or removal is tried
-  again after a back-off that doubles with each failure in a row (``retry_first``, 2 s, up
-  to ``retry_max``, a minute): a passing outage is over in seconds, a lasting one costs a
-  call a minute; a company whose calls to Exact take over ``per_company`` (20 s) together
-  is given up on for the pass the same way (only those calls are timed: the rows' updates
-  are never cut off);
+  again after a back-off, counted from the failure (``checked_at``), that doubles with each
+  failure in a row (``retry_first``, 2 s, up to ``retry_max``, a minute): a passing outage
+  is over in seconds, a lasting one costs a call a minute; a company whose calls to Exact
+  take over ``per_company`` (20 s) together is given up on for the pass the same way (only
+  those calls are timed: the rows' updates are never cut off);
 * a disowned data source (:func:`release`, on DataSourceDisowned) stops being synced and its rows become
   ``removing``: each subscription is deleted at Exact with the data source's last grant, then
   the rows go (ingest usually still holds an access token of the grant). When auth has
@@ -28,14 +28,16 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
   division's deliveries as unknown (404) - the subscription is adopted again if the division
   is ever connected again, since it names our callback URL.
 
-Replicas share the work: rows are taken ``FOR UPDATE SKIP LOCKED``.
+Replicas share the work: rows are taken ``FOR UPDATE SKIP LOCKED``. After a pass the
+companies it called are told to ``calls_ended``: the rate limiter gives back their unused
+permits, which no run's end would, unless a run of the company executes in the replica.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -74,7 +76,9 @@ class SubscriptionKeeper:
                  check_every: timedelta = timedelta(hours=1),
                  retry_first: timedelta = timedelta(seconds=2),
                  retry_max: timedelta = timedelta(minutes=1),
-                 per_company: timedelta = timedelta(seconds=20)) -> None:
+                 per_company: timedelta = timedelta(seconds=20),
+                 calls_ended: Callable[[frozenset[int]], Awaitable[None]] | None = None
+                 ) -> None:
         self._engine = engine
         self._exact = exact
         self._url = callback_url
@@ -84,6 +88,9 @@ class SubscriptionKeeper:
         # one company's calls to Exact (its budget busy, Exact slow for it) may not hold the
         # pass longer, all of them together
         self._per_company = per_company.total_seconds()
+        # told the companies a pass called: the rate limiter gives back their unused permits
+        # (PostgresRateLimiter.when_calls_end), which no run's end would do for these calls
+        self._calls_ended = calls_ended
 
     async def keep(self) -> int:
         """One pass; returns how many data sources were settled with Exact.
@@ -93,8 +100,14 @@ class SubscriptionKeeper:
         and new data sources (added by :meth:`_want` at the start of a pass) waited for it."""
         await self._want()
         settled: set[uuid.UUID] = set()
-        while (done := await self._settle_one(settled)) is not None:
-            settled.add(done)
+        called: set[int] = set()
+        try:
+            while (done := await self._settle_one(settled)) is not None:
+                settled.add(done[0])
+                called.add(done[1])
+        finally:
+            if called and self._calls_ended is not None:
+                await self._calls_ended(frozenset(called))
         return len(settled)
 
     async def run(self, every: float) -> None:
@@ -129,8 +142,9 @@ class SubscriptionKeeper:
                                                    subs.c.state.not_in([RENEW, REMOVING]))
                                .values(state=RENEW, updated_at=sa.func.now()))
 
-    async def _settle_one(self, settled: set[uuid.UUID]) -> uuid.UUID | None:
-        """Settle the most urgent due data source not in ``settled``; its id, or None."""
+    async def _settle_one(self, settled: set[uuid.UUID]) -> tuple[uuid.UUID, int] | None:
+        """Settle the most urgent due data source not in ``settled``; its id and division,
+        or None."""
         now = datetime.now(UTC)
         # retry_first after the first failure, doubled for each further one, retry_max at most
         back_off = sa.func.least(self._retry_max, self._retry_first * sa.func.power(
@@ -169,22 +183,26 @@ class SubscriptionKeeper:
                     await self._settle(conn, exact, rows, now)
             except Exception as exc:
                 # Any failure is kept on this company's rows (FAILED, retried after a back-off),
-                # so a company that keeps failing never holds the keeper on itself.
+                # so a company that keeps failing never holds the keeper on itself. The
+                # back-off counts from the failure: from the attempt's start, a slow attempt
+                # (up to ``per_company``) used up most of it.
+                failed_at = datetime.now(UTC)
                 log.warning("webhook_subscription_failed", datasource_id=str(first.datasource_id),
                             error=type(exc).__name__, detail=redact_text(str(exc), 200))
                 await conn.execute(subs.update().where(
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.not_in([ACTIVE, REMOVING]))
-                    .values(state=FAILED, error=redact_text(str(exc), 300), checked_at=now,
-                            failures=subs.c.failures + 1, updated_at=sa.func.now()))
+                    .values(state=FAILED, error=redact_text(str(exc), 300),
+                            checked_at=failed_at, failures=subs.c.failures + 1,
+                            updated_at=sa.func.now()))
                 await conn.execute(subs.update().where(
                     subs.c.datasource_id == first.datasource_id,
                     subs.c.state.in_([ACTIVE, REMOVING]))
-                    .values(error=redact_text(str(exc), 300), checked_at=now,
+                    .values(error=redact_text(str(exc), 300), checked_at=failed_at,
                             failures=sa.case((subs.c.state == REMOVING, subs.c.failures + 1),
                                              else_=subs.c.failures),
                             updated_at=sa.func.now()))
-            return uuid.UUID(str(first.datasource_id))
+            return uuid.UUID(str(first.datasource_id)), rows[0].division
 
     async def _settle(self, conn: AsyncConnection, exact: _TimedCalls, rows: Sequence[Any],
                       now: datetime) -> None:
