@@ -52,7 +52,7 @@ async def _produce(infra: Infra, messages: list[c.Message]) -> None:
 
 
 async def _sink_until(engine: AsyncEngine, infra: Infra, group: str, schema: str,
-                      ds: uuid.UUID, rows: int) -> dict[c.Entity, object]:
+                      ds: uuid.UUID, rows: int, timeout: float = 30) -> dict[c.Entity, object]:
     sink = LedgerSink(engine, infra.kafka_bootstrap_servers, group_id=group, schema=schema,
                       session_timeout_ms=2000)
     await sink.prepare()
@@ -64,7 +64,7 @@ async def _sink_until(engine: AsyncEngine, infra: Infra, group: str, schema: str
             return (await figures(conn, ds))[c.Entity.TRANSACTION_LINES].rows == rows
 
     try:
-        await eventually(holds, timeout=30)
+        await eventually(holds, timeout=timeout)
         async with view.connect() as conn:
             return dict(await figures(conn, ds))
     finally:
@@ -81,7 +81,10 @@ async def test_a_rewound_group_rebuilds_a_fresh_store_to_the_same_figures(infra:
                                                             "postgresql+psycopg://"))
     group = f"sink-{uuid.uuid4().hex[:8]}"
     try:
-        first = await _sink_until(engine, infra, group, f"sink_a_{uuid.uuid4().hex[:8]}", ds, 4)
+        # a new group reads the shared ledger topic from its start, with every batch the
+        # session's earlier tests sent: in the whole suite on a slow machine that took over 30 s
+        first = await _sink_until(engine, infra, group, f"sink_a_{uuid.uuid4().hex[:8]}", ds, 4,
+                                  timeout=180)
         start = await rewind_group(infra.kafka_bootstrap_servers, group, ds, since=before)
         assert start.offset < start.end_offset
         rebuilt = await _sink_until(engine, infra, group, f"sink_b_{uuid.uuid4().hex[:8]}",
