@@ -162,7 +162,10 @@ class RunScheduler:
         if not ids:
             return
         kept = await self._leases.renew(self.owner, ids, self._lease)
-        for run_id in set(ids) - kept:
+        # a run that ended while the renewal was under way gave its lease up itself (finished
+        # runs have no owner): it was not taken over, and its task, telling ``ended``, must
+        # not be cancelled for it
+        for run_id in (set(ids) - kept) & self._executing:
             task = self._tasks.get(run_id)
             if task is not None and not task.done():
                 self._contexts[run_id].run(log.warning, "run_lease_taken_over", run_id=str(run_id))

@@ -132,3 +132,33 @@ async def test_every_end_of_a_runs_execution_is_told_with_the_runs_still_executi
     await scheduler.stop()
     assert told == [(returned, frozenset({raised, taken})), (raised, frozenset({taken})),
                     (taken, frozenset())]
+
+
+async def test_a_run_ending_while_its_lease_is_renewed_is_not_taken_for_taken_over() -> None:
+    # the renewal finds no lease for a run that finished meanwhile (finishing clears the
+    # owner); that run was not taken over, and what its task still does after it is not cut
+    finish = asyncio.Event()
+    told: list[uuid.UUID] = []
+
+    class SlowRenewals(FakeLeases):
+        async def renew(self, owner: str, run_ids: Sequence[uuid.UUID], lease: timedelta
+                        ) -> set[uuid.UUID]:
+            finish.set()  # the run finishes while this renewal waits for the database
+            await asyncio.sleep(0.05)
+            return await super().renew(owner, run_ids, lease)
+
+    leases = SlowRenewals(1)
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        await finish.wait()
+        leases.held.pop(run_id)  # finished: the run has no owner any more
+
+    async def ended(run_id: uuid.UUID, executing: frozenset[uuid.UUID]) -> None:
+        await asyncio.sleep(0.2)  # giving the company's permits back
+        told.append(run_id)
+
+    scheduler = RunScheduler(leases, execute, lease_seconds=0.03, poll_interval=0.01,
+                             ended=ended)
+    scheduler.start()
+    await eventually(lambda: told, timeout=5)
+    await scheduler.stop()
