@@ -89,7 +89,15 @@ class EventLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._consumer is not None:
-            await self._consumer.stop()
+            try:
+                await self._consumer.stop()
+            except asyncio.CancelledError:
+                # aiokafka's fetcher, closing, may re-raise the CancelledError of its own
+                # fetch task (one in its retry back-off): that is the consumer stopping, not
+                # this task being cancelled, which still propagates
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
 
     async def _read(self) -> None:
         assert self._consumer is not None
