@@ -7,11 +7,19 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 import contracts as c
-from ingest.adapters.odata import parse_page, to_date, to_rows, to_utc
+from ingest.adapters.odata import parse_page, split_page, to_date, to_rows, to_utc
 from ingest.domain.errors import InvalidData, MalformedResponse
+
+_NUMBERS = msgspec.json.Encoder(decimal_format="number")
+
+
+def _json(results: list[dict[str, object]]) -> bytes:
+    """A ``results`` array as Exact writes it (Decimals as JSON numbers)."""
+    return _NUMBERS.encode(results)
 
 
 def test_calendar_dates_come_from_midnight_milliseconds() -> None:
@@ -62,7 +70,7 @@ def test_a_transaction_line_becomes_the_typed_contract_row() -> None:
            "Created": "/Date(1641016800000)/", "Modified": None, "FinancialYear": 2022,
            "FinancialPeriod": Decimal("1"), "AmountDC": Decimal("-1958.09"), "AmountFC": 12,
            "ExchangeRate": Decimal("1.0"), "Timestamp": 10000000001, "Unknown": "ignored"}
-    [row] = to_rows(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], [raw],
+    [row] = to_rows(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], _json([raw]),
                     "sync/Financial/TransactionLines")
     assert row.id == uuid.UUID("4e383ed4-d9d3-4fdb-a6c3-efe176b918ca")  # type: ignore[attr-defined]
     assert row.date == date(2022, 1, 1)  # type: ignore[attr-defined]
@@ -75,14 +83,14 @@ def test_a_transaction_line_becomes_the_typed_contract_row() -> None:
 
 def test_a_row_missing_a_required_field_is_invalid_data() -> None:
     with pytest.raises(InvalidData, match="GLAccount"):
-        to_rows(c.ROW_MODELS[c.Entity.GL_ACCOUNTS], [{"ID": str(uuid.uuid4()), "Division": 1}],
-                "x")
+        to_rows(c.ROW_MODELS[c.Entity.GL_ACCOUNTS],
+                _json([{"ID": str(uuid.uuid4()), "Division": 1}]), "x")
 
 
 def test_a_bad_guid_is_invalid_data() -> None:
     with pytest.raises(InvalidData):
         to_rows(c.ROW_MODELS[c.Entity.GL_ACCOUNTS],
-                [{"ID": "not-a-guid", "Code": "1", "Division": 1}], "x")
+                _json([{"ID": "not-a-guid", "Code": "1", "Division": 1}]), "x")
 
 
 def test_a_page_of_rows_is_read_in_order_and_one_bad_row_fails_it() -> None:
@@ -93,11 +101,11 @@ def test_a_page_of_rows_is_read_in_order_and_one_bad_row_fails_it() -> None:
                 "Division": 1, "Date": day, "FinancialYear": 2022, "FinancialPeriod": 1,
                 "AmountDC": Decimal(f"{n}.10")}
 
-    rows = to_rows(model, [line(0), line(1, "/Date(1641081600000)/"), line(2)], "x")
+    rows = to_rows(model, _json([line(0), line(1, "/Date(1641081600000)/"), line(2)]), "x")
     assert [r.amount_dc for r in rows] == [Decimal("0.10"), Decimal("1.10"), Decimal("2.10")]  # type: ignore[attr-defined]
     assert [r.date for r in rows] == [date(2022, 1, 1), date(2022, 1, 2), date(2022, 1, 1)]  # type: ignore[attr-defined]
     with pytest.raises(InvalidData, match="TransactionLine"):
-        to_rows(model, [line(0), {**line(1), "Date": "yesterday"}, line(2)], "x")
+        to_rows(model, _json([line(0), {**line(1), "Date": "yesterday"}, line(2)]), "x")
 
 
 AWKWARD_NUMBERS = ["12345678901234567890.123456789", "-0.0", "-0", "0.000000000000000000001",
@@ -124,7 +132,7 @@ def test_awkward_values_reach_the_contract_row_exactly() -> None:
             '"ExchangeRate":1.5E-7,"Description":"Caf\\u00e9 \\ud83d\\ude00 \u20ac \\"x\\"\\n",'
             '"GLAccountCode":"\u00e9\u00e8","CostCenter":null,"Timestamp":9007199254740993}],'
             '"__next":null}}').encode()
-    results, nxt = parse_page(body, "sync/Financial/TransactionLines")
+    results, nxt = split_page(body, "sync/Financial/TransactionLines")
     [row] = to_rows(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], results, "x")
     assert nxt is None
     assert row.amount_dc == Decimal("-12345678901234567890.123456789")  # type: ignore[attr-defined]

@@ -49,7 +49,7 @@ from connector_runtime.observability.logs import redact_text
 from contracts import Entity, Row, id_hash_term
 from ingest import metrics
 from ingest.adapters.endpoints import endpoint_for, first_page_params
-from ingest.adapters.odata import parse_page, to_rows
+from ingest.adapters.odata import row_reader, split_page, untyped_rows
 from ingest.adapters.rate_headers import parse_rate_headers
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.domain.budget import BudgetView, RateHeaders
@@ -102,7 +102,7 @@ class RetryPolicy:
 
 @dataclass
 class _Answer:
-    results: list[dict[str, Any]]
+    results: list[Any]
     next_link: str | None
     calls: int
     budget: BudgetView | None
@@ -139,10 +139,14 @@ class ExactClient:
             params = first_page_params(spec, request.division, request.date_from, request.date_to,
                                        since=request.since, periods=request.periods,
                                        year=request.year)
+        reader = row_reader(spec.row_model, spec.division_may_be_empty)
+
+        def decode(raw: bytes) -> list[dict[str, Any]]:
+            return reader.values(raw, spec.path)
+
         while True:
-            answer = await self._fetch(request, spec.path, link, params, spec)
-            rows = to_rows(spec.row_model, _lines(spec, answer.results, request.division),
-                           spec.path)
+            answer = await self._fetch(request, spec.path, link, params, decode, spec)
+            rows = reader.rows(_lines(spec, answer.results, request.division))
             next_cursor = self._relative(answer.next_link, spec.path) if answer.next_link else None
             yield Page(rows=rows, stats=_stats(spec, rows, next_cursor), calls=answer.calls,
                        budget=answer.budget,
@@ -173,7 +177,8 @@ class ExactClient:
         params: dict[str, str] | None = None if cursor else {
             "$select": DELETED_SELECT, "$filter": f"Timestamp gt {since}L"}
         while True:
-            answer = await self._fetch(request, DELETED_PATH, link, params)
+            answer = await self._fetch(request, DELETED_PATH, link, params,
+                                       lambda raw: untyped_rows(raw, DELETED_PATH))
             next_cursor = self._relative(answer.next_link, DELETED_PATH) if answer.next_link \
                 else None
             yield DeletionPage(deleted=_deleted(answer.results, division), calls=answer.calls,
@@ -185,7 +190,10 @@ class ExactClient:
             link, params = next_cursor, None
 
     async def _fetch(self, request: EntityRequest, endpoint: str, link: str,
-                     params: dict[str, str] | None, spec: EntitySpec | None = None) -> _Answer:
+                     params: dict[str, str] | None, decode: Callable[[bytes], list[Any]],
+                     spec: EntitySpec | None = None) -> _Answer:
+        """One page, asked until it arrives; ``decode`` turns its ``results`` array into
+        rows (a MalformedResponse from it is retried like broken JSON, InvalidData is not)."""
         attempts = limited = calls = unauthorized = 0
         reasked = False
         if self._unknown.get(endpoint):
@@ -221,7 +229,8 @@ class ExactClient:
             if response is not None:
                 if status == 200:
                     try:
-                        results, next_link = parse_page(response.content, endpoint)
+                        raw, next_link = split_page(response.content, endpoint)
+                        results = decode(raw)
                         if self._timeouts is not None:
                             self._timeouts.observe(endpoint, time.monotonic() - sent)
                         return _Answer(results, next_link, calls, budget)
@@ -300,15 +309,15 @@ class ExactClient:
 
 def _lines(spec: EntitySpec, results: list[dict[str, Any]], division: int
            ) -> list[dict[str, Any]]:
-    """The rows of a page as the contract has them: entry header rows left out (sync
-    TransactionLines, ``LineNumber`` 0) and an empty ``Division`` (Exact's general taxonomies)
-    filled with the division the page was read from."""
+    """The rows' values (by contract name) as the contract has them: entry header rows left
+    out (sync TransactionLines, ``LineNumber`` 0) and an empty ``Division`` (Exact's general
+    taxonomies) filled with the division the page was read from."""
     if spec.header_rows:
-        results = [r for r in results if r.get("LineNumber") not in (0, "0")]
+        results = [r for r in results if r.get("line_number") != 0]
     if spec.division_may_be_empty:
-        for raw in results:
-            if raw.get("Division") is None:
-                raw["Division"] = division
+        for values in results:
+            if values.get("division") is None:
+                values["division"] = division
     return results
 
 
