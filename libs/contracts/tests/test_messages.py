@@ -183,6 +183,14 @@ def test_exact_fields_are_the_select_list() -> None:
     assert all(f[0].isupper() for f in fields)
 
 
+def test_id_texts_and_their_hash_sum_are_those_of_each_id() -> None:
+    ids: list[object] = [uuid.UUID("4E383ED4-D9D3-4FDB-A6C3-EFE176B918CA"), 34466345255080216,
+                         "AbC", -3, *(uuid.uuid4() for _ in range(50))]
+    for some in (ids, ids[4:], ids[1:4], ids[:1], []):
+        assert c.id_texts(some) == [str(i).lower() for i in some]
+        assert c.id_hash_sum(some) == sum(c.id_hash_term(i) for i in some)
+
+
 def test_id_hash_is_order_and_case_insensitive() -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     assert c.id_hash([a, b]) == c.id_hash([str(b).upper(), a])

@@ -86,7 +86,9 @@ from contracts.run_events import (
     RunStarted,
     RunStartedPayload,
     id_hash,
+    id_hash_sum,
     id_hash_term,
+    id_texts,
 )
 from contracts.topics import (
     ALL_TOPICS,
@@ -218,7 +220,9 @@ __all__ = [
     "dead_letter_topic",
     "exact_fields",
     "id_hash",
+    "id_hash_sum",
     "id_hash_term",
+    "id_texts",
     "parse_message",
     "topic_union",
 ]

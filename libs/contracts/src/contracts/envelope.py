@@ -53,11 +53,13 @@ class Message(WireModel):
         datasource_id: uuid.UUID,
         correlation_id: uuid.UUID | None = None,
         payload: Any,
+        message_id: uuid.UUID | None = None,
         **envelope: Any,
     ) -> Self:
-        """Build a message with a fresh id; a new correlation starts here unless given."""
+        """Build a message with a fresh id unless given (a producer's derived id, which its
+        consumers dedupe on); a new correlation starts here unless given."""
         return cls(
-            message_id=uuid.uuid4(),
+            message_id=message_id or uuid.uuid4(),
             occurred_at=datetime.now(UTC),
             datasource_id=datasource_id,
             correlation_id=correlation_id or uuid.uuid4(),

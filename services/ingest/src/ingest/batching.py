@@ -43,9 +43,9 @@ def build_batches(run: Run, entity: Entity, rows: Sequence[Row], *, first_seq: i
         payload = BATCH_MODELS[entity](
             run_id=run.run_id, kind=run.kind, division=run.division, batch_seq=seq,
             checkpoint=checkpoint, last=is_last, entity=entity, rows=tuple(part))
-        msg = LedgerBatch.create(datasource_id=run.datasource_id,
-                                 correlation_id=run.correlation_id, payload=payload)
-        return msg.model_copy(update={"message_id": batch_message_id(run.run_id, entity, seq)})
+        return LedgerBatch.create(datasource_id=run.datasource_id,
+                                  correlation_id=run.correlation_id, payload=payload,
+                                  message_id=batch_message_id(run.run_id, entity, seq))
 
     whole: list[Outgoing] = []
 
@@ -88,8 +88,8 @@ def deletes_message_id(run_id: uuid.UUID, seq: int) -> uuid.UUID:
 
 def _deletes(run: Run, payload: LedgerDeletesPayload) -> Outgoing:
     msg = LedgerDeletes.create(datasource_id=run.datasource_id,
-                               correlation_id=run.correlation_id, payload=payload)
-    msg = msg.model_copy(update={"message_id": deletes_message_id(run.run_id, payload.batch_seq)})
+                               correlation_id=run.correlation_id, payload=payload,
+                               message_id=deletes_message_id(run.run_id, payload.batch_seq))
     return Outgoing(msg, msg.to_bytes())
 
 

@@ -46,7 +46,7 @@ import httpx
 import structlog
 
 from connector_runtime.observability.logs import redact_text
-from contracts import Entity, Row, id_hash_term
+from contracts import Entity, Row, id_hash_sum
 from ingest import metrics
 from ingest.adapters.endpoints import endpoint_for, first_page_params
 from ingest.adapters.odata import row_reader, split_page, untyped_rows
@@ -392,26 +392,27 @@ def _deleted(results: list[dict[str, Any]], division: int) -> list[tuple[str, st
 def _stats(spec: EntitySpec, rows: list[Row], next_cursor: str | None) -> PageStats:
     fields = _field_names(spec.row_model)
     id_name = fields[spec.id_field]
-    id_sum = sum(id_hash_term(getattr(r, id_name)) for r in rows) % ID_HASH_MODULUS
+    id_sum = id_hash_sum([getattr(r, id_name) for r in rows]) % ID_HASH_MODULUS
     amount: Decimal | None = None
     debit: Decimal | None = None
     if spec.amount_field:
         name = fields[spec.amount_field]
-        values = [getattr(r, name) or Decimal(0) for r in rows]
-        amount = sum(values, Decimal(0))
-        debit = sum((v for v in values if v > 0), Decimal(0))
+        zero = Decimal(0)
+        values = [getattr(r, name) or zero for r in rows]
+        amount = sum(values, zero)
+        debit = sum([v for v in values if v > 0], zero)
     max_ts: int | None = None
     if "Timestamp" in fields:
-        stamps = [getattr(r, "timestamp", None) for r in rows]
-        max_ts = max((s for s in stamps if s is not None), default=None)
+        stamps = [s for s in [getattr(r, "timestamp", None) for r in rows] if s is not None]
+        max_ts = max(stamps, default=None)
     count: int | None = None
     if spec.count_field:
         name = fields[spec.count_field]
-        count = sum(getattr(r, name) or 0 for r in rows)
+        count = sum([getattr(r, name) or 0 for r in rows])
     year_rows: dict[int, int] = {}
     if spec.year_field:  # FinancialPeriods' years are the years ReportingBalance is read by
         name = fields[spec.year_field]
-        for year in (getattr(r, name) for r in rows):
+        for year in [getattr(r, name) for r in rows]:
             if year is not None:
                 year_rows[int(year)] = year_rows.get(int(year), 0) + 1
     return PageStats(rows=len(rows), amount_sum=amount, debit_sum=debit, id_hash_sum=id_sum,
@@ -419,6 +420,13 @@ def _stats(spec: EntitySpec, rows: list[Row], next_cursor: str | None) -> PageSt
                      year_rows=year_rows)
 
 
+_FIELD_NAMES: dict[type[Row], dict[str, str]] = {}
+
+
 def _field_names(model: type[Row]) -> dict[str, str]:
-    """Exact field name -> contract attribute name."""
-    return {str(info.validation_alias or name): name for name, info in model.model_fields.items()}
+    """Exact field name -> contract attribute name (read, never changed: kept per model)."""
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = {str(info.validation_alias or name): name
+                                       for name, info in model.model_fields.items()}
+    return names

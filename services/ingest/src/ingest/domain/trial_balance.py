@@ -73,9 +73,8 @@ class LedgerLine(NamedTuple):
     on: date
 
 
-@dataclass(frozen=True)
-class BalanceRow:
-    """What a ReportingBalance row adds to Exact's side."""
+class BalanceRow(NamedTuple):
+    """What a ReportingBalance row adds to Exact's side (a tuple, as :class:`LedgerLine`)."""
 
     row_id: int
     year: int
