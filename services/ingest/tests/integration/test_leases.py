@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
 from connector_runtime.devstack.testing import eventually, signed_claim
 from ingest.adapters.repository import PostgresRunStore
+from ingest.adapters.tables import refresh_hashes, trial_exact, trial_lines
 from ingest.domain.errors import LeaseLost
 from ingest.domain.model import PageStats
+from ingest.domain.refresh import PageHashes
+from ingest.domain.trial_balance import BalanceRow, LedgerLine, TrialPage
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +107,40 @@ async def test_a_page_moves_the_checkpoint_only_for_the_replica_holding_the_run(
     kept = await store.load(run_id)
     assert kept is not None and kept.calls_used == 1
     assert kept.checkpoints[cp.entity].rows == 5 and kept.checkpoints[cp.entity].pages == 1
+
+
+async def test_a_page_of_a_lost_run_leaves_no_hashes_nor_trial_rows(engine: AsyncEngine) -> None:
+    store = PostgresRunStore(engine)
+    run_id = await _request(store, 850_001)
+    assert await store.claim("replica-a", 1, LEASE) == [run_id]
+    run = await store.load(run_id)
+    assert run is not None
+    await store.start(run, "replica-a", [])
+    cp = run.checkpoints[c.Entity.JOURNALS.value]
+
+    def page(n: int) -> tuple[PageHashes, TrialPage]:
+        line = LedgerLine(f"line-{n}", 2024, 3, "1300", 20, 50, Decimal("12.50"),
+                          date(2024, 3, 1))
+        balance = BalanceRow(n, 2024, 3, "1300", 50, Decimal("-4.25"))
+        return (PageHashes(cp.entity, {f"row-{n}": bytes([n])}),
+                TrialPage([line], [balance], [], track_years=False))
+
+    async def held() -> tuple[set[str], set[str], set[int]]:
+        async with engine.connect() as conn:
+            return (set((await conn.scalars(sa.select(refresh_hashes.c.row_id).where(
+                        refresh_hashes.c.datasource_id == run.datasource_id))).all()),
+                    set((await conn.scalars(sa.select(trial_lines.c.line_id).where(
+                        trial_lines.c.datasource_id == run.datasource_id))).all()),
+                    set((await conn.scalars(sa.select(trial_exact.c.row_id).where(
+                        trial_exact.c.datasource_id == run.datasource_id))).all()))
+
+    hashes, trial = page(1)
+    await store.save_page(run, cp, "replica-a", [], hashes=hashes, trial=trial)
+    assert await held() == ({"row-1"}, {"line-1"}, {1})
+
+    await store.release("replica-a", [run_id])  # replica b holds the run now
+    assert await store.claim("replica-b", 1, LEASE) == [run_id]
+    hashes, trial = page(2)
+    with pytest.raises(LeaseLost):
+        await store.save_page(run, cp, "replica-a", [], hashes=hashes, trial=trial)
+    assert await held() == ({"row-1"}, {"line-1"}, {1})

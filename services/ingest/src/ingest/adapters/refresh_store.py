@@ -56,22 +56,38 @@ def _unseen(run: Run, page: PageHashes) -> list[sa.ColumnElement[bool]]:
     return where
 
 
-_UPSERT_HASHES = sa.text("""
+UPSERT_HASHES = """
     INSERT INTO ingest.refresh_hashes (datasource_id, entity, row_id, hash, seen_run_id)
-    SELECT :ds, :entity, *, :run FROM unnest(CAST(:ids AS text[]), CAST(:hashes AS bytea[]))
+    SELECT :ds, :hash_entity, *, :run
+    FROM unnest(CAST(:hash_ids AS text[]), CAST(:hashes AS bytea[]))
     ON CONFLICT (datasource_id, entity, row_id) DO UPDATE SET hash = excluded.hash,
-        seen_run_id = excluded.seen_run_id""")
+        seen_run_id = excluded.seen_run_id"""
 """One statement whatever the page's size (arrays, not a VALUES row per row to compile), each
-bound as its text literal (:mod:`ingest.adapters.pg_arrays`)."""
+bound as its text literal (:mod:`ingest.adapters.pg_arrays`). A run's page runs it inside its
+fenced statement (:meth:`ingest.adapters.repository.PostgresRunStore.save_page`), with
+:func:`upsert_params`; its parameter names are unique among that statement's parts."""
+_UPSERT_HASHES = sa.text(UPSERT_HASHES)
+
+
+def upsert_params(run: Run, page: PageHashes) -> dict[str, object]:
+    """The parameters of :data:`UPSERT_HASHES` (``ds`` and ``run`` are shared with the other
+    parts of a page's statement)."""
+    return {"ds": run.datasource_id, "run": run.run_id, "hash_entity": page.entity,
+            "hash_ids": array(page.hashes, text=True),
+            "hashes": bytea_array(page.hashes.values())}
 
 
 async def write_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> None:
     """Stamp the page's rows as seen by ``run`` with their hashes; after an entity's last page
     (``sweep``) drop the rows the run did not see (they were sent as deleted)."""
     if page.hashes:
-        await conn.execute(_UPSERT_HASHES, {
-            "ds": run.datasource_id, "entity": page.entity, "run": run.run_id,
-            "ids": array(page.hashes, text=True), "hashes": bytea_array(page.hashes.values())})
+        await conn.execute(_UPSERT_HASHES, upsert_params(run, page))
+    await sweep_hashes(conn, run, page)
+
+
+async def sweep_hashes(conn: AsyncConnection, run: Run, page: PageHashes) -> None:
+    """After an entity's last page (``sweep``): drop the rows ``run`` did not see (they were
+    sent as deleted); the page's own rows were stamped before."""
     if page.sweep:
         await conn.execute(refresh_hashes.delete().where(
             refresh_hashes.c.datasource_id == run.datasource_id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from connector_runtime.persistence.inbox import first_delivery
 from connector_runtime.persistence.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
-from ingest.adapters import refresh_store
+from ingest.adapters import refresh_store, trial_store
+from ingest.adapters.page_statement import CHECKPOINT_UPDATE, checkpoint_params, page_statement
 from ingest.adapters.sync_states import record_completed, switch_grant, utc_now
 from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs
-from ingest.adapters.trial_store import write_trial
 from ingest.domain.errors import LeaseLost
 from ingest.domain.lifecycle import RESUMED_ON_GRANT, RESUMED_ON_REQUEST, TAKES_NEW_GRANT
 from ingest.domain.model import CLAIMABLE, INCREMENTAL, EntityCheckpoint, Run, RunStatus
@@ -239,17 +238,27 @@ class PostgresRunStore:
                         also: Sequence[EntityCheckpoint] = (),
                         hashes: PageHashes | None = None,
                         trial: TrialPage | None = None) -> None:
+        # one statement moves the run, the page's checkpoint and the page's upserts (of hashes
+        # and trial rows): when the lease is lost the transaction, and so all of them, is
+        # rolled back
+        params = checkpoint_params(run, checkpoint)
+        params.update(owner=owner, calls_used=run.calls_used, batches=run.batches)
+        parts: list[str] = []
+        if hashes is not None and hashes.hashes:
+            parts.append(refresh_store.UPSERT_HASHES)
+            params.update(refresh_store.upsert_params(run, hashes))
+        for sql, values in trial_store.upserts(run, trial) if trial is not None else ():
+            parts.append(sql)
+            params.update(values)
         async with self._engine.begin() as conn:
-            # the page's checkpoint rides in the fenced statement (one round trip a page less);
-            # when the lease is lost the transaction, and so the checkpoint, is rolled back
-            await self._fenced(conn, run, owner, calls_used=run.calls_used, batches=run.batches,
-                               with_=_checkpoint_update(run, checkpoint).cte("page_checkpoint"))
+            if (await conn.execute(page_statement(tuple(parts)), params)).first() is None:
+                raise LeaseLost(f"run {run.run_id} is no longer owned by {owner}")
             for cp in also:
-                await conn.execute(_checkpoint_update(run, cp))
+                await conn.execute(CHECKPOINT_UPDATE, checkpoint_params(run, cp))
             if hashes is not None:
-                await refresh_store.write_hashes(conn, run, hashes)
+                await refresh_store.sweep_hashes(conn, run, hashes)
             if trial is not None:
-                await write_trial(conn, run, trial)
+                await trial_store.write_trial(conn, run, trial, upserted=True)
             await add_to_outbox(conn, outbox, RUN_EVENTS, *events)
         self._sent(events)
 
@@ -280,14 +289,11 @@ class PostgresRunStore:
         run.status = status
         self._sent(events)
 
-    async def _fenced(self, conn: AsyncConnection, run: Run, holder: str,
-                      with_: sa.CTE | None = None, **values: Any) -> datetime:
-        """Update the run while ``holder`` owns it (and run ``with_``, a data-modifying CTE, in
-        the same statement); returns its ``started_at``."""
+    async def _fenced(self, conn: AsyncConnection, run: Run, holder: str, **values: Any
+                      ) -> datetime:
+        """Update the run while ``holder`` owns it; returns its ``started_at``."""
         statement = (runs.update().where(runs.c.run_id == run.run_id, runs.c.owner == holder)
                      .values(updated_at=sa.func.now(), **values).returning(runs.c.started_at))
-        if with_ is not None:
-            statement = statement.add_cte(with_)
         done = (await conn.execute(statement)).first()
         if done is None:
             raise LeaseLost(f"run {run.run_id} is no longer owned by {holder}")
@@ -297,19 +303,3 @@ class PostgresRunStore:
     def _sent(self, events: Sequence[Message]) -> None:
         if events:
             self._notify()
-
-
-def _checkpoint_update(run: Run, cp: EntityCheckpoint) -> sa.Update:
-    return (run_checkpoints.update()
-            .where(run_checkpoints.c.run_id == run.run_id, run_checkpoints.c.entity == cp.entity)
-            .values(**_checkpoint_values(cp), updated_at=sa.func.now()))
-
-
-def _checkpoint_values(cp: EntityCheckpoint) -> dict[str, Any]:
-    return {"cursor": cp.cursor, "next_batch_seq": cp.next_batch_seq, "rows": cp.rows,
-            "pages": cp.pages, "amount_sum": cp.amount_sum, "debit_sum": cp.debit_sum,
-            "id_hash": Decimal(cp.id_hash), "max_timestamp": cp.max_timestamp,
-            "count_sum": cp.count_sum, "deleted": cp.deleted, "done": cp.done,
-            "failed_code": cp.failed_code, "failed_reason": cp.failed_reason,
-            "dropped_fields": list(cp.dropped_fields), "year": cp.year,
-            "year_rows": {str(y): n for y, n in sorted(cp.year_rows.items())}}

@@ -40,34 +40,53 @@ from ingest.domain.trial_balance import (
     touched_periods,
 )
 
-_UPSERT_LINES = sa.text("""
+UPSERT_LINES = """
     INSERT INTO ingest.trial_lines AS t (datasource_id, line_id, year, period, gl_code, type,
                                          status, amount, on_date, seen_run_id)
-    SELECT :ds, * , :run FROM unnest(CAST(:ids AS text[]), CAST(:years AS int[]),
-        CAST(:periods AS int[]), CAST(:gls AS text[]), CAST(:types AS int[]),
-        CAST(:statuses AS int[]), CAST(:amounts AS numeric[]), CAST(:dates AS date[]))
+    SELECT :ds, * , :run FROM unnest(CAST(:line_ids AS text[]), CAST(:line_years AS int[]),
+        CAST(:line_periods AS int[]), CAST(:line_gls AS text[]), CAST(:line_types AS int[]),
+        CAST(:line_statuses AS int[]), CAST(:line_amounts AS numeric[]),
+        CAST(:line_dates AS date[]))
     ON CONFLICT (datasource_id, line_id) DO UPDATE SET year = excluded.year,
         period = excluded.period, gl_code = excluded.gl_code, type = excluded.type,
         status = excluded.status, amount = excluded.amount, on_date = excluded.on_date,
-        seen_run_id = excluded.seen_run_id""")
-_UPSERT_BALANCES = sa.text("""
+        seen_run_id = excluded.seen_run_id"""
+UPSERT_BALANCES = """
     INSERT INTO ingest.trial_exact AS t (datasource_id, row_id, year, period, gl_code, status,
                                          amount, seen_run_id)
-    SELECT :ds, *, :run FROM unnest(CAST(:ids AS bigint[]), CAST(:years AS int[]),
-        CAST(:periods AS int[]), CAST(:gls AS text[]), CAST(:statuses AS int[]),
-        CAST(:amounts AS numeric[]))
+    SELECT :ds, *, :run FROM unnest(CAST(:balance_ids AS bigint[]),
+        CAST(:balance_years AS int[]), CAST(:balance_periods AS int[]),
+        CAST(:balance_gls AS text[]), CAST(:balance_statuses AS int[]),
+        CAST(:balance_amounts AS numeric[]))
     ON CONFLICT (datasource_id, row_id) DO UPDATE SET year = excluded.year,
         period = excluded.period, gl_code = excluded.gl_code, status = excluded.status,
-        amount = excluded.amount, seen_run_id = excluded.seen_run_id""")
+        amount = excluded.amount, seen_run_id = excluded.seen_run_id"""
 """One statement per page with one array per column (a page is up to 1000 rows: a
 multi-row VALUES would bind 10,000 parameters and cost far more than the page's own work).
-Each array is bound as its PostgreSQL text literal (:mod:`ingest.adapters.pg_arrays`)."""
+Each array is bound as its PostgreSQL text literal (:mod:`ingest.adapters.pg_arrays`).
+A run's page runs them inside its fenced statement (:func:`upserts`); their parameter names
+are unique among that statement's parts (``ds`` and ``run`` are shared)."""
+_UPSERT_LINES, _UPSERT_BALANCES = sa.text(UPSERT_LINES), sa.text(UPSERT_BALANCES)
 
 
-async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
+def upserts(run: Run, page: TrialPage) -> list[tuple[str, dict[str, object]]]:
+    """The page's upserts that may run before the rest of :func:`write_trial` (as parts of the
+    page's fenced statement), with their parameters: its balances, and its lines unless
+    their periods are tracked (that reads the lines' rows before they are replaced)."""
+    found: list[tuple[str, dict[str, object]]] = []
+    if page.lines and not page.track_years:
+        found.append((UPSERT_LINES, _line_params(run, _last_per_id(page.lines))))
+    if page.balances:
+        found.append((UPSERT_BALANCES, _balance_params(run, page)))
+    return found
+
+
+async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage,
+                      upserted: bool = False) -> None:
+    """Write the page's trial-balance state; ``upserted``: its :func:`upserts` already ran."""
     ds = run.datasource_id
     touched: set[Period] = set()
-    if page.lines:
+    if page.lines and not (upserted and not page.track_years):
         lines = _last_per_id(page.lines)
         ids = [x.line_id for x in lines]
         if page.track_years:
@@ -77,12 +96,7 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
                                                  sa.bindparam("ids", ids, type_=ARRAY(sa.Text))))
             )).all()}
             touched |= touched_periods(before, lines)
-        await conn.execute(_UPSERT_LINES, {
-            "ds": ds, "run": run.run_id, "ids": array(ids, text=True),
-            "years": array(x.year for x in lines), "periods": array(x.period for x in lines),
-            "gls": array((x.gl_code for x in lines), text=True),
-            "types": array(x.type for x in lines), "statuses": array(x.status for x in lines),
-            "amounts": array(x.amount for x in lines), "dates": array(x.on for x in lines)})
+        await conn.execute(_UPSERT_LINES, _line_params(run, lines))
     if page.deleted_lines:
         gone = await conn.execute(trial_lines.delete().where(
             trial_lines.c.datasource_id == ds, trial_lines.c.line_id.in_(page.deleted_lines))
@@ -94,22 +108,41 @@ async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
             trial_lines.c.seen_run_id != run.run_id)
             .returning(trial_lines.c.year, trial_lines.c.period))
         touched.update((r[0], r[1]) for r in gone.all())
-    await _write_balances(conn, run, page)
+    await _write_balances(conn, run, page, upserted)
     if touched and page.track_years:
         await conn.execute(insert(trial_stale).values(
             [{"datasource_id": ds, "year": y, "period": p} for y, p in sorted(touched)])
             .on_conflict_do_nothing())
 
 
-async def _write_balances(conn: AsyncConnection, run: Run, page: TrialPage) -> None:
+def _line_params(run: Run, lines: list[LedgerLine]) -> dict[str, object]:
+    return {"ds": run.datasource_id, "run": run.run_id,
+            "line_ids": array((x.line_id for x in lines), text=True),
+            "line_years": array(x.year for x in lines),
+            "line_periods": array(x.period for x in lines),
+            "line_gls": array((x.gl_code for x in lines), text=True),
+            "line_types": array(x.type for x in lines),
+            "line_statuses": array(x.status for x in lines),
+            "line_amounts": array(x.amount for x in lines),
+            "line_dates": array(x.on for x in lines)}
+
+
+def _balance_params(run: Run, page: TrialPage) -> dict[str, object]:
+    rows = list({b.row_id: b for b in page.balances}.values())
+    return {"ds": run.datasource_id, "run": run.run_id,
+            "balance_ids": array(b.row_id for b in rows),
+            "balance_years": array(b.year for b in rows),
+            "balance_periods": array(b.period for b in rows),
+            "balance_gls": array((b.gl_code for b in rows), text=True),
+            "balance_statuses": array(b.status for b in rows),
+            "balance_amounts": array(b.amount for b in rows)}
+
+
+async def _write_balances(conn: AsyncConnection, run: Run, page: TrialPage,
+                          upserted: bool = False) -> None:
     ds = run.datasource_id
-    if page.balances:
-        rows = list({b.row_id: b for b in page.balances}.values())
-        await conn.execute(_UPSERT_BALANCES, {
-            "ds": ds, "run": run.run_id, "ids": array(b.row_id for b in rows),
-            "years": array(b.year for b in rows), "periods": array(b.period for b in rows),
-            "gls": array((b.gl_code for b in rows), text=True),
-            "statuses": array(b.status for b in rows), "amounts": array(b.amount for b in rows)})
+    if page.balances and not upserted:
+        await conn.execute(_UPSERT_BALANCES, _balance_params(run, page))
     if page.sweep_balances is not None:
         await conn.execute(trial_exact.delete().where(
             *_balance_scope(trial_exact, page.sweep_balances), trial_exact.c.datasource_id == ds,
