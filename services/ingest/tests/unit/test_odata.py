@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -162,3 +164,41 @@ def test_a_page_may_start_with_a_byte_order_mark() -> None:
 def test_what_json_does_not_allow_is_a_malformed_response(body: bytes) -> None:
     with pytest.raises(MalformedResponse, match="not valid JSON"):
         parse_page(body, "x")
+
+
+def _by_zoneinfo(ms: int) -> datetime:
+    """Amsterdam wall-clock milliseconds to UTC the plain way (zoneinfo, fold 0)."""
+    wall = datetime(1970, 1, 1) + timedelta(milliseconds=ms)
+    return wall.replace(tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
+
+
+def test_dutch_wall_clock_time_is_read_as_zoneinfo_reads_it_around_every_clock_change() -> None:
+    hour = 3_600_000
+    checked = 0
+    for start in range(0, 131 * 365 * 24 * hour, 24 * hour):  # every day, 1970-2100
+        day = datetime(1970, 1, 1) + timedelta(milliseconds=start)
+        if day.month not in (3, 4, 9, 10) or day.weekday() != 6:
+            continue  # the clocks change on Sundays in spring and autumn
+        for ms in (start + h * hour + d for h in range(5) for d in (0, 1, hour // 2, hour - 1)):
+            assert to_utc(f"/Date({ms})/") == _by_zoneinfo(ms), ms
+            checked += 1
+    assert checked > 10_000
+    rng = random.Random(7)
+    for ms in (rng.randrange(0, 4_102_444_800_000) for _ in range(5_000)):
+        assert to_utc(f"/Date({ms})/") == _by_zoneinfo(ms)
+
+
+def test_other_forms_of_a_date_time_take_the_general_path() -> None:
+    assert to_utc("/Date(-1)/") == _by_zoneinfo(-1)  # before 1970
+    assert to_utc("/Date(1719835200000+0200)/") == datetime(2024, 7, 1, 10, 0, tzinfo=UTC)
+    for text in ("/Date(+5)/", "/Date()/", "/Date(253402300800000)/"):  # the last: year 10000
+        with pytest.raises((ValueError, OverflowError)):
+            to_utc(text)
+
+
+def test_a_date_time_beyond_the_calendar_is_invalid_data() -> None:
+    row = {"ID": str(uuid.uuid4()), "EntryID": str(uuid.uuid4()), "Division": 1,
+           "Date": "/Date(1640995200000)/", "FinancialYear": 2022, "FinancialPeriod": 1,
+           "AmountDC": 1, "Created": "/Date(253402300800000)/"}
+    with pytest.raises(InvalidData, match="does not fit"):
+        to_rows(c.ROW_MODELS[c.Entity.TRANSACTION_LINES], _json([row]), "x")

@@ -137,6 +137,13 @@ def to_utc(value: Any) -> dt.datetime | None:
 
 @lru_cache(maxsize=8192)
 def _utc_of(text: str) -> dt.datetime:
+    if text.startswith("/Date(") and text.endswith(")/") and text[6:-2].isascii() \
+            and text[6:-2].isdigit():
+        # the usual form (no offset, from 1970): Amsterdam's offset is that of the
+        # wall-clock hour, as its changes fall on whole hours (a row's Created and Modified
+        # are all distinct: looked up per hour, not worked out per value)
+        ms = int(text[6:-2])
+        return _UTC_EPOCH + dt.timedelta(milliseconds=ms - _amsterdam_offset_ms(ms // _HOUR_MS))
     if text.startswith("/Date("):
         ms, offset = _ms_and_offset(text)
         wall = _EPOCH + dt.timedelta(milliseconds=ms)
@@ -147,6 +154,20 @@ def _utc_of(text: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=AMSTERDAM)
     return parsed.astimezone(dt.UTC)
+
+
+_UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_HOUR_MS = 3_600_000
+
+
+@lru_cache(maxsize=65536)
+def _amsterdam_offset_ms(wall_hour: int) -> int:
+    """UTC offset (ms) of Amsterdam wall-clock time in hour ``wall_hour`` since 1970 (an hour
+    that does not exist or occurs twice takes the offset zoneinfo gives it, fold 0)."""
+    wall = (_EPOCH + dt.timedelta(hours=wall_hour)).replace(tzinfo=AMSTERDAM)
+    offset = wall.utcoffset()
+    assert offset is not None
+    return offset // dt.timedelta(milliseconds=1)
 
 
 def _converter(annotation: Any) -> Converter | None:
@@ -239,7 +260,7 @@ class RowReader:
                                         endpoint=endpoint) from None
             raise InvalidData(f"{endpoint}: a row does not fit {self.model.__name__}: {exc}",
                               endpoint=endpoint) from None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidData(f"{endpoint}: a row does not fit {self.model.__name__}: {exc}",
                               endpoint=endpoint) from None
         except msgspec.DecodeError:
