@@ -12,8 +12,10 @@
   ``/Date(ms)/``; the date is taken from the instant in UTC.
 * Date-time fields (``Created``, ``Modified``, ...) are Dutch wall-clock time written as a
   zone-less ``/Date(ms)/``: read as Europe/Amsterdam local time, stored in UTC.
-* Anything that does not fit the contract is :class:`InvalidData`; GUIDs must be in the
-  canonical form Exact writes (Edm.Guid: hex digits with hyphens, either case).
+* Anything that does not fit the contract is :class:`InvalidData`. GUIDs must be in OData's
+  JSON form of Edm.Guid (8-4-4-4-12 hex digits, either case; also 32 digits without hyphens),
+  as Exact writes its keys (EXACT_API.md section 5); braces or ``urn:uuid:`` prefixes, which
+  pydantic's lax mode also took, are refused.
 """
 
 from __future__ import annotations
