@@ -34,9 +34,11 @@ PING_AFTER_IDLE = 2.0
 
 
 def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10,
-                  ping_after_idle: float = PING_AFTER_IDLE) -> AsyncEngine:
+                  ping_after_idle: float = PING_AFTER_IDLE,
+                  pool_timeout: float = 30.0) -> AsyncEngine:
     """An engine whose connections are bounded: ``pool_size`` kept, at most ``max_overflow``
-    more under load; beyond that a caller waits (then PoolTimeout, a transient error).
+    more under load; beyond that a caller waits up to ``pool_timeout`` seconds (SQLAlchemy's
+    default), then gets PoolTimeout, a transient error.
 
     A connection that rested longer than ``ping_after_idle`` is pinged when it is checked out
     (a dead one is replaced before the caller sees it, as ``pool_pre_ping`` does); one used
@@ -47,7 +49,8 @@ def create_engine(url: str, pool_size: int = 10, max_overflow: int = 10,
     connection that dies within the window fails its next statement with a disconnect
     error (transient: the caller retries, and the pool starts afresh)."""
     engine = create_async_engine(sqlalchemy_url(url), pool_size=pool_size,
-                                 max_overflow=max_overflow, pool_recycle=1800)
+                                 max_overflow=max_overflow, pool_timeout=pool_timeout,
+                                 pool_recycle=1800)
     _ping_when_idle(engine.sync_engine, ping_after_idle)
     return engine
 
