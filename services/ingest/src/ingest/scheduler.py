@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from connector_runtime.messaging.broker import is_transient
+
 log = structlog.get_logger("scheduler")
 
 Execute = Callable[[uuid.UUID, str], Coroutine[Any, Any, None]]
@@ -175,8 +177,13 @@ class RunScheduler:
         if self._tasks.get(run_id) is task:
             del self._tasks[run_id]
             self._contexts.pop(run_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("run_task_failed", run_id=str(run_id), error=type(exc).__name__,
-                      detail=str(exc)[:300])
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            if is_transient(exc):  # the database or broker: the run resumes, nothing is lost
+                log.warning("run_task_interrupted", run_id=str(run_id), error=type(exc).__name__,
+                            detail=str(exc)[:300], resumes="from its checkpoint when its "
+                            "lease expires")
+            else:
+                log.error("run_task_failed", run_id=str(run_id), error=type(exc).__name__,
+                          detail=str(exc)[:300])
         self._wake.set()

@@ -162,3 +162,25 @@ async def test_a_run_ending_while_its_lease_is_renewed_is_not_taken_for_taken_ov
     scheduler.start()
     await eventually(lambda: told, timeout=5)
     await scheduler.stop()
+
+
+async def test_a_run_interrupted_by_the_database_is_a_warning_a_bug_an_error() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from structlog.testing import capture_logs
+
+    leases = FakeLeases(2)
+    failures = iter([PoolTimeout("QueuePool limit of size 2 overflow 0 reached"),
+                     KeyError("bug")])
+
+    async def execute(run_id: uuid.UUID, owner: str) -> None:
+        raise next(failures)
+
+    scheduler = RunScheduler(leases, execute, max_concurrent=1, lease_seconds=3, poll_interval=0.01)
+    with capture_logs() as logs:
+        scheduler.start()
+        await eventually(lambda: sum(e["event"].startswith("run_task_") for e in logs) == 2)
+        await scheduler.stop()
+    found = [(e["event"], e["log_level"], e["error"]) for e in logs
+             if e["event"].startswith("run_task_")]
+    assert found == [("run_task_interrupted", "warning", "TimeoutError"),
+                     ("run_task_failed", "error", "KeyError")]
