@@ -17,7 +17,7 @@ from connector_runtime.devstack.testing import eventually, signed_claim
 from ingest.adapters.repository import PostgresRunStore
 from ingest.adapters.tables import refresh_hashes, trial_exact, trial_lines
 from ingest.domain.errors import LeaseLost
-from ingest.domain.model import PageStats
+from ingest.domain.model import PageStats, Run
 from ingest.domain.refresh import PageHashes
 from ingest.domain.trial_balance import BalanceRow, LedgerLine, TrialPage
 
@@ -35,6 +35,16 @@ async def _request(store: PostgresRunStore, division: int, kind: str = "initial"
             grant_claim=signed_claim(ds, grant, division)))
     assert await store.record_request("test", message) == "recorded"
     return message.payload.run_id
+
+
+async def _started(store: PostgresRunStore, division: int) -> tuple[uuid.UUID, Run]:
+    """A new run of ``division``, claimed and started by replica-a."""
+    run_id = await _request(store, division)
+    assert await store.claim("replica-a", 1, LEASE) == [run_id]
+    run = await store.load(run_id)
+    assert run is not None
+    await store.start(run, "replica-a", [])
+    return run_id, run
 
 
 async def test_a_company_held_by_one_replica_is_not_claimed_by_another(engine: AsyncEngine
@@ -82,11 +92,7 @@ async def test_a_dead_replicas_company_is_taken_over_after_its_lease(engine: Asy
 async def test_a_page_moves_the_checkpoint_only_for_the_replica_holding_the_run(
         engine: AsyncEngine) -> None:
     store = PostgresRunStore(engine)
-    run_id = await _request(store, 840_001)
-    assert await store.claim("replica-a", 1, LEASE) == [run_id]
-    run = await store.load(run_id)
-    assert run is not None
-    await store.start(run, "replica-a", [])
+    run_id, run = await _started(store, 840_001)
     cp = run.checkpoints[c.Entity.JOURNALS.value]
     page = PageStats(rows=5, amount_sum=None, debit_sum=None, id_hash_sum=7, max_timestamp=None,
                      count_sum=None, next_cursor="api/v1/840001/financial/Journals?$skiptoken=x")
@@ -111,11 +117,7 @@ async def test_a_page_moves_the_checkpoint_only_for_the_replica_holding_the_run(
 
 async def test_a_page_of_a_lost_run_leaves_no_hashes_nor_trial_rows(engine: AsyncEngine) -> None:
     store = PostgresRunStore(engine)
-    run_id = await _request(store, 850_001)
-    assert await store.claim("replica-a", 1, LEASE) == [run_id]
-    run = await store.load(run_id)
-    assert run is not None
-    await store.start(run, "replica-a", [])
+    run_id, run = await _started(store, 850_001)
     cp = run.checkpoints[c.Entity.JOURNALS.value]
 
     def page(n: int) -> tuple[PageHashes, TrialPage]:
