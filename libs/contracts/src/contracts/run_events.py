@@ -31,7 +31,11 @@ _JSON = msgspec.json.Encoder()
 
 def id_hash_term(row_id: object) -> int:
     """One id's share of :func:`id_hash`: the first 8 bytes of sha256 of the lower-case id."""
-    return int.from_bytes(hashlib.sha256(str(row_id).lower().encode()).digest()[:8], "big")
+    return _text_term(str(row_id).lower())
+
+
+def _text_term(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 def id_texts(ids: Sequence[object]) -> list[str]:
@@ -46,8 +50,7 @@ def id_texts(ids: Sequence[object]) -> list[str]:
 
 def id_hash_sum(ids: Sequence[object]) -> int:
     """The sum of :func:`id_hash_term` over ``ids`` (not reduced), in one call."""
-    sha256, from_bytes = hashlib.sha256, int.from_bytes
-    return sum(from_bytes(sha256(t.encode()).digest()[:8], "big") for t in id_texts(ids))
+    return sum(map(_text_term, id_texts(ids)))
 
 
 def id_hash(ids: Iterable[object]) -> str:

@@ -45,12 +45,7 @@ def page_hashes(entity: str, rows: list[Row], *, sweep: bool) -> PageHashes:
     """The hashes of one page of ``entity`` (``sweep``: its last page of a full read): each
     row's :func:`row_key` (the keys' texts in one call) -> :func:`row_hash`."""
     keys = id_texts([_key_value(r) for r in rows])
-    sha256, encode, wire = hashlib.sha256, _JSON.encode, _wire
-    hashes = []
-    for row in rows:  # row_hash's steps, inline: a page's hashes are most of their cost
-        struct, values = wire(type(row))
-        hashes.append(sha256(encode(struct(*values(row.__dict__)))).digest()[:16])
-    return PageHashes(entity, dict(zip(keys, hashes, strict=True)), sweep)
+    return PageHashes(entity, dict(zip(keys, map(row_hash, rows), strict=True)), sweep)
 
 
 @cache

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ingest.adapters.rate_headers import parse_rate_headers
-from ingest.domain.budget import Budget, Go, RateHeaders, ServerClock, Spent, Wait
+from ingest.domain.budget import FAR_BLOCK, Budget, Go, RateHeaders, ServerClock, Spent, Wait
 
 W = 60_000
 
@@ -282,6 +282,18 @@ def test_permits_go_in_blocks_only_while_the_window_has_plenty_of_room() -> None
     assert blocks[0] == 1  # the window is not known before the first answer
     assert 8 in blocks  # far from the limit: one decision for eight calls
     assert 1 in blocks[1:]  # near the end of a window: one call at a time again
+
+
+def test_far_from_every_limit_a_block_holds_more_permits() -> None:
+    sim = SimExact(limit=1_000_000, offset_ms=1_000)
+    blocks = permits_in_blocks(sim, 500, size=8)
+    assert sim.answered_429 == 0
+    assert blocks[0] == 1 and set(blocks[1:-1]) == {FAR_BLOCK}
+    budget = Budget()
+    budget.observe(0, 10, "e", 200, RateHeaders(1_000_000, 999_999, 60_000, 5_000, 1_000,
+                                                 86_400_000))
+    budget.decide(20, "e", default_limit=60, error_budget=8, stale_after_ms=10**6)
+    assert budget.block(20, "e", 8) == 7  # the day's 1,000 calls are not far from a limit
 
 
 @pytest.mark.parametrize("offset_ms", [1_000, 30_000, 57_000])

@@ -68,6 +68,46 @@ async def test_every_entitys_rows_are_the_rows_pydantic_validated() -> None:
 
 
 
+async def test_a_page_read_in_one_pass_is_the_page_read_in_two() -> None:
+    for entity, body in (await _first_pages()).items():
+        reader = row_reader(ENTITIES[entity].row_model, ENTITIES[entity].division_may_be_empty)
+        raw, next_link = split_page(body, entity)
+        assert reader.page(body, entity) == (reader.values(raw, entity), next_link), entity
+        assert reader.page(b"\xef\xbb\xbf" + body, entity)[1] == next_link
+
+
+def _error(call: Any) -> tuple[type[BaseException], str]:
+    try:
+        call()
+    except (InvalidData, MalformedResponse) as exc:
+        return type(exc), str(exc)
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("body", [
+    b'{"d":{"results":{}}}', b'{"d":{"results":[],"__next":5}}', b'{"d":"x"}',
+    b'{"d":{"results":[{"ID":1},]}}', b'{"d":{"results":[1]}}', b"[]", b"not json",
+    b'{"d":{"results":[{"ID":"00000000-0000-0000-0000-000000000001"}]}}',
+    b'{"d":[{"ID":"00000000-0000-0000-0000-000000000001","Division":1,"AmountDC":"NaN"}]}',
+])
+def test_a_page_read_in_one_pass_fails_as_the_two_pass_read_says(body: bytes) -> None:
+    reader = row_reader(LINES)
+
+    def two_passes() -> object:
+        raw, _ = split_page(body, "x")
+        return reader.values(raw, "x")
+
+    assert _error(lambda: reader.page(body, "x")) == _error(two_passes)
+
+
+def test_a_page_read_in_one_pass_takes_a_bare_list_and_an_empty_next_link() -> None:
+    rows = _encode([_BASE])
+    assert row_reader(LINES).page(b'{"d":%s}' % rows, "x")[1] is None
+    values, next_link = row_reader(LINES).page(b'{"d":{"results":%s,"__next":""}}' % rows, "x")
+    assert next_link is None
+    assert values == row_reader(LINES).values(rows, "x")
+
+
 def _encode(rows: list[dict[str, Any]]) -> bytes:
     return _NUMBERS.encode(rows)
 

@@ -49,7 +49,7 @@ from connector_runtime.observability.logs import redact_text
 from contracts import Entity, Row, id_hash_sum
 from ingest import metrics
 from ingest.adapters.endpoints import endpoint_for, first_page_params
-from ingest.adapters.odata import row_reader, split_page, untyped_rows
+from ingest.adapters.odata import parse_page, row_reader
 from ingest.adapters.rate_headers import parse_rate_headers
 from ingest.adapters.timeouts import CallTimeouts
 from ingest.domain.budget import BudgetView, RateHeaders
@@ -141,8 +141,8 @@ class ExactClient:
                                        year=request.year)
         reader = row_reader(spec.row_model, spec.division_may_be_empty)
 
-        def decode(raw: bytes) -> list[dict[str, Any]]:
-            return reader.values(raw, spec.path)
+        def decode(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
+            return reader.page(body, spec.path)
 
         while True:
             answer = await self._fetch(request, spec.path, link, params, decode, spec)
@@ -178,7 +178,7 @@ class ExactClient:
             "$select": DELETED_SELECT, "$filter": f"Timestamp gt {since}L"}
         while True:
             answer = await self._fetch(request, DELETED_PATH, link, params,
-                                       lambda raw: untyped_rows(raw, DELETED_PATH))
+                                       lambda body: parse_page(body, DELETED_PATH))
             next_cursor = self._relative(answer.next_link, DELETED_PATH) if answer.next_link \
                 else None
             yield DeletionPage(deleted=_deleted(answer.results, division), calls=answer.calls,
@@ -190,10 +190,12 @@ class ExactClient:
             link, params = next_cursor, None
 
     async def _fetch(self, request: EntityRequest, endpoint: str, link: str,
-                     params: dict[str, str] | None, decode: Callable[[bytes], list[Any]],
+                     params: dict[str, str] | None,
+                     decode: Callable[[bytes], tuple[list[Any], str | None]],
                      spec: EntitySpec | None = None) -> _Answer:
-        """One page, asked until it arrives; ``decode`` turns its ``results`` array into
-        rows (a MalformedResponse from it is retried like broken JSON, InvalidData is not)."""
+        """One page, asked until it arrives; ``decode`` turns its body into rows and its
+        ``__next`` link (a MalformedResponse from it is retried like broken JSON, InvalidData
+        is not)."""
         attempts = limited = calls = unauthorized = 0
         reasked = False
         if self._unknown.get(endpoint):
@@ -229,8 +231,7 @@ class ExactClient:
             if response is not None:
                 if status == 200:
                     try:
-                        raw, next_link = split_page(response.content, endpoint)
-                        results = decode(raw)
+                        results, next_link = decode(response.content)
                         if self._timeouts is not None:
                             self._timeouts.observe(endpoint, time.monotonic() - sent)
                         return _Answer(results, next_link, calls, budget)

@@ -231,18 +231,55 @@ class RowReader:
             wire = _wire_type(info.annotation, optional)
             fields.append((name, wire, msgspec.field(default=None, name=alias) if optional
                            else msgspec.field(name=alias)))
-        struct = msgspec.defstruct(f"{model.__name__}Wire", fields, kw_only=True)
+        # not tracked by the cyclic collector: decoded JSON is a tree, so no wire struct can
+        # be part of a reference cycle (about 7 % less decoding)
+        struct = msgspec.defstruct(f"{model.__name__}Wire", fields, kw_only=True, gc=False)
         self._decoder = msgspec.json.Decoder(list[struct], strict=False)  # type: ignore[valid-type]
+        listing = msgspec.defstruct(f"{model.__name__}Page", [
+            ("results", list[struct]),  # type: ignore[valid-type]
+            ("next", str | None, msgspec.field(default=None, name="__next"))], gc=False)
+        envelope = msgspec.defstruct(f"{model.__name__}Envelope",
+                                     [("d", listing | list[struct])])  # type: ignore[valid-type]
+        self._page: msgspec.json.Decoder[Any] = msgspec.json.Decoder(envelope, strict=False)
         self._converters = tuple((name, convert) for name, info in model.model_fields.items()
                                  if (convert := _converter(info.annotation)) is not None)
         self._decimals = tuple(name for name, info in model.model_fields.items()
                                if Decimal in (info.annotation, *typing.get_args(info.annotation)))
         self._fields_set = frozenset(model.model_fields)
 
+    def page(self, body: bytes, endpoint: str) -> tuple[list[dict[str, Any]], str | None]:
+        """A whole list answer in one pass: its rows' values (as :meth:`values`) and its
+        ``__next`` link. A page this cannot read is read again the way :func:`split_page` and
+        :meth:`values` read it, which says precisely what is wrong with it (a malformed page
+        or a row that does not fit); reading the envelope apart cost every page a second
+        scan of its JSON (about 1 ms for 1,000 TransactionLines)."""
+        try:
+            d: Any = self._page.decode(body[len(_BOM):] if body.startswith(_BOM) else body).d
+            if isinstance(d, list):
+                return self._checked(d, endpoint), None
+            return self._checked(d.results, endpoint), d.next or None
+        except msgspec.DecodeError:
+            raw, next_link = split_page(body, endpoint)
+            return self.values(raw, endpoint), next_link
+
     def values(self, raw: bytes, endpoint: str) -> list[dict[str, Any]]:
         """The rows' field values by contract name (InvalidData if a row does not fit)."""
         try:
-            rows = [msgspec.structs.asdict(s) for s in self._decoder.decode(raw)]
+            return self._checked(self._decoder.decode(raw), endpoint)
+        except msgspec.ValidationError as exc:
+            if _NOT_AN_OBJECT.match(str(exc)):
+                raise MalformedResponse(f"{endpoint}: a result is not an object",
+                                        endpoint=endpoint) from None
+            raise InvalidData(f"{endpoint}: a row does not fit {self.model.__name__}: {exc}",
+                              endpoint=endpoint) from None
+        except msgspec.DecodeError:
+            raise MalformedResponse(f"{endpoint}: the page is not valid JSON",
+                                    endpoint=endpoint) from None
+
+    def _checked(self, decoded: list[Any], endpoint: str) -> list[dict[str, Any]]:
+        """Decoded structs -> values by contract name, dates converted, Decimals finite."""
+        try:
+            rows = [msgspec.structs.asdict(s) for s in decoded]
             for name, convert in self._converters:
                 seen: dict[Any, Any] = {}  # a page repeats few distinct dates
                 for row in rows:
@@ -256,18 +293,9 @@ class RowReader:
             for name in self._decimals:
                 if not all(v.is_finite() for row in rows if (v := row[name]) is not None):
                     raise ValueError(f"{name} is not a finite number")
-        except msgspec.ValidationError as exc:
-            if _NOT_AN_OBJECT.match(str(exc)):
-                raise MalformedResponse(f"{endpoint}: a result is not an object",
-                                        endpoint=endpoint) from None
-            raise InvalidData(f"{endpoint}: a row does not fit {self.model.__name__}: {exc}",
-                              endpoint=endpoint) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidData(f"{endpoint}: a row does not fit {self.model.__name__}: {exc}",
                               endpoint=endpoint) from None
-        except msgspec.DecodeError:
-            raise MalformedResponse(f"{endpoint}: the page is not valid JSON",
-                                    endpoint=endpoint) from None
         return rows
 
     def rows(self, values: list[dict[str, Any]]) -> list[Row]:

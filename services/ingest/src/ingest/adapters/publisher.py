@@ -7,6 +7,11 @@ same batch_seq values (consumers dedupe). Keyed by data source.
 Sent uncompressed: every batch already fits the topic's 1 MB limit as serialized (see
 :mod:`ingest.batching`), and gzip at the only level aiokafka offers (9) cost more CPU than
 validating the rows (about 1.5 s per 100,000 TransactionLines), on the path every page takes.
+
+No linger: a page's batches are handed to the producer in one burst (they go out in one
+request anyway) and the page waits for their acks, so lingering is idle time on every page.
+Against the embedded broker a 30 kB batch took 3.0 ms from send to ack with ``linger_ms=2``
+and 0.85 ms without.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class KafkaBatchPublisher:
     def __init__(self, bootstrap_servers: str, topic: str = LEDGER_BATCHES,
                  auth: KafkaAuth = PLAINTEXT) -> None:
         self._topic = topic
-        self._producer = ManagedProducer(bootstrap_servers, auth, linger_ms=2, compression_type=None)
+        self._producer = ManagedProducer(bootstrap_servers, auth, linger_ms=0,
+                                         compression_type=None)
         self.published = 0
 
     async def start(self) -> None:
