@@ -16,6 +16,10 @@
   JSON form of Edm.Guid (8-4-4-4-12 hex digits, either case; also 32 digits without hyphens),
   as Exact writes its keys (EXACT_API.md section 5); braces or ``urn:uuid:`` prefixes, which
   pydantic's lax mode also took, are refused.
+
+Size: the page envelope, the dates and the typed rows are one reader of Exact's JSON with one
+set of rules for what is a malformed page (retried) and what is invalid data (not): apart,
+each part would restate them.
 """
 
 from __future__ import annotations

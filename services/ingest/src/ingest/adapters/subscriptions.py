@@ -31,6 +31,9 @@ Each pass (:meth:`SubscriptionKeeper.keep`):
 Replicas share the work: rows are taken ``FOR UPDATE SKIP LOCKED``. After a pass the
 companies it called are told to ``calls_ended``: the rate limiter gives back their unused
 permits, which no run's end would, unless a run of the company executes in the replica.
+
+Size: the row states above, their back-off and the per-company time limit are one pass over
+the rows taken under lock; the listener and the Exact calls already live elsewhere.
 """
 
 from __future__ import annotations
