@@ -134,6 +134,13 @@ def _date_of(text: str) -> dt.date:
 
 def to_utc(value: Any) -> dt.datetime | None:
     """``/Date(ms)/`` of Dutch wall-clock time -> aware UTC datetime."""
+    if type(value) is str and value[:6] == "/Date(" and value[-2:] == ")/" and \
+            (digits := value[6:-2]).isascii() and digits.isdigit():
+        # the usual form (no offset, from 1970), worked out without a cache: a row's Created
+        # and Modified are mostly distinct, so a cache only added its misses. Amsterdam's
+        # offset is that of the wall-clock hour, as its changes fall on whole hours.
+        ms = int(digits)
+        return _UTC_EPOCH + dt.timedelta(milliseconds=ms - _amsterdam_offset_ms(ms // _HOUR_MS))
     if value is None:
         return None
     if isinstance(value, str):
@@ -143,13 +150,7 @@ def to_utc(value: Any) -> dt.datetime | None:
 
 @lru_cache(maxsize=8192)
 def _utc_of(text: str) -> dt.datetime:
-    if text.startswith("/Date(") and text.endswith(")/") and text[6:-2].isascii() \
-            and text[6:-2].isdigit():
-        # the usual form (no offset, from 1970): Amsterdam's offset is that of the
-        # wall-clock hour, as its changes fall on whole hours (a row's Created and Modified
-        # are all distinct: looked up per hour, not worked out per value)
-        ms = int(text[6:-2])
-        return _UTC_EPOCH + dt.timedelta(milliseconds=ms - _amsterdam_offset_ms(ms // _HOUR_MS))
+    """The rarer forms: an explicit offset, before 1970, ISO 8601 text."""
     if text.startswith("/Date("):
         ms, offset = _ms_and_offset(text)
         wall = _EPOCH + dt.timedelta(milliseconds=ms)
