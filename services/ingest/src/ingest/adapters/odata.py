@@ -64,13 +64,16 @@ _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _LIST = msgspec.json.Decoder(_List)
 
 
+def _without_bom(body: bytes) -> bytes:
+    """A UTF-8 byte order mark is allowed before JSON text (RFC 8259 8.1), as the stdlib did."""
+    return body[len(_BOM):] if body.startswith(_BOM) else body
+
+
 def split_page(body: bytes, endpoint: str) -> tuple[bytes, str | None]:
     """The ``results`` array (its JSON, checked to be valid) and ``__next`` link of a list
     answer; MalformedResponse if it is not one. The rows are decoded by the caller."""
-    if body.startswith(_BOM):  # allowed before JSON text (RFC 8259 8.1), as the stdlib did
-        body = body[len(_BOM):]
     try:
-        d = bytes(_ENVELOPE.decode(body).d)
+        d = bytes(_ENVELOPE.decode(_without_bom(body)).d)
     except msgspec.DecodeError as exc:
         valid = isinstance(exc, msgspec.ValidationError)
         raise MalformedResponse(f"{endpoint}: " + ("the answer has no d.results list" if valid
@@ -259,7 +262,7 @@ class RowReader:
         or a row that does not fit); reading the envelope apart cost every page a second
         scan of its JSON (about 1 ms for 1,000 TransactionLines)."""
         try:
-            d: Any = self._page.decode(body[len(_BOM):] if body.startswith(_BOM) else body).d
+            d: Any = self._page.decode(_without_bom(body)).d
             if isinstance(d, list):
                 return self._checked(d, endpoint), None
             return self._checked(d.results, endpoint), d.next or None
