@@ -19,6 +19,9 @@ process. Then, in one run, it reports:
    the rate limits lifted.
 3. ingest's peak memory (RSS) during a TransactionLines run of 10k and of 1M rows, each in a
    fresh ingest process.
+
+Size: a script run by hand that stands alone (its own processes, token stand-in and report,
+which ``bench/webhook_bench.py`` reuses); splitting it would only spread one procedure.
 """
 
 from __future__ import annotations

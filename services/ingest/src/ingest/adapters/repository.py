@@ -4,6 +4,10 @@ Every write of a run's executor is fenced by its lease: the statement only touch
 run while ``owner`` is still the caller, else :class:`LeaseLost` - a replica whose lease
 expired can never move a checkpoint that another replica now owns. Run events go to the
 outbox in the same transaction as the state they announce.
+
+Size: the ``RunStore`` port's one PostgreSQL implementation; the page statement, the refresh
+hashes and the trial-balance rows already live in their own modules, and what is left are the
+run's fenced transactions, which share the lease rule.
 """
 
 from __future__ import annotations

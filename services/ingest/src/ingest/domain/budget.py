@@ -20,6 +20,9 @@ Exact's clock is not ours: :class:`ServerClock` keeps a *lower bound* of it, lea
 the reset headers (each answer says "Exact's time was in [reset - 60 s, reset)") and the
 HTTP ``Date`` when it agrees with them, assuming it runs at least as fast as real time.
 Waiting on a lower bound is never early.
+
+Size: one value (:class:`Budget`) with the rules above; they read and change the same window
+state, and the unit tests check them against this one place.
 """
 
 from __future__ import annotations
