@@ -82,6 +82,20 @@ def test_figures_whose_code_changed_since_fail_until_rerun_or_labelled_stale(rep
     assert [problem(b, repo) for b in blocks(readme)] == [None, None, None]
 
 
+def test_a_change_to_tests_alone_keeps_the_figures_current(repo: Path) -> None:
+    when = datetime(2026, 12, 6, tzinfo=UTC)
+    readme = _readme(repo, stamp("make bench", when, repo), stamp("make faults", when, repo))
+    _commit(repo, "bench/README.md", readme.read_text())
+    _commit(repo, "cli/tests/test_dlq.py", "a steadier assertion\n")
+    _commit(repo, "services/ingest/tests/unit/test_runner.py", "one more case\n")
+    assert [problem(b, repo) for b in blocks(readme)] == [None, None, None]
+    (repo / "libs/contracts/tests").mkdir(parents=True)
+    (repo / "libs/contracts/tests/test_x.py").write_text("not committed\n")
+    assert "state=current" in stamp("make bench", when, repo)
+    _commit(repo, "services/ingest/tests.py", "a module, not a test folder\n")
+    assert all("changed since" in (problem(b, repo) or "") for b in blocks(readme))
+
+
 def test_figures_without_a_commit_or_from_uncommitted_code_are_not_current(repo: Path) -> None:
     readme = _readme(repo, "| old table |", "R1 PASS")
     assert all("without the commit" in (problem(b, repo) or "") for b in blocks(readme))
