@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector_runtime.access import ApiClient
@@ -99,3 +99,12 @@ class ServiceSettings(BaseSettings):
         description="Callers of the service's API (JSON list of {name, token_sha256, scopes, "
         "company_domains}); none: every API call is refused.",
     )
+
+    @model_validator(mode="after")
+    def _two_connections_at_least(self) -> ServiceSettings:
+        if self.database_pool_size + self.database_max_overflow < 2:
+            raise ValueError("DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW must be at least 2: "
+                             "the outbox relay holds one connection for its leader lock and "
+                             "needs another to read the outbox")
+        return self
+

@@ -31,3 +31,13 @@ def test_an_empty_pool_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_POOL_SIZE", "0")
     with pytest.raises(ValidationError):
         ServiceSettings()
+
+
+def test_a_pool_of_one_connection_in_all_is_refused_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "1")
+    monkeypatch.setenv("DATABASE_MAX_OVERFLOW", "0")
+    with pytest.raises(ValidationError, match="outbox relay holds one connection"):
+        ServiceSettings()
+    monkeypatch.setenv("DATABASE_MAX_OVERFLOW", "1")
+    assert ServiceSettings().database_pool_size == 1
