@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import structlog.testing
 
 import contracts as c
 from ingest.domain.budget import BudgetView
@@ -388,3 +389,13 @@ async def test_a_crash_costs_at_most_the_pages_in_flight_and_resumes_with_the_sa
     assert sorted({m.payload.batch_seq for m in publisher.sent}) == list(range(8))
     [completed] = store.of(c.RunCompleted)
     assert completed.payload.totals[0].rows == 8
+
+
+async def test_each_entity_read_to_the_end_is_logged_with_its_rows_pages_and_time(
+        kit: Any, clock: Any) -> None:
+    run, _store, _publisher, _exact, executor = setup(kit, clock)
+    with structlog.testing.capture_logs() as logs:
+        await executor.execute(run.run_id, OWNER)
+    read = [(x["entity"], x["rows"], x["pages"]) for x in logs if x["event"] == "entity_read"]
+    assert read == [("GLAccounts", 5, 3), ("Budgets", 3, 2)]
+    assert all(x["seconds"] >= 0 for x in logs if x["event"] == "entity_read")

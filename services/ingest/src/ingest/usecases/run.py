@@ -180,6 +180,7 @@ class RunExecutor:
     async def _import(self, run: Run, owner: str) -> None:
         reading = Reading(ProgressThrottle(self._config.progress_interval))
         for cp in run.ordered:
+            began = self._clock.monotonic()
             while not cp.settled:
                 try:
                     if cp.entity == DELETED:
@@ -196,6 +197,9 @@ class RunExecutor:
                     if not entity_scoped(exc):
                         raise
                     await self._entity_failed(run, cp, owner, reading, exc)
+                if cp.done:  # how long each entity took (this execution's part of it)
+                    log.info("entity_read", entity=cp.entity, rows=cp.rows, pages=cp.pages,
+                             seconds=round(self._clock.monotonic() - began, 3))
 
     async def _entity_failed(self, run: Run, cp: EntityCheckpoint, owner: str,
                              reading: Reading, exc: ExactError) -> None:
