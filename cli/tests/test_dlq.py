@@ -125,9 +125,9 @@ def cli(infra: Infra, *args: str) -> str:
 def json_of(output: str) -> Any:
     """The JSON document the command printed. The runner captures this process's stdout, where
     the test's own consumer may log a line (a partition assignment) while the command runs."""
-    start = next(i for i, line in enumerate(output.splitlines(keepends=True))
-                 if line.startswith(("{", "[")))
-    document, _end = json.JSONDecoder().raw_decode("".join(output.splitlines(keepends=True)[start:]))
+    lines = output.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(("{", "[")))
+    document, _end = json.JSONDecoder().raw_decode("".join(lines[start:]))
     return document
 
 
