@@ -59,14 +59,14 @@ def _unseen(run: Run, page: PageHashes) -> list[sa.ColumnElement[bool]]:
 UPSERT_HASHES = """
     INSERT INTO ingest.refresh_hashes (datasource_id, entity, row_id, hash, seen_run_id)
     SELECT :ds, :hash_entity, *, :run
-    FROM unnest(CAST(:hash_ids AS text[]), CAST(:hashes AS bytea[]))
+    FROM unnest(CAST(:hash_ids AS text[]), CAST(:hashes AS bytea[])) {gate}
     ON CONFLICT (datasource_id, entity, row_id) DO UPDATE SET hash = excluded.hash,
         seen_run_id = excluded.seen_run_id"""
 """One statement whatever the page's size (arrays, not a VALUES row per row to compile), each
 bound as its text literal (:mod:`ingest.adapters.pg_arrays`). A run's page runs it inside its
 fenced statement (:meth:`ingest.adapters.repository.PostgresRunStore.save_page`), with
 :func:`upsert_params`; its parameter names are unique among that statement's parts."""
-_UPSERT_HASHES = sa.text(UPSERT_HASHES)
+_UPSERT_HASHES = sa.text(UPSERT_HASHES.replace("{gate}", ""))
 
 
 def upsert_params(run: Run, page: PageHashes) -> dict[str, object]:

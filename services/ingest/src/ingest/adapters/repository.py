@@ -47,6 +47,7 @@ class PostgresRunStore:
                  schedule: SyncSchedule | None = None,
                  now: Callable[[], datetime] = utc_now) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._notify = notify
         self._schedule = schedule or SyncSchedule()
         self._now = now
@@ -243,8 +244,8 @@ class PostgresRunStore:
                         hashes: PageHashes | None = None,
                         trial: TrialPage | None = None) -> None:
         # one statement moves the run, the page's checkpoint and the page's upserts (of hashes
-        # and trial rows): when the lease is lost the transaction, and so all of them, is
-        # rolled back
+        # and trial rows); each part writes only if the run was updated, so when the lease is
+        # lost none of them does
         params = checkpoint_params(run, checkpoint)
         params.update(owner=owner, calls_used=run.calls_used, batches=run.batches)
         parts: list[str] = []
@@ -254,8 +255,16 @@ class PostgresRunStore:
         for sql, values in trial_store.upserts(run, trial) if trial is not None else ():
             parts.append(sql)
             params.update(values)
+        statement = page_statement(tuple(parts))
+        alone = not also and not events and not (hashes is not None and hashes.sweep) and (
+            trial is None or trial_store.upserts_are_all(trial))
+        if alone:  # most pages: the statement is all, and atomic by itself (no BEGIN, COMMIT)
+            async with self._autocommit.connect() as conn:
+                if (await conn.execute(statement, params)).first() is None:
+                    raise LeaseLost(f"run {run.run_id} is no longer owned by {owner}")
+            return
         async with self._engine.begin() as conn:
-            if (await conn.execute(page_statement(tuple(parts)), params)).first() is None:
+            if (await conn.execute(statement, params)).first() is None:
                 raise LeaseLost(f"run {run.run_id} is no longer owned by {owner}")
             for cp in also:
                 await conn.execute(CHECKPOINT_UPDATE, checkpoint_params(run, cp))

@@ -46,7 +46,7 @@ UPSERT_LINES = """
     SELECT :ds, * , :run FROM unnest(CAST(:line_ids AS text[]), CAST(:line_years AS int[]),
         CAST(:line_periods AS int[]), CAST(:line_gls AS text[]), CAST(:line_types AS int[]),
         CAST(:line_statuses AS int[]), CAST(:line_amounts AS numeric[]),
-        CAST(:line_dates AS date[]))
+        CAST(:line_dates AS date[])) {gate}
     ON CONFLICT (datasource_id, line_id) DO UPDATE SET year = excluded.year,
         period = excluded.period, gl_code = excluded.gl_code, type = excluded.type,
         status = excluded.status, amount = excluded.amount, on_date = excluded.on_date,
@@ -57,7 +57,7 @@ UPSERT_BALANCES = """
     SELECT :ds, *, :run FROM unnest(CAST(:balance_ids AS bigint[]),
         CAST(:balance_years AS int[]), CAST(:balance_periods AS int[]),
         CAST(:balance_gls AS text[]), CAST(:balance_statuses AS int[]),
-        CAST(:balance_amounts AS numeric[]))
+        CAST(:balance_amounts AS numeric[])) {gate}
     ON CONFLICT (datasource_id, row_id) DO UPDATE SET year = excluded.year,
         period = excluded.period, gl_code = excluded.gl_code, status = excluded.status,
         amount = excluded.amount, seen_run_id = excluded.seen_run_id"""
@@ -66,7 +66,8 @@ multi-row VALUES would bind 10,000 parameters and cost far more than the page's 
 Each array is bound as its PostgreSQL text literal (:mod:`ingest.adapters.pg_arrays`).
 A run's page runs them inside its fenced statement (:func:`upserts`); their parameter names
 are unique among that statement's parts (``ds`` and ``run`` are shared)."""
-_UPSERT_LINES, _UPSERT_BALANCES = sa.text(UPSERT_LINES), sa.text(UPSERT_BALANCES)
+_UPSERT_LINES, _UPSERT_BALANCES = (sa.text(sql.replace("{gate}", ""))
+                                    for sql in (UPSERT_LINES, UPSERT_BALANCES))
 
 
 def upserts(run: Run, page: TrialPage) -> list[tuple[str, dict[str, object]]]:
@@ -79,6 +80,12 @@ def upserts(run: Run, page: TrialPage) -> list[tuple[str, dict[str, object]]]:
     if page.balances:
         found.append((UPSERT_BALANCES, _balance_params(run, page)))
     return found
+
+
+def upserts_are_all(page: TrialPage) -> bool:
+    """Whether :func:`upserts` is all the page writes (:func:`write_trial` has nothing left)."""
+    return not (page.lines and page.track_years) and not page.deleted_lines \
+        and page.sweep_lines is None and page.sweep_balances is None
 
 
 async def write_trial(conn: AsyncConnection, run: Run, page: TrialPage,
