@@ -266,3 +266,32 @@ async def test_a_retired_field_and_a_refused_endpoint(env: Env) -> None:
     rest = (await env.api("/api/v1/100001/hrm/Costcenters", t)).json()["d"]["results"]
     assert rest and "Active" not in rest[0] and "EndDate" in rest[0]
     assert (await env.api("/api/v1/100001/budget/Budgets", t)).status_code == 403
+
+
+async def test_reporting_year_filters_answer_what_a_row_by_row_test_answers(env: Env) -> None:
+    # ReportingBalance answers ReportingYear filters from its year order (as an index would):
+    # paged to the end, each comparison gives exactly the rows the unfiltered list has
+    t = (await env.grant())["access_token"]
+    headers = {"Authorization": f"Bearer {t}", "Accept": "application/json"}
+
+    async def listed(filter_: str | None) -> list[tuple[int, int]]:
+        query = "$select=ID,ReportingYear" + (f"&$filter={filter_}" if filter_ else "")
+        url: str | None = f"/api/v1/100001/financial/ReportingBalance?{query}"
+        rows: list[tuple[int, int]] = []
+        while url:
+            d = (await env.client.get(url, headers=headers)).json()["d"]
+            rows += [(r["ID"], r["ReportingYear"]) for r in d["results"]]
+            url = d.get("__next")
+        return rows
+
+    everything = await listed(None)
+    years = sorted({y for _i, y in everything})
+    assert len(years) > 1
+    tests = {"eq": int.__eq__, "ne": int.__ne__, "gt": int.__gt__, "ge": int.__ge__,
+             "lt": int.__lt__, "le": int.__le__}
+    for year in (years[0] - 1, years[0], years[1], years[-1], years[-1] + 1):
+        for op, test in tests.items():
+            expected = [(i, y) for i, y in everything if test(y, year)]
+            assert await listed(f"ReportingYear {op} {year}") == expected, (op, year)
+    both = await listed(f"ReportingYear ge {years[0]} and ReportingYear lt {years[-1]}")
+    assert both == [(i, y) for i, y in everything if years[0] <= y < years[-1]]

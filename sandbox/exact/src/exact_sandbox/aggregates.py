@@ -164,7 +164,7 @@ def reporting_balance(data: DivisionData, unreported: tuple[str, ...] = ()) -> B
         rows.append((str(rid), str(key[0]), str(key[1]), g[0], g[1], g[2], enc_str(key[3]),
                      enc_str(key[4]), enc_money(amount), enc_money(debit), enc_money(credit),
                      g[3], str(key[5]), str(key[6]), str(count), div))
-    table = BaseTable(REPORTING_BALANCE, rows)
+    table = BaseTable(REPORTING_BALANCE, rows, sorted_by="ReportingYear")  # sorted above
     data.cache["reporting_balance"] = (version, table)
     return table
 

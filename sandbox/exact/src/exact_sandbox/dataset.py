@@ -45,11 +45,15 @@ SYNC_ENTITY_TYPES = {"TransactionLines": 1, "Accounts": 2, "GLAccounts": 7,
 class BaseTable:
     """Generated rows of one entity, addressed by index."""
 
-    def __init__(self, schema: Schema, rows: Sequence[Row]) -> None:
+    def __init__(self, schema: Schema, rows: Sequence[Row], sorted_by: str | None = None) -> None:
         self.schema = schema
         self._rows = rows
         self._ids: dict[str, int] | None = None
         self._ints: dict[int, int] | None = None
+        self._sorted_by = sorted_by
+        """An integer field the rows are in ascending order of: filters on it are answered
+        from that order, as a database answers them from an index."""
+        self._keys: list[int] | None = None
 
     @property
     def size(self) -> int:
@@ -74,7 +78,23 @@ class BaseTable:
 
     def narrow(self, preds: list[Pred]) -> tuple[int, int, list[Pred]]:
         """Index range that can hold matches, and the predicates still to test per row."""
-        return 0, self.size, preds
+        lo, hi, rest = 0, self.size, []
+        for p in preds:
+            if p.field != self._sorted_by or type(p.value) is not int or p.op == "ne":
+                rest.append(p)
+                continue
+            if self._keys is None:
+                at = self.schema.index(p.field)
+                self._keys = [int(r[at]) for r in self._rows]
+            if p.op in ("ge", "eq"):
+                lo = max(lo, bisect.bisect_left(self._keys, p.value))
+            if p.op == "gt":
+                lo = max(lo, bisect.bisect_right(self._keys, p.value))
+            if p.op in ("le", "eq"):
+                hi = min(hi, bisect.bisect_right(self._keys, p.value))
+            if p.op == "lt":
+                hi = min(hi, bisect.bisect_left(self._keys, p.value))
+        return lo, max(lo, hi), rest
 
 
 class LedgerTable(BaseTable):
