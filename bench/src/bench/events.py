@@ -13,7 +13,7 @@ import contextlib
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -82,6 +82,19 @@ class EventLog:
         self._consumer = consumer
         self._task = asyncio.create_task(self._read(), name="event-log")
         return self
+
+    @contextlib.asynccontextmanager
+    async def batches_held(self) -> AsyncIterator[None]:
+        """The ledger topic is not read while inside, and read to where it stands after (no
+        batch is missed): P3's baseline has no reader of its topic, so the connector's side
+        does not pay for one either."""
+        assert self._consumer is not None
+        held = [tp for tp in self._consumer.assignment() if tp.topic == LEDGER_BATCHES]
+        self._consumer.pause(*held)
+        try:
+            yield
+        finally:
+            self._consumer.resume(*held)
 
     async def stop(self) -> None:
         if self._task is not None:
