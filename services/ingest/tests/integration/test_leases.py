@@ -8,12 +8,14 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import contracts as c
 from connector_runtime.devstack.testing import eventually, signed_claim
+from connector_runtime.messaging.broker import is_transient
 from ingest.adapters.repository import PostgresRunStore
 from ingest.adapters.tables import refresh_hashes, trial_exact, trial_lines
 from ingest.domain.errors import LeaseLost
@@ -146,3 +148,31 @@ async def test_a_page_of_a_lost_run_leaves_no_hashes_nor_trial_rows(engine: Asyn
     with pytest.raises(LeaseLost):
         await store.save_page(run, cp, "replica-a", [], hashes=hashes, trial=trial)
     assert await held() == ({"row-1"}, {"line-1"}, {1})
+
+
+async def test_a_page_whose_connection_broke_fails_as_a_transient_database_error(
+        engine: AsyncEngine) -> None:
+    # a page commits its statement alone, straight through the driver: a connection that
+    # broke under it must still come out as SQLAlchemy's transient error (the run resumes
+    # rather than fails) and leave the pool, so the next page gets a working one
+    store = PostgresRunStore(engine)
+    run_id, run = await _started(store, 860_001)
+    cp = run.checkpoints[c.Entity.JOURNALS.value]
+    page = PageStats(rows=5, amount_sum=None, debit_sum=None, id_hash_sum=7, max_timestamp=None,
+                     count_sum=None, next_cursor="api/v1/860001/financial/Journals?$skiptoken=x")
+    cp.advance(page, 1)
+    await store.save_page(run, cp, "replica-a", [])
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as other:
+        await other.execute(  # every connection of the pool is cut
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    await asyncio.sleep(0.5)  # the backends end once they see the signal
+    cp.advance(page, 1)
+    with pytest.raises(sa.exc.DBAPIError) as failed:
+        for _ in range(engine.pool.size() + 1):  # pooled connections: each cut one fails once
+            await store.save_page(run, cp, "replica-a", [])
+    assert is_transient(failed.value) and failed.value.connection_invalidated
+    await store.save_page(run, cp, "replica-a", [])
+    saved = await store.load(run_id)
+    assert saved is not None and saved.checkpoints[cp.entity].pages == 2

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ingest.domain.model import EntityCheckpoint, Run
 
@@ -49,6 +52,38 @@ def page_statement(parts: tuple[str, ...]) -> sa.TextClause:
     ctes += [f"\npart_{n} AS ({sql.replace('{gate}', gate)})"
              for n, sql in enumerate(parts, start=1)]
     return sa.text(f"WITH{','.join(ctes)}\nSELECT started_at FROM fence").bindparams(*_TYPED)
+
+
+async def run_alone(conn: AsyncConnection, statement: sa.TextClause, params: dict[str, Any]
+                    ) -> bool:
+    """Run a page's statement by itself on ``conn`` (in autocommit); whether the run was
+    updated (False: the lease is lost, and nothing was written).
+
+    Straight through psycopg: SQLAlchemy's execution of it (the statement's context, the
+    greenlet its async adapter runs in) cost about 0.15 ms of the commit's 0.4 ms of client CPU,
+    on every page. Errors come out as SQLAlchemy's own would (their types tell a transient
+    failure from a bug), and a broken connection is dropped from the pool, as SQLAlchemy
+    drops it."""
+    sql = _driver_sql(statement, conn.dialect)
+    raw = cast("psycopg.AsyncConnection[Any]",
+               (await conn.get_raw_connection()).driver_connection)
+    values = {**params, "year_rows": Jsonb(params["year_rows"])}  # the JSONB bind's type
+    try:
+        cursor = await raw.execute(sql, values)
+        return await cursor.fetchone() is not None
+    except psycopg.Error as exc:
+        gone = conn.dialect.is_disconnect(exc, raw, None)  # type: ignore[arg-type]
+        if gone:
+            await conn.invalidate()
+        raise sa.exc.DBAPIError.instance(sql, None, exc, psycopg.Error, hide_parameters=True,
+                                         connection_invalidated=gone,
+                                         dialect=conn.dialect) from exc
+
+
+@functools.cache
+def _driver_sql(statement: sa.TextClause, dialect: sa.Dialect) -> str:
+    """The statement in the driver's own placeholders (``%(name)s``)."""
+    return str(statement.compile(dialect=dialect))
 
 
 def checkpoint_params(run: Run, cp: EntityCheckpoint) -> dict[str, Any]:

@@ -25,7 +25,12 @@ from connector_runtime.persistence.inbox import first_delivery
 from connector_runtime.persistence.outbox import add_to_outbox
 from contracts import RUN_EVENTS, InitialRunRequested, Message, RecreateAccepted
 from ingest.adapters import refresh_store, trial_store
-from ingest.adapters.page_statement import CHECKPOINT_UPDATE, checkpoint_params, page_statement
+from ingest.adapters.page_statement import (
+    CHECKPOINT_UPDATE,
+    checkpoint_params,
+    page_statement,
+    run_alone,
+)
 from ingest.adapters.sync_states import record_completed, switch_grant, utc_now
 from ingest.adapters.tables import inbox, outbox, run_checkpoints, runs
 from ingest.domain.errors import LeaseLost
@@ -260,7 +265,7 @@ class PostgresRunStore:
             trial is None or trial_store.upserts_are_all(trial))
         if alone:  # most pages: the statement is all, and atomic by itself (no BEGIN, COMMIT)
             async with self._autocommit.connect() as conn:
-                if (await conn.execute(statement, params)).first() is None:
+                if not await run_alone(conn, statement, params):
                     raise LeaseLost(f"run {run.run_id} is no longer owned by {owner}")
             return
         async with self._engine.begin() as conn:
