@@ -84,17 +84,27 @@ class EventLog:
         return self
 
     @contextlib.asynccontextmanager
-    async def batches_held(self) -> AsyncIterator[None]:
-        """The ledger topic is not read while inside, and read to where it stands after (no
-        batch is missed): P3's baseline has no reader of its topic, so the connector's side
-        does not pay for one either."""
-        assert self._consumer is not None
-        held = [tp for tp in self._consumer.assignment() if tp.topic == LEDGER_BATCHES]
-        self._consumer.pause(*held)
+    async def batches_held(self, catch_up: float = 300.0) -> AsyncIterator[None]:
+        """The ledger topic is not read while inside; on leaving it is read to where it stood
+        (no batch is missed; at most ``catch_up`` seconds) before the caller goes on: P3's
+        baseline has no reader of its topic, so the connector's side does not pay for one,
+        and what comes after does not pay for the catching up either."""
+        consumer = self._consumer
+        assert consumer is not None
+        held = [tp for tp in consumer.assignment() if tp.topic == LEDGER_BATCHES]
+        consumer.pause(*held)
         try:
             yield
         finally:
-            self._consumer.resume(*held)
+            consumer.resume(*held)
+        ends = await consumer.end_offsets(held)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + catch_up
+        for tp, end in ends.items():
+            while await consumer.position(tp) < end:
+                if loop.time() > deadline:
+                    raise WaitTimeout(f"the ledger topic not read up within {catch_up:.0f}s")
+                await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         if self._task is not None:
