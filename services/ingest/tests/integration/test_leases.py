@@ -19,7 +19,7 @@ from connector_runtime.messaging.broker import is_transient
 from ingest.adapters.repository import PostgresRunStore
 from ingest.adapters.tables import refresh_hashes, trial_exact, trial_lines
 from ingest.domain.errors import LeaseLost
-from ingest.domain.model import PageStats, Run
+from ingest.domain.model import EntityCheckpoint, PageStats, Run
 from ingest.domain.refresh import PageHashes
 from ingest.domain.trial_balance import BalanceRow, LedgerLine, TrialPage
 
@@ -91,16 +91,25 @@ async def test_a_dead_replicas_company_is_taken_over_after_its_lease(engine: Asy
     assert set(taken) == {first, second}
 
 
-async def test_a_page_moves_the_checkpoint_only_for_the_replica_holding_the_run(
-        engine: AsyncEngine) -> None:
-    store = PostgresRunStore(engine)
-    run_id, run = await _started(store, 840_001)
+async def _first_page_saved(store: PostgresRunStore, division: int
+                            ) -> tuple[uuid.UUID, Run, EntityCheckpoint, PageStats]:
+    """A run of ``division`` started by replica-a, with a first page of 5 Journals saved (one
+    call); the page, to save again."""
+    run_id, run = await _started(store, division)
     cp = run.checkpoints[c.Entity.JOURNALS.value]
     page = PageStats(rows=5, amount_sum=None, debit_sum=None, id_hash_sum=7, max_timestamp=None,
-                     count_sum=None, next_cursor="api/v1/840001/financial/Journals?$skiptoken=x")
+                     count_sum=None,
+                     next_cursor=f"api/v1/{division}/financial/Journals?$skiptoken=x")
     cp.advance(page, 1)
     run.calls_used = 1
     await store.save_page(run, cp, "replica-a", [])
+    return run_id, run, cp, page
+
+
+async def test_a_page_moves_the_checkpoint_only_for_the_replica_holding_the_run(
+        engine: AsyncEngine) -> None:
+    store = PostgresRunStore(engine)
+    run_id, run, cp, page = await _first_page_saved(store, 840_001)
     saved = await store.load(run_id)
     assert saved is not None and saved.calls_used == 1
     assert saved.checkpoints[cp.entity].rows == 5
@@ -156,12 +165,7 @@ async def test_a_page_whose_connection_broke_fails_as_a_transient_database_error
     # broke under it must still come out as SQLAlchemy's transient error (the run resumes
     # rather than fails) and leave the pool, so the next page gets a working one
     store = PostgresRunStore(engine)
-    run_id, run = await _started(store, 860_001)
-    cp = run.checkpoints[c.Entity.JOURNALS.value]
-    page = PageStats(rows=5, amount_sum=None, debit_sum=None, id_hash_sum=7, max_timestamp=None,
-                     count_sum=None, next_cursor="api/v1/860001/financial/Journals?$skiptoken=x")
-    cp.advance(page, 1)
-    await store.save_page(run, cp, "replica-a", [])
+    run_id, run, cp, page = await _first_page_saved(store, 860_001)
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as other:
         await other.execute(  # every connection of the pool is cut
